@@ -1,0 +1,76 @@
+"""Gaps between predictors and power-law fits with bootstrap intervals (contract section 6)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pair(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"predictions must have the same shape, got {a.shape} and {b.shape}")
+    return a, b
+
+
+def rel_gap(a, b) -> float:
+    """``||a - b|| / ||b||``, Frobenius over all test points."""
+    a, b = _pair(a, b)
+    denom = np.linalg.norm(b)
+    if denom == 0:
+        raise ValueError("rel_gap: the reference prediction b is identically zero")
+    return float(np.linalg.norm(a - b) / denom)
+
+
+def normalized_gap(a, b, c) -> float:
+    """Transfer-normalized gap ``||a - b|| / ||b - c||`` (``c``: the no-transfer baseline)."""
+    a, b = _pair(a, b)
+    _, c = _pair(a, c)
+    denom = np.linalg.norm(b - c)
+    if denom == 0:
+        raise ValueError("normalized_gap: b equals the no-transfer baseline c, nothing was transferred")
+    return float(np.linalg.norm(a - b) / denom)
+
+
+def mse(pred, target) -> float:
+    """Mean squared error over all test points and outputs."""
+    pred, target = _pair(pred, target)
+    return float(np.mean((pred - target) ** 2))
+
+
+def accuracy(pred, target) -> float:
+    """Fraction of points whose argmax output matches the target's (classification)."""
+    pred, target = _pair(pred, target)
+    return float(np.mean(np.argmax(pred, -1) == np.argmax(target, -1)))
+
+
+def fit_power_law(x, y, *, n_boot: int = 2000, seed: int = 0, level: float = 0.9) -> dict:
+    """Fit ``y ~ c * x^-r`` by least squares in log-log, with a bootstrap interval for ``r``.
+
+    ``y`` is ``(points,)`` or ``(seeds, points)``; the bootstrap resamples seeds when there
+    are several, else the points (pairs).  Returns ``{"r", "c", "r_lo", "r_hi", "level"}``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    if y.shape[1] != x.size or x.size < 2:
+        raise ValueError(f"fit_power_law needs >= 2 points and y (seeds, {x.size}), got y {y.shape}")
+    if np.any(x <= 0) or np.any(y <= 0) or not np.all(np.isfinite(y)):
+        raise ValueError("fit_power_law needs positive, finite x and y")
+    lx = np.log(x)
+
+    def fit(rows, cols):
+        ly = np.log(y[np.ix_(rows, cols)]).mean(axis=0)
+        slope, icpt = np.polyfit(lx[cols], ly, 1)
+        return -slope, np.exp(icpt)
+
+    rows_all, cols_all = np.arange(y.shape[0]), np.arange(x.size)
+    r, c = fit(rows_all, cols_all)
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        if y.shape[0] > 1:
+            boots.append(fit(rng.integers(0, y.shape[0], y.shape[0]), cols_all)[0])
+        else:
+            cols = rng.integers(0, x.size, x.size)
+            if np.unique(cols).size >= 2:
+                boots.append(fit(rows_all, cols)[0])
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return {"r": float(r), "c": float(c), "r_lo": float(lo), "r_hi": float(hi), "level": level}

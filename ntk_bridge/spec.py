@@ -1,0 +1,120 @@
+"""One description of the architecture: the finite net and its infinite-width kernels.
+
+An :class:`MLPSpec` is a fully connected ReLU network in NTK parameterization
+(the neural-tangents default)::
+
+    hidden layer l (l = 1..depth):  Dense(width, W_std=w_std, b_std=b_std) -> ReLU
+    head:                           Dense(out_dim, W_std=head_std, b_std=b_std)
+
+``Dense`` in NTK parameterization computes ``h = (W_std / sqrt(fan_in)) x @ W + b_std * b``
+with ``W, b ~ N(0, 1)``.  The same spec yields the neural-tangents ``stax`` triple
+(:meth:`MLPSpec.stax`) and a pure-JAX finite network (:meth:`MLPSpec.init`,
+:meth:`MLPSpec.apply`) that imports nothing from neural-tangents, so it runs on any JAX.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+Params = dict  # {"body": [(W, b), ...], "head": (W, b)}
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPSpec:
+    """ReLU MLP with ``depth`` hidden layers of ``width`` units and a linear head.
+
+    Attributes:
+      depth: number of hidden Dense+ReLU layers ``L >= 1``.
+      width: hidden width ``n`` of a finite net (ignored by the infinite-width kernels).
+      w_std: weight standard deviation of the hidden layers (``sqrt(2)`` keeps ReLU variances fixed).
+      b_std: bias standard deviation of every layer (``0`` disables biases' contribution).
+      head_std: weight standard deviation of the head.
+      out_dim: number of outputs ``k`` of the head.
+    """
+
+    depth: int = 4
+    width: int = 512
+    w_std: float = math.sqrt(2.0)
+    b_std: float = 0.0
+    head_std: float = 1.0
+    out_dim: int = 1
+
+    def __post_init__(self):
+        for name in ("depth", "width", "out_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"MLPSpec.{name} must be an integer >= 1, got {value!r}")
+        for name in ("w_std", "head_std"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"MLPSpec.{name} must be a finite number > 0, got {value!r}")
+        if not (isinstance(self.b_std, (int, float)) and math.isfinite(self.b_std) and self.b_std >= 0):
+            raise ValueError(f"MLPSpec.b_std must be a finite number >= 0, got {self.b_std!r}")
+
+    def replace(self, **changes: Any) -> "MLPSpec":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    # ---------------------------------------------------------------- neural-tangents
+    def stax(self):
+        """The neural-tangents ``(init_fn, apply_fn, kernel_fn)`` triple of this architecture.
+
+        Imports neural-tangents lazily: the finite-width path never needs it.
+        """
+        from neural_tangents import stax
+
+        layers = []
+        for _ in range(self.depth):
+            layers += [stax.Dense(self.width, W_std=self.w_std, b_std=self._nt_b_std()), stax.Relu()]
+        layers.append(stax.Dense(self.out_dim, W_std=self.head_std, b_std=self._nt_b_std()))
+        return stax.serial(*layers)
+
+    def _nt_b_std(self):
+        # neural-tangents treats b_std=None as "no bias parameter"; 0.0 would keep a
+        # bias with zero scale (same kernels, but a useless parameter in finite nets).
+        return None if self.b_std == 0 else self.b_std
+
+    # ---------------------------------------------------------------- finite net (pure JAX)
+    def init(self, key, in_dim: int) -> Params:
+        """Standard-normal parameters ``{"body": [(W, b)] * depth, "head": (W, b)}``."""
+        import jax
+
+        if not isinstance(in_dim, int) or in_dim < 1:
+            raise ValueError(f"in_dim must be an integer >= 1, got {in_dim!r}")
+        keys = jax.random.split(key, 2 * self.depth + 2)
+        sizes = [in_dim] + [self.width] * self.depth
+        body = [
+            (jax.random.normal(keys[2 * l], (sizes[l], sizes[l + 1])),
+             jax.random.normal(keys[2 * l + 1], (sizes[l + 1],)))
+            for l in range(self.depth)
+        ]
+        head = (jax.random.normal(keys[-2], (self.width, self.out_dim)),
+                jax.random.normal(keys[-1], (self.out_dim,)))
+        return {"body": body, "head": head}
+
+    def features(self, body, x):
+        """Last-layer features ``phi(x)`` (post-ReLU), shape ``(..., width)``."""
+        import jax.numpy as jnp
+
+        h = x
+        for w, b in body:
+            h = jnp.maximum(_dense(h, w, b, self.w_std, self.b_std), 0.0)
+        return h
+
+    def head_apply(self, head, phi):
+        """Head readout ``(head_std / sqrt(width)) phi @ W + b_std * b``."""
+        w, b = head
+        return _dense(phi, w, b, self.head_std, self.b_std)
+
+    def apply(self, params: Params, x):
+        """Network output ``f(x; params)``, shape ``(..., out_dim)``."""
+        return self.head_apply(params["head"], self.features(params["body"], x))
+
+
+def _dense(x, w, b, w_std, b_std):
+    """NTK-parameterized Dense: ``(w_std / sqrt(fan_in)) x @ W + b_std * b``."""
+    return (w_std / math.sqrt(w.shape[0])) * (x @ w) + b_std * b
