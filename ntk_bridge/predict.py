@@ -107,7 +107,9 @@ def _outer_solve(k: np.ndarray, r: np.ndarray, *, ridge: float, t: float | None,
     condition number above ``MAX_COND``.
     """
     n = k.shape[0]
-    k = k + ridge * np.eye(n)
+    if ridge:
+        k = k.copy()
+        k[np.diag_indices(n)] += ridge
     if t is not None:
         if symmetric:
             e, v = np.linalg.eigh(k)
@@ -122,19 +124,20 @@ def _outer_solve(k: np.ndarray, r: np.ndarray, *, ridge: float, t: float | None,
         phi1 = scipy.linalg.expm(aug)[:n, n:]  # = int_0^1 exp(-s t K) ds
         return Solve(t * phi1 @ r, float(np.linalg.cond(k)))
     if symmetric:
-        try:
-            factor = scipy.linalg.cho_factor(k, lower=True, check_finite=False)
+        norm1, scale = np.linalg.norm(k, 1), np.trace(k) / n
+        try:  # the caller's k is not needed afterwards: factor in place (saves a copy of n^2 floats)
+            factor = scipy.linalg.cho_factor(k, lower=True, overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError:
             raise ValueError(f"{name} is singular or indefinite (Cholesky failed); pass ridge > 0, "
-                             f"e.g. ridge={1e-8 * np.trace(k) / n:.3g}") from None
-        rcond, _ = scipy.linalg.lapack.dpocon(factor[0], np.linalg.norm(k, 1), uplo="L")
+                             f"e.g. ridge={1e-8 * scale:.3g}") from None
+        rcond, _ = scipy.linalg.lapack.dpocon(factor[0], norm1, uplo="L")
         cond = 1.0 / rcond if rcond > 0 else math.inf
-        _check_cond(cond, name, k)
+        _check_cond(cond, name, scale)
         return Solve(scipy.linalg.cho_solve(factor, r, check_finite=False), cond)
     lu, piv = scipy.linalg.lu_factor(k, check_finite=False)
     rcond, _ = scipy.linalg.lapack.dgecon(lu, np.linalg.norm(k, 1), norm="1")
     cond = 1.0 / rcond if rcond > 0 else math.inf
-    _check_cond(cond, name, k)
+    _check_cond(cond, name, np.trace(k) / n)
     return Solve(scipy.linalg.lu_solve((lu, piv), r, check_finite=False), cond)
 
 
@@ -142,10 +145,11 @@ def _cond_eig(e: np.ndarray) -> float:
     return float(e[-1] / e[0]) if e[0] > 0 else math.inf
 
 
-def _check_cond(cond: float, name: str, k: np.ndarray) -> None:
+def _check_cond(cond: float, name: str, scale: float) -> None:
+    """Raise unless ``cond < MAX_COND``; ``scale`` (mean eigenvalue) sizes the suggested ridge."""
     if not cond < MAX_COND:
         raise ValueError(f"{name} is ill-conditioned (condition number ~{cond:.3g} > {MAX_COND:.0e}); "
-                         f"pass ridge > 0, e.g. ridge={1e-8 * np.trace(k) / k.shape[0]:.3g}")
+                         f"pass ridge > 0, e.g. ridge={1e-8 * scale:.3g}")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -308,11 +312,14 @@ def mtl_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, head
     x, y = train.merged()
     n, m = x.shape[:2]
     k = kernel_fn(_flat(x))
-    same_task = np.kron(np.eye(n), np.ones((m, m)))
+    diag = np.arange(n)
     if heads == "shared":
-        k_mtl = k.theta_body + same_task * k.sigma
+        k_mtl = k.theta_body
+        _blocks(k_mtl, n, n)[diag, :, diag, :] += _blocks(k.sigma, n, n)[diag, :, diag, :]
     else:
-        k_mtl = same_task * k.theta
+        k_mtl = np.zeros_like(k.theta)
+        _blocks(k_mtl, n, n)[diag, :, diag, :] = _blocks(k.theta, n, n)[diag, :, diag, :]
+    del k  # the solve below factors k_mtl in place; free the n^2 kernels first
     solve = _outer_solve(k_mtl, _flat(y), ridge=ridge, t=t, name=f"MTL kernel (heads={heads!r})")
     x_test = _flat(np.concatenate([test.xs, test.xq], axis=1))
     if heads == "shared":
