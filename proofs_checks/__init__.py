@@ -1,0 +1,9 @@
+"""Numerical proofs of the ntk_bridge theory contract (``/work/shared/spec/theory.md``).
+
+``python -m proofs_checks`` runs every check and prints a table; :func:`run_checks` returns
+:class:`CheckResult` records; :func:`main` is the command line (also ``ntk-bridge check``).
+"""
+from .registry import CheckResult, Outcome, all_checks, run_checks
+from .runner import main
+
+__all__ = ["CheckResult", "Outcome", "all_checks", "main", "run_checks"]

@@ -1,0 +1,154 @@
+"""proofs_checks: the fast subset passes, and each check fails when the formula it guards is broken."""
+import json
+
+import numpy as np
+import pytest
+
+from ntk_bridge import predict
+from proofs_checks import closeness, formulation, main, meta_ntk, mtl_kernel, run_checks
+
+
+def _one(name):
+    (res,) = run_checks([name])
+    return res
+
+
+def test_fast_subset_passes():
+    results = run_checks(fast=True)
+    assert len(results) >= 10
+    failed = {r.name: r.computed for r in results if not r.passed}
+    assert not failed
+
+
+# ------------------------------------------------------------------ C1 formulation
+def test_formulation_fails_with_a_perturbed_inner_ridge(monkeypatch):
+    true_solve = formulation.ridge_head
+    monkeypatch.setattr(formulation, "ridge_head", lambda d, y, lam: true_solve(d, y, 1.5 * lam))
+    assert not _one("formulation.gradient").passed
+    assert not _one("formulation.value").passed
+
+
+def test_formulation_fails_without_the_ridge_in_the_outer_loss(monkeypatch):
+    def no_outer_ridge(spec, body, x_in, y_in, x_out, y_out, lam):
+        w = formulation.ridge_head(formulation.design(spec, body, x_in), y_in, lam)
+        r = np.einsum("npa,nak->npk", formulation.design(spec, body, x_out), w) - y_out
+        return 0.5 * (r * r).sum()
+    monkeypatch.setattr(formulation, "gbml_objective", no_outer_ridge)
+    res = _one("formulation.value")
+    assert not res.passed and res.value > 1e-3
+
+
+def test_split_gap_fails_when_query_equals_support(monkeypatch):
+    true_objective = formulation.gbml_objective
+    monkeypatch.setattr(formulation, "gbml_objective",
+                        lambda spec, body, xs, ys, xq, yq, lam: true_objective(
+                            spec, body, np.concatenate([xs, xq], 1), np.concatenate([ys, yq], 1),
+                            np.concatenate([xs, xq], 1), np.concatenate([ys, yq], 1), lam))
+    res = _one("formulation.split_gap")
+    assert not res.passed and res.value < 1e-10
+
+
+# ------------------------------------------------------------------ inner loop
+@pytest.fixture
+def scaled_t(monkeypatch):
+    """``T`` off by one part in a million."""
+    true_op = predict.inner_operator
+    monkeypatch.setattr(predict, "inner_operator", lambda k, adapt: (1 + 1e-6) * true_op(k, adapt))
+
+
+@pytest.mark.parametrize("name", ["inner_loop.discrete", "inner_loop.singular", "inner_loop.flow",
+                                  "meta_ntk.phi"])
+def test_checks_fail_with_a_scaled_inner_operator(scaled_t, name):
+    assert not _one(name).passed
+
+
+def test_divergence_check_fails_if_nothing_raises(monkeypatch):
+    def no_guard(k, adapt):
+        e, v = np.linalg.eigh(k)
+        g = (1 - (1 - adapt.lr * e) ** adapt.steps) / e
+        return np.einsum("...ij,...j,...kj->...ik", v, g, v)
+    monkeypatch.setattr(predict, "inner_operator", no_guard)
+    assert not _one("inner_loop.divergence").passed
+
+
+# ------------------------------------------------------------------ meta-NTK
+@pytest.fixture
+def fresh_training():
+    meta_ntk.trained.cache_clear()
+    yield
+    meta_ntk.trained.cache_clear()
+
+
+@pytest.fixture
+def no_f0(monkeypatch):
+    true_meta = predict.meta_ntk
+    monkeypatch.setattr(predict, "meta_ntk", lambda *a, **kw: true_meta(*a, **kw)._replace(
+        f0=np.zeros_like(true_meta(*a, **kw).f0)))
+
+
+def test_meta_ntk_checks_fail_without_f0(no_f0, fresh_training, monkeypatch):
+    assert not _one("meta_ntk.phi").passed
+    monkeypatch.setattr(meta_ntk, "CASES", (("anil", "disjoint"),))
+    res = _one("meta_ntk.trained")
+    assert not res.passed and res.value > 1e-2
+
+
+def test_trained_check_passes_on_one_case(fresh_training, monkeypatch):
+    monkeypatch.setattr(meta_ntk, "CASES", (("maml", "disjoint"),))
+    assert _one("meta_ntk.trained").passed
+    assert _one("meta_ntk.f0_needed").passed
+
+
+# ------------------------------------------------------------------ MTL kernel, kernel facts, closeness
+def test_mtl_exact_fails_without_the_head_term(monkeypatch):
+    monkeypatch.setattr(mtl_kernel, "shared_composition",
+                        lambda k, n: np.kron(np.ones((n, n)), k.theta_body))
+    assert not _one("mtl_kernel.exact").passed
+
+
+def test_diagonal_check_fails_for_a_wrong_head_share(monkeypatch):
+    import ntk_bridge as nb
+    true_kernels = nb.kernels.kernels
+    monkeypatch.setattr(nb.kernels, "kernels", lambda *a, **kw: true_kernels(*a, **kw)._replace(
+        sigma=(1 + 1e-9) * true_kernels(*a, **kw).sigma))
+    assert not _one("kernel_facts.diagonal").passed
+
+
+def test_closeness_fails_for_a_gap_that_does_not_shrink(monkeypatch):
+    monkeypatch.setattr(closeness, "DEPTHS", (1, 4))
+    monkeypatch.setattr(closeness, "SEEDS", (0, 1))
+    monkeypatch.setattr(closeness, "gaps", closeness.gaps.__wrapped__)   # no cache across patches
+
+    def fake_mtl(spec, train, test, *, adapt, **kw):   # a fixed fraction of the way to no transfer
+        anil = predict.gbml(spec, train, test, algo="anil", adapt=adapt, split="same")
+        return anil + 0.3 * (predict.no_transfer(spec, test, adapt=adapt) - anil)
+    monkeypatch.setattr(predict, "mtl", fake_mtl)
+    res = _one("closeness.shared_feature")
+    assert not res.passed
+    assert res.details["normalized"]["ratio_deep_vs_1"] == pytest.approx(1.0, rel=1e-9)
+
+
+# ------------------------------------------------------------------ runner and command line
+def test_a_raising_check_is_a_failure_with_its_message(monkeypatch):
+    def boom(k, adapt):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(predict, "inner_operator", boom)
+    res = _one("inner_loop.singular")
+    assert not res.passed and "RuntimeError: boom" in res.computed
+    assert res.to_dict()["value"] is None      # NaN is not JSON
+
+
+def test_cli_json_out_and_exit_codes(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "sub" / "checks.json"
+    assert main(["--only", "inner_loop", "--only", "kernel_facts.diagonal,kernel_facts.degeneration",
+                 "--json", "--out", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads(out.read_text())
+    assert written["passed"] and written["n_checks"] == 6 == len(printed["results"])
+    assert {r["name"] for r in written["results"]} >= {"inner_loop.flow", "kernel_facts.diagonal"}
+    assert set(written["results"][0]) >= {"name", "statement", "computed", "value", "tolerance", "passed",
+                                          "seconds", "details"}
+    assert main(["--only", "no_such_check"]) == 2
+    monkeypatch.setattr(predict, "inner_operator", lambda k, adapt: 2 * np.eye(k.shape[-1]))
+    assert main(["--only", "inner_loop.discrete"]) == 1
+    assert "FAIL" in capsys.readouterr().out
