@@ -49,7 +49,9 @@ def gaps(family: str) -> dict:
 
 
 def closeness_outcome(family: str) -> Outcome:
-    """PASS iff, for both gaps, deepest / depth-1 <= MAX_RATIO, the rate's interval is above 0, and the mean falls."""
+    """PASS iff, for both gaps, deepest / depth-1 <= MAX_RATIO, the rate's interval is above 0, and the mean
+    falls.
+    """
     measured = gaps(family)
     details, ratios, ok = {"depths": DEPTHS, "seeds": len(SEEDS), "adapt": vars(ADAPT[family])}, [], True
     for kind, g in measured.items():
@@ -72,17 +74,23 @@ def closeness_outcome(family: str) -> Outcome:
 
 @check("closeness.shared_feature")
 def check_shared_feature():
-    """On the shared-feature family (split="same", unseen tasks) the MTL-vs-ANIL gap, raw and transfer-normalized, falls with depth L = 1..32 like L^-r with r > 0."""
+    """On the shared-feature family (split="same", unseen tasks) the MTL-vs-ANIL gap, raw and transfer-
+    normalized, falls with depth L = 1..32 like L^-r with r > 0.
+    """
     return closeness_outcome("shared-feature")
 
 
 @check("closeness.sinusoid")
 def check_sinusoid():
-    """On the sinusoid family (split="same", unseen tasks) the MTL-vs-ANIL gap, raw and transfer-normalized, falls with depth L = 1..32 like L^-r with r > 0."""
+    """On the sinusoid family (split="same", unseen tasks) the MTL-vs-ANIL gap, raw and transfer-normalized,
+    falls with depth L = 1..32 like L^-r with r > 0.
+    """
     return closeness_outcome("sinusoid")
 
 
 @check("closeness.clusters")
 def check_clusters():
-    """On the Gaussian-clusters family (split="same", unseen tasks) the MTL-vs-ANIL gap, raw and transfer-normalized, falls with depth L = 1..32 like L^-r with r > 0."""
+    """On the Gaussian-clusters family (split="same", unseen tasks) the MTL-vs-ANIL gap, raw and transfer-
+    normalized, falls with depth L = 1..32 like L^-r with r > 0.
+    """
     return closeness_outcome("clusters")

@@ -11,10 +11,10 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.flatten_util import ravel_pytree
 
 import ntk_bridge as nb
+from ntk_bridge.metrics import rel_gap
 
 from .registry import at_least, at_most, check
 
@@ -43,7 +43,9 @@ def ridge_head(d, y, lam):
 
 
 def gbml_objective(spec, body, x_in, y_in, x_out, y_out, lam):
-    """``sum_i 0.5 ||D(X'_i) w_i* - Y'_i||^2 + 0.5 lam ||w_i*||^2``, ``w_i*`` the ridge head fit on ``(X_i, Y_i)``."""
+    """``sum_i 0.5 ||D(X'_i) w_i* - Y'_i||^2 + 0.5 lam ||w_i*||^2``, ``w_i*`` the ridge head fit on ``(X_i,
+    Y_i)``.
+    """
     w = ridge_head(design(spec, body, x_in), y_in, lam)
     r = jnp.einsum("npa,nak->npk", design(spec, body, x_out), w) - y_out
     return 0.5 * jnp.sum(r * r) + 0.5 * lam * jnp.sum(w * w)
@@ -57,7 +59,7 @@ def profile_objective(spec, body, x, y, lam):
 
 
 def dual_heads(spec, body, x, y, lam):
-    """Optimal heads from the dual, ``w = D^T (D D^T + lam I)^-1 Y``, split into ``(W (N, n, k), b (N, k))``."""
+    """Optimal heads from the dual, ``w = D^T (D D^T + lam I)^-1 Y``, as ``(W (N, n, k), b (N, k))``."""
     d = design(spec, body, x)
     gram = jnp.einsum("npa,nqa->npq", d, d) + lam * jnp.eye(d.shape[1])
     w = jnp.einsum("npa,npk->nak", d, jnp.linalg.solve(gram, y))
@@ -71,20 +73,18 @@ def mtl_objective(spec, body, heads, x, y, lam):
     return 0.5 * jnp.sum((f - y) ** 2) + 0.5 * lam * (jnp.sum(w * w) + jnp.sum(b * b))
 
 
-def _rel(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
 @check("formulation.value", fast=True)
 def check_value():
-    """With query = support and the ridge carried into the outer loss, the GBML objective (exact ridge head) equals MTL's objective with the heads minimised out: sum_i 0.5||D_i w_i* - Y_i||^2 + 0.5 lam||w_i*||^2 = sum_i 0.5 lam Y_i^T (D_i D_i^T + lam I)^-1 Y_i = min_heads L_MTL."""
+    """With query = support and the ridge carried into the outer loss, the GBML objective (exact ridge head)
+    equals MTL's objective with the heads minimised out: sum_i 0.5||D_i w_i* - Y_i||^2 + 0.5 lam||w_i*||^2 =
+    sum_i 0.5 lam Y_i^T (D_i D_i^T + lam I)^-1 Y_i = min_heads L_MTL.
+    """
     spec, body, tasks = _problem()
     x, y = (jnp.asarray(a) for a in tasks.merged())
     gbml = gbml_objective(spec, body, x, y, x, y, LAM)
     dual = profile_objective(spec, body, x, y, LAM)
     net = mtl_objective(spec, body, dual_heads(spec, body, x, y, LAM), x, y, LAM)
-    err = max(_rel(gbml, dual), _rel(net, dual))
+    err = max(rel_gap(gbml, dual), rel_gap(net, dual))
     return at_most("max rel. difference of the GBML objective (primal ridge solve) and of the net's MTL loss "
                    "at the dual-optimal heads, vs the dual closed form", err, TOL,
                    gbml=float(gbml), dual=float(dual), mtl_at_optimal_heads=float(net), lam=LAM)
@@ -92,20 +92,25 @@ def check_value():
 
 @check("formulation.gradient", fast=True)
 def check_gradient():
-    """The body gradients agree: d/dbody of the GBML objective, differentiated through the ridge solve, equals the envelope-theorem gradient of the MTL loss with the heads held fixed at their optimum."""
+    """The body gradients agree: d/dbody of the GBML objective, differentiated through the ridge solve, equals
+    the envelope-theorem gradient of the MTL loss with the heads held fixed at their optimum.
+    """
     spec, body, tasks = _problem()
     x, y = (jnp.asarray(a) for a in tasks.merged())
     g_gbml = jax.grad(lambda bd: gbml_objective(spec, bd, x, y, x, y, LAM))(body)
     heads = dual_heads(spec, body, x, y, LAM)
     g_env = jax.grad(lambda bd: mtl_objective(spec, bd, heads, x, y, LAM))(body)
-    err = _rel(ravel_pytree(g_gbml)[0], ravel_pytree(g_env)[0])
+    err = rel_gap(ravel_pytree(g_gbml)[0], ravel_pytree(g_env)[0])
     return at_most("rel. Frobenius difference of the two body gradients (all layers flattened)", err, TOL,
                    grad_norm=float(jnp.linalg.norm(ravel_pytree(g_env)[0])), lam=LAM)
 
 
 @check("formulation.split_gap", fast=True)
 def check_split_gap():
-    """The identity needs query = support: with the head fit on the support and the outer loss scored on a disjoint query, the GBML objective differs from MTL's (heads minimised out on support ∪ query) by a clear margin."""
+    """The identity needs query = support: with the head fit on the support and the outer loss scored on a
+    disjoint query, the GBML objective differs from MTL's (heads minimised out on support ∪ query) by a
+    clear margin.
+    """
     spec, body, tasks = _problem()
     xs, ys, xq, yq = (jnp.asarray(a) for a in (tasks.xs, tasks.ys, tasks.xq, tasks.yq))
     x, y = (jnp.asarray(a) for a in tasks.merged())
@@ -113,7 +118,7 @@ def check_split_gap():
     dual = profile_objective(spec, body, x, y, LAM)
     g_gbml = jax.grad(lambda bd: gbml_objective(spec, bd, xs, ys, xq, yq, LAM))(body)
     g_mtl = jax.grad(lambda bd: profile_objective(spec, bd, x, y, LAM))(body)
-    gap = _rel(gbml, dual)
+    gap = rel_gap(gbml, dual)
     return at_least("rel. difference of the disjoint-split GBML objective and MTL's profile objective", gap,
                     0.05, gbml=float(gbml), mtl=float(dual),
-                    gradient_rel_diff=_rel(ravel_pytree(g_gbml)[0], ravel_pytree(g_mtl)[0]))
+                    gradient_rel_diff=rel_gap(ravel_pytree(g_gbml)[0], ravel_pytree(g_mtl)[0]))

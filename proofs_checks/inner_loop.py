@@ -5,6 +5,7 @@ import numpy as np
 import scipy.linalg
 
 from ntk_bridge import predict
+from ntk_bridge.metrics import rel_gap
 
 from .registry import Outcome, at_most, check
 
@@ -37,13 +38,12 @@ def gd_coefficients(k, lr: float, steps: int) -> np.ndarray:
     return a
 
 
-def _rel(a, b) -> float:
-    return float(np.linalg.norm(np.asarray(a) - np.asarray(b)) / np.linalg.norm(np.asarray(b)))
-
-
 @check("inner_loop.discrete", fast=True)
 def check_discrete():
-    """T = K^-1 (I - (I - lr K)^s) is what s GD steps of size lr produce: an explicit feature model (K = Phi Phi^T) trained by GD predicts K(x, X) T Y, and function-space GD gives coefficients T even for singular K, batched over tasks."""
+    """T = K^-1 (I - (I - lr K)^s) is what s GD steps of size lr produce: an explicit feature model (K = Phi
+    Phi^T) trained by GD predicts K(x, X) T Y, and function-space GD gives coefficients T even for singular
+    K, batched over tasks.
+    """
     steps = 7
     errs = {}
     # (a) explicit features, nonsingular K, lr near the stability edge
@@ -52,12 +52,14 @@ def check_discrete():
     k = phi @ phi.T
     lr = _lr_for(k, 1.8)
     t = predict.inner_operator(k, predict.Adaptation(lr=lr, steps=steps))
-    errs["feature_gd_test_predictions"] = _rel(phi_test @ phi.T @ t @ y, gd_features(phi, y, phi_test, lr, steps))
+    errs["feature_gd_test_predictions"] = rel_gap(phi_test @ phi.T @ t @ y,
+                                                  gd_features(phi, y, phi_test, lr, steps))
     # (b) singular K (rank 5 of 8), the whole operator, batched over 3 "tasks"
     ks = np.stack([(lambda f: f @ f.T)(_features(8, 5, 10 + i)) for i in range(3)])
     lr = min(_lr_for(kk, 1.5) for kk in ks)
     ts = predict.inner_operator(ks, predict.Adaptation(lr=lr, steps=steps))
-    errs["coefficient_gd_singular_batched"] = _rel(ts, np.stack([gd_coefficients(kk, lr, steps) for kk in ks]))
+    errs["coefficient_gd_singular_batched"] = rel_gap(
+        ts, np.stack([gd_coefficients(kk, lr, steps) for kk in ks]))
     return at_most("max rel. Frobenius error of inner_operator vs literal GD: feature-model predictions on "
                    "test points (n=8, p=20, lr*e_max=1.8, 7 steps) and the full T of function-space GD on "
                    "3 stacked rank-5 8x8 kernels", max(errs.values()), TOL, per_case=errs)
@@ -65,7 +67,9 @@ def check_discrete():
 
 @check("inner_loop.singular", fast=True)
 def check_singular():
-    """g(0) = lr*s: on the null space of a singular K the operator is T v = lr s v, for discrete steps and for gradient flow."""
+    """g(0) = lr*s: on the null space of a singular K the operator is T v = lr s v, for discrete steps and for
+    gradient flow.
+    """
     phi = _features(8, 3, 3)
     k = phi @ phi.T
     null = scipy.linalg.null_space(phi.T)                 # (8, 5): K v = 0
@@ -73,21 +77,23 @@ def check_singular():
     for flow in (False, True):
         adapt = predict.Adaptation(lr=_lr_for(k, 1.2), steps=6, flow=flow)
         t = predict.inner_operator(k, adapt)
-        errs["flow" if flow else "discrete"] = _rel(t @ null, adapt.lr * adapt.steps * null)
+        errs["flow" if flow else "discrete"] = rel_gap(t @ null, adapt.lr * adapt.steps * null)
     return at_most("rel. error of T restricted to null(K) (rank-3 8x8 K) vs lr*steps*I", max(errs.values()), TOL,
                    per_case=errs)
 
 
 @check("inner_loop.flow", fast=True)
 def check_flow():
-    """Gradient flow: T = K^-1 (I - expm(-lr s K)) (scipy.linalg.expm), and it is the limit of m-fold finer discrete steps (lr/m, m s steps), approached at rate 1/m."""
+    """Gradient flow: T = K^-1 (I - expm(-lr s K)) (scipy.linalg.expm), and it is the limit of m-fold finer
+    discrete steps (lr/m, m s steps), approached at rate 1/m.
+    """
     phi = _features(6, 12, 4)
     k = phi @ phi.T
     lr, steps = _lr_for(k, 1.5), 4
     t_flow = predict.inner_operator(k, predict.Adaptation(lr=lr, steps=steps, flow=True))
     ref = np.linalg.solve(k, np.eye(6) - scipy.linalg.expm(-lr * steps * k))
-    expm_err = _rel(t_flow, ref)
-    limit = {m: _rel(predict.inner_operator(k, predict.Adaptation(lr=lr / m, steps=steps * m)), t_flow)
+    expm_err = rel_gap(t_flow, ref)
+    limit = {m: rel_gap(predict.inner_operator(k, predict.Adaptation(lr=lr / m, steps=steps * m)), t_flow)
              for m in (10, 100, 1000)}
     rate = float(np.log10(limit[10] / limit[1000]) / 2)
     # cond(K) amplifies expm's round-off in the K^-1 solve: 1e-9 leaves room for cond ~ 1e5.
@@ -100,7 +106,9 @@ def check_flow():
 
 @check("inner_loop.divergence", fast=True)
 def check_divergence():
-    """Discrete steps with lr * e_max > 2 diverge, and inner_operator raises ValueError instead of returning garbage; below the edge, and for gradient flow at any lr, it returns a finite T."""
+    """Discrete steps with lr * e_max > 2 diverge, and inner_operator raises ValueError instead of returning
+    garbage; below the edge, and for gradient flow at any lr, it returns a finite T.
+    """
     phi = _features(6, 12, 5)
     k = phi @ phi.T
     wrong = []

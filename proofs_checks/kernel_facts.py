@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 import ntk_bridge as nb
+from ntk_bridge.metrics import rel_gap
 
 from .registry import Outcome, at_most, check
 
@@ -30,7 +31,9 @@ def _points(seed: int = 0):
 
 @check("kernel_facts.native_vs_nt")
 def check_native_vs_nt():
-    """The native arc-cosine recursion (Cho & Saul) equals neural-tangents' analytic kernel_fn, Theta and Sigma, for depths 1..32 with and without bias: rel. error < 1e-9."""
+    """The native arc-cosine recursion (Cho & Saul) equals neural-tangents' analytic kernel_fn, Theta and
+    Sigma, for depths 1..32 with and without bias: rel. error < 1e-9.
+    """
     x1, x2 = _points()
     errs = {}
     for b_std in (0.0, 0.3):
@@ -40,7 +43,7 @@ def check_native_vs_nt():
             ref = spec.stax()[2](x1, x2, get=("ntk", "nngp"))
             nat = nb.kernels.kernels(spec, x1, x2, backend="native")
             errs[f"depth={depth},b_std={b_std}"] = max(
-                _rel(nat.theta, ref.ntk), _rel(nat.sigma, ref.nngp))
+                rel_gap(nat.theta, ref.ntk), rel_gap(nat.sigma, ref.nngp))
     return at_most("max over depth x bias of the rel. Frobenius error of native Theta and Sigma vs "
                    "neural_tangents stax kernel_fn (x1 6 points, x2 4 points)", max(errs.values()), 1e-9,
                    per_config=errs)
@@ -58,7 +61,9 @@ def _diag_ratio_err(theta_diag, sigma_diag, depth) -> float:
 
 @check("kernel_facts.diagonal", fast=True)
 def check_diagonal():
-    """For ReLU with w_std = sqrt 2, b_std = 0: Theta(x,x) = (L+1) Sigma(x,x) exactly, so the head's share of the NTK diagonal is 1/(L+1) (ntk_bridge kernels, symmetric call)."""
+    """For ReLU with w_std = sqrt 2, b_std = 0: Theta(x,x) = (L+1) Sigma(x,x) exactly, so the head's share of
+    the NTK diagonal is 1/(L+1) (ntk_bridge kernels, symmetric call).
+    """
     x = _diag_points()
     errs = {}
     for depth in DEPTHS:
@@ -71,7 +76,9 @@ def check_diagonal():
 
 @check("kernel_facts.diagonal_recursion", fast=True)
 def check_diagonal_recursion():
-    """The same identity Theta(x,x) = (L+1) Sigma(x,x) holds for the general arc-cosine recursion (kernel between two different point sets), to the sqrt(eps) precision of arccos at cosine 1."""
+    """The same identity Theta(x,x) = (L+1) Sigma(x,x) holds for the general arc-cosine recursion (kernel
+    between two different point sets), to the sqrt(eps) precision of arccos at cosine 1.
+    """
     x = _diag_points()
     x2 = np.concatenate([x, x[:1] + 1.0])   # not x itself: the general (non-symmetric) recursion
     errs = {}
@@ -86,7 +93,10 @@ def check_diagonal_recursion():
 
 @check("kernel_facts.degeneration", fast=True)
 def check_degeneration():
-    """Off the diagonal deep ReLU kernels degenerate toward constants: the NNGP correlation Sigma(x,x')/sqrt(Sigma(x,x)Sigma(x',x')) rises monotonically to 1 with depth, and the NTK correlation becomes the same for every pair (its spread over pairs shrinks; the limit is 1/4, not 1)."""
+    """Off the diagonal deep ReLU kernels degenerate toward constants: the NNGP correlation
+    Sigma(x,x')/sqrt(Sigma(x,x)Sigma(x',x')) rises monotonically to 1 with depth, and the NTK correlation
+    becomes the same for every pair (its spread over pairs shrinks; the limit is 1/4, not 1).
+    """
     depths = DEPTHS + (64, 128)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((8, 7))
@@ -112,6 +122,3 @@ def _corr(k):
     return k / np.outer(d, d)
 
 
-def _rel(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))

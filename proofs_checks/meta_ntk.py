@@ -18,8 +18,9 @@ from jax.flatten_util import ravel_pytree
 
 import ntk_bridge as nb
 from ntk_bridge import predict
+from ntk_bridge.metrics import rel_gap
 
-from .registry import Outcome, at_least, at_most, check
+from .registry import at_least, at_most, check
 
 TOL = 1e-10                    # float64 identity (tests/conftest.py TOL[float64])
 TRAINED_TOL = 1e-9             # outer GD runs 40 * cond(Phi) steps: e^-40 of the initial error is left
@@ -99,21 +100,19 @@ def explicit_meta_ntk(net: LinearizedNet, train, algo: str, split: str, adapt: p
     return np.asarray(phi), np.asarray(meta_output(zero)), d_f, j_out
 
 
-def _rel(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
 @check("meta_ntk.phi", fast=True)
 def check_phi():
-    """The meta-NTK Phi_ij = Theta(X'_i,X'_j) - Theta(X'_i,X_j) T_j K_in(X_j,X'_j) - K_in(X'_i,X_i) T_i Theta(X_i,X'_j) + K_in T_i Theta(X_i,X_j) T_j K_in (FOMAML: Psi) and F0_i = K_in(X'_i,X_i) T_i Y_i equal dF dF^T and F(0) of a finite linearized net, dF the Jacobian of its literal inner loop."""
+    """The meta-NTK Phi_ij = Theta(X'_i,X'_j) - Theta(X'_i,X_j) T_j K_in(X_j,X'_j) - K_in(X'_i,X_i) T_i
+    Theta(X_i,X'_j) + K_in T_i Theta(X_i,X_j) T_j K_in (FOMAML: Psi) and F0_i = K_in(X'_i,X_i) T_i Y_i equal
+    dF dF^T and F(0) of a finite linearized net, dF the Jacobian of its literal inner loop.
+    """
     net, train, _ = _problem()
     errs = {}
     for algo in predict.ALGOS:
         for split in predict.SPLITS:
             phi, f0, _, _ = explicit_meta_ntk(net, train, algo, split, ADAPT)
             mk = predict.meta_ntk(net.kernel_fn, train, algo=algo, adapt=ADAPT, split=split)
-            errs[f"{algo},{split}"] = max(_rel(mk.phi, phi), _rel(mk.f0.reshape(-1), f0))
+            errs[f"{algo},{split}"] = max(rel_gap(mk.phi, phi), rel_gap(mk.f0.reshape(-1), f0))
     return at_most("max over algo x split of the rel. Frobenius error of predict.meta_ntk (phi, f0) on the "
                    "empirical kernels vs Jacobians through the literal inner loop (width 16, 3 tasks)",
                    max(errs.values()), TOL, per_case=errs)
@@ -131,7 +130,10 @@ def edge_adaptation(kernel_fn, train, algo: str, split: str, edge: float, steps:
 
 @check("meta_ntk.psd", fast=True)
 def check_psd():
-    """The meta-NTK Phi (MAML and ANIL, both splits) is symmetric positive semi-definite, for the analytic kernels of deep nets as well as for finite nets, with inner steps up to the stability edge: lambda_min / lambda_max >= -1e-12."""
+    """The meta-NTK Phi (MAML and ANIL, both splits) is symmetric positive semi-definite, for the analytic
+    kernels of deep nets as well as for finite nets, with inner steps up to the stability edge: lambda_min /
+    lambda_max >= -1e-12.
+    """
     net, train, _ = _problem()
     worst = {}
     fns = {"finite": net.kernel_fn}
@@ -146,7 +148,8 @@ def check_psd():
                     asym = np.linalg.norm(phi - phi.T) / np.linalg.norm(phi)
                     e = np.linalg.eigvalsh(0.5 * (phi + phi.T))
                     worst[f"{name},{algo},{split},lr*e_max={edge}"] = float(min(e[0] / e[-1], -asym))
-    return at_least("min over kernels x algo x split x lr of min(lambda_min / lambda_max, -||Phi - Phi^T|| / ||Phi||)",
+    return at_least("min over kernels x algo x split x lr of "
+                    "min(lambda_min / lambda_max, -||Phi - Phi^T|| / ||Phi||)",
                     min(worst.values()), -1e-12, per_case=worst)
 
 
@@ -160,7 +163,7 @@ def trained(algo: str, split: str) -> dict:
     net, train, test = _problem()
     meta_output, j_out = meta_output_fn(net, train, algo, split, ADAPT)
     y_out = jnp.asarray(_sets(train, split)[3][..., 0]).reshape(-1)
-    phi, f0, d_f, _ = explicit_meta_ntk(net, train, algo, split, ADAPT)
+    phi, _, d_f, _ = explicit_meta_ntk(net, train, algo, split, ADAPT)
     if algo == "fomaml":
         update = lambda d: j_out.T @ (meta_output(d) - y_out)
     else:
@@ -193,11 +196,14 @@ def trained(algo: str, split: str) -> dict:
 
 @check("meta_ntk.trained")
 def check_trained():
-    """The closed-form GBML predictor with F0, g(x) = psi(x) Phi^-1 (Y' - F0) then test-time adaptation, equals a centered linearized net meta-trained by outer gradient descent to convergence through the real inner loop (ANIL, MAML, FOMAML)."""
+    """The closed-form GBML predictor with F0, g(x) = psi(x) Phi^-1 (Y' - F0) then test-time adaptation, equals
+    a centered linearized net meta-trained by outer gradient descent to convergence through the real inner
+    loop (ANIL, MAML, FOMAML).
+    """
     errs, info = {}, {}
     for algo, split in CASES:
         res = trained(algo, split)
-        errs[f"{algo},{split}"] = _rel(res["closed"], res["trained"])
+        errs[f"{algo},{split}"] = rel_gap(res["closed"], res["trained"])
         info[f"{algo},{split}"] = {k: res[k] for k in ("iters", "grad_residual", "cond")}
     return at_most("max over cases of the rel. Frobenius error, closed form (empirical kernels) vs trained "
                    "linearized net, on 2 unseen tasks x 4 query points", max(errs.values()), TRAINED_TOL,
@@ -206,7 +212,9 @@ def check_trained():
 
 @check("meta_ntk.f0_needed")
 def check_f0_needed():
-    """The F0 term is necessary: dropping it (alpha = Phi^-1 Y') gives a predictor that disagrees with the trained net by O(1), far above the closed form's error."""
-    errs = {f"{a},{s}": _rel(trained(a, s)["no_f0"], trained(a, s)["trained"]) for a, s in CASES}
+    """The F0 term is necessary: dropping it (alpha = Phi^-1 Y') gives a predictor that disagrees with the
+    trained net by O(1), far above the closed form's error.
+    """
+    errs = {f"{a},{s}": rel_gap(trained(a, s)["no_f0"], trained(a, s)["trained"]) for a, s in CASES}
     return at_least("min over cases of the rel. error of the no-F0 closed form vs the trained net",
                     min(errs.values()), 0.05, per_case=errs)

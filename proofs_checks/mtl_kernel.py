@@ -9,6 +9,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 import ntk_bridge as nb
+from ntk_bridge.metrics import rel_gap
 
 from .registry import Outcome, at_most, check
 
@@ -62,14 +63,13 @@ def _heads(spec, key, in_dim, shared: bool):
     return [heads[0]] * N_TASKS if shared else heads
 
 
-def _rel(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
 @check("mtl_kernel.exact", fast=True)
 def check_exact():
-    """On a finite MTL net the empirical cross-task NTK (explicit Jacobians over body and every head) is, with all heads equal at init, exactly Theta_body(x,x') + [i==j] Sigma(x,x') of the single net; with independent heads its blocks are [i==j] Theta_i plus the cross-head body kernel (empirical(..., head2=...))."""
+    """On a finite MTL net the empirical cross-task NTK (explicit Jacobians over body and every head) is, with
+    all heads equal at init, exactly Theta_body(x,x') + [i==j] Sigma(x,x') of the single net; with
+    independent heads its blocks are [i==j] Theta_i plus the cross-head body kernel (empirical(...,
+    head2=...)).
+    """
     spec = nb.MLPSpec(depth=2, width=24, b_std=0.1, out_dim=1)
     x = _points()
     body = spec.init(jax.random.PRNGKey(0), x.shape[1])["body"]
@@ -81,7 +81,7 @@ def check_exact():
             ref = shared_composition(nb.kernels.empirical(spec, {"body": body, "head": heads[0]}, x), N_TASKS)
         else:
             ref = mtl_ntk_from_kernels(spec, body, heads, x)
-        errs["shared" if shared else "independent"] = _rel(jac, ref)
+        errs["shared" if shared else "independent"] = rel_gap(jac, ref)
     return at_most("rel. Frobenius error of the jax.jacobian MTL NTK (3 tasks x 5 points, width 24) vs the "
                    "composition from nb.kernels.empirical, shared and independent heads",
                    max(errs.values()), 1e-10, per_case=errs)
@@ -89,14 +89,16 @@ def check_exact():
 
 @check("mtl_kernel.analytic")
 def check_analytic():
-    """With shared-init heads the finite MTL kernel Theta_body + [i==j] Sigma approaches the analytic one at large width: rel. error ~ width^-1/2, below 0.1 at width 4096."""
+    """With shared-init heads the finite MTL kernel Theta_body + [i==j] Sigma approaches the analytic one at
+    large width: rel. error ~ width^-1/2, below 0.1 at width 4096.
+    """
     x = _points(8)
     errs = []
     for seed in SEEDS[:3]:
         spec = nb.MLPSpec(depth=2, width=4096, out_dim=1)
         params = spec.init(jax.random.PRNGKey(seed), x.shape[1])
         emp = shared_composition(nb.kernels.empirical(spec, params, x), N_TASKS)
-        errs.append(_rel(emp, shared_composition(nb.kernels.kernels(spec, x), N_TASKS)))
+        errs.append(rel_gap(emp, shared_composition(nb.kernels.kernels(spec, x), N_TASKS)))
     return at_most("mean over 3 seeds of the rel. Frobenius error, finite (width 4096, depth 2) vs analytic "
                    "MTL kernel (3 tasks x 8 points)", np.mean(errs), 0.1, per_seed=errs)
 
@@ -118,7 +120,10 @@ def cross_block_ratios() -> np.ndarray:
 
 @check("mtl_kernel.independent_decay")
 def check_independent_decay():
-    """With independently initialized heads the cross-task block of the MTL NTK vanishes like width^-1/2: the fitted rate r of ||Theta_cross|| / ||Theta_ii|| ~ c width^-r is 1/2 within 0.1, with a bootstrap interval above 0."""
+    """With independently initialized heads the cross-task block of the MTL NTK vanishes like width^-1/2: the
+    fitted rate r of ||Theta_cross|| / ||Theta_ii|| ~ c width^-r is 1/2 within 0.1, with a bootstrap
+    interval above 0.
+    """
     ratios = cross_block_ratios()
     fit = nb.metrics.fit_power_law(np.array(WIDTHS, float), ratios)
     dev = abs(fit["r"] - 0.5)
