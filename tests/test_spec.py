@@ -1,0 +1,66 @@
+"""MLPSpec: validation, parameter shapes, and the pure-JAX net against the neural-tangents one."""
+import math
+
+import jax
+import numpy as np
+import pytest
+
+import ntk_bridge as nb
+from conftest import TOL, rel_err
+
+
+@pytest.mark.parametrize("field,value", [
+    ("depth", 0), ("depth", 2.0), ("depth", True), ("width", -3), ("out_dim", 0),
+    ("w_std", 0.0), ("w_std", math.nan), ("w_std", "1"), ("head_std", math.inf), ("head_std", -1.0),
+    ("b_std", -0.1), ("b_std", math.nan), ("b_std", None),
+])
+def test_invalid_fields_raise_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"MLPSpec.{field}"):
+        nb.MLPSpec(**{field: value})
+
+
+def test_replace_validates_and_round_trips():
+    spec = nb.MLPSpec(depth=3, width=32, b_std=0.1, out_dim=2)
+    assert nb.MLPSpec(**spec.to_dict()) == spec
+    assert spec.replace(width=8).width == 8 and spec.replace(width=8).depth == 3
+    with pytest.raises(ValueError, match="MLPSpec.depth"):
+        spec.replace(depth=0)
+
+
+def test_init_shapes_and_bad_in_dim():
+    spec = nb.MLPSpec(depth=3, width=7, out_dim=2)
+    p = spec.init(jax.random.PRNGKey(0), 5)
+    assert [(w.shape, b.shape) for w, b in p["body"]] == [((5, 7), (7,)), ((7, 7), (7,)), ((7, 7), (7,))]
+    assert (p["head"][0].shape, p["head"][1].shape) == ((7, 2), (2,))
+    for bad in (0, 2.5, "3"):
+        with pytest.raises(ValueError, match="in_dim"):
+            spec.init(jax.random.PRNGKey(0), bad)
+
+
+def _nt_params(spec, params):
+    """Our ``{"body", "head"}`` in neural-tangents' serial layout: ``(W, b)`` per Dense, ``()`` per Relu.
+
+    With ``b_std = 0`` the spec builds neural-tangents Dense layers without a bias (``b = None``).
+    """
+    def dense(w, b):
+        return (w, None if spec.b_std == 0 else b[None, :])   # nt keeps b as (1, n)
+    layers = []
+    for w, b in params["body"]:
+        layers += [dense(w, b), ()]
+    return layers + [dense(*params["head"])]
+
+
+@pytest.mark.parametrize("b_std,out_dim", [(0.0, 1), (0.25, 3)], ids=["nobias-k1", "bias-k3"])
+def test_apply_matches_neural_tangents_apply_fn(x64, b_std, out_dim):
+    spec = nb.MLPSpec(depth=3, width=24, b_std=b_std, head_std=0.8, out_dim=out_dim)
+    params = spec.init(jax.random.PRNGKey(3), 4)
+    x = np.random.default_rng(0).standard_normal((6, 4))
+    init_fn, apply_fn, _ = spec.stax()
+    _, nt_params = init_fn(jax.random.PRNGKey(0), x.shape)
+    ours = _nt_params(spec, params)
+    assert jax.tree_util.tree_structure(ours) == jax.tree_util.tree_structure(nt_params)
+    assert jax.tree_util.tree_map(np.shape, ours) == jax.tree_util.tree_map(np.shape, nt_params)
+    out = spec.apply(params, x)
+    assert out.shape == (6, out_dim)
+    assert rel_err(out, apply_fn(ours, x)) < TOL[np.dtype(np.float64)]
+    assert rel_err(spec.head_apply(params["head"], spec.features(params["body"], x)), out) == 0.0
