@@ -1,0 +1,129 @@
+"""Verdicts on the paper's claims C1–C5, decided by explicit rules from measured numbers.
+
+Each rule is a pure function of plain numbers (no records), so tests can probe both sides
+of every threshold.  Statuses: ``reproduced``, ``partly``, ``not reproduced``,
+``not yet measured``; the reason says which numbers decided it.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+REPRODUCED, PARTLY, NOT, MISSING = "reproduced", "partly", "not reproduced", "not yet measured"
+
+# C1: the exact identities (query = support, exact ridge head) that must hold.
+C1_CHECKS = ("formulation.value", "formulation.gradient")
+C1_CONTROL = "formulation.split_gap"  # the identity must break with a disjoint query
+# C2: finite -> infinite width error ~ width^slope, slope expected -1/2.
+C2_SLOPE_RANGE = (-0.7, -0.3)
+C2_CHECKS = ("meta_ntk.trained", "meta_ntk.phi", "mtl_kernel.exact")  # linearized-net identities
+# C3: the gap at the deepest depth must be at most C3_DROP times the gap at the shallowest.
+C3_DROP = 0.5
+# C4: MTL time per outer step vs second-order MAML.
+C4_REPRODUCED, C4_PARTLY = 5.0, 2.0
+# C5: MTL within this margin of the best GBML method (MSE: relative; accuracy: absolute).
+C5_MSE_MARGIN, C5_ACC_MARGIN = 0.10, 0.05
+C5_PARTLY_FRACTION = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    status: str
+    reason: str
+
+
+def c1(checks: dict | None) -> Verdict:
+    """``checks``: ``{name: passed}`` of the proof checks that ran (``None``: no checks JSON)."""
+    if not checks or not any(name in checks for name in C1_CHECKS):
+        return Verdict(MISSING, "the formulation checks have not been run")
+    missing = [n for n in C1_CHECKS if n not in checks]
+    failed = [n for n in C1_CHECKS if n in checks and not checks[n]]
+    if failed:
+        return Verdict(NOT, f"identity check(s) failed: {', '.join(failed)}")
+    if missing:
+        return Verdict(PARTLY, f"only part of the identity was checked (missing: {', '.join(missing)})")
+    if C1_CONTROL in checks and not checks[C1_CONTROL]:
+        return Verdict(PARTLY, f"the identities hold but the control {C1_CONTROL} failed "
+                               "(the objectives should differ when the query is disjoint)")
+    return Verdict(REPRODUCED, f"{' and '.join(C1_CHECKS)} hold to their tolerances"
+                   + (f"; control {C1_CONTROL} passes" if C1_CONTROL in checks else ""))
+
+
+def c2(slopes: list[float] | None, identity: bool | None) -> Verdict:
+    """``slopes``: fitted exponents of the finite-to-infinite error vs width, one per depth and method
+    (``None`` or empty: not measured); ``identity``: whether the linearized-net identity checks passed
+    (``None``: not run).  The width part holds if every slope lies in ``C2_SLOPE_RANGE``."""
+    lo, hi = C2_SLOPE_RANGE
+    slopes = list(slopes or [])
+    if not slopes and identity is None:
+        return Verdict(MISSING, "neither the width sweep nor the linearized-net checks were run")
+    inside = sum(lo <= x <= hi for x in slopes)
+    slope_ok = bool(slopes) and inside == len(slopes)
+    slope_txt = ("width sweep not run" if not slopes else
+                 f"{inside}/{len(slopes)} fitted width slopes (from {min(slopes):.3g} to {max(slopes):.3g}) "
+                 f"within [{lo}, {hi}]")
+    id_txt = ("linearized-net checks not run" if identity is None else
+              f"linearized-net identity checks {'pass' if identity else 'FAIL'}")
+    if slope_ok and identity:
+        return Verdict(REPRODUCED, f"{slope_txt}; {id_txt}")
+    if slope_ok or identity or inside:
+        return Verdict(PARTLY, f"{slope_txt}; {id_txt}")
+    return Verdict(NOT, f"{slope_txt}; {id_txt}")
+
+
+def c3_algo(rel_first: float, rel_last: float, norm_first: float | None, norm_last: float | None,
+            rel_r_lo: float | None, norm_r_lo: float | None) -> tuple[bool, bool]:
+    """``(rel falls, normalized falls)`` for one algorithm on ``split="same"``: the gap at the
+    deepest depth is <= C3_DROP times the shallowest and the fitted rate's interval is above 0."""
+    rel = rel_last <= C3_DROP * rel_first and rel_r_lo is not None and rel_r_lo > 0
+    norm = (norm_first is not None and norm_last is not None and norm_last <= C3_DROP * norm_first
+            and norm_r_lo is not None and norm_r_lo > 0)
+    return rel, norm
+
+
+def c3(per_algo: dict) -> Verdict:
+    """``per_algo``: ``{algo: dict(rel_first, rel_last, norm_first, norm_last, rel_r_lo, norm_r_lo)}``
+    on ``split="same"`` (an algorithm whose gaps could not be computed is absent)."""
+    if not per_algo:
+        return Verdict(MISSING, "no closeness sweep on split='same'")
+    falls = {algo: c3_algo(**v) for algo, v in per_algo.items()}
+    desc = "; ".join(f"{algo.upper()}: rel gap {'falls' if r else 'does not fall'}, normalized gap "
+                     f"{'falls' if n else 'does not fall'}" for algo, (r, n) in falls.items())
+    rule = f"(falls: deepest <= {C3_DROP} x shallowest and bootstrap interval of r above 0)"
+    if all(r and n for r, n in falls.values()) and {"anil", "maml"} <= set(falls):
+        return Verdict(REPRODUCED, f"{desc} {rule}")
+    if any(r for r, _ in falls.values()):
+        return Verdict(PARTLY, f"{desc} {rule}")
+    return Verdict(NOT, f"{desc} {rule}")
+
+
+def c4(ratio: float | None) -> Verdict:
+    """``ratio``: second-order MAML time per outer step / MTL time per outer step."""
+    if ratio is None:
+        return Verdict(MISSING, "the cost experiment has not been run")
+    if ratio >= C4_REPRODUCED:
+        return Verdict(REPRODUCED, f"MTL is {ratio:.3g}x cheaper per outer step (>= {C4_REPRODUCED:g}x)")
+    if ratio >= C4_PARTLY:
+        return Verdict(PARTLY, f"MTL is {ratio:.3g}x cheaper per outer step "
+                               f"(>= {C4_PARTLY:g}x but < {C4_REPRODUCED:g}x)")
+    return Verdict(NOT, f"MTL is only {ratio:.3g}x cheaper per outer step (< {C4_PARTLY:g}x)")
+
+
+def c5_within(metric: str, mtl: float, best_gbml: float) -> bool:
+    """MTL within the margin of the best GBML: MSE <= (1 + margin) best; accuracy >= best - margin."""
+    if metric == "accuracy":
+        return mtl >= best_gbml - C5_ACC_MARGIN
+    return mtl <= (1.0 + C5_MSE_MARGIN) * best_gbml
+
+
+def c5(rows: list[tuple[str, float, float]]) -> Verdict:
+    """``rows``: ``(metric, mtl, best_gbml)`` per (family, depth, inner time, width) setting."""
+    if not rows:
+        return Verdict(MISSING, "the accuracy experiment has not been run")
+    within = sum(c5_within(m, a, b) for m, a, b in rows)
+    rule = (f"within: MSE <= (1 + {C5_MSE_MARGIN:g}) x best GBML, accuracy >= best GBML - {C5_ACC_MARGIN:g}")
+    text = f"MTL within the margin of the best GBML in {within}/{len(rows)} settings ({rule})"
+    if within == len(rows):
+        return Verdict(REPRODUCED, text)
+    if within >= C5_PARTLY_FRACTION * len(rows):
+        return Verdict(PARTLY, text)
+    return Verdict(NOT, text)
