@@ -1,0 +1,170 @@
+"""The ``ntk-bridge`` command line.
+
+    ntk-bridge closeness|width|kernel-share|accuracy|cost|ablate [--quick] [--results DIR]
+               [--seeds N] [--depths L ...] [--widths N ...] [--family F] [--backend native|nt]
+    ntk-bridge figures   [--quick] [--results DIR] [--out DIR]
+    ntk-bridge check     [proofs_checks options, e.g. --fast]
+    ntk-bridge appendix  --out DIR [appendix options]
+    ntk-bridge reproduce --quick [--results DIR] [--out DIR]
+
+Results go to ``results/`` (``results/quick/`` with ``--quick``), figures to
+``out/figures`` (``out/quick/figures``).  Bad arguments exit with status 2 and a one-line
+message, no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+EXPERIMENTS = ("closeness", "width", "kernel-share", "accuracy", "ablate")
+FAMILIES = ("shared-feature", "sinusoid", "clusters")  # keys of ntk_bridge.tasks.FAMILIES
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ntk-bridge", description=(
+        "Bridging MTL and meta-learning in the NTK regime: experiments, figures, checks, appendix."))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in EXPERIMENTS:
+        p = sub.add_parser(name, help=f"run the {name} experiment (resumable)")
+        p.add_argument("--quick", action="store_true", help="the small configuration (minutes on a laptop)")
+        p.add_argument("--results", type=Path, metavar="DIR", help="results root (default results/, or results/quick/)")
+        p.add_argument("--seeds", type=_positive_int, metavar="N", help="number of task-sampling seeds")
+        p.add_argument("--depths", type=_positive_int, nargs="+", metavar="L", help="network depths (>= 1)")
+        p.add_argument("--widths", type=_positive_int, nargs="+", metavar="N", help="finite widths (>= 1)")
+        p.add_argument("--family", choices=FAMILIES, help="task family")
+        p.add_argument("--backend", choices=("native", "nt"), help="kernel backend (default native)")
+    p = sub.add_parser("figures", help="draw every figure from stored records")
+    p.add_argument("--quick", action="store_true", help="read results/quick/ (default results/)")
+    p.add_argument("--results", type=Path, metavar="DIR")
+    p.add_argument("--out", type=Path, metavar="DIR", help="default out/figures (out/quick/figures)")
+    p = sub.add_parser("check", help="numerical proofs of the theory contract (proofs_checks)")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="passed to proofs_checks, e.g. --fast")
+    p = sub.add_parser("appendix", help="generate the paper appendix from stored records")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="passed to ntk_bridge.appendix, e.g. --out DIR")
+    p = sub.add_parser("reproduce", help="experiments, then figures, fast checks and the appendix")
+    p.add_argument("--quick", action="store_true", help="the quick configuration (< 10 minutes)")
+    p.add_argument("--results", type=Path, metavar="DIR")
+    p.add_argument("--out", type=Path, metavar="DIR", help="figures and appendix (default out/ or out/quick/)")
+    return parser
+
+
+def _roots(args) -> tuple[Path, Path]:
+    from .store import DEFAULT_ROOT, QUICK_ROOT
+
+    results = args.results or (QUICK_ROOT if args.quick else DEFAULT_ROOT)
+    out = getattr(args, "out", None) or (Path("out/quick") if args.quick else Path("out"))
+    return results, out
+
+
+def run_experiment(name: str, config, results: Path) -> dict:
+    """Run one configured experiment, print where its summary went; return the summary record."""
+    from . import experiments
+
+    start = time.perf_counter()
+    summary = experiments.run(name, config, results)
+    n = len(summary["result"]["points"])
+    print(f"{name}: {n} points, summary {results / name / (summary['config_hash'] + '.json')} "
+          f"({time.perf_counter() - start:.1f} s)", flush=True)
+    return summary
+
+
+def _figures(results: Path, out: Path) -> int:
+    """Run every script of the checkout's ``figures/`` package on ``results``."""
+    repo = Path(__file__).resolve().parent.parent
+    if not (repo / "figures" / "__init__.py").exists():
+        print(f"ntk-bridge figures: error: no figures/ package next to ntk_bridge in {repo} "
+              f"(run from a source checkout)", file=sys.stderr)
+        return 2
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    import figures
+
+    return figures.main(results, out)
+
+
+def _load(module_name: str):
+    """The module, or ``None`` if it does not exist (yet)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name and exc.name != module_name.split(".")[0]:
+            raise  # the module exists but one of its imports is missing
+        return None
+
+
+def _delegate(mod, argv: list[str]) -> int:
+    try:
+        return int(mod.main(argv) or 0)
+    except SystemExit as exc:  # an argparse error inside the delegate
+        return exc.code if isinstance(exc.code, int) else 2
+
+
+def main(argv=None) -> int:
+    """Entry point of ``ntk-bridge``; returns the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed the usage and the message
+        return exc.code if isinstance(exc.code, int) else 2
+    cmd = args.command
+    if cmd in ("check", "appendix"):
+        name = "proofs_checks" if cmd == "check" else "ntk_bridge.appendix"
+        mod = _load(name)
+        if mod is None:
+            print(f"ntk-bridge {cmd}: error: {name} is not available (not installed or not written yet)",
+                  file=sys.stderr)
+            return 2
+        return _delegate(mod, args.args)
+    results, out = _roots(args)
+    if cmd == "figures":
+        return _figures(results, args.out or out / "figures")
+    if cmd == "reproduce":
+        return reproduce(args.quick, results, out)
+    from . import experiments
+
+    overrides = {"seeds": args.seeds, "family": args.family, "backend": args.backend,
+                 "depths": tuple(args.depths) if args.depths else None,
+                 "widths": tuple(args.widths) if args.widths else None}
+    try:
+        config = experiments.configure(cmd, quick=args.quick, **overrides)
+    except ValueError as exc:
+        print(f"ntk-bridge {cmd}: error: {exc}", file=sys.stderr)
+        return 2
+    run_experiment(cmd, config, results)
+    return 0
+
+
+def reproduce(quick: bool, results: Path, out: Path) -> int:
+    """Every experiment, then the figures, the fast proof checks and the appendix (if available).
+
+    Returns the worst exit status of the steps (a missing appendix module is reported, not fatal).
+    """
+    from . import experiments
+
+    start = time.perf_counter()
+    for name in EXPERIMENTS:
+        run_experiment(name, experiments.configure(name, quick=quick), results)
+    status = {"figures": _figures(results, out / "figures")}
+    steps = {"checks": ("proofs_checks", ["--fast", "--out", str(results / "checks.json")]),
+             "appendix": ("ntk_bridge.appendix", ["--results", str(results), "--out", str(out / "appendix")])}
+    for step, (name, argv) in steps.items():
+        mod = _load(name)
+        if mod is None:
+            print(f"reproduce: {step} skipped: {name} is not available", file=sys.stderr)
+            continue
+        status[step] = _delegate(mod, argv)
+    print(f"reproduce: done in {time.perf_counter() - start:.0f} s; exit status per step: {status}", flush=True)
+    return max(status.values())

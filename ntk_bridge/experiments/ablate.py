@@ -1,0 +1,122 @@
+"""Ablations of the closeness gap, all closed form (infinite width).
+
+Each ablation varies one factor of the closeness point (``closeness.evaluate``) around the
+base ``(tasks, lr, steps)`` at each of ``depths``, over ``seeds`` task samplings:
+
+* ``steps``: inner steps at fixed ``lr``;           * ``lr``: inner learning rate at fixed steps;
+* ``n_train``: number of training tasks;             * ``similarity``: shared-feature task similarity;
+* ``heads``: MTL head initialization, shared vs independent (independent = no transfer);
+* ``flow``: gradient flow for time ``lr*steps`` vs discrete steps;
+* ``lr_scaling``: ``lr`` fixed vs ``lr * 2 / (L + 1)`` (keeps ``lr * Theta(x,x)`` constant, as
+  MAML's inner kernel grows like ``L + 1``), over ``scaling_depths``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import ClassVar
+
+from .. import store
+from ..kernels import BACKENDS
+from ..predict import SPLITS, Adaptation
+from .closeness import ALGOS, GAPS, evaluate
+from .common import TaskConfig, check_choice, check_int, check_ints, save_summary, stat
+
+NAME = "ablate"
+ABLATIONS = ("steps", "lr", "n_train", "similarity", "heads", "flow", "lr_scaling")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    AXES: ClassVar[tuple] = ()
+    tasks: TaskConfig = TaskConfig(n_support=5, n_query=10)
+    depths: tuple = (2, 8, 32)
+    seeds: int = 5
+    lr: float = 0.02
+    steps: int = 5
+    splits: tuple = ("same", "disjoint")
+    steps_grid: tuple = (1, 2, 5, 10, 20)
+    lr_grid: tuple = (0.005, 0.01, 0.02, 0.04)
+    n_train_grid: tuple = (5, 10, 20, 40, 80)
+    similarity_grid: tuple = (0.0, 0.5, 0.8, 0.95, 1.0)
+    scaling_depths: tuple = (1, 2, 4, 8, 16, 32, 64)
+    ablations: tuple = ABLATIONS
+    backend: str = "native"
+
+    def __post_init__(self):
+        check_ints("depths", self.depths)
+        check_int("seeds", self.seeds)
+        Adaptation(self.lr, self.steps)
+        if not self.splits or any(s not in SPLITS for s in self.splits):
+            raise ValueError(f"splits must be a non-empty tuple of {SPLITS}, got {self.splits!r}")
+        check_ints("steps_grid", self.steps_grid)
+        check_ints("n_train_grid", self.n_train_grid)
+        check_ints("scaling_depths", self.scaling_depths)
+        for lr in self.lr_grid:
+            Adaptation(lr, self.steps)
+        if any(not 0 <= s <= 1 for s in self.similarity_grid):
+            raise ValueError(f"similarity_grid values must be in [0, 1], got {self.similarity_grid!r}")
+        if any(a not in ABLATIONS for a in self.ablations):
+            raise ValueError(f"ablations must be a tuple of {ABLATIONS}, got {self.ablations!r}")
+        check_choice("backend", self.backend, BACKENDS)
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(depths=(2, 16), seeds=2, steps_grid=(1, 5, 20), lr_grid=(0.005, 0.02, 0.04),
+                   n_train_grid=(5, 20, 60), similarity_grid=(0.0, 0.8, 1.0), scaling_depths=(1, 4, 16, 64))
+
+    def values(self, ablation: str) -> tuple:
+        return {"steps": self.steps_grid, "lr": self.lr_grid, "n_train": self.n_train_grid,
+                "similarity": self.similarity_grid, "heads": ("shared", "independent"), "flow": (False, True),
+                "lr_scaling": ("fixed", "depth")}[ablation]
+
+
+def _point(config: Config, ablation: str, value, depth: int, seed: int) -> dict:
+    """The closeness point of one ablation setting (equal settings give equal points, stored once)."""
+    tasks = config.tasks
+    p = {"splits": list(config.splits), "backend": config.backend, "depth": depth, "seed": seed,
+         "lr": config.lr, "steps": config.steps, "flow": False, "heads": "shared"}
+    if ablation in ("steps", "lr", "flow", "heads"):
+        p[ablation] = value
+    elif ablation == "n_train":
+        tasks = dataclasses.replace(tasks, n_train=value)
+    elif ablation == "similarity":
+        tasks = dataclasses.replace(tasks, options=tuple(dict(tasks.options, similarity=value).items()))
+    elif value == "depth":  # lr_scaling
+        p["lr"] = config.lr * 2.0 / (depth + 1)
+    p["tasks"] = store.to_jsonable(tasks)
+    return p
+
+
+def _settings(config: Config):
+    for ablation in config.ablations:
+        if ablation == "similarity" and config.tasks.family != "shared-feature":
+            continue  # only the shared-feature family has a similarity knob
+        depths = config.scaling_depths if ablation == "lr_scaling" else config.depths
+        for value in config.values(ablation):
+            for depth in depths:
+                yield ablation, value, depth
+
+
+def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
+    """Run (or resume) every ablation of ``config``; store the summary record and return it."""
+    start = time.perf_counter()
+    settings = list(_settings(config))
+    points = [_point(config, a, v, L, s) for a, v, L in settings for s in range(config.seeds)]
+    records = store.sweep(root, NAME, points, evaluate, seed_of=lambda p: p["seed"], desc="ablations")
+    rows = []
+    for i, (ablation, value, depth) in enumerate(settings):
+        res = [r["result"] for r in records[i * config.seeds:(i + 1) * config.seeds]]
+        row = {"ablation": ablation, "value": value, "depth": depth,
+               "mse/mtl": stat([x["mse"]["mtl"] for x in res]),
+               "mse/no_transfer": stat([x["mse"]["no_transfer"] for x in res])}
+        for split in config.splits:
+            for algo in ALGOS:
+                ok = [x[split][algo] for x in res if "error" not in x[split][algo]]
+                row[f"{split}/{algo}/failed"] = len(res) - len(ok)
+                row[f"mse/{split}/{algo}"] = stat([x["mse"] for x in ok]) if ok else None
+                for gap in GAPS:
+                    vals = [x[gap] for x in ok if x[gap] is not None]
+                    row[f"{split}/{algo}/{gap}"] = stat(vals) if vals else None
+        rows.append(row)
+    return save_summary(root, NAME, config, records, {"rows": rows}, start)

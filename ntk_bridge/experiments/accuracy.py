@@ -1,0 +1,162 @@
+"""Accuracy (claim C5): test error of MTL, ANIL, MAML and no transfer on each task family.
+
+Error is the MSE on the test queries (regression) or the accuracy of the argmax output
+(``clusters``).  The inner loop is ``steps`` gradient steps of size
+``tau / (steps * lambda_max)``, with ``lambda_max`` the largest eigenvalue of ``Theta`` on
+the first training task's data (support ∪ query): one loop for every method, stable
+(``tau / steps <= 2``) and comparable across families whose kernels differ in scale;
+``inner_times`` lists the ``tau`` (small: the theorem's regime; large: the support is
+nearly fitted).  GBML predictors that cannot be computed (a singular
+meta-NTK when the inner loop fits ``D_i`` with ``split="same"``) are stored as errors.
+Finite-width points (``nb.finite.fit_predict``, centered nets) use the smallest ``tau``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import ClassVar
+
+import numpy as np
+
+from .. import metrics, store
+from ..kernels import BACKENDS
+from ..predict import Adaptation, gbml_from_kernels, mtl_from_kernels, no_transfer_from_kernels
+from ..spec import MLPSpec
+from ..tasks import FAMILIES
+from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
+
+NAME = "accuracy"
+METHODS = ("mtl", "anil-same", "anil-disjoint", "maml-same", "maml-disjoint", "no-transfer")
+FINITE_METHODS = {"mtl": ("mtl-shared", "disjoint"), "anil-disjoint": ("anil", "disjoint"),
+                  "maml-disjoint": ("maml", "disjoint")}
+# Points per task: support and query (per class for clusters, 5-way 1-shot).
+SIZES = {"shared-feature": (5, 10), "sinusoid": (5, 10), "clusters": (1, 2)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    AXES: ClassVar[tuple] = ("families", "depths", "seeds", "inner_times", "widths", "finite_families", "finite_depth",
+                             "finite_seeds", "finite_outer_steps")
+    families: tuple = ("shared-feature", "sinusoid", "clusters")
+    n_train: int = 20
+    n_test: int = 20
+    depths: tuple = (2, 8)
+    seeds: int = 5
+    inner_times: tuple = (0.5, 5.0)
+    steps: int = 5
+    widths: tuple = (512,)
+    finite_families: tuple = ("shared-feature", "sinusoid", "clusters")
+    finite_depth: int = 2
+    finite_seeds: int = 2
+    finite_outer_steps: int = 3000
+    backend: str = "native"
+
+    def __post_init__(self):
+        if not self.families or any(f not in FAMILIES for f in self.families):
+            raise ValueError(f"families must be a non-empty tuple of {sorted(FAMILIES)}, got {self.families!r}")
+        if any(f not in self.families for f in self.finite_families):
+            raise ValueError(f"finite_families must be a subset of families {self.families}, got {self.finite_families!r}")
+        for name in ("n_train", "n_test", "seeds", "steps", "finite_depth", "finite_seeds", "finite_outer_steps"):
+            check_int(name, getattr(self, name))
+        check_ints("depths", self.depths)
+        if self.widths:
+            check_ints("widths", self.widths)
+        if not self.inner_times or any(not (isinstance(t, (int, float)) and 0 < t <= 2 * self.steps)
+                                       for t in self.inner_times):
+            raise ValueError(f"inner_times must be a non-empty tuple of numbers in (0, 2 * steps], "
+                             f"got {self.inner_times!r}")
+        check_choice("backend", self.backend, BACKENDS)
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(seeds=3, widths=(128,), finite_families=("shared-feature",), finite_seeds=1,
+                   finite_outer_steps=1000)
+
+
+def _tasks(p: dict) -> TaskConfig:
+    s, q = SIZES[p["family"]]
+    return TaskConfig(p["family"], p["n_train"], p["n_test"], s, q)
+
+
+def _score(family: str, pred, target) -> float:
+    return metrics.accuracy(pred, target) if family == "clusters" else metrics.mse(pred, target)
+
+
+def _adapt(kernel_fn, train, tau: float, steps: int) -> Adaptation:
+    """``steps`` steps of size ``tau / (steps * lambda_max(Theta(D_0, D_0)))``."""
+    x0 = np.concatenate([train.xs[0], train.xq[0]])
+    lam = float(np.linalg.eigvalsh(kernel_fn(x0).theta)[-1])
+    return Adaptation(lr=tau / (steps * lam), steps=steps)
+
+
+def _compute(p: dict) -> dict:
+    train, test = _tasks(p).draw(p["seed"])
+    spec = MLPSpec(depth=p["depth"], out_dim=train.out_dim)
+    kfn = kernel_table(spec, train, test, backend=p["backend"])
+    adapt = _adapt(kfn, train, p["tau"], p["steps"])
+    result = {"lr": adapt.lr, "time": adapt.time}
+    for method in METHODS:
+        try:
+            if method == "mtl":
+                pred = mtl_from_kernels(kfn, train, test, adapt=adapt)
+            elif method == "no-transfer":
+                pred = no_transfer_from_kernels(kfn, test, adapt=adapt)
+            else:
+                algo, split = method.split("-")
+                pred = gbml_from_kernels(kfn, train, test, algo=algo, adapt=adapt, split=split)
+            result[method] = {"error_metric": _score(p["family"], pred, test.yq)}
+        except ValueError as exc:  # singular meta-NTK: a result, recorded
+            result[method] = {"error": str(exc)}
+    return result
+
+
+def _compute_finite(p: dict) -> dict:
+    from .. import finite
+
+    train, test = _tasks(p).draw(p["seed"])
+    spec = MLPSpec(depth=p["depth"], width=p["width"], out_dim=train.out_dim)
+    adapt = _adapt(kernel_table(spec, train, test, backend=p["backend"]), train, p["tau"], p["steps"])
+    result = {"lr": adapt.lr}
+    for name, (method, split) in FINITE_METHODS.items():
+        pred, info = finite.fit_predict(spec, train, test, method=method, adapt=adapt, split=split, seed=p["seed"],
+                                        outer_steps=p["outer_steps"], return_info=True)
+        result[name] = {"error_metric": _score(p["family"], pred, test.yq), "converged": bool(info["converged"]),
+                        "train_s": float(info["wall_s"])}
+    return result
+
+
+def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
+    """Run (or resume) family x depth x tau x seed, and the finite-width points; store the summary."""
+    start = time.perf_counter()
+    points = [point(config, family=f, depth=L, tau=tau, seed=s) for f in config.families for L in config.depths
+              for tau in config.inner_times for s in range(config.seeds)]
+    records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc="accuracy (inf. width)")
+    finite_points = [point(config, family=f, depth=config.finite_depth, tau=min(config.inner_times), width=w,
+                           seed=s, outer_steps=config.finite_outer_steps)
+                     for f in config.finite_families for w in config.widths for s in range(config.finite_seeds)]
+    finite_records = store.sweep(root, NAME, finite_points, _compute_finite, seed_of=lambda p: p["seed"],
+                                 desc="accuracy (finite width)") if config.widths else []
+    rows = []
+    for f in config.families:
+        for L in config.depths:
+            for tau in config.inner_times:
+                res = [r["result"] for r in records
+                       if (r["config"]["family"], r["config"]["depth"], r["config"]["tau"]) == (f, L, tau)]
+                rows.append({"family": f, "depth": L, "tau": tau, "width": None,
+                             "metric": "accuracy" if f == "clusters" else "mse",
+                             **{m: _stat_ok([x[m] for x in res]) for m in METHODS}})
+        for w in config.widths if f in config.finite_families else ():
+            res = [r["result"] for r in finite_records
+                   if (r["config"]["family"], r["config"]["width"]) == (f, w)]
+            rows.append({"family": f, "depth": config.finite_depth, "tau": min(config.inner_times), "width": w,
+                         "metric": "accuracy" if f == "clusters" else "mse",
+                         **{m: _stat_ok([x[m] for x in res]) for m in FINITE_METHODS}})
+    return save_summary(root, NAME, config, records + finite_records, {"rows": rows}, start)
+
+
+def _stat_ok(results: list[dict]) -> dict | None:
+    """Stats of ``error_metric`` over seeds that computed; ``None`` (with the first error) if none did."""
+    ok = [r["error_metric"] for r in results if "error_metric" in r]
+    if not ok:
+        return {"error": results[0]["error"]} if results else None
+    return dict(stat(ok), failed=len(results) - len(ok))

@@ -1,0 +1,237 @@
+"""Closeness (claim C3): MTL(shared heads) vs ANIL and MAML on unseen tasks, against depth.
+
+For each depth ``L``, task-sampling seed and inner loop ``(lr, steps)`` one point record
+holds, per split (``"same"``: the theorem's setting, ``"disjoint"`` beside it) and GBML
+algorithm, the gaps of the GBML prediction ``a`` to the MTL prediction ``b`` on the test
+queries:
+
+    rel_gap        = ||a - b|| / ||b||
+    normalized_gap = ||a - b|| / ||b - c||,   c = no-transfer baseline (head fine-tuning
+                                              from the zero function, MTL's test-time loop)
+
+A GBML predictor that cannot be computed (inner loop diverging, singular meta-NTK) is
+stored as ``{"error": message}`` and left out of the fits.  The summary holds, per split,
+algorithm and gap, the mean/std over seeds per depth, the fit ``gap ~ c L^-r`` with a
+bootstrap interval over seeds, the least-squares fit ``gap ~ a lr*steps + b / L + c``
+(with its R^2) over the ``lr_steps`` grid (and with ``lr*steps*(L+1)`` for MAML, whose inner
+kernel ``Theta`` is ``L + 1`` times the head's on the diagonal), and finite-width points overlaid on the
+infinite-width gap (``nb.finite.fit_predict``, centered nets).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import ClassVar
+
+import numpy as np
+
+from .. import metrics, store
+from ..kernels import BACKENDS
+from ..predict import SPLITS, Adaptation, gbml_from_kernels, mtl_from_kernels, no_transfer_from_kernels
+from ..spec import MLPSpec
+from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
+
+NAME = "closeness"
+ALGOS = ("anil", "maml")
+GAPS = ("rel_gap", "normalized_gap")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Depth sweep at ``(lr, steps)``, plus an ``lr_steps`` grid at ``lr_steps_depths``.
+
+    ``lr = 0.02`` keeps MAML's inner loop stable and its meta-NTK well conditioned up to
+    depth 64 (``Theta`` grows like ``L + 1``; with 15 points per task on the unit sphere
+    ``lr * lambda_max(Theta) ~ 0.4`` at ``L = 64``).  ``widths``: finite-width overlay at
+    ``finite_depths`` with ``finite_seeds`` seeds (both initialization and task sampling).
+    """
+
+    AXES: ClassVar[tuple] = ("depths", "seeds", "lr_steps", "lr_steps_depths", "widths", "finite_depths",
+                             "finite_seeds", "finite_outer_steps", "n_boot", "fit_min_depth")
+    tasks: TaskConfig = TaskConfig(n_support=5, n_query=10)
+    depths: tuple = (1, 2, 4, 8, 16, 32, 64)
+    seeds: int = 5
+    lr: float = 0.02
+    steps: int = 5
+    splits: tuple = ("same", "disjoint")
+    lr_steps: tuple = ((0.02, 1), (0.02, 5), (0.05, 5), (0.1, 5), (0.2, 5), (0.1, 20))
+    lr_steps_depths: tuple = (2, 4, 8, 16, 32)
+    widths: tuple = (128, 512, 2048)
+    finite_depths: tuple = (1, 2, 4)
+    finite_seeds: int = 2
+    finite_outer_steps: int = 3000
+    n_boot: int = 2000
+    fit_min_depth: int = 1
+    backend: str = "native"
+
+    def __post_init__(self):
+        check_ints("depths", self.depths)
+        check_int("seeds", self.seeds)
+        Adaptation(self.lr, self.steps)  # validates lr and steps
+        if not self.splits or any(s not in SPLITS for s in self.splits):
+            raise ValueError(f"splits must be a non-empty tuple of {SPLITS}, got {self.splits!r}")
+        for pair in self.lr_steps:
+            if len(pair) != 2:
+                raise ValueError(f"lr_steps must hold (lr, steps) pairs, got {pair!r}")
+            Adaptation(*pair)
+        if self.lr_steps:
+            check_ints("lr_steps_depths", self.lr_steps_depths)
+        if self.widths:
+            check_ints("widths", self.widths)
+            check_ints("finite_depths", self.finite_depths)
+        check_int("finite_seeds", self.finite_seeds)
+        check_int("finite_outer_steps", self.finite_outer_steps)
+        check_int("n_boot", self.n_boot)
+        check_int("fit_min_depth", self.fit_min_depth)
+        check_choice("backend", self.backend, BACKENDS)
+        if sum(L >= self.fit_min_depth for L in self.depths) < 2:
+            raise ValueError(f"depths must hold >= 2 depths >= fit_min_depth={self.fit_min_depth}, got {self.depths}")
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(seeds=3, lr_steps=((0.02, 1), (0.02, 5), (0.05, 5), (0.1, 5), (0.2, 5)),
+                   lr_steps_depths=(2, 4, 8, 16), widths=(64, 256), finite_depths=(2,), finite_seeds=1,
+                   finite_outer_steps=1000, n_boot=1000)
+
+
+# --------------------------------------------------------------------------- one point
+def predictions(kernel_fn, train, test, adapt: Adaptation, splits, heads: str = "shared") -> dict:
+    """Test-query predictions ``{"mtl", "no_transfer", (split, algo): array | ValueError}``."""
+    out = {"mtl": mtl_from_kernels(kernel_fn, train, test, adapt=adapt, heads=heads),
+           "no_transfer": no_transfer_from_kernels(kernel_fn, test, adapt=adapt)}
+    for split in splits:
+        for algo in ALGOS:
+            try:
+                out[split, algo] = gbml_from_kernels(kernel_fn, train, test, algo=algo, adapt=adapt, split=split)
+            except ValueError as exc:  # diverging inner loop or singular meta-NTK: a result, recorded
+                out[split, algo] = exc
+    return out
+
+
+def gaps(pred, mtl, no_transfer) -> dict:
+    """``rel_gap(pred, mtl)`` and ``normalized_gap(pred, mtl, no_transfer)`` (``None`` if MTL equals it)."""
+    same = np.array_equal(mtl, no_transfer)  # independent heads: MTL is the no-transfer baseline
+    return {"rel_gap": metrics.rel_gap(pred, mtl),
+            "normalized_gap": None if same else metrics.normalized_gap(pred, mtl, no_transfer)}
+
+
+def evaluate(p: dict) -> dict:
+    """One infinite-width point: gaps GBML vs MTL per split and algorithm, test MSEs.
+
+    ``p`` holds ``tasks`` (a :class:`TaskConfig` dict), ``seed``, ``depth``, ``lr``, ``steps``,
+    ``splits``, ``backend`` and optionally ``flow`` (default ``False``) and ``heads``
+    (MTL head initialization, default ``"shared"``).
+    """
+    tasks = TaskConfig(**p["tasks"])
+    train, test = tasks.draw(p["seed"])
+    spec = MLPSpec(depth=p["depth"], out_dim=train.out_dim)
+    preds = predictions(kernel_table(spec, train, test, backend=p["backend"]), train, test,
+                        Adaptation(p["lr"], p["steps"], p.get("flow", False)), p["splits"], p.get("heads", "shared"))
+    m, c = preds["mtl"], preds["no_transfer"]
+    result = {"transfer": metrics.rel_gap(c, m),  # ||c - m|| / ||m||: how far MTL is from no transfer
+              "mse": {"mtl": metrics.mse(m, test.yq), "no_transfer": metrics.mse(c, test.yq)}}
+    for split in p["splits"]:
+        result[split] = {}
+        for algo in ALGOS:
+            a = preds[split, algo]
+            if isinstance(a, ValueError):
+                result[split][algo] = {"error": str(a)}
+            else:
+                result[split][algo] = dict(gaps(a, m, c), mse=metrics.mse(a, test.yq))
+    return result
+
+
+def _compute_finite(p: dict) -> dict:
+    from .. import finite
+
+    tasks = TaskConfig(**p["tasks"])
+    train, test = tasks.draw(p["seed"])
+    spec = MLPSpec(depth=p["depth"], width=p["width"], out_dim=train.out_dim)
+    adapt = Adaptation(p["lr"], p["steps"])
+    kfn = kernel_table(spec, train, test, backend=p["backend"])
+    inf = {"mtl": mtl_from_kernels(kfn, train, test, adapt=adapt)}
+    fin, info = {}, {}
+    fin["mtl"], info["mtl"] = finite.fit_predict(spec, train, test, method="mtl-shared", adapt=adapt,
+                                                 seed=p["seed"], outer_steps=p["outer_steps"], return_info=True)
+    result = {}
+    for split in p["splits"]:
+        inf["anil"] = gbml_from_kernels(kfn, train, test, algo="anil", adapt=adapt, split=split)
+        fin["anil"], info["anil"] = finite.fit_predict(spec, train, test, method="anil", adapt=adapt, split=split,
+                                                       seed=p["seed"], outer_steps=p["outer_steps"],
+                                                       return_info=True)
+        result[split] = {"rel_gap": metrics.rel_gap(fin["anil"], fin["mtl"]),
+                         "rel_gap_infinite": metrics.rel_gap(inf["anil"], inf["mtl"]),
+                         "err_to_infinite": {k: metrics.rel_gap(fin[k], inf[k]) for k in fin},
+                         "converged": {k: bool(info[k]["converged"]) for k in info},
+                         "train_s": {k: float(info[k]["wall_s"]) for k in info}}
+    return result
+
+
+# --------------------------------------------------------------------------- the sweep
+def _ok(res: dict, split: str, algo: str) -> bool:
+    return "error" not in res[split][algo]
+
+
+def lr_steps_fit(rows: list[dict], x_key: str = "lr_steps") -> dict:
+    """Least squares ``gap = a * x + b / L + c`` over ``rows`` ``{"depth", x_key, "gap"}``, with its R^2."""
+    if len(rows) < 4:
+        return {"n": len(rows), "error": "fewer than 4 points"}
+    x = np.array([[r[x_key], 1.0 / r["depth"], 1.0] for r in rows])
+    y = np.array([r["gap"] for r in rows])
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    resid = y - x @ coef
+    r2 = 1.0 - float(resid @ resid) / float(((y - y.mean()) ** 2).sum())
+    return {"a": float(coef[0]), "b": float(coef[1]), "c": float(coef[2]), "r2": r2, "n": len(rows),
+            "rmse": float(np.sqrt(np.mean(resid ** 2)))}
+
+
+def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
+    """Run (or resume) every sweep of ``config`` and store the summary record; return it."""
+    start = time.perf_counter()
+    grid = {(L, config.lr, config.steps) for L in config.depths}
+    grid |= {(L, lr, s) for L in config.lr_steps_depths for lr, s in config.lr_steps}
+    points = [point(config, depth=L, lr=lr, steps=s, seed=seed)
+              for L, lr, s in sorted(grid) for seed in range(config.seeds)]
+    records = store.sweep(root, NAME, points, evaluate, seed_of=lambda p: p["seed"], desc="closeness (inf. width)")
+    finite_points = [point(config, depth=L, width=w, seed=seed, outer_steps=config.finite_outer_steps)
+                     for L in config.finite_depths for w in config.widths for seed in range(config.finite_seeds)]
+    finite_records = store.sweep(root, NAME, finite_points, _compute_finite, seed_of=lambda p: p["seed"],
+                                 desc="closeness (finite width)") if config.widths else []
+
+    def at(L, lr, s):
+        return [r["result"] for r in records
+                if (r["config"]["depth"], r["config"]["lr"], r["config"]["steps"]) == (L, lr, s)]
+
+    headline = {L: at(L, config.lr, config.steps) for L in config.depths}
+    summary = {"transfer": [stat([res["transfer"] for res in headline[L]]) for L in config.depths],
+               "depths": list(config.depths), "lr": config.lr, "steps": config.steps}
+    for split in config.splits:
+        for algo in ALGOS:
+            for gap in GAPS:
+                key = f"{split}/{algo}/{gap}"
+                summary[key] = [stat([res[split][algo][gap] for res in headline[L] if _ok(res, split, algo)])
+                                if any(_ok(res, split, algo) for res in headline[L]) else None
+                                for L in config.depths]
+                fit_depths = [L for L in config.depths if L >= config.fit_min_depth
+                              and all(_ok(res, split, algo) for res in headline[L])]
+                y = [[res[split][algo][gap] for res in headline[L]] for L in fit_depths]
+                summary[f"fit/{key}"] = (dict(metrics.fit_power_law(fit_depths, np.array(y).T, n_boot=config.n_boot),
+                                              depths=fit_depths)
+                                         if len(fit_depths) >= 2 else {"error": "fewer than 2 depths"})
+    for algo in ALGOS:
+        rows = []
+        for L in config.lr_steps_depths:
+            for lr, s in config.lr_steps:
+                res = at(L, lr, s)
+                if res and all(_ok(r, "same", algo) for r in res) and "same" in config.splits:
+                    # The inner kernel's diagonal is Sigma(x,x) (ANIL) or Theta(x,x) = (L+1) Sigma(x,x)
+                    # (MAML): lr*steps in units of the head kernel's scale.
+                    scaled = lr * s * (L + 1 if algo == "maml" else 1)
+                    rows.append({"depth": L, "lr": lr, "steps": s, "lr_steps": lr * s, "lr_steps_scaled": scaled,
+                                 "gap": float(np.mean([r["same"][algo]["rel_gap"] for r in res])),
+                                 "normalized_gap": float(np.mean([r["same"][algo]["normalized_gap"] for r in res]))})
+        summary[f"lr_steps/{algo}"] = {"rows": rows, "fit": lr_steps_fit(rows),
+                                       "fit_scaled": lr_steps_fit(rows, "lr_steps_scaled")}
+    summary["finite"] = [dict(depth=r["config"]["depth"], width=r["config"]["width"], seed=r["config"]["seed"],
+                              **r["result"]) for r in finite_records]
+    return save_summary(root, NAME, config, records + finite_records, summary, start)

@@ -1,0 +1,89 @@
+"""Kernel share: the head's part ``Sigma / Theta`` of the NTK vs depth (the mechanism of C3).
+
+On the diagonal the share is exactly ``1 / (L + 1)`` for ReLU with ``w_std = sqrt(2)``,
+``b_std = 0``; off the diagonal both kernels flatten toward constants as ``L`` grows, which
+the record tracks as the spread of the normalized NTK ``Theta(x,x') / Theta(x,x)``; the
+summary fits ``c * L^-r`` to the off-diagonal share and to that spread.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import ClassVar
+
+import numpy as np
+
+from .. import metrics, store
+from ..kernels import BACKENDS, kernels
+from ..spec import MLPSpec
+from .common import check_choice, check_int, check_ints, point, save_summary, stat
+
+NAME = "kernel-share"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Inputs: ``n_points`` uniform on the unit sphere in ``dim`` dimensions, per seed."""
+
+    AXES: ClassVar[tuple] = ("depths", "seeds", "n_boot")
+    depths: tuple = (1, 2, 4, 8, 16, 32, 64, 128)
+    n_points: int = 64
+    dim: int = 16
+    seeds: int = 5
+    n_boot: int = 2000
+    backend: str = "native"
+
+    def __post_init__(self):
+        check_ints("depths", self.depths)
+        check_int("n_points", self.n_points, 2)
+        check_int("dim", self.dim)
+        check_int("seeds", self.seeds)
+        check_int("n_boot", self.n_boot)
+        check_choice("backend", self.backend, BACKENDS)
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(depths=(1, 2, 4, 8, 16, 32, 64), n_points=32, seeds=3, n_boot=1000)
+
+
+def share(spec: MLPSpec, x: np.ndarray, backend: str = "native") -> dict:
+    """Head share ``Sigma/Theta`` on and off the diagonal, and the spread of ``Theta(x,x')/sqrt(Theta(x,x)Theta(x',x'))``."""
+    k = kernels(spec, x, backend=backend)
+    ratio = k.sigma / k.theta
+    off = ~np.eye(len(x), dtype=bool)
+    d = np.sqrt(np.diag(k.theta))
+    corr = (k.theta / np.outer(d, d))[off]
+    return {"diag_share": float(np.mean(np.diag(ratio))),
+            "diag_share_max_dev": float(np.max(np.abs(np.diag(ratio) - 1.0 / (spec.depth + 1)))),
+            # ratio of sums: elementwise ratios blow up where Theta(x, x') crosses zero
+            "offdiag_share": float(np.sum(k.sigma[off]) / np.sum(k.theta[off])),
+            "offdiag_share_median": float(np.median(ratio[off])),
+            "ntk_corr_mean": float(np.mean(corr)),
+            "ntk_corr_std": float(np.std(corr))}
+
+
+def _compute(p: dict) -> dict:
+    rng = np.random.default_rng([p["seed"], 7])
+    x = rng.standard_normal((p["n_points"], p["dim"]))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return share(MLPSpec(depth=p["depth"]), x, p["backend"])
+
+
+def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
+    """Run (or resume) the sweep depth x seed and store its summary; return the summary record."""
+    start = time.perf_counter()
+    points = [point(config, depth=L, seed=s) for L in config.depths for s in range(config.seeds)]
+    records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"])
+    by_depth = {L: [r["result"] for r in records if r["config"]["depth"] == L] for L in config.depths}
+    rows = [{"depth": L,
+             "theory_diag_share": 1.0 / (L + 1),
+             **{key: stat([res[key] for res in by_depth[L]])
+                for key in ("diag_share", "offdiag_share", "offdiag_share_median", "ntk_corr_mean", "ntk_corr_std")},
+             "diag_share_max_dev": max(res["diag_share_max_dev"] for res in by_depth[L])}
+            for L in config.depths]
+    fits = {}
+    if len(config.depths) >= 2:
+        for key in ("offdiag_share", "ntk_corr_std"):
+            y = np.array([[res[key] for res in by_depth[L]] for L in config.depths]).T  # (seeds, depths)
+            fits[key] = metrics.fit_power_law(config.depths, y, n_boot=config.n_boot)
+    return save_summary(root, NAME, config, records, {"rows": rows, "fits": fits}, start)
