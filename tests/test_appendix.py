@@ -425,3 +425,28 @@ def test_number_format_round_trips():
     assert tex(Num(1.5e-16)) == r"$1.50{\times}10^{-16}$"
     with pytest.raises(ValueError, match="row 0 has 2 cells"):
         Table("t", ["c"], ["a", "b", "c"], [["x", "y"]])
+
+
+def test_figure_provenance(built, tmp_path):
+    """A figure drawn from another summary than the one the appendix reads is flagged (exit status 1)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ntk_bridge.appendix import build
+
+    root = built["root"]
+    current = store.latest_summary(root, "kernel-share")["config_hash"]
+    figs = tmp_path / "figs"
+    figs.mkdir()
+    for name, hash_ in (("kernel_share", "0123456789abcdef"), ("width", store.latest_summary(root, "width")["config_hash"])):
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.plot([0, 1])
+        fig.savefig(figs / f"{name}.png", metadata={"Description": f"ntk_bridge {name.replace('_', '-')} summary {hash_} (x)"})
+        plt.close(fig)
+    res = build(root, tmp_path / "out", checks=None, figures_from=figs, pdf=False, paper_repro_path=tmp_path / "r.md")
+    assert res["problems"] == [f"figure kernel_share was drawn from another kernel-share summary (0123456789abcdef)"]
+    text = res["md"].read_text()
+    assert f"not the summary `{current}`" in text
+    assert text.count("Warning: drawn from") == 1  # the width figure matches its summary

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from . import sections, verdicts
-from .render import Code, Math, Num, Para, Table, md, md_block
+from .render import Code, Num, Para, Table, md, md_block
 
 PAPER = ("H. Wang, H. Zhao, B. Li, *Bridging Multi-Task Learning and Meta-Learning: Towards Efficient Training "
          "and Effective Adaptation*, ICML 2021 (arXiv:2106.09017)")

@@ -303,7 +303,7 @@ def md_block(b) -> str:
         path = b.png or b.pdf
         if path is None:
             return ""
-        return f"![{md(b.caption)}]({path})\n\n*Figure ({b.label}).* {md(b.caption)}\n\n"
+        return f"![{b.label}]({path})\n\n*Figure ({b.label}).* {md(b.caption)}\n\n"
     if isinstance(b, Para):
         text = md(b.parts)
         if b.style == "item":

@@ -8,12 +8,12 @@ or the proofs_checks JSON) — never typed here.
 from __future__ import annotations
 
 import json
-import math
+import re
 import shutil
 from pathlib import Path
 
 from .. import store
-from .render import Code, Figure, Link, Math, Num, Para, Section, Table, fmt
+from .render import Code, Figure, Math, Num, Para, Section, Table
 
 ALGO_NAMES = {"anil": "ANIL", "maml": "MAML"}
 GAP_NAMES = {"rel_gap": "rel. gap", "normalized_gap": "norm. gap"}
@@ -69,13 +69,27 @@ class Context:
                      "; run ", Code(self.command(name)), " to produce it."], style="missing")
 
     def figures_for(self, key: str) -> list[Figure]:
-        """The figures (copied under ``<out>/figures``) whose file names belong to section ``key``."""
+        """The figures (copied under ``<out>/figures``) whose file names belong to section ``key``.
+
+        The caption is the docstring of the script that drew it (``figures/<stem>.py``); the
+        summary record named in the PNG's metadata is compared with the one this appendix reads.
+        """
         out = []
         for stem, files in sorted(self.figures.items()):
-            if figure_section(stem) == key:
-                out.append(Figure(f"{key}-{stem}", files.get("pdf"), files.get("png"),
-                                  [f"Figure ", Code(stem), " drawn by ", Code("ntk-bridge figures"),
-                                   " from the same records."]))
+            if figure_section(stem) != key:
+                continue
+            caption = [(figure_caption(stem) or "Figure").rstrip("."), " (", Code(stem), ", drawn by ",
+                       Code("ntk-bridge figures"), ")."]
+            source = figure_source(self.out / files["png"]) if files.get("png") else None
+            if source is not None:
+                exp, hash_ = source
+                summ = self.summary(exp) if exp in EXPERIMENT_NAMES else None
+                if summ is not None and summ["config_hash"] != hash_:
+                    caption += [" Warning: drawn from the ", exp, " summary ", Code(hash_), ", not the summary ",
+                                Code(summ["config_hash"]), " this appendix reads; rerun ", Code(self.command("figures")),
+                                "."]
+                    self.problems.append(f"figure {stem} was drawn from another {exp} summary ({hash_})")
+            out.append(Figure(f"{key}-{stem}", files.get("pdf"), files.get("png"), caption))
         return out
 
     def record_info(self, record: dict) -> list:
@@ -101,6 +115,41 @@ class Context:
 # File-name prefixes of the scripts in figures/ (figures.SCRIPTS) -> section.
 FIGURE_PREFIXES = (("kernel_share", "kernels"), ("lr_steps", "closeness"), ("closeness", "closeness"),
                    ("width", "width"), ("accuracy", "accuracy"), ("cost", "cost"), ("ablate", "ablate"))
+
+
+EXPERIMENT_NAMES = ("closeness", "width", "kernel-share", "accuracy", "cost", "ablate")
+FIGURE_SCRIPTS = Path(__file__).resolve().parents[2] / "figures"
+
+
+def figure_caption(stem: str) -> str | None:
+    """First paragraph of the docstring of ``figures/<stem>.py`` (without a leading "Figure:")."""
+    import ast
+
+    path = FIGURE_SCRIPTS / f"{stem}.py"
+    if not path.is_file():
+        return None
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+    except SyntaxError:
+        return None
+    if not doc:
+        return None
+    text = " ".join(doc.split("\n\n")[0].split())
+    text = text[len("Figure:"):].strip() if text.startswith("Figure:") else text
+    return text[:1].upper() + text[1:]
+
+
+def figure_source(png: Path) -> tuple[str, str] | None:
+    """``(experiment, summary hash)`` named in a PNG's metadata by ``figures.common.save``, if any."""
+    try:
+        from PIL import Image
+
+        with Image.open(png) as im:
+            text = im.text.get("Description", "") if hasattr(im, "text") else ""
+    except Exception:  # no Pillow or not a readable PNG: no provenance to compare
+        return None
+    m = re.match(r"ntk_bridge (\S+) summary ([0-9a-f]{16})", text)
+    return (m.group(1), m.group(2)) if m else None
 
 
 def figure_section(stem: str) -> str:
@@ -369,7 +418,7 @@ def closeness(ctx: Context) -> Section:
                                                    ", ".join(str(d) for d in ls_depths), "; ", Math("x"),
                                                    " = lr*steps, or lr*steps*(L+1) for MAML, whose inner kernel ",
                                                    Math(r"\Theta"), " is ", Math("L+1"), " times the head's."],
-                            ["algo", "x", "a", "b", "c", "R^2", "points"], rows, align="llrrrrr"))
+                            ["algo", "x", "a", "b", "c", Math("R^2", "R²"), "points"], rows, align="llrrrrr"))
     finite = res.get("finite") or []
     if finite:
         rows = []
