@@ -73,7 +73,7 @@ def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("appendix")
     root = tmp / "results"
     tasks = TaskConfig(n_train=4, n_test=3, n_support=3, n_query=4)
-    kernel_share.run(kernel_share.Config(depths=(1, 2, 4), n_points=8, dim=4, seeds=2), root)
+    kernel_share.run(kernel_share.Config(depths=(1, 2, 4), n_points=8, dim=4, seeds=2, n_boot=50), root)
     closeness.run(closeness.Config(tasks=tasks, depths=(1, 2, 4, 8), seeds=3, lr_steps=((0.02, 1), (0.05, 5)),
                                    lr_steps_depths=(2, 4), widths=(), n_boot=50), root)
     accuracy.run(accuracy.Config(families=("shared-feature", "clusters"), n_train=4, n_test=3, depths=(2,), seeds=2,
@@ -211,6 +211,13 @@ def test_kernel_and_accuracy_numbers_match_points(built):
         res = [p["result"] for p in pts if p["config"]["depth"] == L]
         close(row[2], [r["diag_share"] for r in res])
         close(row[4], [r["offdiag_share"] for r in res])
+    _, rows = tables["kernel-share-fit"]
+    depths = s["config"]["depths"]
+    assert len(rows) == 2
+    for row in rows:
+        key = {"off-diagonal share": "offdiag_share", "NTK correlation spread": "ntk_corr_std"}[row[0]]
+        logs = [np.mean([np.log(p["result"][key]) for p in pts if p["config"]["depth"] == L]) for L in depths]
+        assert num(row[1])[0] == pytest.approx(-np.polyfit(np.log(depths), logs, 1)[0], rel=REL)
     s, pts = points(built["root"], "accuracy")
     methods = ["mtl", "anil-same", "anil-disjoint", "maml-same", "maml-disjoint", "no-transfer"]
     for fam in ("shared-feature", "clusters"):

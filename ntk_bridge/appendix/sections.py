@@ -306,6 +306,14 @@ def kernels(ctx: Context) -> Section:
                                          Math(r"\pm"), " std over ", Num(cfg["seeds"]), " seeds). Max dev.: largest ",
                                          Math(r"|\Sigma(x,x)/\Theta(x,x) - 1/(L+1)|"), " over points and seeds."],
                         ["L", "1/(L+1)", "diag. share", "max dev.", "off-diag. share", "NTK corr. spread"], rows))
+    fits = s["result"].get("fits") or {}
+    names = {"offdiag_share": "off-diagonal share", "ntk_corr_std": "NTK correlation spread"}
+    rows = [[names.get(k, k), *_fit_cells(dict(f, depths=cfg["depths"]))] for k, f in fits.items()]
+    if rows:
+        blocks.append(Table("kernel-share-fit", ["Fitted decay ", Math(r"c\,L^{-r}"), " of the off-diagonal "
+                                                 "quantities with depth, bootstrap interval over seeds (level ",
+                                                 Num(next(iter(fits.values())).get("level")), ")."],
+                            ["quantity", "r", "interval of r", "c", "depths"], rows, align="lrrrl"))
     blocks.append(Para(ctx.record_info(s)))
     return Section("kernels", "Kernels: the head's share", blocks + ctx.figures_for("kernels"))
 
