@@ -74,7 +74,7 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
     def fill(i):
         rows = slice(i, i + block_size)
         cols = slice(i, None) if symmetric else slice(None)
-        theta[rows, cols], sigma[rows, cols] = block(spec, x1[rows], x2[cols])
+        block(spec, x1[rows], x2[cols], theta[rows, cols], sigma[rows, cols])
         if symmetric:  # mirror into the strip below this block (no other block writes there)
             below = slice(i + block_size, None)
             theta[below, rows], sigma[below, rows] = theta[rows, below].T, sigma[rows, below].T
@@ -128,8 +128,8 @@ def _points(x, name: str) -> np.ndarray:
     return x
 
 
-def _native_block(spec: MLPSpec, x1: np.ndarray, x2: np.ndarray):
-    """Arc-cosine recursion (Cho & Saul 2009; Jacot et al. 2018) for one block of rows.
+def _native_block(spec: MLPSpec, x1: np.ndarray, x2: np.ndarray, theta: np.ndarray, sigma: np.ndarray):
+    """Arc-cosine recursion (Cho & Saul 2009; Jacot et al. 2018) for one block, into ``theta, sigma``.
 
     With pre-activation variances ``q_l`` (see :func:`diagonal`), ``g_l = sqrt(q_l)``, the
     normalized kernels ``c_l = K_l / (g_l g_l')`` (cosine of the angle ``a_l``) and
@@ -142,7 +142,8 @@ def _native_block(spec: MLPSpec, x1: np.ndarray, x2: np.ndarray):
 
     Without bias ``R = 1 / pi`` and ``B = 0``: the recursion is purely elementwise.  The
     angle is ``atan2(sqrt((1-c)(1+c)), c)`` (faster than ``arccos`` in NumPy, as accurate).
-    Everything runs in place on in-cache tiles of ``_TILE`` entries.
+    Everything runs in place, tile by tile (``_TILE`` entries, in cache), in the output
+    views: no block-sized temporaries (fresh memory costs page faults).
     """
     b2 = spec.b_std ** 2
     q1 = spec.w_std ** 2 * np.sum(x1 * x1, axis=1) / x1.shape[1] + b2
@@ -161,16 +162,18 @@ def _native_block(spec: MLPSpec, x1: np.ndarray, x2: np.ndarray):
     # vanish whatever the angle (the final g is 0), so any cosine works; 0 avoids 0/0.
     inv1 = np.divide(math.sqrt(spec.w_std ** 2 / x1.shape[1]), g1[0], out=np.zeros_like(q1), where=g1[0] > 0)
     inv2 = np.divide(math.sqrt(spec.w_std ** 2 / x2.shape[1]), g2[0], out=np.zeros_like(q2), where=g2[0] > 0)
-    cos = (x1 * inv1[:, None]) @ (x2 * inv2[:, None]).T
-    if b2 > 0:
-        cos += np.multiply.outer(spec.b_std / g1[0], spec.b_std / g2[0])
-    theta = cos.copy()
+    a1, a2 = x1 * inv1[:, None], x2 * inv2[:, None]
     step = max(1, _TILE // x2.shape[0])
     sin, angle = np.empty((step, x2.shape[0])), np.empty((step, x2.shape[0]))
     for i in range(0, x1.shape[0], step):
         rows = slice(i, i + step)
-        c, t = cos[rows], theta[rows]
+        c, t = sigma[rows], theta[rows]
         s, p = sin[:c.shape[0]], angle[:c.shape[0]]
+        np.matmul(a1[rows], a2.T, out=c)                     # c_0 = K_0 / (g_0 g_0')
+        if b2 > 0:
+            np.multiply.outer(spec.b_std / g1[0][rows], spec.b_std / g2[0], out=s)
+            c += s
+        np.copyto(t, c)
         for l in range(spec.depth):
             np.clip(c, -1.0, 1.0, out=c)                     # round-off can leave |c| a few ulp above 1
             np.subtract(1.0, c, out=s)
@@ -196,22 +199,40 @@ def _native_block(spec: MLPSpec, x1: np.ndarray, x2: np.ndarray):
         np.multiply.outer(g1[-1][rows], g2[-1], out=s)      # undo the normalization
         c *= s
         t *= s
-    return theta, cos
 
 
 @functools.lru_cache(maxsize=32)
 def _nt_kernel_fn(spec: MLPSpec):
-    # Not jitted: XLA's compile time grows steeply with depth (over 30 s at depth 32 on 2
-    # cores, again for every block shape), while eager execution costs about 1.7x at run time.
-    return spec.stax()[2]
+    """``spec.stax()``'s kernel function, composed layer by layer from jitted neural-tangents layers.
+
+    Jitting the whole ``serial`` kernel function compiles in time growing steeply with
+    depth (over 30 s at depth 32 on 2 cores, again for every block shape); per layer, the
+    compile cost does not depend on depth, and run time equals the whole-graph jit.
+    """
+    import jax
+    from neural_tangents import stax
+
+    b_std = spec._nt_b_std()
+    first = jax.jit(stax.Dense(1, W_std=spec.w_std, b_std=b_std)[2])
+    hidden = jax.jit(stax.serial(stax.Relu(), stax.Dense(1, W_std=spec.w_std, b_std=b_std))[2])
+    head = jax.jit(stax.serial(stax.Relu(), stax.Dense(1, W_std=spec.head_std, b_std=b_std))[2])
+
+    def kernel_fn(x1, x2):
+        kernel = first(x1, x2)
+        for _ in range(spec.depth - 1):
+            kernel = hidden(kernel)
+        return head(kernel)
+
+    return kernel_fn
 
 
-def _nt_block(spec: MLPSpec, x1: np.ndarray, x2: np.ndarray):
+def _nt_block(spec: MLPSpec, x1: np.ndarray, x2: np.ndarray, theta: np.ndarray, sigma: np.ndarray):
+    """neural-tangents' analytic kernels for one block, into ``theta, sigma``."""
     from jax.experimental import enable_x64
 
     with enable_x64():
-        out = _nt_kernel_fn(spec.replace(width=1))(x1, x2, get=("ntk", "nngp"))  # width: irrelevant here
-        return np.asarray(out.ntk, dtype=np.float64), np.asarray(out.nngp, dtype=np.float64)
+        out = _nt_kernel_fn(spec.replace(width=1, out_dim=1))(x1, x2)  # both irrelevant to the kernel
+        theta[...], sigma[...] = out.ntk, out.nngp
 
 
 # ------------------------------------------------------------------------ finite nets

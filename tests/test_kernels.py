@@ -34,6 +34,15 @@ def test_native_matches_neural_tangents(depth, b_std):
         assert rel_err(getattr(cross, name), getattr(ref, name)[:12, 12:]) < F64
 
 
+@pytest.mark.parametrize("b_std", [0.0, 0.3], ids=["nobias", "bias"])
+def test_nt_backend_is_the_stax_kernel_fn(x64, b_std):
+    spec = nb.MLPSpec(depth=2, b_std=b_std, head_std=0.7, out_dim=3)
+    a, b = _points(10, 6), _points(11, 4)
+    ref = spec.stax()[2](a, b, get=("ntk", "nngp"))         # neural-tangents' own serial, eager
+    k = kernels(spec, a, b, backend="nt")
+    assert rel_err(k.theta, ref.ntk) < F64 and rel_err(k.sigma, ref.nngp) < F64
+
+
 @pytest.mark.parametrize("depth", DEPTHS, ids=lambda L: f"L{L}")
 def test_diagonal_identity_theta_is_L_plus_1_sigma(depth):
     # w_std = sqrt 2, b_std = 0: Theta(x,x) = (L+1) Sigma(x,x) exactly (contract section 1).
