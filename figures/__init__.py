@@ -9,7 +9,7 @@ import importlib
 import sys
 import traceback
 
-SCRIPTS = ("closeness", "lr_steps", "kernel_share", "width", "accuracy", "ablate")
+SCRIPTS = ("closeness", "lr_steps", "kernel_share", "width", "accuracy", "cost", "ablate")
 
 
 def main(results_dir, out_dir) -> int:

@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-EXPERIMENTS = ("closeness", "width", "kernel-share", "accuracy", "ablate")
+EXPERIMENTS = ("closeness", "width", "kernel-share", "accuracy", "cost", "ablate")
 FAMILIES = ("shared-feature", "sinusoid", "clusters")  # keys of ntk_bridge.tasks.FAMILIES
+DELEGATES = {"check": "proofs_checks", "appendix": "ntk_bridge.appendix"}
 
 
 def _positive_int(text: str) -> int:
@@ -49,10 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="read results/quick/ (default results/)")
     p.add_argument("--results", type=Path, metavar="DIR")
     p.add_argument("--out", type=Path, metavar="DIR", help="default out/figures (out/quick/figures)")
-    p = sub.add_parser("check", help="numerical proofs of the theory contract (proofs_checks)")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="passed to proofs_checks, e.g. --fast")
-    p = sub.add_parser("appendix", help="generate the paper appendix from stored records")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="passed to ntk_bridge.appendix, e.g. --out DIR")
+    # Listed for --help only: main() hands their arguments to the delegate untouched.
+    sub.add_parser("check", help="numerical proofs of the theory contract (proofs_checks; try --fast, --help)")
+    sub.add_parser("appendix", help="the paper appendix from stored records (ntk_bridge.appendix; try --help)")
     p = sub.add_parser("reproduce", help="experiments, then figures, fast checks and the appendix")
     p.add_argument("--quick", action="store_true", help="the quick configuration (< 10 minutes)")
     p.add_argument("--results", type=Path, metavar="DIR")
@@ -82,15 +82,13 @@ def run_experiment(name: str, config, results: Path) -> dict:
 
 def _figures(results: Path, out: Path) -> int:
     """Run every script of the checkout's ``figures/`` package on ``results``."""
-    repo = Path(__file__).resolve().parent.parent
-    if not (repo / "figures" / "__init__.py").exists():
-        print(f"ntk-bridge figures: error: no figures/ package next to ntk_bridge in {repo} "
-              f"(run from a source checkout)", file=sys.stderr)
-        return 2
-    if str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
-    import figures
+    from .experiments.common import checkout_module
 
+    try:
+        figures = checkout_module("figures")
+    except ModuleNotFoundError as exc:
+        print(f"ntk-bridge figures: error: {exc}", file=sys.stderr)
+        return 2
     return figures.main(results, out)
 
 
@@ -115,19 +113,20 @@ def _delegate(mod, argv: list[str]) -> int:
 
 def main(argv=None) -> int:
     """Entry point of ``ntk-bridge``; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in DELEGATES:  # every further argument belongs to the delegate's own parser
+        name = DELEGATES[argv[0]]
+        mod = _load(name)
+        if mod is None:
+            print(f"ntk-bridge {argv[0]}: error: {name} is not available (not installed or not written yet)",
+                  file=sys.stderr)
+            return 2
+        return _delegate(mod, argv[1:])
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse printed the usage and the message
         return exc.code if isinstance(exc.code, int) else 2
     cmd = args.command
-    if cmd in ("check", "appendix"):
-        name = "proofs_checks" if cmd == "check" else "ntk_bridge.appendix"
-        mod = _load(name)
-        if mod is None:
-            print(f"ntk-bridge {cmd}: error: {name} is not available (not installed or not written yet)",
-                  file=sys.stderr)
-            return 2
-        return _delegate(mod, args.args)
     results, out = _roots(args)
     if cmd == "figures":
         return _figures(results, args.out or out / "figures")
@@ -168,3 +167,7 @@ def reproduce(quick: bool, results: Path, out: Path) -> int:
         status[step] = _delegate(mod, argv)
     print(f"reproduce: done in {time.perf_counter() - start:.0f} s; exit status per step: {status}", flush=True)
     return max(status.values())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

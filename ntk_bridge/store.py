@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import hashlib
 import importlib.metadata
 import json
 import math
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -97,14 +97,13 @@ def versions() -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def device() -> dict:
-    """JAX default backend and device kind (if JAX is already imported), and the host CPU."""
-    info = {"jax_backend": None, "device_kind": None, "host_cpu": _host_cpu(), "cpu_count": os.cpu_count()}
-    if "jax" in sys.modules:  # importing JAX only to describe the device would cost a second
-        jax = sys.modules["jax"]
-        info["jax_backend"] = jax.default_backend()
-        info["device_kind"] = jax.devices()[0].device_kind
-    return info
+    """JAX default backend and device kind, and the host CPU (computed once per process)."""
+    import jax
+
+    return {"jax_backend": jax.default_backend(), "device_kind": jax.devices()[0].device_kind,
+            "host_cpu": _host_cpu(), "cpu_count": os.cpu_count()}
 
 
 def _host_cpu() -> str:
@@ -133,7 +132,7 @@ def save(root, experiment: str, config: Any, result: dict, *, seed: int | None =
         "config_hash": path.stem,
         "seed": seed,
         "versions": versions(),
-        "device": device(),
+        "device": dict(device()),
         "timings": to_jsonable(timings),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "result": to_jsonable(result),

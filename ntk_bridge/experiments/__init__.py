@@ -18,7 +18,7 @@ import importlib
 from .. import store
 
 MODULES = {"closeness": "closeness", "width": "width", "kernel-share": "kernel_share",
-           "accuracy": "accuracy", "ablate": "ablate"}
+           "accuracy": "accuracy", "cost": "cost", "ablate": "ablate"}
 ORDER = tuple(MODULES)
 
 

@@ -8,7 +8,8 @@ the first training task's data (support ∪ query): one loop for every method, s
 ``inner_times`` lists the ``tau`` (small: the theorem's regime; large: the support is
 nearly fitted).  GBML predictors that cannot be computed (a singular
 meta-NTK when the inner loop fits ``D_i`` with ``split="same"``) are stored as errors.
-Finite-width points (``nb.finite.fit_predict``, centered nets) use the smallest ``tau``.
+Finite-width points (``nb.finite.fit_predict``, centered nets) use the smallest ``tau``, for
+the families in both ``families`` and ``finite_families``.
 """
 from __future__ import annotations
 
@@ -54,8 +55,8 @@ class Config:
     def __post_init__(self):
         if not self.families or any(f not in FAMILIES for f in self.families):
             raise ValueError(f"families must be a non-empty tuple of {sorted(FAMILIES)}, got {self.families!r}")
-        if any(f not in self.families for f in self.finite_families):
-            raise ValueError(f"finite_families must be a subset of families {self.families}, got {self.finite_families!r}")
+        if any(f not in FAMILIES for f in self.finite_families):
+            raise ValueError(f"finite_families must be a tuple of {sorted(FAMILIES)}, got {self.finite_families!r}")
         for name in ("n_train", "n_test", "seeds", "steps", "finite_depth", "finite_seeds", "finite_outer_steps"):
             check_int(name, getattr(self, name))
         check_ints("depths", self.depths)
@@ -133,7 +134,8 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc="accuracy (inf. width)")
     finite_points = [point(config, family=f, depth=config.finite_depth, tau=min(config.inner_times), width=w,
                            seed=s, outer_steps=config.finite_outer_steps)
-                     for f in config.finite_families for w in config.widths for s in range(config.finite_seeds)]
+                     for f in config.families if f in config.finite_families
+                     for w in config.widths for s in range(config.finite_seeds)]
     finite_records = store.sweep(root, NAME, finite_points, _compute_finite, seed_of=lambda p: p["seed"],
                                  desc="accuracy (finite width)") if config.widths else []
     rows = []

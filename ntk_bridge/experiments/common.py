@@ -116,3 +116,21 @@ def kernel_table(spec, *task_sets: TaskSet, backend: str = "native"):
         return Kernels(full.theta[np.ix_(i1, i2)], full.sigma[np.ix_(i1, i2)])
 
     return kernel_fn
+
+
+def checkout_module(name: str):
+    """Import ``name`` (``figures``, ``benchmarks.train_cost``) from the source checkout holding ntk_bridge.
+
+    Raises ``ModuleNotFoundError`` naming the checkout when it is not there (an installed wheel).
+    """
+    import importlib
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    top = name.split(".")[0]
+    if not (repo / top).is_dir():
+        raise ModuleNotFoundError(f"{top}/ is not next to ntk_bridge in {repo}: run from a source checkout", name=top)
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    return importlib.import_module(name)

@@ -1,0 +1,76 @@
+"""Cost (claim C4): wall time per outer training step, MTL (first order) vs ANIL, FOMAML and MAML.
+
+For each width, every method is timed side by side on the same tasks (the benchmark
+``benchmarks/train_cost.py``, ``time_method``: median over ``repeats`` timed calls of
+``n_steps`` full-batch outer steps, after a jit warm-up).  The summary gives, per width,
+each method's time per step and its ratio to MTL (mean ± sd over repeats, each repeat's
+ratio taken from the times measured in that repeat), and ``ratio_maml`` / ``ratio_anil``
+at the largest width.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import ClassVar
+
+import numpy as np
+
+from .. import store
+from ..predict import Adaptation
+from ..spec import MLPSpec
+from ..tasks import shared_feature
+from .common import check_choice, check_int, check_ints, checkout_module, point, save_summary, stat
+
+NAME = "cost"
+METHODS = ("mtl-shared", "anil", "fomaml", "maml")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    AXES: ClassVar[tuple] = ("widths",)
+    depth: int = 2
+    widths: tuple = (256, 1024, 4096)
+    n_tasks: int = 8
+    n_support: int = 5
+    n_query: int = 10
+    dim: int = 8
+    steps: int = 5
+    n_steps: int = 20
+    repeats: int = 5
+    device: str | None = None
+
+    def __post_init__(self):
+        for name in ("depth", "n_tasks", "n_support", "n_query", "dim", "steps", "n_steps", "repeats"):
+            check_int(name, getattr(self, name))
+        check_ints("widths", self.widths)
+        check_choice("device", self.device, (None, "cpu", "gpu"))
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(widths=(64, 256), n_tasks=4, n_steps=20, repeats=3)
+
+
+def _compute(p: dict) -> dict:
+    bench = checkout_module("benchmarks.train_cost")
+    train = shared_feature(p["n_tasks"], p["n_support"], p["n_query"], dim=p["dim"], seed=0)
+    spec = MLPSpec(depth=p["depth"], width=p["width"])
+    adapt = Adaptation(lr=0.02, steps=p["steps"])  # the cost does not depend on the learning rate
+    return {m: bench.time_method(spec, train, m, adapt, n_steps=p["n_steps"], repeats=p["repeats"],
+                                 device=p["device"]) for m in METHODS}
+
+
+def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
+    """Time every method at every width (resumable per width); store the summary with the ratios."""
+    start = time.perf_counter()
+    points = [point(config, width=w) for w in config.widths]
+    records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: None, desc="cost")
+    rows = []
+    for w, rec in zip(config.widths, records):
+        res = rec["result"]
+        mtl = np.array(res["mtl-shared"]["per_step_all_s"])
+        rows.append({"width": w, "device": res["mtl-shared"]["device"],
+                     **{f"per_step_s/{m}": stat(res[m]["per_step_all_s"]) for m in METHODS},
+                     **{f"ratio/{m}": stat(np.array(res[m]["per_step_all_s"]) / mtl) for m in METHODS}})
+    summary = {"rows": rows, "ratio_maml": rows[-1]["ratio/maml"], "ratio_anil": rows[-1]["ratio/anil"],
+               "ratio_fomaml": rows[-1]["ratio/fomaml"], "largest_width": config.widths[-1]}
+    return save_summary(root, NAME, config, records, summary, start)
