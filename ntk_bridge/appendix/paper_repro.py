@@ -125,9 +125,19 @@ def c4(ctx) -> tuple[verdicts.Verdict, list]:
     if s is None:
         return verdicts.c4(None), []
     ratio = sections.cost_ratio(s)
-    return verdicts.c4(ratio), [Para(["MAML (second order) / MTL time per outer step: ",
-                                      Num(ratio) if ratio is not None else "not found in the summary", "; ",
-                                      *ctx.record_info(s), "."], style="item")]
+    blocks = []
+    rows = s["result"].get("rows") or []
+    if rows:
+        blocks.append(Table("repro-c4", ["Time per outer step of MTL and second-order MAML and their ratio "
+                                         "(mean ± std over ", Num(s["config"].get("repeats")), " repeats)."],
+                            ["width", "device", "MTL (s)", "MAML (s)", "MAML/MTL", "ANIL/MTL"],
+                            [[Num(r["width"]), str(r.get("device")), sections.stat_num(r.get("per_step_s/mtl-shared")),
+                              sections.stat_num(r.get("per_step_s/maml")), sections.stat_num(r.get("ratio/maml")),
+                              sections.stat_num(r.get("ratio/anil"))] for r in rows], align="rlrrrr"))
+    blocks.append(Para(["Verdict input: MAML/MTL at the largest width (", Num(s["result"].get("largest_width")),
+                        "): ", Num(ratio) if ratio is not None else "not found in the summary", "; ",
+                        *ctx.record_info(s), "."], style="item"))
+    return verdicts.c4(ratio), blocks
 
 
 def c5(ctx) -> tuple[verdicts.Verdict, list]:

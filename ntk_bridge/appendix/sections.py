@@ -511,27 +511,45 @@ def width(ctx: Context) -> Section:
 
 
 # --------------------------------------------------------------------------- cost
+COST_METHODS = {"mtl-shared": "MTL", "anil": "ANIL", "fomaml": "FOMAML", "maml": "MAML"}
+
+
 def cost_ratio(s: dict) -> float | None:
-    """Second-order MAML time per outer step / MTL time per outer step, if the summary has it."""
-    res = s["result"]
-    for key in ("ratio_maml", "maml_over_mtl", "ratio"):
-        v = res.get(key)
-        if isinstance(v, (int, float)):
-            return float(v)
-        if isinstance(v, dict) and "mean" in v:
-            return float(v["mean"])
+    """Mean over repeats of second-order MAML's time per outer step / MTL's, at the largest width."""
+    v = s["result"].get("ratio_maml")
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, dict) and "mean" in v:
+        return float(v["mean"])
     return None
 
 
 def cost(ctx: Context) -> Section:
     title = "Cost: MTL vs second-order GBML"
-    blocks = [Para(["Wall-clock time per outer step of MTL (first order) and of GBML meta-training "
-                    "(second order through the inner loop), measured side by side at equal data."])]
+    blocks = [Para(["Wall-clock time per full-batch outer training step of finite networks: MTL (first order, "
+                    "support ", Math(r"\cup"), " query), ANIL and MAML (second order: gradients through the inner "
+                    "loop) and FOMAML (first-order MAML), timed side by side on the same tasks after the jit "
+                    "warm-up."])]
     s = ctx.summary("cost")
     if s is None:
         return Section("cost", title, blocks + [ctx.missing("cost")])
-    blocks += generic_result(s, "cost")
-    blocks.append(Para(ctx.record_info(s)))
+    res, cfg = s["result"], s["config"]
+    if "rows" not in res:
+        return Section("cost", title, blocks + generic_result(s, "cost") + [Para(ctx.record_info(s))])
+    devices = sorted({str(r.get("device")) for r in res["rows"]})
+    blocks.append(Para(["Depth ", Num(cfg.get("depth")), ", ", Num(cfg.get("n_tasks")), " tasks of ",
+                        Num(cfg.get("n_support")), " support and ", Num(cfg.get("n_query")), " query points in ",
+                        Num(cfg.get("dim")), " dimensions, ", Num(cfg.get("steps")), " inner steps; each time is the "
+                        "mean ", Math(r"\pm"), " std over ", Num(cfg.get("repeats")), " repeats of ",
+                        Num(cfg.get("n_steps")), " timed steps, on ", ", ".join(devices), ". ",
+                        *ctx.record_info(s), "."]))
+    methods = [m for m in COST_METHODS if any(f"per_step_s/{m}" in r for r in res["rows"])]
+    rows = [[Num(r["width"]), *[stat_num(r.get(f"per_step_s/{m}")) for m in methods],
+             *[stat_num(r.get(f"ratio/{m}")) for m in methods if m != "mtl-shared"]] for r in res["rows"]]
+    blocks.append(Table("cost", ["Time per outer step in seconds and its ratio to MTL's (each repeat's ratio "
+                                 "from the times measured in that repeat)."],
+                        ["width", *[f"{COST_METHODS[m]} (s)" for m in methods],
+                         *[f"{COST_METHODS[m]}/MTL" for m in methods if m != "mtl-shared"]], rows))
     return Section("cost", title, blocks + ctx.figures_for("cost"))
 
 
