@@ -31,7 +31,7 @@ def main(results_dir, out_dir):
     ax1.plot(n_ref, first * (n_ref / n_ref[0]) ** -0.5, color="0.5", lw=2, alpha=0.4, label="reference slope $n^{-1/2}$")
     common.loglog(ax1, "width n (hidden units per layer)", "||f_n - f_∞|| / ||f_∞|| on test queries")
     ax1.set_title("Trained centered nets vs closed form")
-    ax1.legend(loc="lower left", fontsize=6.5)
+    ax1.legend(loc="upper right", fontsize=6.5)
     common.loglog(ax2, "width n (hidden units per layer)", "relative gap GBML vs MTL")
     ax2.set_title("Gap between trained nets (lines: infinite-width gap)")
     ax2.legend(loc="upper right", fontsize=6.5)

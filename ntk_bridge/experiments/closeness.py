@@ -215,8 +215,11 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                 fit_depths = [L for L in config.depths if L >= config.fit_min_depth
                               and all(_ok(res, split, algo) for res in headline[L])]
                 y = [[res[split][algo][gap] for res in headline[L]] for L in fit_depths]
+                means = np.mean(y, axis=1)
                 summary[f"fit/{key}"] = (dict(metrics.fit_power_law(fit_depths, np.array(y).T, n_boot=config.n_boot),
-                                              depths=fit_depths)
+                                              depths=fit_depths,
+                                              # a power law describes the points only if they fall throughout
+                                              monotone_decreasing=bool(np.all(np.diff(means) < 0)))
                                          if len(fit_depths) >= 2 else {"error": "fewer than 2 depths"})
     for algo in ALGOS:
         rows = []
