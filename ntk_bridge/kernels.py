@@ -27,7 +27,7 @@ _TILE = 32768  # entries per in-cache tile of the native recursion (4 float64 ar
 
 
 class Kernels(NamedTuple):
-    """``theta`` (NTK) and ``sigma`` (head part = NNGP), both ``(n1, n2)`` float64."""
+    """``theta`` (NTK) and ``sigma`` (head part = NNGP), both ``(n1, n2)`` float64 (``(n,)`` from :func:`diagonal`)."""
 
     theta: np.ndarray
     sigma: np.ndarray
@@ -52,7 +52,8 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
       spec: the architecture (``width`` is ignored: infinite width).
       x1, x2: inputs; ``x2=None`` means ``x2 = x1``.
       backend: ``"native"`` (arc-cosine recursion) or ``"nt"`` (neural-tangents).
-      block_size: rows per block; memory: the two outputs plus ``2 * block_size * n2`` floats per thread.
+      block_size: rows per block.  The native backend writes in place (memory: the two
+        outputs); neural-tangents adds about ``3 * block_size * n2`` floats per thread.
     Returns:
       :class:`Kernels` ``(theta, sigma)``, each ``(n1, n2)`` float64.
     Raises:
@@ -120,7 +121,10 @@ def _layer_scales(spec: MLPSpec) -> list[float]:
 
 
 def _points(x, name: str) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be an array of real numbers: {exc}") from exc
     if x.ndim != 2 or min(x.shape) == 0:
         raise ValueError(f"{name} must have shape (points, dim) with both >= 1, got {x.shape}")
     if not np.all(np.isfinite(x)):

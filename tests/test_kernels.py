@@ -106,7 +106,8 @@ def test_zero_input_without_bias_has_zero_kernels():
     (dict(x2=np.array([[1.0, np.inf]])), "x2"),
     (dict(x2=np.ones((3, 3))), "input dim"),
     (dict(x2=np.ones((2, 2, 2))), "x2"),
-], ids=["backend", "block_size", "rank", "empty", "nan", "inf", "dim", "x2-rank"])
+    (dict(x1=[["a", "b"]]), "x1 must be an array of real numbers"),
+], ids=["backend", "block_size", "rank", "empty", "nan", "inf", "dim", "x2-rank", "strings"])
 def test_bad_inputs_raise(kwargs, match):
     args = dict(x1=np.ones((4, 2)), x2=None) | kwargs
     with pytest.raises(ValueError, match=match):
