@@ -1,8 +1,6 @@
 """Figure: test error of MTL, ANIL, MAML and no transfer on each task family (claim C5)."""
 from __future__ import annotations
 
-import numpy as np
-
 from . import common
 
 LABELS = {"mtl": "MTL", "anil-same": "ANIL (same)", "anil-disjoint": "ANIL (disjoint)", "maml-same": "MAML (same)",

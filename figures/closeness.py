@@ -1,8 +1,6 @@
 """Figure: the gap MTL vs ANIL / MAML on unseen tasks against depth (claim C3), both splits."""
 from __future__ import annotations
 
-import numpy as np
-
 from . import common
 
 MARKERS = ("s", "^", "D", "v", "P")

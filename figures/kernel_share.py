@@ -1,8 +1,6 @@
 """Figure: the head's share Sigma/Theta of the NTK vs depth, and the flattening of the deep NTK."""
 from __future__ import annotations
 
-import numpy as np
-
 from . import common
 
 
