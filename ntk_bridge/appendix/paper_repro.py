@@ -108,7 +108,7 @@ def c3(ctx) -> tuple[verdicts.Verdict, list]:
                                  Num(depths[i1]), ") depth, mean ± std over ", Num(s["config"].get("seeds")),
                                  " seeds, and the fitted rate r of gap ~ c L^-r."],
                     ["split", "algo", "gap", f"L={depths[i0]}", f"L={depths[i1]}", "ratio", "r", "interval of r"],
-                    rows)]
+                    rows, align="lllrrrrr")]
     for algo in sections.ALGO_NAMES:
         f = (res.get(f"lr_steps/{algo}") or {}).get("fit_scaled" if algo == "maml" else "fit")
         if f and "error" not in f:
@@ -124,20 +124,20 @@ def c4(ctx) -> tuple[verdicts.Verdict, list]:
     s = ctx.summary("cost")
     if s is None:
         return verdicts.c4(None), []
-    ratio = sections.cost_ratio(s)
+    ratio, std = sections.cost_ratio(s)
     blocks = []
     rows = s["result"].get("rows") or []
     if rows:
         blocks.append(Table("repro-c4", ["Time per outer step of MTL and second-order MAML and their ratio "
                                          "(mean ± std over ", Num(s["config"].get("repeats")), " repeats)."],
-                            ["width", "device", "MTL (s)", "MAML (s)", "MAML/MTL", "ANIL/MTL"],
-                            [[Num(r["width"]), str(r.get("device")), sections.stat_num(r.get("per_step_s/mtl-shared")),
-                              sections.stat_num(r.get("per_step_s/maml")), sections.stat_num(r.get("ratio/maml")),
+                            ["width", "device", "MTL (ms)", "MAML (ms)", "MAML/MTL", "ANIL/MTL"],
+                            [[Num(r["width"]), str(r.get("device")), sections.ms(r.get("per_step_s/mtl-shared")),
+                              sections.ms(r.get("per_step_s/maml")), sections.stat_num(r.get("ratio/maml")),
                               sections.stat_num(r.get("ratio/anil"))] for r in rows], align="rlrrrr"))
     blocks.append(Para(["Verdict input: MAML/MTL at the largest width (", Num(s["result"].get("largest_width")),
-                        "): ", Num(ratio) if ratio is not None else "not found in the summary", "; ",
+                        "): ", Num(ratio, std) if ratio is not None else "not found in the summary", ". ",
                         *ctx.record_info(s), "."], style="item"))
-    return verdicts.c4(ratio), blocks
+    return verdicts.c4(ratio, std), blocks
 
 
 def c5(ctx) -> tuple[verdicts.Verdict, list]:
@@ -153,12 +153,16 @@ def c5(ctx) -> tuple[verdicts.Verdict, list]:
                 if isinstance(r.get(m), dict) and "mean" in r[m]}
         pick = max if r["metric"] == "accuracy" else min
         best = pick(gbml, key=lambda m: gbml[m]["mean"])
+        nt = r.get("no-transfer")
         rows.append([Code(r["family"]), r["metric"], Num(r["depth"]), Num(r["tau"]),
                      "inf." if r["width"] is None else Num(r["width"]), sections.stat_num(r["mtl"]),
                      [sections.stat_num(gbml[best]), f" ({sections.METHOD_NAMES[best]})"],
-                     "yes" if verdicts.c5_within(*inp[0]) else "no"])
-    blocks = [Table("repro-c5", ["Test error of MTL and of the best GBML method per setting (mean ± std over seeds)."],
-                    ["family", "metric", "L", "tau", "width", "MTL", "best GBML", "within"], rows),
+                     sections.stat_num(nt) if nt else "-", "yes" if verdicts.c5_within(*inp[0][:3]) else "no"])
+    blocks = [Table("repro-c5", ["Test error of MTL, of the best GBML method and of no transfer (fine-tuning from "
+                                 "the zero function) per setting, mean ± std over seeds. Within: MTL within the "
+                                 "margin of the best GBML."],
+                    ["family", "metric", "L", "tau", "width", "MTL", "best GBML", "no transfer", "within"], rows,
+                    align="llrrrrrrl"),
               Para([*ctx.record_info(s), "."], style="item")]
     return verdicts.c5(sections.c5_inputs(s)), blocks
 

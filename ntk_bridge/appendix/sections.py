@@ -240,7 +240,7 @@ def setup(ctx: Context) -> Section:
     rows = []
     for name, s in present:
         cfg = ", ".join(f"{k}={v}" for k, v in _flat(s["config"]) if not k.startswith("tasks."))
-        rows.append([Code(name), Code(s["config_hash"]), Num(len(s["result"].get("points", []))), cfg])
+        rows.append([Code(name), Code(s["config_hash"]), Num(len(s["result"].get("points", []))), Code(cfg)])
     blocks.append(Table("setup-configs", ["Configuration of each experiment's latest summary record (",
                                           Code(str(ctx.root)), "; task settings in the table above)."],
                         ["experiment", "summary", "points", "configuration"], rows, align="llrp{10.5cm}"))
@@ -514,14 +514,21 @@ def width(ctx: Context) -> Section:
 COST_METHODS = {"mtl-shared": "MTL", "anil": "ANIL", "fomaml": "FOMAML", "maml": "MAML"}
 
 
-def cost_ratio(s: dict) -> float | None:
-    """Mean over repeats of second-order MAML's time per outer step / MTL's, at the largest width."""
+def cost_ratio(s: dict) -> tuple[float | None, float | None]:
+    """Second-order MAML's time per outer step / MTL's at the largest width: (mean, std over repeats)."""
     v = s["result"].get("ratio_maml")
     if isinstance(v, (int, float)):
-        return float(v)
+        return float(v), None
     if isinstance(v, dict) and "mean" in v:
-        return float(v["mean"])
-    return None
+        return float(v["mean"]), v.get("std")
+    return None, None
+
+
+def ms(stat: dict | None):
+    """A time stat in seconds shown in milliseconds."""
+    if stat is None or "mean" not in stat:
+        return stat_num(stat)
+    return Num(1e3 * stat["mean"], None if stat.get("std") is None else 1e3 * stat["std"], stat.get("n"))
 
 
 def cost(ctx: Context) -> Section:
@@ -544,11 +551,11 @@ def cost(ctx: Context) -> Section:
                         Num(cfg.get("n_steps")), " timed steps, on ", ", ".join(devices), ". ",
                         *ctx.record_info(s), "."]))
     methods = [m for m in COST_METHODS if any(f"per_step_s/{m}" in r for r in res["rows"])]
-    rows = [[Num(r["width"]), *[stat_num(r.get(f"per_step_s/{m}")) for m in methods],
+    rows = [[Num(r["width"]), *[ms(r.get(f"per_step_s/{m}")) for m in methods],
              *[stat_num(r.get(f"ratio/{m}")) for m in methods if m != "mtl-shared"]] for r in res["rows"]]
-    blocks.append(Table("cost", ["Time per outer step in seconds and its ratio to MTL's (each repeat's ratio "
+    blocks.append(Table("cost", ["Time per outer step in milliseconds and its ratio to MTL's (each repeat's ratio "
                                  "from the times measured in that repeat)."],
-                        ["width", *[f"{COST_METHODS[m]} (s)" for m in methods],
+                        ["width", *[f"{COST_METHODS[m]} (ms)" for m in methods],
                          *[f"{COST_METHODS[m]}/MTL" for m in methods if m != "mtl-shared"]], rows))
     return Section("cost", title, blocks + ctx.figures_for("cost"))
 
@@ -576,8 +583,8 @@ def accuracy_rows(s: dict) -> list[dict]:
     return s["result"]["rows"]
 
 
-def c5_inputs(s: dict) -> list[tuple[str, float, float]]:
-    """``(metric, mtl mean, best GBML mean)`` per row of an accuracy summary where both exist."""
+def c5_inputs(s: dict) -> list[tuple]:
+    """``(metric, mtl mean, best GBML mean, no-transfer mean | None)`` per accuracy row where MTL and a GBML exist."""
     out = []
     for r in accuracy_rows(s):
         mtl = r.get("mtl")
@@ -586,7 +593,8 @@ def c5_inputs(s: dict) -> list[tuple[str, float, float]]:
         if not isinstance(mtl, dict) or "mean" not in mtl or not gbml:
             continue
         best = max(gbml) if r["metric"] == "accuracy" else min(gbml)
-        out.append((r["metric"], mtl["mean"], best))
+        nt = r.get("no-transfer")
+        out.append((r["metric"], mtl["mean"], best, nt["mean"] if isinstance(nt, dict) and "mean" in nt else None))
     return out
 
 
@@ -613,7 +621,7 @@ def accuracy(ctx: Context) -> Section:
         return Section("accuracy", title, blocks + [ctx.missing("accuracy")])
     cfg = s["config"]
     blocks.append(Para(["Mean ", Math(r"\pm"), " std over ", Num(cfg["seeds"]), " seeds (finite width: ",
-                        Num(cfg.get("finite_seeds")), "); ", *ctx.record_info(s), "."]))
+                        Num(cfg.get("finite_seeds")), "). ", *ctx.record_info(s), "."]))
     rows_by_family: dict = {}
     for r in accuracy_rows(s):
         rows_by_family.setdefault(r["family"], []).append(r)
@@ -621,7 +629,7 @@ def accuracy(ctx: Context) -> Section:
         metric = rows[0]["metric"]
         table = []
         for r in rows:
-            within = [c5_within(m, a, b) for m, a, b in c5_inputs({"result": {"rows": [r]}})]
+            within = [c5_within(*x[:3]) for x in c5_inputs({"result": {"rows": [r]}})]
             table.append([Num(r["depth"]), Num(r["tau"]), "inf." if r["width"] is None else Num(r["width"]),
                           *[_acc_cell(r.get(m)) for m in METHOD_NAMES],
                           ("yes" if within[0] else "no") if within else "-"])
