@@ -505,3 +505,18 @@ def test_figure_provenance(built, tmp_path):
     text = res["md"].read_text()
     assert f"not the summary `{current}`" in text
     assert text.count("Warning: drawn from") == 1  # the width figure matches its summary
+
+
+def test_default_results_root(built, tmp_path, monkeypatch):
+    """Default ``results/``; ``results/quick/`` when only the quick run has summaries."""
+    from pathlib import Path
+
+    from ntk_bridge.appendix import resolve_results
+
+    monkeypatch.chdir(tmp_path)
+    assert resolve_results(None) == Path("results")  # nothing anywhere: the full root, sections say missing
+    shutil.copytree(built["root"] / "kernel-share", tmp_path / "results" / "quick" / "kernel-share")
+    assert resolve_results(None) == Path("results/quick")
+    shutil.copytree(built["root"] / "kernel-share", tmp_path / "results" / "kernel-share")
+    assert resolve_results(None) == Path("results")
+    assert resolve_results(Path("elsewhere")) == Path("elsewhere")
