@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+from .tasks import FAMILIES
+
 EXPERIMENTS = ("closeness", "width", "kernel-share", "accuracy", "cost", "ablate")
-FAMILIES = ("shared-feature", "sinusoid", "clusters")  # keys of ntk_bridge.tasks.FAMILIES
 DELEGATES = {"check": "proofs_checks", "appendix": "ntk_bridge.appendix"}
 
 
@@ -44,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--seeds", type=_positive_int, metavar="N", help="number of task-sampling seeds")
         p.add_argument("--depths", type=_positive_int, nargs="+", metavar="L", help="network depths (>= 1)")
         p.add_argument("--widths", type=_positive_int, nargs="+", metavar="N", help="finite widths (>= 1)")
-        p.add_argument("--family", choices=FAMILIES, help="task family")
+        p.add_argument("--family", choices=sorted(FAMILIES), help="task family")
         p.add_argument("--backend", choices=("native", "nt"), help="kernel backend (default native)")
     p = sub.add_parser("figures", help="draw every figure from stored records")
     p.add_argument("--quick", action="store_true", help="read results/quick/ (default results/)")
@@ -158,7 +159,8 @@ def reproduce(quick: bool, results: Path, out: Path) -> int:
         run_experiment(name, experiments.configure(name, quick=quick), results)
     status = {"figures": _figures(results, out / "figures")}
     steps = {"checks": ("proofs_checks", ["--fast", "--out", str(results / "checks.json")]),
-             "appendix": ("ntk_bridge.appendix", ["--results", str(results), "--out", str(out / "appendix")])}
+             "appendix": ("ntk_bridge.appendix", ["--results", str(results), "--out", str(out / "appendix"),
+                                                  "--paper-repro", str(out / "paper_repro.md")])}
     for step, (name, argv) in steps.items():
         mod = _load(name)
         if mod is None:
