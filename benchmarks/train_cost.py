@@ -1,0 +1,87 @@
+"""Training cost per outer step: MTL vs second-order MAML and ANIL at equal data (claim C4).
+
+Same tasks, same number of outer steps, ``steps`` inner steps, one full-batch outer step
+each (MTL: first-order joint training on support ∪ query; ANIL/MAML: inner loop on the
+support, outer loss on the query, gradients through the inner loop).  Wall time per outer
+step after the jit warm-up, with ``block_until_ready``, for two network sizes measured side
+by side in one run.  Prints JSON; ``main()`` is callable (the smoke test runs it tiny).
+
+    python benchmarks/train_cost.py [--quick] [--device cpu|gpu]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import jax
+import numpy as np
+import optax
+
+import ntk_bridge as nb
+from ntk_bridge import finite
+from ntk_bridge.predict import Adaptation
+
+METHODS = ("mtl-shared", "anil", "fomaml", "maml")
+
+
+def time_method(spec: nb.MLPSpec, train: nb.TaskSet, method: str, adapt: Adaptation, *, n_steps: int,
+                repeats: int, device: str | None) -> dict:
+    """Median wall time of one outer step (``n_steps`` steps per timed call, after a warm-up call)."""
+    dev = jax.devices(device)[0] if device else jax.devices()[0]
+    with jax.default_device(dev):
+        prep = jax.device_put(finite.prepare(spec, train, train, method=method, seed=0), dev)
+        cfg = finite.problem(spec, method, adapt)
+        delta = jax.tree_util.tree_map(jax.numpy.zeros_like, prep.base)
+        state = optax.sgd(1.0, momentum=0.7).init(delta)
+        lr = jax.numpy.asarray(1e-3, prep.train["y_out"].dtype)  # small: the cost does not depend on it
+
+        def run(delta, state):
+            out = finite.train_steps(cfg, 0.7, n_steps, delta, state, lr, prep.base, prep.train)
+            jax.block_until_ready(out)
+            return out
+
+        t0 = time.perf_counter()
+        delta, state, _ = run(delta, state)  # compile + first steps
+        warm = time.perf_counter() - t0
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            delta, state, _ = run(delta, state)
+            times.append((time.perf_counter() - t0) / n_steps)
+    return {"per_step_s": float(np.median(times)), "per_step_all_s": times, "warmup_s": warm,
+            "device": f"{dev.platform} ({dev.device_kind})"}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default=None)
+    parser.add_argument("--widths", type=int, nargs=2, default=None, help="the two hidden widths")
+    parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument("--tasks", type=int, default=8)
+    args = parser.parse_args(argv)
+    widths = args.widths or ((16, 32) if args.quick else (512, 2048))
+    n_tasks, n_steps, repeats = (2, 2, 1) if args.quick else (args.tasks, 5, 3)
+    adapt = Adaptation(lr=0.5, steps=5)
+    train = nb.tasks.shared_feature(n_tasks, 5, 10, dim=8, seed=0)
+    sizes = []
+    for width in widths:
+        spec = nb.MLPSpec(depth=args.depth, width=width)
+        row = {"depth": args.depth, "width": width,
+               "methods": {m: time_method(spec, train, m, adapt, n_steps=n_steps, repeats=repeats,
+                                          device=args.device) for m in METHODS}}
+        mtl = row["methods"]["mtl-shared"]["per_step_s"]
+        row["ratio_to_mtl"] = {m: row["methods"][m]["per_step_s"] / mtl for m in METHODS}
+        sizes.append(row)
+    larger = sizes[-1]["ratio_to_mtl"]["maml"]
+    result = {"benchmark": "train_cost", "tasks": n_tasks, "support": 5, "query": 10, "dim": 8,
+              "inner_steps": adapt.steps, "timed_steps_per_call": n_steps, "repeats": repeats,
+              "jax": jax.__version__, "sizes": sizes,
+              "mtl_at_least_5x_cheaper_than_maml_on_larger": bool(larger >= 5.0)}
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
