@@ -40,7 +40,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.experimental import disable_x64, enable_x64
 
 from . import metrics
 from .kernels import empirical
@@ -48,10 +47,21 @@ from .predict import Adaptation
 from .spec import MLPSpec
 from .tasks import TaskSet
 
+def x64(enabled: bool = True):
+    """Context manager switching JAX's 64-bit mode: ``jax.enable_x64`` (JAX >= 0.8; the
+    ``jax.experimental`` managers are gone from 0.10), else ``jax.experimental.enable_x64/disable_x64``."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(enabled)
+    from jax.experimental import disable_x64, enable_x64
+
+    return enable_x64() if enabled else disable_x64()
+
+
 METHODS = ("mtl-shared", "mtl-independent", "anil", "maml", "fomaml")
 SPLITS = ("disjoint", "same")
 DTYPES = ("float32", "float64")
 DEVICES = (None, "cpu", "gpu")
+MAX_HALVINGS = 8  # outer-step halvings before a stalled training stops (a step 256x smaller)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +84,7 @@ class Problem:
 
 
 def problem(spec: MLPSpec, method: str, adapt: Adaptation, flow_substeps: int = 20) -> Problem:
-    """The :class:`Problem` of ``method``; gradient flow becomes ``flow_substeps * steps`` steps of ``lr / flow_substeps``."""
+    """The :class:`Problem` of ``method``; flow: ``flow_substeps * steps`` steps of ``lr / flow_substeps``."""
     sub = flow_substeps if adapt.flow else 1
     return Problem(spec, method, float(adapt.lr) / sub, int(adapt.steps) * sub)
 
@@ -177,8 +187,11 @@ def _lambda_max(cfg: Problem, base, delta, data, u0, iters: int):
     def op(u):
         return jax.jvp(lambda d: _outputs(cfg, base, d, data, False), (delta,), vjp(u))[1]
 
-    u = jax.lax.fori_loop(0, iters, lambda i, u: (lambda v: v / jnp.linalg.norm(v))(op(u)),
-                          u0 / jnp.linalg.norm(u0))
+    def power_step(_, u):
+        v = op(u)
+        return v / jnp.linalg.norm(v)
+
+    u = jax.lax.fori_loop(0, iters, power_step, u0 / jnp.linalg.norm(u0))
     return jnp.linalg.norm(op(u))
 
 
@@ -240,11 +253,11 @@ def prepare(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method: str = "anil
     GBML: inner set = support (``split="disjoint"``) or support ∪ query (``"same"``), outer
     set = query or support ∪ query.  MTL: outputs on ``D_i`` = support ∪ query (``split``
     has no effect).  Test tasks: inner set = test support, outputs on the test query.
-    Call under ``enable_x64()`` for ``dtype="float64"``.
+    Call under :func:`x64` for ``dtype="float64"``.
     """
     dt = jnp.dtype(dtype)
     cast = functools.partial(jax.tree_util.tree_map, lambda a: jnp.asarray(a, dt))
-    with disable_x64():  # draw in float32 whatever the dtype: one seed, one net, in both dtypes
+    with x64(False):  # draw in float32 whatever the dtype: one seed, one net, in both dtypes
         key_init, key_heads, key_test = jax.random.split(jax.random.PRNGKey(seed), 3)
         p0 = spec.init(key_init, train.dim)
         heads, test_head = _draw_heads(spec, key_heads, train.n_tasks), _draw_heads(spec, key_test, 1)
@@ -350,7 +363,7 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method: str = "
       lr_from: ``lambda_max`` of the infinite-width (meta-)NTK (``"analytic"``: the same step
         for every seed, width and dtype) or of the finite net's own, by ``power_iters`` power
         iterations (``"power"``).
-      dtype: ``"float32"`` (default) or ``"float64"`` (under ``enable_x64``).
+      dtype: ``"float32"`` (default) or ``"float64"`` (in JAX's 64-bit mode, :func:`x64`).
       device: ``"cpu" | "gpu" | None`` (JAX's default).
       target_scale: train on ``s * Y`` (train and test targets) and return predictions ``/ s``.
         Every closed form is linear in ``Y``, so its prediction is unchanged, while a finite
@@ -359,8 +372,9 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method: str = "
         Losses in ``info`` are in scaled units.
     Returns:
       ``(test tasks, query, out_dim)`` NumPy float64; with ``return_info``, also a dict with
-      ``final_loss, initial_loss, steps, converged, outer_lr, lambda_max, wall_s, device, dtype,
-      init_output_max_abs, history`` (of the first member) and ``members`` (one dict per net).
+      ``final_loss, initial_loss, steps, converged, outer_lr`` (initial step), ``lr_halvings,
+      lambda_max, wall_s, device, dtype, init_output_max_abs, history`` (of the first member) and
+      ``members`` (one dict per net).
     Raises:
       ValueError: naming the bad argument; or when training produces non-finite values.
     """
@@ -378,7 +392,7 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method: str = "
     lam = analytic_lambda_max(spec, train, method=method, adapt=adapt, split=split) if lr_from == "analytic" else None
     test_cfg = dataclasses.replace(cfg, method="anil" if cfg.head_only else "maml")
     dev = _device(device)
-    ctx = enable_x64() if dtype == "float64" else contextlib.nullcontext()
+    ctx = x64() if dtype == "float64" else contextlib.nullcontext()
     preds, members = [], []
     with ctx, jax.default_device(dev):
         for member in range(n_ensemble):
@@ -389,7 +403,7 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method: str = "
     pred = np.mean(preds, axis=0) / target_scale
     if not return_info:
         return pred
-    info = {key: members[0][key] for key in ("initial_loss", "outer_lr", "lambda_max", "device", "dtype",
+    info = {key: members[0][key] for key in ("initial_loss", "outer_lr", "lr_halvings", "lambda_max", "device", "dtype",
                                              "history")}
     info.update(final_loss=max(m["final_loss"] for m in members), steps=max(m["steps"] for m in members),
                 converged=all(m["converged"] for m in members), wall_s=sum(m["wall_s"] for m in members),
@@ -417,7 +431,7 @@ def _fit_one(cfg, test_cfg, train, test, split, seed, centered, dtype, dev, oute
     lr = jnp.asarray(lr_scale / lam, data["y_out"].dtype)
     opt_state = _sgd(momentum).init(delta)
     loss0 = float(_loss_jit(cfg, delta, base, data))
-    history, steps = [], 0
+    history, steps, best, halvings = [], 0, loss0, 0
     bar = tqdm(total=outer_steps, disable=not progress, desc=f"{cfg.method} width={cfg.spec.width}")
     while steps < outer_steps:
         n = min(chunk, outer_steps - steps)
@@ -431,6 +445,15 @@ def _fit_one(cfg, test_cfg, train, test, split, seed, centered, dtype, dev, oute
                              f"lower lr_scale or adapt.lr")
         if losses[-1] <= tol * loss0:
             break
+        # GD with a fixed step can cycle around the kinks of ReLU near the optimum (FOMAML's
+        # update, not a gradient, most of all): a chunk that does not improve the best loss
+        # before it by 1% halves the step (step sizes do not change the linear regime's
+        # limit); after MAX_HALVINGS training has stalled and stops, unconverged.
+        if losses.min() > 0.99 * best:
+            lr, halvings = lr / 2, halvings + 1
+            if halvings > MAX_HALVINGS:
+                break
+        best = min(best, float(losses.min()))
     bar.close()
     final = float(_loss_jit(cfg, delta, base, data))
     # MTL: the trained body with the untrained test head (theory.md §4).
@@ -440,7 +463,8 @@ def _fit_one(cfg, test_cfg, train, test, split, seed, centered, dtype, dev, oute
     if not (math.isfinite(final) and np.all(np.isfinite(pred))):
         raise ValueError(f"{cfg.method}: non-finite loss or predictions; lower lr_scale or adapt.lr")
     return pred, {"final_loss": final, "initial_loss": loss0, "steps": steps, "converged": final <= tol * loss0,
-                  "outer_lr": float(lr), "lambda_max": lam, "wall_s": time.perf_counter() - start,
+                  "outer_lr": lr_scale / lam, "lr_halvings": halvings, "lambda_max": lam,
+                  "wall_s": time.perf_counter() - start,
                   "device": f"{dev.platform}:{dev.id} ({dev.device_kind})", "dtype": dtype,
                   "init_output_max_abs": init_abs,
                   "history": np.concatenate(history) if history else np.zeros(0)}
@@ -510,6 +534,7 @@ def width_convergence(spec: MLPSpec, train: TaskSet, test: TaskSet, widths, *, m
                 pred, info = fit_predict(spec.replace(width=width), train, test, method=method, adapt=adapt,
                                          split=split, seed=seed, return_info=True, **fit_kw)
                 gap[i, j] = metrics.rel_gap(pred, ref)
+                out["device"] = info["device"]
                 loss[i, j], steps[i, j], wall[i, j] = info["final_loss"], info["steps"], info["wall_s"]
         fit = metrics.fit_power_law(ws, gap) if len(ws) >= 2 else None
         out["methods"][method] = {"widths": ws, "gap": gap.tolist(), "mean_gap": gap.mean(0).tolist(),
@@ -530,11 +555,11 @@ def cross_head_kernel(spec: MLPSpec, x, *, seed: int = 0) -> dict:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"x must have shape (points, dim), got {x.shape}")
-    with disable_x64():
+    with x64(False):
         key_init, key_head = jax.random.split(jax.random.PRNGKey(seed))
         p = spec.init(key_init, x.shape[1])
         head2 = jax.tree_util.tree_map(lambda a: a[0], _draw_heads(spec, key_head, 1))
-    with enable_x64():
+    with x64():
         p, head2 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), (p, head2))
         body = empirical(spec, p, x).theta_body
         cross = empirical(spec, p, x, head2=head2).theta
