@@ -255,6 +255,9 @@ def prepare(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method: str = "anil
     has no effect).  Test tasks: inner set = test support, outputs on the test query.
     Call under :func:`x64` for ``dtype="float64"``.
     """
+    for name, value, options in (("method", method, METHODS), ("split", split, SPLITS), ("dtype", dtype, DTYPES)):
+        if value not in options:
+            raise ValueError(f"{name} must be one of {options}, got {value!r}")
     dt = jnp.dtype(dtype)
     cast = functools.partial(jax.tree_util.tree_map, lambda a: jnp.asarray(a, dt))
     with x64(False):  # draw in float32 whatever the dtype: one seed, one net, in both dtypes
@@ -301,7 +304,7 @@ def _draw_heads(spec: MLPSpec, key, n: int):
     return (jax.random.normal(kw, (n, spec.width, spec.out_dim)), jax.random.normal(kb, (n, spec.out_dim)))
 
 
-def _check(spec, train, test, method, adapt, split, centered, n_ensemble, dtype, device, outer_steps,
+def _check(spec, train, test, method, adapt, split, seed, centered, n_ensemble, dtype, device, outer_steps,
            lr_scale, momentum, tol, flow_substeps):
     if not isinstance(spec, MLPSpec):
         raise ValueError(f"spec must be an MLPSpec, got {type(spec).__name__}")
@@ -324,7 +327,7 @@ def _check(spec, train, test, method, adapt, split, centered, n_ensemble, dtype,
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
     for name, value, low in (("n_ensemble", n_ensemble, 1), ("outer_steps", outer_steps, 0),
-                             ("flow_substeps", flow_substeps, 1)):
+                             ("flow_substeps", flow_substeps, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     if not (isinstance(lr_scale, (int, float)) and 0 < lr_scale < math.inf):
@@ -378,7 +381,7 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method: str = "
     Raises:
       ValueError: naming the bad argument; or when training produces non-finite values.
     """
-    _check(spec, train, test, method, adapt, split, centered, n_ensemble, dtype, device, outer_steps,
+    _check(spec, train, test, method, adapt, split, seed, centered, n_ensemble, dtype, device, outer_steps,
            lr_scale, momentum, tol, flow_substeps)
     if not isinstance(chunk, int) or chunk < 1 or not isinstance(power_iters, int) or power_iters < 1:
         raise ValueError(f"chunk and power_iters must be integers >= 1, got {chunk!r}, {power_iters!r}")

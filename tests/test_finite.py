@@ -203,6 +203,7 @@ def test_ensemble_is_the_mean_of_its_members(tasks):
     ({"target_scale": -1.0}, "target_scale"),
     ({"adapt": (0.5, 5)}, "adapt"),
     ({"centered": 1}, "centered"),
+    ({"seed": 1.5}, "seed"),
 ])
 def test_bad_input_names_the_field(tasks, kwargs, field):
     train, test = tasks
