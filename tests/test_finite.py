@@ -71,6 +71,14 @@ def test_power_iteration_step_converges(tasks):
     assert info["converged"]
 
 
+def test_diverging_step_is_undone_and_halved(tasks):
+    train, test = tasks
+    spec = nb.MLPSpec(depth=1, width=128)
+    _, info = finite.fit_predict(spec, train, test, method="anil", adapt=ADAPT, lr_scale=20.0, return_info=True)
+    assert info["lr_halvings"] >= 2 and info["converged"], info["lr_halvings"]
+    assert np.all(np.isfinite(info["history"])) and np.isclose(info["history"][0], info["initial_loss"], rtol=1e-5)
+
+
 def test_untrained_centered_mtl_is_head_finetuning_from_zero(tasks):
     """Head-only adaptation of a linear head is exactly ``Sigma(X', X) T Y`` with the net's own Sigma."""
     train, test = tasks
@@ -220,12 +228,22 @@ def test_mismatched_dims_raise(tasks):
         finite.fit_predict(nb.MLPSpec(depth=1, width=8, out_dim=2), train, test)
 
 
+def _benchmark(name):
+    path = pathlib.Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def test_width_benchmark_smoke():
+    out = _benchmark("width_gpu").main(["--widths", "16", "32", "--methods", "anil", "--seeds", "1"])
+    row = out["methods"]["anil"]
+    assert row["widths"] == [16, 32] and len(row["gap"][0]) == 2 and row["slope"] is not None
+
+
 def test_train_cost_benchmark_smoke():
-    path = pathlib.Path(__file__).parents[1] / "benchmarks" / "train_cost.py"
-    module_spec = importlib.util.spec_from_file_location("train_cost", path)
-    train_cost = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(train_cost)
-    out = train_cost.main(["--quick"])
+    out = _benchmark("train_cost").main(["--quick"])
     assert len(out["sizes"]) == 2
     for size in out["sizes"]:
         assert all(v["per_step_s"] > 0 for v in size["methods"].values())
