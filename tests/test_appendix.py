@@ -445,6 +445,9 @@ def test_c3_rule():
         == verdicts.NOT
     assert verdicts.c3({"anil": algo(d - 0.01, 2 * d - 0.01, rel_lo=0.0), "maml": algo(1.0, 2.0)}).status \
         == verdicts.NOT
+    # a gap that turns back up with depth (MAML at fixed lr) does not count as falling
+    bump = dict(good, rel_monotone=False, norm_monotone=False)
+    assert verdicts.c3({"anil": good, "maml": bump}).status == verdicts.PARTLY
     assert verdicts.c3({"anil": good}).status == verdicts.PARTLY  # MAML missing: not the whole claim
     assert verdicts.c3({}).status == verdicts.MISSING
 

@@ -116,8 +116,28 @@ def c3(ctx) -> tuple[verdicts.Verdict, list]:
                                 "lr*steps*(L+1)" if algo == "maml" else "lr*steps", ": a = ", Num(f["a"]), ", b = ",
                                 Num(f["b"]), ", c = ", Num(f["c"]), ", R^2 = ", Num(f["r2"]), " (", Num(f["n"]),
                                 " points)."], style="item"))
+    blocks.extend(_lr_scaling(ctx))
     blocks.append(Para([*ctx.record_info(s), "."], style="item"))
     return verdicts.c3(sections.c3_inputs(s)), blocks
+
+
+def _lr_scaling(ctx) -> list:
+    """MAML's gap on split="same" with a fixed inner lr vs lr scaled by 2/(L+1) (ablation ``lr_scaling``).
+
+    MAML adapts with Theta, whose diagonal is (L+1) Sigma: at a fixed lr its inner loop gets
+    stronger with depth, which the theorem's lr*steps term charges; scaling lr by 2/(L+1) holds it fixed.
+    """
+    s = ctx.summary("ablate")
+    rows = [r for r in ((s or {}).get("result", {}).get("rows") or []) if r.get("ablation") == "lr_scaling"]
+    out = []
+    for value, label in (("fixed", "inner lr fixed"), ("depth", "inner lr scaled by 2/(L+1)")):
+        gaps = sorted((r["depth"], r.get("same/maml/rel_gap")) for r in rows if r.get("value") == value)
+        gaps = [(d, g) for d, g in gaps if g]
+        if len(gaps) >= 2:
+            out.append(Para(["Ablation lr_scaling, MAML vs MTL relative gap (split same), ", label, ": ",
+                             *[x for d, g in gaps for x in ("L=", Num(d), " ", sections.stat_num(g), "; ")][:-1],
+                             "."], style="item"))
+    return out
 
 
 def c4(ctx) -> tuple[verdicts.Verdict, list]:

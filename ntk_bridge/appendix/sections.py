@@ -344,7 +344,9 @@ def c3_inputs(s: dict) -> dict:
         out[algo] = {"rel_first": rel[i0]["mean"], "rel_last": rel[i1]["mean"],
                      "norm_first": norm[i0]["mean"] if norm and norm[i0] else None,
                      "norm_last": norm[i1]["mean"] if norm and norm[i1] else None,
-                     "rel_r_lo": fr.get("r_lo"), "norm_r_lo": fn.get("r_lo")}
+                     "rel_r_lo": fr.get("r_lo"), "norm_r_lo": fn.get("r_lo"),
+                     "rel_monotone": fr.get("monotone_decreasing", False),
+                     "norm_monotone": fn.get("monotone_decreasing", False)}
     return out
 
 

@@ -71,12 +71,14 @@ def c2(slopes: list[float] | None, identity: bool | None) -> Verdict:
 
 
 def c3_algo(rel_first: float, rel_last: float, norm_first: float | None, norm_last: float | None,
-            rel_r_lo: float | None, norm_r_lo: float | None) -> tuple[bool, bool]:
+            rel_r_lo: float | None, norm_r_lo: float | None, rel_monotone: bool = True,
+            norm_monotone: bool = True) -> tuple[bool, bool]:
     """``(rel falls, normalized falls)`` for one algorithm on ``split="same"``: the gap at the
-    deepest depth is <= C3_DROP times the shallowest and the fitted rate's interval is above 0."""
-    rel = rel_last <= C3_DROP * rel_first and rel_r_lo is not None and rel_r_lo > 0
+    deepest depth is <= C3_DROP times the shallowest, the fitted rate's interval is above 0 and
+    the mean gap falls at every depth step of the fit (a gap that turns back up is no power law)."""
+    rel = (rel_last <= C3_DROP * rel_first and rel_r_lo is not None and rel_r_lo > 0 and rel_monotone)
     norm = (norm_first is not None and norm_last is not None and norm_last <= C3_DROP * norm_first
-            and norm_r_lo is not None and norm_r_lo > 0)
+            and norm_r_lo is not None and norm_r_lo > 0 and norm_monotone)
     return rel, norm
 
 
@@ -88,7 +90,8 @@ def c3(per_algo: dict) -> Verdict:
     falls = {algo: c3_algo(**v) for algo, v in per_algo.items()}
     desc = "; ".join(f"{algo.upper()}: rel gap {'falls' if r else 'does not fall'}, normalized gap "
                      f"{'falls' if n else 'does not fall'}" for algo, (r, n) in falls.items())
-    rule = f"(falls: deepest <= {C3_DROP} x shallowest and bootstrap interval of r above 0)"
+    rule = (f"(falls: deepest <= {C3_DROP} x shallowest, bootstrap interval of r above 0, "
+            f"and falling at every depth step)")
     if all(r and n for r, n in falls.values()) and {"anil", "maml"} <= set(falls):
         return Verdict(REPRODUCED, f"{desc} {rule}")
     if any(r for r, _ in falls.values()):
