@@ -12,45 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import jax
-import numpy as np
-import optax
 
 import ntk_bridge as nb
 from ntk_bridge import finite
 from ntk_bridge.predict import Adaptation
 
 METHODS = ("mtl-shared", "anil", "fomaml", "maml")
-
-
-def time_method(spec: nb.MLPSpec, train: nb.TaskSet, method: str, adapt: Adaptation, *, n_steps: int,
-                repeats: int, device: str | None) -> dict:
-    """Median wall time of one outer step (``n_steps`` steps per timed call, after a warm-up call)."""
-    dev = jax.devices(device)[0] if device else jax.devices()[0]
-    with jax.default_device(dev):
-        prep = jax.device_put(finite.prepare(spec, train, train, method=method, seed=0), dev)
-        cfg = finite.problem(spec, method, adapt)
-        delta = jax.tree_util.tree_map(jax.numpy.zeros_like, prep.base)
-        state = optax.sgd(1.0, momentum=0.7).init(delta)
-        lr = jax.numpy.asarray(1e-3, prep.train["y_out"].dtype)  # small: the cost does not depend on it
-
-        def run(delta, state):
-            out = finite.train_steps(cfg, 0.7, n_steps, delta, state, lr, prep.base, prep.train)
-            jax.block_until_ready(out)
-            return out
-
-        t0 = time.perf_counter()
-        delta, state, _ = run(delta, state)  # compile + first steps
-        warm = time.perf_counter() - t0
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            delta, state, _ = run(delta, state)
-            times.append((time.perf_counter() - t0) / n_steps)
-    return {"per_step_s": float(np.median(times)), "per_step_all_s": times, "warmup_s": warm,
-            "device": f"{dev.platform} ({dev.device_kind})"}
 
 
 def main(argv=None) -> dict:
@@ -69,7 +38,7 @@ def main(argv=None) -> dict:
     for width in widths:
         spec = nb.MLPSpec(depth=args.depth, width=width)
         row = {"depth": args.depth, "width": width,
-               "methods": {m: time_method(spec, train, m, adapt, n_steps=n_steps, repeats=repeats,
+               "methods": {m: finite.time_outer_step(spec, train, m, adapt, n_steps=n_steps, repeats=repeats,
                                           device=args.device) for m in METHODS}}
         mtl = row["methods"]["mtl-shared"]["per_step_s"]
         row["ratio_to_mtl"] = {m: row["methods"][m]["per_step_s"] / mtl for m in METHODS}

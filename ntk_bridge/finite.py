@@ -573,3 +573,34 @@ def cross_head_kernel(spec: MLPSpec, x, *, seed: int = 0) -> dict:
         cross = empirical(spec, p, x, head2=head2).theta
     return {"cross": np.asarray(cross), "body": np.asarray(body),
             "ratio": float(np.linalg.norm(cross) / np.linalg.norm(body))}
+
+
+def time_outer_step(spec: MLPSpec, train: TaskSet, method: str, adapt: Adaptation, *, n_steps: int,
+                    repeats: int, device: str | None = None) -> dict:
+    """Median wall time of one full-batch outer step of ``method`` (claim C4), after a warm-up call.
+
+    ``n_steps`` steps per timed call (``block_until_ready``), ``repeats`` timed calls.
+    """
+    dev = jax.devices(device)[0] if device else jax.devices()[0]
+    with jax.default_device(dev):
+        prep = jax.device_put(prepare(spec, train, train, method=method, seed=0), dev)
+        cfg = problem(spec, method, adapt)
+        delta = jax.tree_util.tree_map(jax.numpy.zeros_like, prep.base)
+        state = optax.sgd(1.0, momentum=0.7).init(delta)
+        lr = jax.numpy.asarray(1e-3, prep.train["y_out"].dtype)  # small: the cost does not depend on it
+
+        def run(delta, state):
+            out = train_steps(cfg, 0.7, n_steps, delta, state, lr, prep.base, prep.train)
+            jax.block_until_ready(out)
+            return out
+
+        t0 = time.perf_counter()
+        delta, state, _ = run(delta, state)  # compile + first steps
+        warm = time.perf_counter() - t0
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            delta, state, _ = run(delta, state)
+            times.append((time.perf_counter() - t0) / n_steps)
+    return {"per_step_s": float(np.median(times)), "per_step_all_s": times, "warmup_s": warm,
+            "device": f"{dev.platform} ({dev.device_kind})"}

@@ -15,11 +15,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import store
+from .. import finite, store
 from ..predict import Adaptation
 from ..spec import MLPSpec
 from ..tasks import shared_feature
-from .common import check_choice, check_int, check_ints, checkout_module, point, save_summary, stat
+from .common import check_choice, check_int, check_ints, point, save_summary, stat
 
 NAME = "cost"
 METHODS = ("mtl-shared", "anil", "fomaml", "maml")
@@ -51,11 +51,10 @@ class Config:
 
 
 def _compute(p: dict) -> dict:
-    bench = checkout_module("benchmarks.train_cost")
     train = shared_feature(p["n_tasks"], p["n_support"], p["n_query"], dim=p["dim"], seed=0)
     spec = MLPSpec(depth=p["depth"], width=p["width"])
     adapt = Adaptation(lr=0.02, steps=p["steps"])  # the cost does not depend on the learning rate
-    return {m: bench.time_method(spec, train, m, adapt, n_steps=p["n_steps"], repeats=p["repeats"],
+    return {m: finite.time_outer_step(spec, train, m, adapt, n_steps=p["n_steps"], repeats=p["repeats"],
                                  device=p["device"]) for m in METHODS}
 
 
