@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--depths", type=_positive_int, nargs="+", metavar="L", help="network depths (>= 1)")
         p.add_argument("--widths", type=_positive_int, nargs="+", metavar="N", help="finite widths (>= 1)")
         p.add_argument("--family", choices=sorted(FAMILIES), help="task family")
+        p.add_argument("--methods", nargs="+", metavar="M", help="finite-width methods (width experiment)")
         p.add_argument("--backend", choices=("native", "nt"), help="kernel backend (default native)")
     p = sub.add_parser("figures", help="draw every figure from stored records")
     p.add_argument("--quick", action="store_true", help="read results/quick/ (default results/)")
@@ -137,7 +138,8 @@ def main(argv=None) -> int:
 
     overrides = {"seeds": args.seeds, "family": args.family, "backend": args.backend,
                  "depths": tuple(args.depths) if args.depths else None,
-                 "widths": tuple(args.widths) if args.widths else None}
+                 "widths": tuple(args.widths) if args.widths else None,
+                 "methods": tuple(args.methods) if args.methods else None}
     try:
         config = experiments.configure(cmd, quick=args.quick, **overrides)
     except ValueError as exc:
