@@ -43,9 +43,10 @@ import optax
 
 from . import metrics
 from .kernels import empirical
-from .predict import Adaptation
+from .predict import SPLITS, Adaptation
 from .spec import MLPSpec
 from .tasks import TaskSet
+
 
 def x64(enabled: bool = True):
     """Context manager switching JAX's 64-bit mode: ``jax.enable_x64`` (JAX >= 0.8; the
@@ -58,7 +59,6 @@ def x64(enabled: bool = True):
 
 
 METHODS = ("mtl-shared", "mtl-independent", "anil", "maml", "fomaml")
-SPLITS = ("disjoint", "same")
 DTYPES = ("float32", "float64")
 DEVICES = (None, "cpu", "gpu")
 MAX_HALVINGS = 8  # outer-step halvings (a step 256x smaller) before training gives up
