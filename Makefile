@@ -1,9 +1,20 @@
 # Two commands do all set-up on a fresh machine:  make reproduce   and   make test
+#
+# Two stacks, one virtual environment each:
+#   $(VENV)   pinned: jax 0.4.30 + neural-tangents 0.6.5 (+ tensorflow, ~2 GB), constraints.txt, .[nt,test]
+#   $(LATEST) the newest JAX on PyPI, no neural-tangents, .[test]; tests needing it are skipped
+# `make test` runs the suite on both and fails if either fails (what CI runs: .ci/run).
+# Pin the latest stack too with  make test-latest LATEST_CONSTRAINTS=constraints-latest.txt
+# (the newest set last verified); `make clean-latest` makes the next run fetch the newest again.
 PYTHON ?= python3
 VENV   ?= .venv
-PY      = $(VENV)/bin/python
+LATEST ?= .venv-latest
+LATEST_CONSTRAINTS ?=
+PYTEST_ARGS ?= -q
+PY        = $(VENV)/bin/python
+PY_LATEST = $(LATEST)/bin/python
 
-.PHONY: install reproduce test checks figures appendix clean
+.PHONY: install install-latest reproduce test test-pinned test-latest checks clean clean-latest
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -11,16 +22,45 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[nt,test]"
 	touch $@
 
+$(LATEST)/.installed: pyproject.toml $(LATEST_CONSTRAINTS)
+	$(PYTHON) -m venv $(LATEST)
+	$(PY_LATEST) -m pip install -q --upgrade pip
+	$(PY_LATEST) -m pip install -q --upgrade $(if $(LATEST_CONSTRAINTS),-c $(LATEST_CONSTRAINTS)) -e ".[test]"
+	touch $@
+
 install: $(VENV)/.installed
+
+install-latest: $(LATEST)/.installed
 
 reproduce: install          ## quick reproduction: experiments, figures, checks, appendix
 	$(VENV)/bin/ntk-bridge reproduce --quick
 
-test: install               ## the test suite (what CI runs)
-	$(PY) -m pytest -q
+# pytest's exit status 5 ("no tests collected") is a failure like any other non-zero status.
+define run_pytest
+	@$(1) -c 'import sys, jax; print(f"== tests on $(2): python {sys.version.split()[0]}, jax {jax.__version__}")'
+	@$(1) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests on $(2) (exit 5): a failure" >&2; fi; \
+	exit $$rc
+endef
+
+test: install install-latest  ## the test suite on both stacks (what CI runs); fails if either fails
+	@status=0; \
+	$(MAKE) --no-print-directory test-pinned || status=1; \
+	$(MAKE) --no-print-directory test-latest || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED on at least one stack (see above)" >&2; fi; \
+	exit $$status
+
+test-pinned: install        ## the suite on the pinned stack only
+	$(call run_pytest,$(PY),the pinned stack ($(VENV)))
+
+test-latest: install-latest ## the suite on the newest JAX only
+	$(call run_pytest,$(PY_LATEST),the latest stack ($(LATEST)))
 
 checks: install             ## every proofs_checks statement, as a table
 	$(PY) -m proofs_checks
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache
+
+clean-latest:
+	rm -rf $(LATEST)

@@ -17,6 +17,8 @@ import dataclasses
 import math
 from typing import Any
 
+from . import validate
+
 Params = dict  # {"body": [(W, b), ...], "head": (W, b)}
 
 
@@ -41,16 +43,13 @@ class MLPSpec:
     out_dim: int = 1
 
     def __post_init__(self):
+        # Stored as plain Python numbers (np.int64(4) -> 4, np.float32(0.1) -> 0.1...), so a
+        # spec hashes, compares and serializes the same whatever type it was built from.
         for name in ("depth", "width", "out_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"MLPSpec.{name} must be an integer >= 1, got {value!r}")
+            object.__setattr__(self, name, validate.integer(f"MLPSpec.{name}", getattr(self, name), 1))
         for name in ("w_std", "head_std"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"MLPSpec.{name} must be a finite number > 0, got {value!r}")
-        if not (isinstance(self.b_std, (int, float)) and math.isfinite(self.b_std) and self.b_std >= 0):
-            raise ValueError(f"MLPSpec.b_std must be a finite number >= 0, got {self.b_std!r}")
+            object.__setattr__(self, name, validate.positive(f"MLPSpec.{name}", getattr(self, name)))
+        object.__setattr__(self, "b_std", validate.nonnegative("MLPSpec.b_std", self.b_std))
 
     def replace(self, **changes: Any) -> "MLPSpec":
         """A copy with some fields changed (validated again)."""
@@ -64,8 +63,12 @@ class MLPSpec:
         """The neural-tangents ``(init_fn, apply_fn, kernel_fn)`` triple of this architecture.
 
         Imports neural-tangents lazily: the finite-width path never needs it.
+
+        Raises:
+          ModuleNotFoundError: neural-tangents is not installed (or not importable on this
+            JAX); the message names the ``nt`` extra that provides it.
         """
-        from neural_tangents import stax
+        stax = neural_tangents().stax
 
         layers = []
         for _ in range(self.depth):
@@ -83,8 +86,7 @@ class MLPSpec:
         """Standard-normal parameters ``{"body": [(W, b)] * depth, "head": (W, b)}``."""
         import jax
 
-        if not isinstance(in_dim, int) or in_dim < 1:
-            raise ValueError(f"in_dim must be an integer >= 1, got {in_dim!r}")
+        in_dim = validate.integer("in_dim", in_dim, 1)
         keys = jax.random.split(key, 2 * self.depth + 2)
         sizes = [in_dim] + [self.width] * self.depth
         body = [
@@ -113,6 +115,28 @@ class MLPSpec:
     def apply(self, params: Params, x):
         """Network output ``f(x; params)``, shape ``(..., out_dim)``."""
         return self.head_apply(params["head"], self.features(params["body"], x))
+
+
+NT_EXTRA_HINT = ('install the "nt" extra with the pinned versions: '
+                 'pip install -c constraints.txt "ntk-bridge[nt]" (neural-tangents 0.6.5 needs jax 0.4.30), '
+                 'or use backend="native"')
+
+
+def neural_tangents():
+    """The ``neural_tangents`` module, or a ``ModuleNotFoundError`` naming the ``nt`` extra.
+
+    neural-tangents is optional: only ``backend="nt"`` and :meth:`MLPSpec.stax` need it.
+    Its 0.6.5 release imports JAX APIs removed after the 0.4.30 era, so on a newer JAX it
+    fails to import even when installed; both cases get the same one-line fix.
+    """
+    try:
+        import neural_tangents as nt
+    except ImportError as exc:
+        installed = getattr(exc, "name", None) != "neural_tangents"
+        why = (f"neural-tangents is installed but cannot be imported with this JAX ({type(exc).__name__}: {exc})"
+               if installed else "neural-tangents is not installed")
+        raise ModuleNotFoundError(f"{why}: {NT_EXTRA_HINT}", name="neural_tangents") from exc
+    return nt
 
 
 def _dense(x, w, b, w_std, b_std):

@@ -11,7 +11,8 @@ Layout: ``<root>/<experiment>/<config_hash>.json`` (default root ``results/``, q
      "versions": {...},          # ntk_bridge, python, numpy, jax, jaxlib, neural_tangents
      "device": {...},            # jax backend, device kind, host CPU
      "timings": {"total_s": float, ...},
-     "created": "2021-07-18T12:00:00+00:00",
+     "created": "2021-07-18T12:00:00.123456+00:00",   # UTC, microseconds
+     "created_ns": int,          # nanoseconds since the epoch, strictly increasing within a process
      "result": {...}}
 
 A sweep is many small point records (one per configuration point and seed); rerunning it
@@ -20,11 +21,18 @@ record is never reused for it.  After its points, every experiment writes one *s
 record whose ``result["points"]`` lists the hashes of the points it was computed from:
 figures and the appendix read a summary and exactly those points, never a mix of sweeps.
 
+Records are written atomically (:mod:`ntk_bridge.atomic`, mode 0644).  A record file that is
+not a valid record (truncated, garbage, hand-edited so that its hash no longer matches its
+config) is *damaged*: the loaders log one line naming it, move it aside to
+``<name>.json.corrupt`` and carry on without it, so a sweep recomputes that point.
+
 Loaders (what figures and ``ntk_bridge.appendix`` use):
 
-    load(root, experiment, kind=None)  -> list of records, sorted by creation time
+    load(root, experiment, kind=None)  -> list of records, oldest first
     latest_summary(root, experiment)   -> the newest summary record, or None
     points_of(root, summary)           -> the point records a summary lists, in its order
+                                          (MissingRecords if any is missing or damaged)
+    verify(root)                       -> counts per experiment and problems, changing nothing
 """
 from __future__ import annotations
 
@@ -34,18 +42,37 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+import logging
 import math
 import os
 import platform
-import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
+
+from . import atomic
 
 SCHEMA_VERSION = 1
 DEFAULT_ROOT = Path("results")
 QUICK_ROOT = DEFAULT_ROOT / "quick"
 KINDS = ("point", "summary")
+REQUIRED = ("experiment", "kind", "config", "config_hash", "created", "timings", "result")
+CORRUPT_SUFFIX = ".corrupt"
+
+log = logging.getLogger(__name__)   # one line per damaged record (stderr when logging is not configured)
+
+
+class DamagedRecord(ValueError):
+    """A record file that is not a valid record; ``str()`` is one line naming the file and the fault."""
+
+    def __init__(self, path, reason: str):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class MissingRecords(FileNotFoundError):
+    """Point records a summary lists are missing or damaged; ``str()`` is one line saying what to rerun."""
 
 
 def to_jsonable(value: Any) -> Any:
@@ -117,9 +144,21 @@ def _host_cpu() -> str:
     return platform.processor() or platform.machine()
 
 
+_clock_lock = threading.Lock()
+_last_ns = 0
+
+
+def _now_ns() -> int:
+    """Wall-clock nanoseconds, strictly increasing within this process (ties broken by +1 ns)."""
+    global _last_ns
+    with _clock_lock:
+        _last_ns = max(time.time_ns(), _last_ns + 1)
+        return _last_ns
+
+
 def save(root, experiment: str, config: Any, result: dict, *, seed: int | None = None,
          timings: dict | None = None, kind: str = "point") -> dict:
-    """Write one record atomically (temp file in the same folder, then ``os.replace``); return it."""
+    """Write one record atomically (:func:`ntk_bridge.atomic.write_text`, mode 0644); return it."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     path = record_path(root, experiment, config, kind)
@@ -134,36 +173,33 @@ def save(root, experiment: str, config: Any, result: dict, *, seed: int | None =
         "versions": versions(),
         "device": dict(device()),
         "timings": to_jsonable(timings),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "result": to_jsonable(result),
     }
+    ns = _now_ns()
+    record["created_ns"] = ns
+    record["created"] = _dt.datetime.fromtimestamp(ns // 10**9, _dt.timezone.utc).replace(
+        microsecond=ns // 1000 % 10**6).isoformat(timespec="microseconds")
     text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text + "\n")
     return record
 
 
 def get(root, experiment: str, config: Any, kind: str = "point") -> dict | None:
-    """The stored record of exactly this configuration, or ``None``."""
+    """The stored record of exactly this configuration, or ``None`` (also when it was damaged: set aside)."""
     path = record_path(root, experiment, config, kind)
-    return _read(path) if path.exists() else None
+    return _read_or_set_aside(path) if path.exists() else None
 
 
 def load(root, experiment: str, kind: str | None = None) -> list[dict]:
-    """Every record of ``experiment`` under ``root`` (optionally of one ``kind``), oldest first."""
+    """Every valid record of ``experiment`` under ``root`` (optionally of one ``kind``), oldest first.
+
+    Damaged files are logged, moved aside and left out.
+    """
     _check_name(experiment)
     folder = Path(root) / experiment
-    records = [_read(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
-    if kind is not None:
-        records = [r for r in records if r.get("kind") == kind]
-    return sorted(records, key=lambda r: r["created"])
+    records = [_read_or_set_aside(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    records = [r for r in records if r is not None and (kind is None or r["kind"] == kind)]
+    return sorted(records, key=_age)
 
 
 def latest_summary(root, experiment: str) -> dict | None:
@@ -173,13 +209,25 @@ def latest_summary(root, experiment: str) -> dict | None:
 
 
 def points_of(root, summary: dict) -> list[dict]:
-    """The point records listed in ``summary["result"]["points"]``, in that order."""
+    """The point records listed in ``summary["result"]["points"]``, in that order.
+
+    Raises:
+      MissingRecords: some are missing or damaged (damaged ones are moved aside); the
+        message names the first and says to rerun the experiment, which recomputes them.
+    """
     folder = Path(root) / summary["experiment"]
-    missing = [h for h in summary["result"]["points"] if not (folder / f"{h}.json").exists()]
+    records, missing = [], []
+    for h in summary["result"]["points"]:
+        path = folder / f"{h}.json"
+        record = _read_or_set_aside(path) if path.exists() else None
+        if record is None:
+            missing.append(path)
+        records.append(record)
     if missing:
-        raise FileNotFoundError(f"{len(missing)} point records of the {summary['experiment']} summary "
-                                f"are missing under {folder} (first: {missing[0]}); rerun the experiment")
-    return [_read(folder / f"{h}.json") for h in summary["result"]["points"]]
+        raise MissingRecords(f"{len(missing)} of the {len(records)} point records of the {summary['experiment']} "
+                             f"summary {summary['config_hash']} are missing or damaged (first: {missing[0]}); "
+                             f"rerun `ntk-bridge {summary['experiment']}` with the same options to recompute them")
+    return records
 
 
 def sweep(root, experiment: str, configs: Iterable[Any], compute: Callable[[Any], dict], *,
@@ -205,9 +253,145 @@ def sweep(root, experiment: str, configs: Iterable[Any], compute: Callable[[Any]
     return records
 
 
-def _read(path: Path) -> dict:
-    with open(path) as fh:
-        return json.load(fh)
+def read(path) -> dict:
+    """The record stored in ``path``, checked (:func:`problems`); ``DamagedRecord`` if it is not a valid record."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DamagedRecord(path, f"not valid JSON ({exc})") from None
+    faults = problems(record, path)
+    if faults:
+        raise DamagedRecord(path, "; ".join(faults))
+    return record
+
+
+def problems(record: Any, path=None) -> list[str]:
+    """What is wrong with ``record`` (read from ``path``, if given): empty when it is a valid record.
+
+    Checks the required fields, the kind, that ``config_hash`` is :func:`config_hash` of its
+    experiment, kind and config, and (with ``path``) that the file is named after that hash
+    and lies in its experiment's folder.
+    """
+    if not isinstance(record, dict):
+        return [f"not a record (a JSON {type(record).__name__}, expected an object)"]
+    missing = [k for k in REQUIRED if k not in record]
+    if missing:
+        return [f"missing fields {missing}"]
+    out = []
+    experiment, kind = record["experiment"], record["kind"]
+    if kind not in KINDS:
+        out.append(f"kind {kind!r} is not one of {KINDS}")
+    if not isinstance(experiment, str):
+        out.append(f"experiment {experiment!r} is not a name")
+    if not isinstance(record["result"], dict):
+        out.append("result is not an object")
+    elif kind == "summary":
+        pts = record["result"].get("points")
+        if not isinstance(pts, list) or not all(isinstance(h, str) for h in pts):
+            out.append("summary without a list of point hashes in result.points")
+    if out:
+        return out
+    try:
+        expected = config_hash(experiment, record["config"], kind)
+    except ValueError as exc:
+        return [f"config cannot be hashed ({exc})"]
+    if record["config_hash"] != expected:
+        out.append(f"config_hash {record['config_hash']!r} does not match its config (expected {expected!r})")
+    if path is not None:
+        path = Path(path)
+        if path.stem != expected:
+            out.append(f"file name does not match the config hash {expected!r}")
+        if path.parent.name != experiment:
+            out.append(f"record of experiment {experiment!r} in folder {path.parent.name!r}")
+    return out
+
+
+def set_aside(path) -> Path:
+    """Move ``path`` to ``<path>.corrupt`` (``.corrupt.1``, ... if taken); return the new path."""
+    path = Path(path)
+    dest = path.with_name(path.name + CORRUPT_SUFFIX)
+    n = 0
+    while dest.exists():
+        n += 1
+        dest = path.with_name(f"{path.name}{CORRUPT_SUFFIX}.{n}")
+    os.replace(path, dest)
+    return dest
+
+
+def _read_or_set_aside(path: Path) -> dict | None:
+    """:func:`read`; a damaged record is logged in one line, moved aside (where writable) and gives ``None``."""
+    try:
+        return read(path)
+    except DamagedRecord as exc:
+        try:
+            dest = set_aside(path)
+        except OSError as move:
+            log.warning("store: damaged record %s; left in place, ignored (cannot move it aside: %s)",
+                        exc, move.strerror or move)
+        else:
+            log.warning("store: damaged record %s; moved to %s, will be recomputed", exc, dest.name)
+        return None
+
+
+def created_ns(record: dict) -> int:
+    """When ``record`` was saved, in ns since the epoch: ``created_ns``, else parsed from ``created``."""
+    ns = record.get("created_ns")
+    if isinstance(ns, int) and not isinstance(ns, bool):
+        return ns
+    try:  # records written before created_ns existed: whole seconds
+        return int(_dt.datetime.fromisoformat(record["created"]).timestamp() * 1e6) * 1000
+    except (KeyError, TypeError, ValueError):
+        return 0
+
+
+def _age(record: dict) -> tuple:
+    """Sort key, oldest first: :func:`created_ns`, then the hash (a deterministic tie-break)."""
+    return created_ns(record), record["config_hash"]
+
+
+def verify(root) -> tuple[dict, list[str], list[str]]:
+    """Check every record under ``root`` without changing anything.
+
+    Returns ``(counts, problems, notes)``: ``counts[experiment] = {"point": n, "summary": m}``
+    of valid records; ``problems``, one line each (invalid JSON, missing fields, a
+    ``config_hash`` that does not match its config, a summary listing points that are not
+    there); ``notes``: harmless findings (records set aside as ``*.corrupt``, leftover
+    temporary files).
+    """
+    root = Path(root)
+    counts, faults, notes = {}, [], []
+    if not root.is_dir():
+        return counts, [f"{root}: not a directory"], notes
+    folders = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
+                     and (any(d.glob("*.json")) or any(d.glob(f"*{CORRUPT_SUFFIX}*"))))
+    for folder in folders:
+        valid: dict[str, dict] = {}
+        for path in sorted(folder.glob("*.json")):
+            try:
+                valid[path.stem] = read(path)
+            except DamagedRecord as exc:
+                faults.append(str(exc))
+            except OSError as exc:
+                faults.append(f"{path}: cannot be read ({exc.strerror or exc})")
+        c = counts.setdefault(folder.name, {"point": 0, "summary": 0})
+        for record in valid.values():
+            c[record["kind"]] += 1
+            if record["kind"] != "summary":
+                continue
+            lost = [h for h in record["result"]["points"] if valid.get(h, {}).get("kind") != "point"]
+            if lost:
+                faults.append(f"{folder / (record['config_hash'] + '.json')}: summary lists {len(lost)} point "
+                              f"records that are missing or invalid (first: {lost[0]}.json)")
+        aside = sorted(folder.glob(f"*{CORRUPT_SUFFIX}*"))
+        if aside:
+            notes.append(f"{folder}: {len(aside)} damaged record(s) set aside earlier ({aside[0].name}, ...)")
+        temps = sorted(folder.glob(".*.tmp"))
+        if temps:
+            notes.append(f"{folder}: {len(temps)} leftover temporary file(s) of interrupted writes ({temps[0].name})")
+    if not counts:
+        faults.append(f"{root}: no records (no <experiment>/<hash>.json files)")
+    return counts, faults, notes
 
 
 def _check_name(experiment: str) -> None:

@@ -13,6 +13,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import validate
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskSet:
@@ -73,8 +75,7 @@ class TaskSet:
 
     def take(self, n_tasks: int) -> "TaskSet":
         """The first ``n_tasks`` tasks."""
-        if not 1 <= n_tasks <= self.n_tasks:
-            raise ValueError(f"n_tasks must be in [1, {self.n_tasks}], got {n_tasks}")
+        n_tasks = validate.integer("n_tasks", n_tasks, 1, self.n_tasks)
         return TaskSet(self.xs[:n_tasks], self.ys[:n_tasks], self.xq[:n_tasks], self.yq[:n_tasks])
 
     def check_compatible(self, other: "TaskSet", name: str = "test") -> None:
@@ -88,7 +89,7 @@ class TaskSet:
 def _as_float_array(value, name: str) -> np.ndarray:
     try:
         arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
         raise ValueError(f"TaskSet.{name} is not an array: {exc}") from exc
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise ValueError(f"TaskSet.{name} must hold real numbers, got dtype {arr.dtype}")
@@ -104,15 +105,19 @@ def _as_float_array(value, name: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------ families
+def _seeds(world_seed, seed) -> tuple[int, int]:
+    """Both seeds as plain ``int >= 0`` (NumPy's generators refuse negative seeds anyway)."""
+    return validate.integer("world_seed", world_seed, 0), validate.integer("seed", seed, 0)
+
+
 def _sphere(rng: np.random.Generator, shape) -> np.ndarray:
     x = rng.standard_normal(shape)
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def _check_sizes(**sizes):
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+def _sizes(**sizes) -> tuple[int, ...]:
+    """Each size as a plain ``int >= 1`` (NumPy integers accepted), in the order given."""
+    return tuple(validate.integer(name, value, 1) for name, value in sizes.items())
 
 
 def shared_feature(n_tasks: int, n_support: int = 5, n_query: int = 15, *, dim: int = 16,
@@ -125,12 +130,11 @@ def shared_feature(n_tasks: int, n_support: int = 5, n_query: int = 15, *, dim: 
     (``world_seed``), ``u_i`` per task (``seed``), all ``N(0, I)``.  ``similarity = 1`` makes
     every task the same; ``0`` leaves only the shared features.
     """
-    _check_sizes(n_tasks=n_tasks, n_support=n_support, n_query=n_query, dim=dim, out_dim=out_dim,
-                 n_features=n_features)
-    if not 0.0 <= similarity <= 1.0:
-        raise ValueError(f"similarity must be in [0, 1], got {similarity!r}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    n_tasks, n_support, n_query, dim, out_dim, n_features = _sizes(
+        n_tasks=n_tasks, n_support=n_support, n_query=n_query, dim=dim, out_dim=out_dim, n_features=n_features)
+    similarity = validate.real("similarity", similarity, 0.0, 1.0)
+    noise = validate.nonnegative("noise", noise)
+    world_seed, seed = _seeds(world_seed, seed)
     world = np.random.default_rng([world_seed, 1])
     a = world.standard_normal((dim, n_features))
     w0 = world.standard_normal((n_features, out_dim))
@@ -153,9 +157,9 @@ def sinusoid(n_tasks: int, n_support: int = 5, n_query: int = 15, *, amp_range=(
     unused (the family has no shared hidden structure beyond its ranges).
     """
     del world_seed
-    _check_sizes(n_tasks=n_tasks, n_support=n_support, n_query=n_query)
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    n_tasks, n_support, n_query = _sizes(n_tasks=n_tasks, n_support=n_support, n_query=n_query)
+    noise = validate.nonnegative("noise", noise)
+    seed = validate.integer("seed", seed, 0)
     rng = np.random.default_rng([seed, 3])
     amp = rng.uniform(*amp_range, size=(n_tasks, 1))
     phase = rng.uniform(*phase_range, size=(n_tasks, 1))
@@ -175,11 +179,11 @@ def gaussian_clusters(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: in
     on the sphere.  Targets are one-hot rows minus ``1 / n_way`` (centred), out_dim
     ``n_way``.  Support holds ``k_shot`` and query ``n_query`` points per class.
     """
-    _check_sizes(n_tasks=n_tasks, n_way=n_way, k_shot=k_shot, n_query=n_query, dim=dim, rank=rank)
-    if rank > dim:
-        raise ValueError(f"rank must be <= dim ({dim}), got {rank}")
-    if spread < 0:
-        raise ValueError(f"spread must be >= 0, got {spread!r}")
+    n_tasks, n_way, k_shot, n_query, dim = _sizes(n_tasks=n_tasks, n_way=n_way, k_shot=k_shot, n_query=n_query,
+                                                  dim=dim)
+    rank = validate.integer("rank", rank, 1, dim)
+    spread = validate.nonnegative("spread", spread)
+    world_seed, seed = _seeds(world_seed, seed)
     basis = np.linalg.qr(np.random.default_rng([world_seed, 4]).standard_normal((dim, rank)))[0]
     rng = np.random.default_rng([seed, 5])
     centres = _sphere(rng, (n_tasks, n_way, rank)) @ basis.T            # (N, way, d)
@@ -201,6 +205,5 @@ FAMILIES: dict[str, Callable[..., TaskSet]] = {
 
 def make(family: str, n_tasks: int, **kwargs) -> TaskSet:
     """Draw ``n_tasks`` tasks from the family named ``family`` (a key of ``FAMILIES``)."""
-    if family not in FAMILIES:
-        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}")
+    validate.choice("family", family, sorted(FAMILIES))
     return FAMILIES[family](n_tasks, **kwargs)

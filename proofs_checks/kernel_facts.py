@@ -29,7 +29,7 @@ def _points(seed: int = 0):
     return x, 0.5 * rng.standard_normal((4, 7))
 
 
-@check("kernel_facts.native_vs_nt")
+@check("kernel_facts.native_vs_nt", requires=("neural_tangents",))
 def check_native_vs_nt():
     """The native arc-cosine recursion (Cho & Saul) equals neural-tangents' analytic kernel_fn, Theta and
     Sigma, for depths 1..32 with and without bias: rel. error < 1e-9.

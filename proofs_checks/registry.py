@@ -5,10 +5,15 @@ value, the tolerance it is held to and whether it passed); :func:`check` registe
 under a dotted name ``group.case`` with its docstring's first paragraph as the statement.
 :func:`run_checks` times each one, turns an exception into a FAIL carrying the message,
 and runs everything in JAX float64 (restored afterwards, so importers are unaffected).
+
+A check that needs an optional package (``check(..., requires=("neural_tangents",))``) is
+SKIPPED, with the reason and the install command, where that package cannot be imported;
+so is a check that raises :class:`Skip`.  A skip is neither a pass nor a failure.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import inspect
 import math
@@ -20,6 +25,13 @@ import numpy as np
 
 # One module per group of checks, in report order.
 MODULES = ("formulation", "inner_loop", "meta_ntk", "mtl_kernel", "kernel_facts", "closeness")
+STATUSES = ("PASS", "FAIL", "SKIP")
+# Optional packages a check may require, and how to get them.
+EXTRAS = {"neural_tangents": 'pip install -c constraints.txt "ntk-bridge[nt]" (neural-tangents 0.6.5 needs jax 0.4.30)'}
+
+
+class Skip(Exception):
+    """Raised by a check that cannot run here (a missing optional package); the message is the reason."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +71,21 @@ class CheckResult:
     seconds: float
     details: dict
     relation: str = "<="
+    status: str = ""          # "PASS", "FAIL" or "SKIP"; derived from ``passed`` when not given
+
+    def __post_init__(self):
+        if not self.status:
+            object.__setattr__(self, "status", "PASS" if self.passed else "FAIL")
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    @property
+    def skipped(self) -> bool:
+        return self.status == "SKIP"
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "FAIL"
 
     def to_dict(self) -> dict:
         return _jsonable(dataclasses.asdict(self))
@@ -69,6 +96,7 @@ class Check:
     name: str
     func: Callable[[], Outcome]
     fast: bool
+    requires: tuple = ()      # importable modules the check needs (keys of EXTRAS)
 
     @property
     def statement(self) -> str:
@@ -79,14 +107,28 @@ class Check:
 _REGISTRY: dict[str, Check] = {}
 
 
-def check(name: str, *, fast: bool = False):
-    """Register the decorated ``() -> Outcome`` function as check ``name`` (``fast``: in ``--fast``)."""
+def check(name: str, *, fast: bool = False, requires: tuple = ()):
+    """Register the decorated ``() -> Outcome`` function as check ``name``.
+
+    ``fast``: part of ``--fast``; ``requires``: optional modules it imports (skipped without them).
+    """
     def register(func):
         if name in _REGISTRY and _REGISTRY[name].func.__qualname__ != func.__qualname__:
             raise ValueError(f"check name {name!r} registered twice")
-        _REGISTRY[name] = Check(name, func, fast)
+        _REGISTRY[name] = Check(name, func, fast, tuple(requires))
         return func
     return register
+
+
+@functools.lru_cache(maxsize=None)
+def missing_requirement(module: str) -> str | None:
+    """Why ``module`` cannot be used here (with the install command), or ``None`` if it imports."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        how = EXTRAS.get(module, f"pip install {module}")
+        return f"needs {module}, which cannot be imported here ({type(exc).__name__}: {exc}); {how}"
+    return None
 
 
 def all_checks() -> dict[str, Check]:
@@ -120,21 +162,35 @@ def _matches(name: str, pattern: str) -> bool:
 
 
 def run_one(chk: Check) -> CheckResult:
-    """Run one check in float64; an exception is a FAIL whose ``computed`` is the error."""
-    from jax.experimental import enable_x64
+    """Run one check in float64; an exception is a FAIL whose ``computed`` is the error.
+
+    A missing requirement (or a :class:`Skip` raised by the check) gives a SKIP whose
+    ``computed`` is the reason; the check's body does not run without its requirements.
+    """
+    from ntk_bridge.precision import x64
 
     start = time.perf_counter()
+    reasons = [r for r in map(missing_requirement, chk.requires) if r]
+    if reasons:
+        return _skipped(chk, "; ".join(reasons), time.perf_counter() - start)
     try:
-        with enable_x64():
+        with x64():
             out = chk.func()
         if not isinstance(out, Outcome):
             raise TypeError(f"check returned {type(out).__name__}, expected Outcome")
+    except Skip as exc:
+        return _skipped(chk, str(exc), time.perf_counter() - start)
     except Exception as exc:  # a crashing check is a failed check, reported, never fatal
         out = Outcome(f"raised {type(exc).__name__}: {exc}", math.nan, math.nan, False, "<=",
                       {"traceback": traceback.format_exc(limit=4)})
     seconds = time.perf_counter() - start
     return CheckResult(chk.name, chk.statement, out.computed, out.value, out.tolerance, out.passed,
                        seconds, _jsonable(out.details), out.relation)
+
+
+def _skipped(chk: Check, reason: str, seconds: float) -> CheckResult:
+    return CheckResult(chk.name, chk.statement, f"skipped: {reason}", math.nan, math.nan, False, seconds,
+                       {"skip_reason": reason, "requires": list(chk.requires)}, "<=", "SKIP")
 
 
 def run_checks(names=None, fast: bool = False, *, progress: Callable[[CheckResult], None] | None = None

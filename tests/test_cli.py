@@ -44,6 +44,101 @@ def test_delegates_and_missing_modules(capsys, monkeypatch):
     assert "ntk_bridge.appendix is not available" in err and "Traceback" not in err
 
 
-def test_figures_on_empty_results_skip_cleanly(tmp_path, capsys):
-    assert cli.main(["figures", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "figs")]) == 0
-    assert "skipped" in capsys.readouterr().err
+@pytest.mark.parametrize("results", ["none", "empty"])
+def test_figures_without_results_say_so_in_one_line(results, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["figures", "--results", str(tmp_path / results), "--out", str(tmp_path / "figs")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ntk-bridge figures: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "figs").exists()
+
+
+# ------------------------------------------------------------------ results folders that cannot be used
+KS = ["kernel-share", "--quick", "--depths", "1", "2", "--seeds", "1"]
+
+
+def _run_ks(root):
+    return cli.main(KS + ["--results", str(root)])
+
+
+def test_experiment_list_is_the_experiments_package_order():
+    from ntk_bridge import experiments
+
+    assert cli.EXPERIMENTS is experiments.ORDER
+    assert set(cli._parser()._subparsers._group_actions[0].choices) >= set(experiments.ORDER)
+
+
+@pytest.mark.parametrize("command", [KS, ["figures"], ["verify"]], ids=["experiment", "figures", "verify"])
+def test_results_that_is_a_file_is_one_line(command, tmp_path, capsys):
+    target = tmp_path / "results.txt"
+    target.write_text("not a folder")
+    assert cli.main(command + ["--results", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"--results {target} is not a directory" in err and "Traceback" not in err
+    assert err.count("\n") == 1
+
+
+def test_read_only_results_rerun_a_finished_sweep_and_fail_new_work_in_one_line(tmp_path, capsys, read_only):
+    assert _run_ks(tmp_path) == 0
+    files = {p.name: p.read_bytes() for p in (tmp_path / "kernel-share").iterdir()}
+    read_only(tmp_path)
+    capsys.readouterr()
+    assert _run_ks(tmp_path) == 0                                   # nothing to write: succeeds
+    assert {p.name: p.read_bytes() for p in (tmp_path / "kernel-share").iterdir()} == files
+    assert cli.main(KS[:-1] + ["2", "--results", str(tmp_path)]) == 1   # a new point cannot be stored
+    err = capsys.readouterr().err
+    assert "ntk-bridge kernel-share: error: Permission denied: " in err and "Traceback" not in err
+    assert err.strip().count("\n") == 0
+
+
+def test_programming_errors_are_not_swallowed(tmp_path, monkeypatch):
+    from ntk_bridge import experiments
+
+    def broken(*a, **kw):
+        raise TypeError("a bug")
+    monkeypatch.setattr(experiments, "run", broken)
+    with pytest.raises(TypeError, match="a bug"):
+        _run_ks(tmp_path)
+
+
+def test_a_truncated_record_is_named_and_recomputed(tmp_path, caplog, capsys):
+    assert _run_ks(tmp_path) == 0
+    summary = store.latest_summary(tmp_path, "kernel-share")
+    folder = tmp_path / "kernel-share"
+    point = folder / f"{summary['result']['points'][0]}.json"
+    summ = folder / f"{summary['config_hash']}.json"
+    for path in (point, summ):
+        with open(path, "r+b") as fh:                               # truncate -s 300
+            fh.truncate(300)
+    assert _run_ks(tmp_path) == 0
+    messages = [r.getMessage() for r in caplog.records if r.name == "ntk_bridge.store"]
+    assert any(str(point) in m for m in messages) and any(str(summ) in m for m in messages)
+    assert (folder / (point.name + ".corrupt")).exists() and (folder / (summ.name + ".corrupt")).exists()
+    assert store.points_of(tmp_path, store.latest_summary(tmp_path, "kernel-share"))[0]["config_hash"] == point.stem
+    capsys.readouterr()
+    assert cli.main(["verify", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "kernel-share: 2 points, 1 summary" in out and ".corrupt" in out and "verify: ok" in out
+
+
+def test_verify_reports_problems_and_exits_1(tmp_path, capsys):
+    assert _run_ks(tmp_path) == 0
+    summary = store.latest_summary(tmp_path, "kernel-share")
+    point = tmp_path / "kernel-share" / f"{summary['result']['points'][1]}.json"
+    point.write_text(point.read_text()[:300])
+    capsys.readouterr()
+    assert cli.main(["verify", "--results", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert f"problem: {point}: not valid JSON" in captured.err
+    assert "summary lists 1 point records that are missing or invalid" in captured.err
+    assert "verify: 2 problems" in captured.out
+    assert point.exists() and not point.with_name(point.name + ".corrupt").exists()   # verify changes nothing
+
+
+def test_nt_backend_without_neural_tangents_names_the_extra(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "neural_tangents", None)
+    assert cli.main(KS + ["--backend", "nt", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert 'ntk-bridge[nt]' in err and "Traceback" not in err and not any(tmp_path.iterdir())

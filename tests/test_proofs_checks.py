@@ -152,3 +152,53 @@ def test_cli_json_out_and_exit_codes(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(predict, "inner_operator", lambda k, adapt: 2 * np.eye(k.shape[-1]))
     assert main(["--only", "inner_loop.discrete"]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ optional packages: SKIP, not FAIL
+@pytest.fixture
+def no_neural_tangents(monkeypatch):
+    import sys
+
+    from proofs_checks import registry
+
+    monkeypatch.setitem(sys.modules, "neural_tangents", None)   # import fails as if not installed
+    registry.missing_requirement.cache_clear()
+    yield
+    registry.missing_requirement.cache_clear()
+
+
+def test_a_check_needing_neural_tangents_is_skipped_with_the_install_command(no_neural_tangents, tmp_path,
+                                                                              capsys):
+    res = _one("kernel_facts.native_vs_nt")
+    assert res.status == "SKIP" and res.skipped and not res.failed and not res.passed
+    assert 'ntk-bridge[nt]' in res.computed and res.details["requires"] == ["neural_tangents"]
+    out = tmp_path / "checks.json"
+    assert main(["--only", "kernel_facts.native_vs_nt,inner_loop.singular", "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "kernel_facts.native_vs_nt          SKIP" in table and "SKIPPED: ['kernel_facts.native_vs_nt']" in table
+    doc = json.loads(out.read_text())
+    assert doc["passed"] and (doc["n_passed"], doc["n_failed"], doc["n_skipped"]) == (1, 0, 1)
+    assert [r["status"] for r in doc["results"]] == ["PASS", "SKIP"] or \
+        [r["status"] for r in doc["results"]] == ["SKIP", "PASS"]
+    assert (out.stat().st_mode & 0o777) == 0o644
+
+
+def test_a_check_raising_skip_is_skipped_and_a_failure_still_fails(monkeypatch):
+    from proofs_checks import registry
+
+    def cannot_run(k, adapt):
+        raise registry.Skip("no accelerator here")
+    monkeypatch.setattr(predict, "inner_operator", cannot_run)
+    res = _one("inner_loop.singular")
+    assert res.status == "SKIP" and res.computed == "skipped: no accelerator here"
+    assert main(["--only", "inner_loop.singular"]) == 0
+    monkeypatch.setattr(predict, "inner_operator", lambda k, adapt: 2 * np.eye(k.shape[-1]))
+    assert main(["--only", "inner_loop.singular"]) == 1
+
+
+def test_results_json_is_strict(tmp_path):
+    from proofs_checks.runner import write_json
+
+    with pytest.raises(ValueError):
+        write_json({"value": float("nan")}, str(tmp_path / "x.json"))
+    assert not (tmp_path / "x.json").exists()

@@ -19,6 +19,33 @@ def test_invalid_fields_raise_naming_the_field(field, value):
         nb.MLPSpec(**{field: value})
 
 
+def test_numpy_scalars_are_accepted_and_stored_as_python_numbers():
+    spec = nb.MLPSpec(depth=np.int64(4), width=np.int32(16), w_std=np.float32(1.5), b_std=np.float64(0.1),
+                      head_std=np.float32(0.5), out_dim=np.array(2))
+    assert spec == nb.MLPSpec(depth=4, width=16, w_std=float(np.float32(1.5)), b_std=0.1, head_std=0.5, out_dim=2)
+    assert {k: type(v) for k, v in spec.to_dict().items()} == {
+        "depth": int, "width": int, "w_std": float, "b_std": float, "head_std": float, "out_dim": int}
+    assert hash(spec) == hash(nb.MLPSpec(**spec.to_dict()))
+    assert nb.MLPSpec(w_std=2).w_std == 2.0 and type(nb.MLPSpec(w_std=2).w_std) is float
+    with pytest.raises(ValueError, match="MLPSpec.depth"):
+        nb.MLPSpec(depth=np.float64(4.0))
+    with pytest.raises(ValueError, match="MLPSpec.width"):
+        nb.MLPSpec(width=np.bool_(True))
+    assert spec.init(jax.random.PRNGKey(0), np.int64(3))["body"][0][0].shape == (3, 16)
+
+
+def test_stax_without_neural_tangents_names_the_nt_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "neural_tangents", None)   # import fails as if not installed
+    with pytest.raises(ModuleNotFoundError, match=r'neural-tangents is not installed.*ntk-bridge\[nt\]'):
+        nb.MLPSpec(depth=2).stax()
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    nb.kernels._nt_kernel_fn.cache_clear()
+    with pytest.raises(ModuleNotFoundError, match=r'ntk-bridge\[nt\]'):
+        nb.kernels.kernels(nb.MLPSpec(depth=2), x, backend="nt")
+
+
 def test_replace_validates_and_round_trips():
     spec = nb.MLPSpec(depth=3, width=32, b_std=0.1, out_dim=2)
     assert nb.MLPSpec(**spec.to_dict()) == spec
@@ -50,6 +77,7 @@ def _nt_params(spec, params):
     return layers + [dense(*params["head"])]
 
 
+@pytest.mark.nt
 @pytest.mark.parametrize("b_std,out_dim", [(0.0, 1), (0.25, 3)], ids=["nobias-k1", "bias-k3"])
 def test_apply_matches_neural_tangents_apply_fn(x64, b_std, out_dim):
     spec = nb.MLPSpec(depth=3, width=24, b_std=b_std, head_std=0.8, out_dim=out_dim)

@@ -132,6 +132,32 @@ def test_family_arguments_are_validated(call, match):
         call()
 
 
+def test_numpy_integer_sizes_and_float32_parameters_are_accepted():
+    a = shared_feature(np.int64(3), np.int32(2), np.int64(4), dim=np.int64(5), similarity=np.float32(0.5),
+                       noise=np.float32(0.0), world_seed=np.int64(1), seed=np.int64(2))
+    b = shared_feature(3, 2, 4, dim=5, similarity=float(np.float32(0.5)), world_seed=1, seed=2)
+    assert (a.n_tasks, a.n_support, a.n_query, a.dim) == (3, 2, 4, 5)
+    assert np.array_equal(a.ys, b.ys)
+    c = gaussian_clusters(np.int64(2), n_way=np.int64(3), k_shot=np.int64(1), n_query=np.int64(2), dim=8,
+                          rank=np.int64(2), spread=np.float32(0.1))
+    assert c.ys.shape == (2, 3, 3) and c.yq.shape == (2, 6, 3)
+    assert sinusoid(np.int64(2), np.int64(3), np.int64(1)).xs.shape == (2, 3, 2)
+    assert make("sinusoid", 4, seed=1).take(np.int64(2)).n_tasks == 2
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: shared_feature(3, n_support=2.0), "n_support must be an integer"),
+    (lambda: shared_feature(3, similarity=np.nan), "similarity must be a finite number"),
+    (lambda: shared_feature(3, seed=-1), "seed must be an integer >= 0"),
+    (lambda: gaussian_clusters(2, spread=-0.1), "spread must be a finite number >= 0"),
+    (lambda: make("sinusoid", 4).take(True), "n_tasks must be an integer"),
+    (lambda: make("sinusoid", 4).take(5), r"n_tasks must be an integer in \[1, 4\], got 5"),
+], ids=["float-size", "nan-similarity", "negative-seed", "negative-spread", "bool-take", "take-too-many"])
+def test_validation_names_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
 def test_make_dispatches_to_the_family():
     a, b = make("sinusoid", 3, seed=4), sinusoid(3, seed=4)
     assert np.array_equal(a.xs, b.xs) and np.array_equal(a.yq, b.yq)

@@ -17,6 +17,8 @@ import importlib
 
 from .. import store
 
+# The one list of experiments (command name -> module), in run and report order: the CLI's
+# subcommands, `reproduce` and the appendix all take it from here.
 MODULES = {"closeness": "closeness", "width": "width", "kernel-share": "kernel_share",
            "accuracy": "accuracy", "cost": "cost", "ablate": "ablate"}
 ORDER = tuple(MODULES)

@@ -1,0 +1,188 @@
+"""The results store never answers silently wrong: damaged records, ordering, rewrites, permissions, verify."""
+import json
+import logging
+import stat
+
+import pytest
+
+from ntk_bridge import store
+from ntk_bridge.experiments import common
+
+
+def _square(cfg):
+    return {"square": cfg["x"] ** 2}
+
+
+def _sweep(root, xs=range(4)):
+    return store.sweep(root, "sq", [{"x": x, "seed": 0} for x in xs], _square, seed_of=lambda c: c["seed"])
+
+
+# ------------------------------------------------------------------ damaged records (issue #12.3)
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "not-an-object", "edited-config"])
+def test_a_damaged_point_is_named_set_aside_and_recomputed(tmp_path, caplog, damage):
+    recs = _sweep(tmp_path)
+    path = tmp_path / "sq" / f"{recs[2]['config_hash']}.json"
+    text = path.read_text()
+    if damage == "truncate":
+        path.write_text(text[:300])                         # what `truncate -s 300` leaves
+    elif damage == "garbage":
+        path.write_bytes(b"\x00\xff garbage \x80")
+    elif damage == "empty":
+        path.write_text("")
+    elif damage == "not-an-object":
+        path.write_text("[1, 2, 3]")
+    else:                                                   # valid JSON whose config no longer hashes to its name
+        rec = json.loads(text)
+        rec["config"]["x"] = 99
+        path.write_text(json.dumps(rec))
+    with caplog.at_level(logging.WARNING, logger="ntk_bridge.store"):
+        again = _sweep(tmp_path)
+    assert [r["result"]["square"] for r in again] == [0, 1, 4, 9]
+    assert json.loads(path.read_text())["result"] == {"square": 4}         # recomputed, valid again
+    assert (tmp_path / "sq" / (path.name + ".corrupt")).exists()          # the damaged bytes kept aside
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert str(path) in message and "moved to" in message and "\n" not in message
+
+
+def test_loaders_skip_a_damaged_summary_in_one_line(tmp_path, caplog):
+    recs = _sweep(tmp_path)
+    old = store.save(tmp_path, "sq", {"sweep": 1}, {"points": [r["config_hash"] for r in recs]}, kind="summary")
+    new = store.save(tmp_path, "sq", {"sweep": 2}, {"points": [r["config_hash"] for r in recs]}, kind="summary")
+    bad = tmp_path / "sq" / f"{new['config_hash']}.json"
+    bad.write_text(bad.read_text()[:300])
+    with caplog.at_level(logging.WARNING, logger="ntk_bridge.store"):
+        assert store.latest_summary(tmp_path, "sq") == old
+    assert len(caplog.records) == 1 and str(bad) in caplog.records[0].getMessage()
+    assert [r["config_hash"] for r in store.load(tmp_path, "sq")] == [r["config_hash"] for r in recs + [old]]
+
+
+def test_points_of_names_a_damaged_point(tmp_path):
+    recs = _sweep(tmp_path)
+    summary = store.save(tmp_path, "sq", {"sweep": 1}, {"points": [r["config_hash"] for r in recs]}, kind="summary")
+    bad = tmp_path / "sq" / f"{recs[1]['config_hash']}.json"
+    bad.write_text(bad.read_text()[:300])
+    with pytest.raises(store.MissingRecords) as info:
+        store.points_of(tmp_path, summary)
+    message = str(info.value)
+    assert str(bad) in message and "rerun" in message and "\n" not in message
+    assert isinstance(info.value, FileNotFoundError)
+
+
+def test_a_damaged_record_in_a_read_only_folder_is_reported_not_moved(tmp_path, caplog, read_only):
+    recs = _sweep(tmp_path)
+    bad = tmp_path / "sq" / f"{recs[0]['config_hash']}.json"
+    bad.write_text("{")
+    read_only(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="ntk_bridge.store"):
+        assert [r["config_hash"] for r in store.load(tmp_path, "sq")] == [r["config_hash"] for r in recs[1:]]
+    assert bad.exists() and "cannot move it aside" in caplog.records[0].getMessage()
+
+
+# ------------------------------------------------------------------ ordering (issue #12.6)
+def test_latest_summary_is_the_last_saved_even_within_one_second(tmp_path):
+    configs = sorted(({"sweep": i} for i in range(6)),
+                     key=lambda c: store.config_hash("demo", c, "summary"), reverse=True)  # hash order != save order
+    saved = [store.save(tmp_path, "demo", c, {"points": []}, kind="summary") for c in configs]
+    assert len({r["created"][:19] for r in saved}) <= 2                   # all within a second or two
+    assert store.latest_summary(tmp_path, "demo")["config"] == configs[-1]
+    assert [r["config"] for r in store.load(tmp_path, "demo")] == configs
+    ns = [r["created_ns"] for r in saved]
+    assert ns == sorted(ns) and len(set(ns)) == len(ns)
+    assert all(len(r["created"]) == len("2021-07-18T12:00:00.123456+00:00") for r in saved)
+
+
+def test_records_of_the_old_format_still_order_by_created(tmp_path):
+    for i, created in enumerate(["2021-07-18T12:00:05+00:00", "2021-07-18T12:00:01+00:00"]):
+        rec = store.save(tmp_path, "demo", {"sweep": i}, {"points": []}, kind="summary")
+        rec.pop("created_ns")
+        rec["created"] = created
+        (tmp_path / "demo" / f"{rec['config_hash']}.json").write_text(json.dumps(rec))
+    assert store.latest_summary(tmp_path, "demo")["config"] == {"sweep": 0}
+
+
+# ------------------------------------------------------------------ summaries rewritten only on change
+def test_an_unchanged_summary_is_not_rewritten(tmp_path):
+    recs = _sweep(tmp_path)
+    first = common.save_summary(tmp_path, "sq", {"sweep": 1}, recs, {"fit": 1.0}, start=0.0)
+    path = tmp_path / "sq" / f"{first['config_hash']}.json"
+    before = path.stat().st_mtime_ns, path.read_bytes()
+    assert common.save_summary(tmp_path, "sq", {"sweep": 1}, recs, {"fit": 1.0}, start=0.0) == first
+    assert (path.stat().st_mtime_ns, path.read_bytes()) == before
+    more = _sweep(tmp_path, range(5))                                      # other points: a new summary
+    assert common.save_summary(tmp_path, "sq", {"sweep": 1}, more, {"fit": 2.0}, start=0.0)["created_ns"] > \
+        first["created_ns"]
+
+
+def test_a_summary_is_rewritten_when_one_of_its_points_was_recomputed(tmp_path):
+    recs = _sweep(tmp_path)
+    first = common.save_summary(tmp_path, "sq", {"sweep": 1}, recs, {"fit": 1.0}, start=0.0)
+    (tmp_path / "sq" / f"{recs[1]['config_hash']}.json").write_text("{")   # damaged: recomputed below
+    again = common.save_summary(tmp_path, "sq", {"sweep": 1}, _sweep(tmp_path), {"fit": 1.0}, start=0.0)
+    assert again["result"]["points"] == first["result"]["points"] and again["created_ns"] > first["created_ns"]
+
+
+def test_a_summary_that_is_no_longer_the_latest_is_refreshed(tmp_path):
+    recs = _sweep(tmp_path)
+    a = common.save_summary(tmp_path, "sq", {"sweep": "a"}, recs, {}, start=0.0)
+    common.save_summary(tmp_path, "sq", {"sweep": "b"}, recs, {}, start=0.0)
+    again = common.save_summary(tmp_path, "sq", {"sweep": "a"}, recs, {}, start=0.0)
+    assert again["created_ns"] > a["created_ns"]
+    assert store.latest_summary(tmp_path, "sq")["config"] == {"sweep": "a"}   # rerunning a makes it current
+
+
+def test_a_finished_sweep_reruns_in_a_read_only_folder(tmp_path, read_only):
+    recs = _sweep(tmp_path)
+    common.save_summary(tmp_path, "sq", {"sweep": 1}, recs, {"fit": 1.0}, start=0.0)
+    snapshot = {p.name: p.read_bytes() for p in (tmp_path / "sq").iterdir()}
+    read_only(tmp_path)
+    again = _sweep(tmp_path)
+    assert common.save_summary(tmp_path, "sq", {"sweep": 1}, again, {"fit": 1.0}, start=0.0)["config"] == \
+        {"sweep": 1}
+    assert {p.name: p.read_bytes() for p in (tmp_path / "sq").iterdir()} == snapshot
+    with pytest.raises(PermissionError):                                  # new work still fails loudly
+        _sweep(tmp_path, [7])
+
+
+# ------------------------------------------------------------------ permissions
+def test_records_are_readable_by_everyone(tmp_path):
+    rec = store.save(tmp_path, "demo", {"k": 1}, {"v": 1})
+    mode = stat.S_IMODE((tmp_path / "demo" / f"{rec['config_hash']}.json").stat().st_mode)
+    assert mode == 0o644
+
+
+# ------------------------------------------------------------------ verify
+def test_verify_counts_a_clean_store(tmp_path):
+    recs = _sweep(tmp_path)
+    store.save(tmp_path, "sq", {"sweep": 1}, {"points": [r["config_hash"] for r in recs]}, kind="summary")
+    counts, problems, notes = store.verify(tmp_path)
+    assert counts == {"sq": {"point": 4, "summary": 1}} and problems == [] and notes == []
+
+
+def test_verify_reports_every_problem_and_changes_nothing(tmp_path):
+    recs = _sweep(tmp_path)
+    store.save(tmp_path, "sq", {"sweep": 1}, {"points": [r["config_hash"] for r in recs]}, kind="summary")
+    folder = tmp_path / "sq"
+    paths = [folder / f"{r['config_hash']}.json" for r in recs]
+    paths[0].write_text(paths[0].read_text()[:300])                       # truncated
+    edited = json.loads(paths[1].read_text())
+    edited["config"]["x"] = 42
+    paths[1].write_text(json.dumps(edited))                               # hash no longer matches
+    no_result = json.loads(paths[2].read_text())
+    del no_result["result"]
+    paths[2].write_text(json.dumps(no_result))                            # a required field missing
+    paths[3].unlink()                                                     # listed by the summary, gone
+    before = sorted(p.name for p in folder.iterdir())
+    counts, problems, _ = store.verify(tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == before               # nothing moved
+    assert counts == {"sq": {"point": 0, "summary": 1}}
+    text = "\n".join(problems)
+    assert f"{paths[0]}: not valid JSON" in text
+    assert f"{paths[1]}: config_hash" in text and "does not match its config" in text
+    assert f"{paths[2]}: missing fields ['result']" in text
+    assert "summary lists 4 point records that are missing or invalid" in text
+    assert len(problems) == 4
+
+
+def test_verify_of_an_empty_or_missing_folder_is_a_problem(tmp_path):
+    assert store.verify(tmp_path)[1] == [f"{tmp_path}: no records (no <experiment>/<hash>.json files)"]
+    assert store.verify(tmp_path / "nope")[1] == [f"{tmp_path / 'nope'}: not a directory"]
