@@ -4,11 +4,14 @@ A :class:`TaskSet` holds ``N`` tasks, each with a support split ``(xs_i, ys_i)``
 query split ``(xq_i, yq_i)``; arrays are float64 with shapes ``(tasks, points, dim)`` and
 ``(tasks, points, out_dim)``.  Families are seeded: a ``world_seed`` fixes what tasks
 share (a feature map, a subspace), a ``seed`` draws the tasks, so training and test
-tasks of one family come from the same world with different seeds.
+tasks of one family come from the same world with different seeds.  ``digits`` draws
+few-shot episodes from real images (scikit-learn's bundled 8x8 digits), with disjoint
+meta-train and meta-test class pools.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import numpy as np
@@ -196,11 +199,204 @@ def gaussian_clusters(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: in
     return TaskSet(x[:, :cut], y[:, :cut], x[:, cut:], y[:, cut:])
 
 
+# --------------------------------------------------------------- digits (real images)
+# The default meta-train / meta-test split of the ten digit classes: disjoint halves, so the
+# default 5-way episodes run on both pools.
+DIGIT_CLASSES = {"train": (0, 1, 2, 3, 4), "test": (5, 6, 7, 8, 9), "all": tuple(range(10))}
+NORMALIZATIONS = ("sphere", "sphere-uncentered", "standardize", "none")
+LABELS = ("permuted", "fixed")
+
+
+@functools.lru_cache(maxsize=None)
+def _digit_images(normalize: str) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits as ``(images (1797, 64) float64, classes (1797,) int)``, read-only.
+
+    The data ship inside scikit-learn's wheel (no download); imported here, not at module
+    import, so ``import ntk_bridge`` stays light.
+    """
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = np.asarray(data.data, dtype=np.float64)               # pixel intensities 0..16
+    if normalize == "sphere":
+        x = x - x.mean(axis=0)
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    elif normalize == "sphere-uncentered":
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    elif normalize == "standardize":
+        std = x.std(axis=0)
+        x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)  # 3 border pixels are always 0: left at 0
+    y = np.asarray(data.target, dtype=np.int64)
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y
+
+
+def _class_pool(classes) -> tuple[int, ...]:
+    if isinstance(classes, str):
+        return DIGIT_CLASSES[validate.choice("classes", classes, sorted(DIGIT_CLASSES))]
+    pool = validate.integers("classes", classes, 0, 9)
+    if len(set(pool)) != len(pool):
+        raise ValueError(f"classes must be distinct digits, got {classes!r}")
+    return pool
+
+
+def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, classes="train",
+           labels: str = "permuted", normalize: str = "sphere", allow_repeats: bool = False,
+           exclude: TaskSet | None = None, world_seed: int = 0, seed: int = 0) -> TaskSet:
+    """Few-shot ``n_way``-way ``k_shot``-shot episodes from scikit-learn's 8x8 handwritten digits.
+
+    The data: the 1,797 images (10 classes, 174 to 183 images each, all distinct) that
+    scikit-learn ships with its wheel (``sklearn.datasets.load_digits``), 64 pixels each:
+    a real image set available offline.
+
+    Each task picks ``n_way`` classes of the pool ``classes`` and, per class, ``k_shot``
+    support and ``n_query`` query images.  Support and query are ordered like
+    :func:`gaussian_clusters`: output position ``0, 1, ..., n_way - 1``, repeated.  Targets are
+    centred one-hot rows, ``e_j - 1 / n_way`` for the class at output position ``j``
+    (out_dim ``n_way``; rows sum to 0).
+
+    Class pools: ``classes="train"`` = digits 0-4 (meta-train) and ``"test"`` = 5-9
+    (meta-test) are the default split, disjoint halves so that the default 5-way episodes
+    fit both; ``"all"`` = 0-9; or an explicit tuple of distinct digits.
+
+    Labels, and what each lets transfer in the kernel regime:
+
+    * ``"permuted"`` (the few-shot convention): each task takes ``n_way`` classes and a
+      random class-to-output assignment.  An output position has no fixed meaning, so the
+      only thing that transfers from training tasks is an initial function (the trained
+      network / meta-learned head), which for a new task's new labelling acts as noise
+      the test-time adaptation must undo; kernel regression on the support does the rest.
+    * ``"fixed"``: class ``classes[j]`` is always output ``j``; requires ``n_way ==
+      len(classes)`` (every task is the whole pool).  Class semantics transfer: a test task
+      on the same classes (new images) is helped by the trained function itself.
+
+    Images are never repeated within a task, and (unless ``allow_repeats``) not across the
+    tasks of one TaskSet either: one image in two tasks with different one-hot positions
+    makes the meta-NTK singular.  Without repeats, classes are drawn balanced: each task
+    takes the ``n_way`` classes with the most images left (ties broken at random), so every
+    class serves about ``n_tasks * n_way / len(classes)`` tasks, and the request fits
+    whenever ``sum_c min(n_tasks, available_c // (k_shot + n_query)) >= n_tasks * n_way``.
+    With ``allow_repeats=True`` each task picks its classes and images uniformly at random.
+
+    Normalization (``normalize``):
+
+    * ``"sphere"`` (default): subtract the data set's mean image (over all 1,797 images: a
+      fixed, label-free constant of the data), then scale each image to unit norm.  The
+      kernels of :mod:`ntk_bridge.kernels` are analysed on the unit sphere, and centring
+      matters: raw pixels are all ``>= 0`` and every digit shares the same central blob,
+      so raw images have cosine ~0.67 across classes and ~0.82 within (the kernel barely
+      tells classes apart); after subtracting the mean image the cosines are ~0 across and
+      ~0.42 within.  Per-image centring (its own mean pixel) leaves the blob (0.46 / 0.71).
+      The mean over the meta-train classes only gives nearly the same cosines (-0.03 / 0.43).
+    * ``"sphere-uncentered"``: raw images scaled to unit norm (an ablation of the above).
+    * ``"standardize"``: per-pixel z-scores over the data set (constant pixels left at 0),
+      not projected on the sphere.
+    * ``"none"``: raw pixel intensities 0..16.
+
+    Args:
+      n_tasks, n_way, k_shot, n_query: tasks, classes per task, support and query images
+        per class.
+      classes: the class pool (see above).
+      labels: ``"permuted"`` or ``"fixed"`` (see above).
+      normalize: one of ``NORMALIZATIONS`` (see above).
+      allow_repeats: allow one image in several tasks of this TaskSet.
+      exclude: a TaskSet drawn by this function with the same ``normalize``; its images are
+        not drawn (so training and test sets on overlapping pools share no image).
+      world_seed: unused (the data set is the world); validated so every family takes it.
+      seed: draws the episodes: the same arguments and seed give the identical TaskSet.
+    Returns:
+      :class:`TaskSet` ``xs (n_tasks, n_way*k_shot, 64)``, ``ys (n_tasks, n_way*k_shot,
+      n_way)``, ``xq (n_tasks, n_way*n_query, 64)``, ``yq (n_tasks, n_way*n_query, n_way)``.
+    Raises:
+      ValueError: naming the argument, for bad values; for a pool with too few classes
+        (``n_way``) or images (``n_tasks``, ``k_shot + n_query``), saying how many are available.
+    """
+    n_tasks, n_way, k_shot, n_query = _sizes(n_tasks=n_tasks, n_way=n_way, k_shot=k_shot, n_query=n_query)
+    pool = _class_pool(classes)
+    labels = validate.choice("labels", labels, LABELS)
+    normalize = validate.choice("normalize", normalize, NORMALIZATIONS)
+    allow_repeats = validate.flag("allow_repeats", allow_repeats)
+    world_seed, seed = _seeds(world_seed, seed)
+    del world_seed
+    if n_way > len(pool):
+        raise ValueError(f"n_way must be <= the {len(pool)} classes of the pool {pool}, got {n_way}")
+    if labels == "fixed" and n_way != len(pool):
+        raise ValueError(f"n_way must equal the number of classes ({len(pool)}, {pool}) with labels='fixed' "
+                         f"(each class has its own output), got {n_way}")
+    x, y = _digit_images(normalize)
+    available = np.ones(len(x), dtype=bool)
+    if exclude is not None:
+        validate.instance("exclude", exclude, TaskSet)
+        index = {row.tobytes(): i for i, row in enumerate(x)}
+        rows = exclude.merged()[0].reshape(-1, exclude.dim)
+        hits = [index.get(r.tobytes()) for r in rows] if exclude.dim == x.shape[1] else [None]
+        if any(h is None for h in hits):
+            raise ValueError(f"exclude holds points that are not digits images under normalize={normalize!r}: "
+                             f"pass a TaskSet drawn by tasks.digits with the same normalize")
+        available[hits] = False
+    members = {c: np.flatnonzero((y == c) & available) for c in pool}
+    per_class = k_shot + n_query
+    counts = {c: members[c].size for c in pool}
+    if sum(n >= per_class for n in counts.values()) < n_way:
+        raise ValueError(f"k_shot + n_query = {per_class} images per class is more than the pool has for "
+                         f"{n_way} classes: available images per class {counts}")
+    rng = np.random.default_rng([seed, 6])
+    chosen = np.empty((n_tasks, n_way), dtype=np.int64)       # class at each output position
+    images = np.empty((n_tasks, n_way, per_class), dtype=np.int64)
+    if allow_repeats:
+        usable = np.array([c for c in pool if counts[c] >= per_class])
+        for t in range(n_tasks):
+            chosen[t] = pool if labels == "fixed" else rng.choice(usable, n_way, replace=False)
+            for j, c in enumerate(chosen[t]):
+                images[t, j] = rng.choice(members[c], per_class, replace=False)
+    else:
+        slots = {c: min(n_tasks, counts[c] // per_class) for c in pool}   # tasks each class can serve
+        if sum(slots.values()) < n_tasks * n_way:
+            raise ValueError(
+                f"n_tasks = {n_tasks} is too many without repeated images: each task takes {per_class} images "
+                f"(k_shot + n_query) of each of its {n_way} classes, and the pool has {counts} images per class, "
+                f"enough for at most {_max_tasks(list(counts.values()), n_way, per_class)} tasks; draw fewer "
+                f"tasks or images, widen classes, or pass allow_repeats=True")
+        order = {c: rng.permutation(members[c]) for c in pool}
+        used = dict.fromkeys(pool, 0)
+        for t in range(n_tasks):
+            if labels == "fixed":
+                chosen[t] = pool
+            else:
+                # the n_way classes with the most tasks left to serve, ties at random: never runs dry
+                cand = rng.permutation(np.array(pool))
+                left = np.array([slots[c] - used[c] for c in cand])
+                chosen[t] = rng.permutation(cand[np.argsort(-left, kind="stable")[:n_way]])
+            for j, c in enumerate(chosen[t]):
+                images[t, j] = order[c][used[c] * per_class:(used[c] + 1) * per_class]
+                used[c] += 1
+
+    def split(part):                                          # (N, way, m) -> points ordered like clusters
+        idx = part.transpose(0, 2, 1).reshape(n_tasks, -1)
+        pos = np.tile(np.arange(n_way), part.shape[2])
+        return x[idx], np.broadcast_to(np.eye(n_way)[pos] - 1.0 / n_way, idx.shape + (n_way,))
+    xs, ys = split(images[:, :, :k_shot])
+    xq, yq = split(images[:, :, k_shot:])
+    return TaskSet(xs, ys, xq, yq)
+
+
+def _max_tasks(counts: list[int], n_way: int, per_class: int) -> int:
+    """The most tasks a pool with ``counts`` images per class serves without repeats."""
+    n = 0
+    while sum(min(n + 1, c // per_class) for c in counts) >= (n + 1) * n_way:
+        n += 1
+    return n
+
+
 FAMILIES: dict[str, Callable[..., TaskSet]] = {
     "shared-feature": shared_feature,
     "sinusoid": sinusoid,
     "clusters": gaussian_clusters,
+    "digits": digits,
 }
+# Families whose targets are centred one-hot rows (scored by accuracy; sizes are per class).
+CLASSIFICATION = frozenset({"clusters", "digits"})
 
 
 def make(family: str, n_tasks: int, **kwargs) -> TaskSet:

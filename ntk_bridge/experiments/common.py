@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import store
+from .. import store, validate
 from ..kernels import Kernels, kernels
-from ..tasks import FAMILIES, TaskSet, make
+from ..tasks import CLASSIFICATION, FAMILIES, TaskSet, make
 
 # A seed s draws its training tasks with task seed 2s and its test tasks with 2s + 1, from
 # one world (world_seed), so test tasks are unseen but of the same family.
@@ -20,9 +20,13 @@ WORLD_SEED = 0
 class TaskConfig:
     """Which tasks an experiment trains and tests on.
 
-    ``n_support``/``n_query`` are points per task; for ``clusters`` they are points per
-    class (``k_shot`` and query per class, ``n_way`` classes, set through ``options``).
-    ``options`` are extra keyword arguments of the family, as ``(name, value)`` pairs.
+    ``n_support``/``n_query`` are points per task; for ``clusters`` and ``digits`` they are
+    points per class (``k_shot`` and query per class, ``n_way`` classes, set through
+    ``options``).  ``options`` are extra keyword arguments of the family, as ``(name, value)``
+    pairs.  ``digits`` draws training tasks from the pool ``train_classes`` (an option,
+    default ``"train"``: digits 0-4) and test tasks from ``test_classes`` (default
+    ``"test"``: 5-9), and never reuses a training image in the test tasks (disjoint pools
+    share none anyway; overlapping ones, e.g. for ``labels="fixed"``, exclude them).
     """
 
     family: str = "shared-feature"
@@ -33,40 +37,50 @@ class TaskConfig:
     options: tuple = ()
 
     def __post_init__(self):
-        if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {self.family!r}")
+        validate.choice("family", self.family, sorted(FAMILIES))
         for name in ("n_train", "n_test", "n_support", "n_query"):
-            check_int(name, getattr(self, name))
+            object.__setattr__(self, name, check_int(name, getattr(self, name)))
         object.__setattr__(self, "options", tuple((str(k), v) for k, v in dict(self.options).items()))
 
     def draw(self, seed: int) -> tuple[TaskSet, TaskSet]:
         """Training and unseen test tasks of task-sampling seed ``seed``."""
         kw = dict(self.options)
         kw.setdefault("world_seed", WORLD_SEED)
-        if self.family == "clusters":
+        if self.family in CLASSIFICATION:
             sizes = {"k_shot": self.n_support, "n_query": self.n_query}
         else:
             sizes = {"n_support": self.n_support, "n_query": self.n_query}
+        if self.family == "digits":
+            if "classes" in kw:
+                raise ValueError("options: digits takes train_classes and test_classes here (one pool each for "
+                                 "training and test tasks), not classes")
+            train_pool, test_pool = kw.pop("train_classes", "train"), kw.pop("test_classes", "test")
+            train = make(self.family, self.n_train, seed=2 * seed, classes=train_pool, **sizes, **kw)
+            test = make(self.family, self.n_test, seed=2 * seed + 1, classes=test_pool, exclude=train, **sizes, **kw)
+            return train, test
         train = make(self.family, self.n_train, seed=2 * seed, **sizes, **kw)
         test = make(self.family, self.n_test, seed=2 * seed + 1, **sizes, **kw)
         return train, test
 
 
-def check_int(name: str, value: Any, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+def check_int(name: str, value: Any, low: int = 1) -> int:
+    """``value`` as a plain ``int >= low`` (NumPy integers accepted), else ``ValueError`` naming ``name``."""
+    return validate.integer(name, value, low)
 
 
-def check_ints(name: str, values: Any, low: int = 1) -> None:
-    if not isinstance(values, tuple) or not values:
+def check_ints(name: str, values: Any, low: int = 1) -> tuple[int, ...]:
+    """A non-empty tuple of integers ``>= low`` (a sweep axis), as plain ``int``."""
+    if not isinstance(values, tuple):
         raise ValueError(f"{name} must be a non-empty tuple of integers, got {values!r}")
-    for v in values:
-        check_int(f"each of {name}", v, low)
+    return validate.integers(name, values, low)
 
 
-def check_choice(name: str, value: Any, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+def check_choice(name: str, value: Any, choices) -> Any:
+    """``value`` if it is one of ``choices`` (``None`` may be one), else ``ValueError`` naming ``name``."""
+    choices = tuple(choices)
+    if value is not None and not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
 
 
 def point(config, **fields) -> dict:
@@ -79,8 +93,20 @@ def point(config, **fields) -> dict:
 
 
 def save_summary(root, experiment: str, config, records: list[dict], result: dict, start: float) -> dict:
-    """Store the sweep's summary record: ``result`` plus the hashes of its point records."""
+    """Store the sweep's summary record: ``result`` plus the hashes of its point records.
+
+    A summary is a function of its points: when the stored summary of this config lists
+    exactly these points, none of them was (re)computed after it, and it is already the
+    newest summary of ``experiment``, it is kept as it is (not rewritten), so a finished
+    sweep reruns in a read-only results folder.
+    """
     result = dict(result, points=list(dict.fromkeys(r["config_hash"] for r in records)))
+    existing = store.get(root, experiment, config, kind="summary")
+    if (existing is not None and existing["result"]["points"] == result["points"]
+            and all(store.created_ns(r) <= store.created_ns(existing) for r in records)):
+        latest = store.latest_summary(root, experiment)
+        if latest is not None and latest["config_hash"] == existing["config_hash"]:
+            return existing
     timings = {"total_s": time.perf_counter() - start,
                "points_compute_s": float(sum({r["config_hash"]: r["timings"]["total_s"] for r in records}.values()))}
     return store.save(root, experiment, config, result, timings=timings, kind="summary")
@@ -116,21 +142,3 @@ def kernel_table(spec, *task_sets: TaskSet, backend: str = "native"):
         return Kernels(full.theta[np.ix_(i1, i2)], full.sigma[np.ix_(i1, i2)])
 
     return kernel_fn
-
-
-def checkout_module(name: str):
-    """Import ``name`` (``figures``, ``benchmarks.train_cost``) from the source checkout holding ntk_bridge.
-
-    Raises ``ModuleNotFoundError`` naming the checkout when it is not there (an installed wheel).
-    """
-    import importlib
-    import sys
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[2]
-    top = name.split(".")[0]
-    if not (repo / top).is_dir():
-        raise ModuleNotFoundError(f"{top}/ is not next to ntk_bridge in {repo}: run from a source checkout", name=top)
-    if str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
-    return importlib.import_module(name)
