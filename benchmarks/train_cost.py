@@ -2,9 +2,10 @@
 
 Same tasks, same number of outer steps, ``steps`` inner steps, one full-batch outer step
 each (MTL: first-order joint training on support ∪ query; ANIL/MAML: inner loop on the
-support, outer loss on the query, gradients through the inner loop).  Wall time per outer
-step after the jit warm-up, with ``block_until_ready``, for two network sizes measured side
-by side in one run.  Prints JSON; ``main()`` is callable (the smoke test runs it tiny).
+support, outer loss on the query, gradients through the inner loop), timed by the one
+harness ``ntk_bridge.timing.time_methods`` (after the jit warm-up, ``block_until_ready``), for
+two network sizes measured side by side in one run.  Prints JSON; ``main()`` is callable (the
+smoke test runs it tiny).
 
     python benchmarks/train_cost.py [--quick] [--device cpu|gpu]
 """
@@ -16,10 +17,8 @@ import json
 import jax
 
 import ntk_bridge as nb
-from ntk_bridge import finite
+from ntk_bridge import timing
 from ntk_bridge.predict import Adaptation
-
-METHODS = ("mtl-shared", "anil", "fomaml", "maml")
 
 
 def main(argv=None) -> dict:
@@ -37,12 +36,9 @@ def main(argv=None) -> dict:
     sizes = []
     for width in widths:
         spec = nb.MLPSpec(depth=args.depth, width=width)
-        row = {"depth": args.depth, "width": width,
-               "methods": {m: finite.time_outer_step(spec, train, m, adapt, n_steps=n_steps, repeats=repeats,
-                                          device=args.device) for m in METHODS}}
-        mtl = row["methods"]["mtl-shared"]["per_step_s"]
-        row["ratio_to_mtl"] = {m: row["methods"][m]["per_step_s"] / mtl for m in METHODS}
-        sizes.append(row)
+        times = timing.time_methods(spec, train, adapt, n_steps=n_steps, repeats=repeats, device=args.device)
+        sizes.append({"depth": args.depth, "width": width, "methods": times,
+                      "ratio_to_mtl": {m: row["ratio"] for m, row in times.items()}})
     larger = sizes[-1]["ratio_to_mtl"]["maml"]
     result = {"benchmark": "train_cost", "tasks": n_tasks, "support": 5, "query": 10, "dim": 8,
               "inner_steps": adapt.steps, "timed_steps_per_call": n_steps, "repeats": repeats,

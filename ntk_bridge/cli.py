@@ -6,10 +6,12 @@
     ntk-bridge check     [proofs_checks options, e.g. --fast]
     ntk-bridge appendix  --out DIR [appendix options]
     ntk-bridge reproduce --quick [--results DIR] [--out DIR]
+    ntk-bridge verify    [--quick] [--results DIR]
 
 Results go to ``results/`` (``results/quick/`` with ``--quick``), figures to
 ``out/figures`` (``out/quick/figures``).  Bad arguments exit with status 2 and a one-line
-message, no traceback.
+message, no traceback; so does a ``--results`` that is not a directory.  A results folder
+that cannot be written (read-only, full disk) ends the command with status 1 and one line.
 """
 from __future__ import annotations
 
@@ -18,9 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+from .experiments import ORDER as EXPERIMENTS
 from .tasks import FAMILIES
 
-EXPERIMENTS = ("closeness", "width", "kernel-share", "accuracy", "cost", "ablate")
 DELEGATES = {"check": "proofs_checks", "appendix": "ntk_bridge.appendix"}
 
 
@@ -55,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands their arguments to the delegate untouched.
     sub.add_parser("check", help="numerical proofs of the theory contract (proofs_checks; try --fast, --help)")
     sub.add_parser("appendix", help="the paper appendix from stored records (ntk_bridge.appendix; try --help)")
+    p = sub.add_parser("verify", help="check every stored record (JSON, hashes, fields, summaries' points)")
+    p.add_argument("--quick", action="store_true", help="read results/quick/ (default results/)")
+    p.add_argument("--results", type=Path, metavar="DIR")
     p = sub.add_parser("reproduce", help="experiments, then figures, fast checks and the appendix")
     p.add_argument("--quick", action="store_true", help="the quick configuration (< 10 minutes)")
     p.add_argument("--results", type=Path, metavar="DIR")
@@ -83,14 +88,12 @@ def run_experiment(name: str, config, results: Path) -> dict:
 
 
 def _figures(results: Path, out: Path) -> int:
-    """Run every script of the checkout's ``figures/`` package on ``results``."""
-    from .experiments.common import checkout_module
+    """Draw every figure (``ntk_bridge.figures``) from the records under ``results`` into ``out``.
 
-    try:
-        figures = checkout_module("figures")
-    except ModuleNotFoundError as exc:
-        print(f"ntk-bridge figures: error: {exc}", file=sys.stderr)
-        return 2
+    0; 1 if a figure failed; 2 with one line if ``results`` is missing or holds no summary.
+    """
+    from . import figures
+
     return figures.main(results, out)
 
 
@@ -106,11 +109,40 @@ def _load(module_name: str):
         return None
 
 
-def _delegate(mod, argv: list[str]) -> int:
+def _delegate(mod, argv: list[str], label: str | None = None) -> int:
     try:
         return int(mod.main(argv) or 0)
     except SystemExit as exc:  # an argparse error inside the delegate
         return exc.code if isinstance(exc.code, int) else 2
+    except OSError as exc:  # an unwritable --out or --results: one line, like the other commands
+        print(f"ntk-bridge {label or mod.__name__}: error: {_os_error(exc)}", file=sys.stderr)
+        return 1
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for a file-system error: what failed, on which path."""
+    if exc.strerror and exc.filename is not None:
+        return f"{exc.strerror}: {exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 else "")
+    return str(exc) or type(exc).__name__
+
+
+def verify(results: Path) -> int:
+    """Print what ``results`` holds per experiment and every problem found; 1 if any."""
+    from . import store
+
+    counts, problems, notes = store.verify(results)
+    known = set(EXPERIMENTS)
+    print(f"verify {results}: {sum(sum(c.values()) for c in counts.values())} valid records")
+    for name, c in counts.items():
+        other = "" if name in known else "  (not an ntk-bridge experiment)"
+        print(f"  {name}: {c['point']} point{'s' * (c['point'] != 1)}, "
+              f"{c['summary']} summar{'y' if c['summary'] == 1 else 'ies'}{other}")
+    for note in notes:
+        print(f"note: {note}")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    print(f"verify: {len(problems)} problems" if problems else "verify: ok")
+    return 1 if problems else 0
 
 
 def main(argv=None) -> int:
@@ -123,13 +155,26 @@ def main(argv=None) -> int:
             print(f"ntk-bridge {argv[0]}: error: {name} is not available (not installed or not written yet)",
                   file=sys.stderr)
             return 2
-        return _delegate(mod, argv[1:])
+        return _delegate(mod, argv[1:], argv[0])
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse printed the usage and the message
         return exc.code if isinstance(exc.code, int) else 2
     cmd = args.command
     results, out = _roots(args)
+    if results.exists() and not results.is_dir():
+        print(f"ntk-bridge {cmd}: error: --results {results} is not a directory", file=sys.stderr)
+        return 2
+    try:
+        return _run(cmd, args, results, out)
+    except OSError as exc:  # unwritable or vanished results: one line, not a traceback (bugs still raise)
+        print(f"ntk-bridge {cmd}: error: {_os_error(exc)}", file=sys.stderr)
+        return 1
+
+
+def _run(cmd: str, args, results: Path, out: Path) -> int:
+    if cmd == "verify":
+        return verify(results)
     if cmd == "figures":
         return _figures(results, args.out or out / "figures")
     if cmd == "reproduce":
@@ -142,7 +187,11 @@ def main(argv=None) -> int:
                  "methods": tuple(args.methods) if args.methods else None}
     try:
         config = experiments.configure(cmd, quick=args.quick, **overrides)
-    except ValueError as exc:
+        if getattr(config, "backend", None) == "nt":
+            from .spec import neural_tangents
+
+            neural_tangents()  # the optional extra: say how to install it before any work is done
+    except (ValueError, ImportError) as exc:
         print(f"ntk-bridge {cmd}: error: {exc}", file=sys.stderr)
         return 2
     run_experiment(cmd, config, results)
@@ -168,7 +217,7 @@ def reproduce(quick: bool, results: Path, out: Path) -> int:
         if mod is None:
             print(f"reproduce: {step} skipped: {name} is not available", file=sys.stderr)
             continue
-        status[step] = _delegate(mod, argv)
+        status[step] = _delegate(mod, argv, f"reproduce: {step}")
     print(f"reproduce: done in {time.perf_counter() - start:.0f} s; exit status per step: {status}", flush=True)
     return max(status.values())
 

@@ -11,13 +11,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ntk_bridge import store
+from ntk_bridge import metrics, store
 from ntk_bridge.appendix import compile_pdf, main, verdicts
 from ntk_bridge.appendix.render import Num, Table, fmt, md, tex, tex_escape
+from ntk_bridge.methods import parse
+
+REPO_REPRO = Path(__file__).resolve().parents[1] / "paper_repro.md"
 
 NASTY = "a_b & 50% $x$ #1 {y} ~z ^w \\q <p> |r| ∪ ≥ λ"
 REL = 6e-3     # 3 significant digits: rounding error <= 0.5e-2 relative
@@ -68,7 +72,7 @@ def _figures(folder):
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True)
-    for name in ("closeness_depth", "width", "mystery"):
+    for name in ("closeness", "width", "mystery"):
         fig, ax = plt.subplots(figsize=(3, 2))
         ax.plot([1, 2, 3], [3, 1, 2])
         for ext in ("png", "pdf"):
@@ -145,6 +149,11 @@ def close(cell: str, values, rel=REL, rel_std=REL_STD):
         assert std == pytest.approx(v.std(ddof=1), rel=rel_std, abs=1e-12), cell
 
 
+# display name -> method name, as the tables print them
+METHOD = {parse(n, split=sp).display: parse(n, split=sp).label for n in ("mtl-shared", "anil", "maml", "fomaml")
+          for sp in ("same", "disjoint")}
+
+
 def points(root, experiment):
     s = store.latest_summary(root, experiment)
     return s, store.points_of(root, s)
@@ -162,9 +171,9 @@ def test_files_written(built):
     for sec in out.glob("sec_*.tex"):
         assert rf"\input{{{sec.stem}}}" in tex_doc
     # figures copied and referenced: PDF in LaTeX, PNG in Markdown; unknown names in "Further figures"
-    for name in ("closeness_depth", "width", "mystery"):
+    for name in ("closeness", "width", "mystery"):
         assert (out / "figures" / f"{name}.pdf").is_file() and (out / "figures" / f"{name}.png").is_file()
-    assert "figures/closeness_depth.pdf" in (out / "sec_closeness.tex").read_text()
+    assert "figures/closeness.pdf" in (out / "sec_closeness.tex").read_text()
     assert "figures/width.pdf" in (out / "sec_width.tex").read_text()
     assert "(figures/mystery.png)" in built["md"]
     assert built["repro"].is_file()
@@ -177,7 +186,8 @@ def test_no_section_missing(built):
 def test_cost_numbers_match_points(built):
     s, pts = points(built["root"], "cost")
     header, rows = md_tables(built["md"])["cost"]
-    assert header == ["width", "MTL (ms)", "ANIL (ms)", "FOMAML (ms)", "MAML (ms)", "ANIL/MTL", "FOMAML/MTL", "MAML/MTL"]
+    shown = [parse(m).display for m in ("anil", "fomaml", "maml")]
+    assert header == ["width", "MTL (ms)", *[f"{d} (ms)" for d in shown], *[f"{d}/MTL" for d in shown]]
     for row, p in zip(rows, pts):
         assert int(row[0]) == p["config"]["width"]
         r = p["result"]
@@ -198,7 +208,7 @@ def test_closeness_numbers_match_points(built):
     tables = md_tables(built["md"])
     for split in ("same", "disjoint"):
         header, rows = tables[f"closeness-{split}"]
-        assert header[:5] == ["L", "ANIL rel.", "ANIL norm.", "MAML rel.", "MAML norm."]
+        assert header[1:5] == [f"{algo} ({split}) {gap}" for algo in ("ANIL", "MAML") for gap in ("rel.", "norm.")]
         assert [int(r[0]) for r in rows] == list(s["config"]["depths"])
         for row in rows:
             L = int(row[0])
@@ -220,13 +230,14 @@ def test_closeness_fit_matches_points(built):
     assert len(rows) == 8
     names = {"rel. gap": "rel_gap", "norm. gap": "normalized_gap"}
     for row in rows:
-        split, algo, gap = row[0].strip("`"), row[1].lower(), names[row[2]]
+        method, gap = parse(METHOD[row[0]]), names[row[1]]
+        split, algo = method.split, method.algo
         logs = [np.mean([np.log(p["result"][split][algo][gap]) for p in pts if p["config"]["depth"] == L
                          and p["config"]["lr"] == lr and p["config"]["steps"] == steps]) for L in depths]
         r = -np.polyfit(np.log(depths), logs, 1)[0]
-        assert num(row[3])[0] == pytest.approx(r, rel=REL)
-        lo, hi = (float(x) for x in row[4].split(","))
-        assert lo <= num(row[3])[0] * (1 + REL) and hi >= num(row[3])[0] * (1 - REL)
+        assert num(row[2])[0] == pytest.approx(r, rel=REL)
+        lo, hi = (float(x) for x in row[3].split(","))
+        assert lo <= num(row[2])[0] * (1 + REL) and hi >= num(row[2])[0] * (1 - REL)
 
 
 def test_kernel_and_accuracy_numbers_match_points(built):
@@ -247,9 +258,11 @@ def test_kernel_and_accuracy_numbers_match_points(built):
         logs = [np.mean([np.log(p["result"][key]) for p in pts if p["config"]["depth"] == L]) for L in depths]
         assert num(row[1])[0] == pytest.approx(-np.polyfit(np.log(depths), logs, 1)[0], rel=REL)
     s, pts = points(built["root"], "accuracy")
-    methods = ["mtl", "anil-same", "anil-disjoint", "maml-same", "maml-disjoint", "no-transfer"]
+    methods = ["mtl", "anil-same", "anil-disjoint", "maml-same", "maml-disjoint", "no-transfer"]  # stored keys
     for fam in ("shared-feature", "clusters"):
-        _, rows = tables[f"accuracy-{fam}"]
+        header, rows = tables[f"accuracy-{fam}"]
+        assert header[3:-1] == ["MTL", "ANIL (same)", "ANIL (disjoint)", "MAML (same)", "MAML (disjoint)",
+                                "no transfer"]
         assert rows
         for row in rows:
             res = [p["result"] for p in pts if p["config"]["family"] == fam and p["config"]["depth"] == int(row[0])]
@@ -262,20 +275,54 @@ def test_kernel_and_accuracy_numbers_match_points(built):
 
 
 def test_width_numbers_and_slope(built):
+    """Errors, fitted slope and its bootstrap interval as printed equal a fit recomputed from the point records."""
     s, pts = points(built["root"], "width")
-    widths = s["config"]["widths"]
+    cfg = s["config"]
+    widths = cfg["widths"]
     header, rows = md_tables(built["md"])["width-err"]
     assert header[2:2 + len(widths)] == [f"n={w}" for w in widths]
-    method = {"MTL": "mtl-shared", "ANIL": "anil"}
+    method = {parse(m, split=cfg["split"]).display: m for m in cfg["methods"]}
+    assert len(rows) == len(cfg["depths"]) * len(cfg["methods"])
+    slopes = []
     for row in rows:
         L, m = int(row[0]), method[row[1]]
-        errs = [[p["result"]["err"] for p in pts if (p["config"]["depth"], p["config"]["width"], p["config"]["method"])
-                 == (L, w, m)] for w in widths]
+        errs = np.array([[p["result"]["err"] for p in sorted(pts, key=lambda p: p["config"]["seed"])
+                          if (p["config"]["depth"], p["config"]["width"], p["config"]["method"]) == (L, w, m)]
+                         for w in widths])  # (widths, seeds)
         for j, e in enumerate(errs):
             close(row[2 + j], e)
-        slope = np.polyfit(np.log(widths), np.mean(np.log(errs), axis=1), 1)[0]
-        assert num(row[2 + len(widths)])[0] == pytest.approx(slope, rel=REL)
-        assert -0.7 < slope < -0.3  # the synthetic data were made with slope -1/2
+        fit = metrics.fit_power_law(widths, errs.T, n_boot=cfg["n_boot"])
+        slopes.append(-fit["r"])
+        assert num(row[2 + len(widths)])[0] == pytest.approx(-fit["r"], rel=REL)
+        lo, hi = (float(x) for x in row[3 + len(widths)].split(","))
+        assert lo == pytest.approx(-fit["r_hi"], rel=REL) and hi == pytest.approx(-fit["r_lo"], rel=REL)
+    verdict = dict(re.findall(r"^\| (C\d) \| \*\*([a-z ]+)\*\* \|", built["repro_md"], flags=re.M))
+    assert verdict["C2"] == verdicts.c2(slopes, True).status  # meta_ntk.phi passes in the synthetic checks
+
+
+def test_width_runs_left_out_are_shown(tmp_path, monkeypatch):
+    """A run that did not converge is left out of the width fits; the appendix says which and why."""
+    from ntk_bridge.experiments import width
+    from ntk_bridge.experiments.common import TaskConfig
+
+    def compute(p):
+        res = _fake_width_compute(p)
+        if (p["width"], p["method"], p["seed"]) == (64, "anil", 1):
+            res.update(converged=False, final_loss=0.5)
+        return res
+
+    monkeypatch.setattr(width, "_compute", compute)
+    root = tmp_path / "results"
+    width.run(width.Config(tasks=TaskConfig(n_train=4, n_test=3, n_support=3, n_query=4), depths=(1,),
+                           widths=(64, 256, 1024), methods=("mtl-shared", "anil"), seeds=2, n_boot=50), root)
+    assert main(["--results", str(root), "--out", str(tmp_path / "out"), "--no-pdf"]) == 0
+    tables = md_tables((tmp_path / "out" / "appendix.md").read_text())
+    _, rows = tables["width-excluded"]
+    assert len(rows) == 1 and rows[0][:4] == ["1", "64", parse("anil", split="same").display, "1"]
+    assert "not converged" in rows[0][4]
+    _, rows = tables["width-err"]
+    anil = next(r for r in rows if r[1] == parse("anil", split="same").display)
+    assert anil[2].endswith("(1 left out)") and anil[-1] == "1"
 
 
 def test_checks_table_matches_json(built):
@@ -310,16 +357,21 @@ def test_paper_repro(built):
     _, rows = md_tables(text)["repro-c3"]
     inputs = {}
     for row in rows:
-        if row[0] != "`same`":
+        method = parse(METHOD[row[0]])
+        if method.split != "same":
             continue
-        algo, gap = row[1].lower(), {"rel. gap": "rel_gap", "norm. gap": "normalized_gap"}[row[2]]
-        close(row[3], [p["result"]["same"][algo][gap] for p in pts if p["config"]["depth"] == min(depths)
+        algo, gap = method.algo, {"rel. gap": "rel_gap", "norm. gap": "normalized_gap"}[row[1]]
+        close(row[2], [p["result"]["same"][algo][gap] for p in pts if p["config"]["depth"] == min(depths)
                        and p["config"]["lr"] == lr and p["config"]["steps"] == steps])
-        assert num(row[5])[0] == pytest.approx(mean(max(depths), algo, gap) / mean(min(depths), algo, gap), rel=REL)
+        assert num(row[4])[0] == pytest.approx(mean(max(depths), algo, gap) / mean(min(depths), algo, gap), rel=REL)
         d = inputs.setdefault(algo, {})
         key = "rel" if gap == "rel_gap" else "norm"
         d[f"{key}_first"], d[f"{key}_last"] = mean(min(depths), algo, gap), mean(max(depths), algo, gap)
-        d[f"{key}_r_lo"] = float(row[7].split(",")[0])
+        d[f"{key}_r_lo"] = float(row[6].split(",")[0])
+        logs = [np.mean([np.log(p["result"]["same"][algo][gap]) for p in pts if p["config"]["depth"] == L
+                         and p["config"]["lr"] == lr and p["config"]["steps"] == steps]) for L in depths]
+        d[f"{key}_monotone"] = bool(np.all(np.diff([mean(L, algo, gap) for L in depths]) < 0))
+        assert num(row[5])[0] == pytest.approx(-np.polyfit(np.log(depths), logs, 1)[0], rel=REL)
     assert verdict["C3"] == verdicts.c3(inputs).status
     # C5 recomputed from the accuracy point records
     s, pts = points(built["root"], "accuracy")
@@ -389,15 +441,180 @@ def test_pdf_compiles(built, tmp_path):
     assert "Overfull \\hbox" not in log or max(float(x) for x in re.findall(r"Overfull \\hbox \(([\d.]+)pt", log)) < 5
 
 
-# --------------------------------------------------------------------------- missing everything
+# --------------------------------------------------------------------------- missing results, what is written where
 def test_empty_results(tmp_path, capsys):
+    """An existing folder without summaries: every results section says what to run; paper_repro where asked."""
+    (tmp_path / "none").mkdir()
     repro = tmp_path / "repro.md"
-    rc = main(["--results", str(tmp_path / "none"), "--out", str(tmp_path / "out"), "--no-pdf", "--no-run-checks",
+    rc = main(["--results", str(tmp_path / "none"), "--out", str(tmp_path / "out"), "--no-pdf",
                "--paper-repro", str(repro)])
     assert rc == 0
     text = (tmp_path / "out" / "appendix.md").read_text()
     assert text.count("**Not available.**") >= 7
     assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 5
+
+
+def _tree(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("via_cli", [False, True])
+def test_missing_results_folder_is_an_error_and_writes_nothing(tmp_path, capsys, monkeypatch, via_cli):
+    from ntk_bridge import cli
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    before = REPO_REPRO.read_bytes() if REPO_REPRO.exists() else None
+    argv = ["--results", str(tmp_path / "nonexistent"), "--out", str(tmp_path / "a"), "--no-pdf"]
+    rc = cli.main(["appendix", *argv]) if via_cli else main(argv)
+    assert rc != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path / "nonexistent") in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd"] and list(cwd.iterdir()) == []
+    assert (REPO_REPRO.read_bytes() if REPO_REPRO.exists() else None) == before
+
+
+def test_paper_repro_only_where_asked(built, tmp_path, monkeypatch):
+    """No --paper-repro: nothing outside --out, the checkout's paper_repro.md untouched; the reference results
+    of a checkout (<checkout>/results/reference) regenerate <checkout>/paper_repro.md."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    before = REPO_REPRO.read_bytes() if REPO_REPRO.exists() else None
+    results = tmp_path / "results"
+    shutil.copytree(built["root"], results)
+    (results / "checks.json").write_text(json.dumps(_checks_doc()))
+    results_tree = _tree(results)
+    assert main(["--results", str(results), "--out", str(tmp_path / "out"), "--no-pdf"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "out", "results"] and list(cwd.iterdir()) == []
+    assert _tree(results) == results_tree  # the results are read, never written
+    assert not list((tmp_path / "out").rglob("paper_repro*"))
+    assert (REPO_REPRO.read_bytes() if REPO_REPRO.exists() else None) == before
+    checkout = tmp_path / "checkout"
+    (checkout / "results").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text('[project]\nname = "ntk-bridge"\n')
+    shutil.copytree(results, checkout / "results" / "reference")
+    assert main(["--results", str(checkout / "results" / "reference"), "--out", str(tmp_path / "out2"),
+                 "--no-pdf"]) == 0
+    assert (checkout / "paper_repro.md").read_text().startswith("# Paper reproduction report")
+    assert (REPO_REPRO.read_bytes() if REPO_REPRO.exists() else None) == before
+
+
+def test_checks_run_only_when_asked(built, tmp_path, monkeypatch):
+    import proofs_checks
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the appendix ran the proof checks without --run-checks")
+
+    monkeypatch.setattr(proofs_checks, "run_checks", forbidden)
+    results = tmp_path / "results"
+    shutil.copytree(built["root"], results)
+    assert not (results / "checks.json").exists()
+    assert main(["--results", str(results), "--out", str(tmp_path / "out"), "--no-pdf"]) == 0
+    text = (tmp_path / "out" / "sec_checks.tex").read_text()
+    md_text = (tmp_path / "out" / "appendix.md").read_text()
+    section = md_text[md_text.index("Numerical proof checks\n"):]
+    assert "**Not available.**" in section and "--run-checks" in section
+    assert f"ntk-bridge check --fast --out {results / 'checks.json'}" in section
+    assert "Not available." in text
+    # with --run-checks they do run (here: a stand-in returning no result)
+    monkeypatch.setattr(proofs_checks, "run_checks", lambda fast: [])
+    assert main(["--results", str(results), "--out", str(tmp_path / "out"), "--no-pdf", "--run-checks"]) == 0
+    assert json.loads((tmp_path / "out" / "checks.json").read_text())["results"] == []
+
+
+def test_figures_are_drawn_under_out_not_searched(built, tmp_path, monkeypatch):
+    """Without --figures the appendix draws every figure into <out>/figures; folders of earlier runs next to
+    the working folder (out/figures, out/quick/figures, figures/out) are never read."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ntk_bridge import figures
+
+    cwd = tmp_path / "cwd"
+    for decoy in ("out/figures", "out/quick/figures", "figures/out", "results/figures"):
+        (cwd / decoy).mkdir(parents=True)
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.plot([0, 1])
+        fig.savefig(cwd / decoy / "decoy.png")
+        plt.close(fig)
+    monkeypatch.chdir(cwd)
+    out = tmp_path / "out"
+    assert main(["--results", str(built["root"]), "--out", str(out), "--no-pdf"]) == 0
+    drawn = {p.name for p in (out / "figures").iterdir()}
+    assert drawn == {f"{n}.{ext}" for n in figures.NAMES for ext in ("png", "pdf")}
+    text = (out / "appendix.md").read_text()
+    assert "decoy" not in text
+    for name in figures.NAMES:
+        assert f"](figures/{name}.png)" in text
+        assert figures.caption(name) in text  # captions come from the figure modules
+
+
+def test_outputs_are_written_atomically(built, tmp_path, monkeypatch):
+    from ntk_bridge import atomic
+
+    written = []
+    real = atomic.write_text
+
+    def spy(path, text, *args, **kwargs):
+        written.append(Path(path).resolve())
+        return real(path, text, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "write_text", spy)
+    out, repro = tmp_path / "out", tmp_path / "repro" / "paper_repro.md"
+    assert main(["--results", str(built["root"]), "--out", str(out), "--no-pdf", "--figures",
+                 str(built["out"] / "figures"), "--paper-repro", str(repro)]) == 0
+    expected = {(out / "appendix.tex").resolve(), (out / "appendix.md").resolve(), repro.resolve(),
+                *[p.resolve() for p in out.glob("sec_*.tex")]}
+    assert len(expected) >= 11 and expected <= set(written)
+    assert not list(out.rglob(".*.tmp")) and not list(repro.parent.glob(".*.tmp"))
+
+
+# --------------------------------------------------------------------------- what experiments store as not computable
+@pytest.mark.parametrize("experiment", ["closeness", "accuracy"])
+def test_only_not_computable_is_stored_as_a_result(experiment, monkeypatch):
+    """A NotComputable GBML prediction is recorded as an error entry; any other ValueError (a broadcasting
+    bug) propagates instead of being stored as "not computable"."""
+    from ntk_bridge.errors import NotComputable
+    from ntk_bridge.experiments import accuracy, closeness
+    from ntk_bridge.experiments.common import TaskConfig
+
+    mod = closeness if experiment == "closeness" else accuracy
+    real = mod.closed_form
+    raised = {"error": None}
+
+    def closed_form(method, *args, **kwargs):
+        if parse(method).kind == "gbml" and raised["error"] is not None:
+            raise raised["error"]
+        return real(method, *args, **kwargs)
+
+    monkeypatch.setattr(mod, "closed_form", closed_form)
+    if experiment == "closeness":
+        tasks = TaskConfig(n_train=3, n_test=2, n_support=3, n_query=3)
+        p = {"tasks": dataclasses_asdict(tasks), "seed": 0, "depth": 2, "lr": 0.02, "steps": 2,
+             "splits": ["same", "disjoint"], "backend": "native"}
+        run = closeness.evaluate
+    else:
+        p = {"family": "shared-feature", "n_train": 3, "n_test": 2, "seed": 0, "depth": 2, "tau": 0.5, "steps": 2,
+             "backend": "native"}
+        run = accuracy._compute
+    raised["error"] = NotComputable("singular meta-NTK: add a ridge")
+    res = run(p)
+    errors = ([res[split][algo] for split in p["splits"] for algo in ("anil", "maml")] if experiment == "closeness"
+              else [res[k] for k in ("anil-same", "anil-disjoint", "maml-same", "maml-disjoint")])
+    assert errors and all(e == {"error": "singular meta-NTK: add a ridge"} for e in errors)
+    raised["error"] = ValueError("operands could not be broadcast together with shapes (3,4) (4,3)")
+    with pytest.raises(ValueError, match="could not be broadcast"):
+        run(p)
+
+
+def dataclasses_asdict(x):
+    import dataclasses
+
+    return dataclasses.asdict(x)
 
 
 def test_bad_arguments(tmp_path):

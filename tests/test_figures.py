@@ -1,10 +1,14 @@
-"""Figures smoke test: every script draws from a tiny stored result set, reading records only."""
+"""Figures: every module draws from a tiny stored result set, reading records only, writing under --out only."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-import figures
 import ntk_bridge as nb
-from ntk_bridge import finite, predict
+from ntk_bridge import cli, experiments, figures, finite, predict
 from ntk_bridge.experiments import ablate, accuracy, closeness, cost, kernel_share, width
 from ntk_bridge.experiments.common import TaskConfig
 
@@ -45,7 +49,7 @@ def results(tmp_path_factory):
     return root
 
 
-def test_every_figure_draws_from_records_only(results, tmp_path, monkeypatch):
+def test_every_figure_draws_from_records_only_under_out(results, tmp_path, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("a figure recomputed a prediction instead of reading the records")
 
@@ -53,17 +57,74 @@ def test_every_figure_draws_from_records_only(results, tmp_path, monkeypatch):
         monkeypatch.setattr(predict, name, forbidden)
     monkeypatch.setattr(finite, "fit_predict", forbidden)
     monkeypatch.setattr(nb.kernels, "kernels", forbidden)
-    assert figures.main(results, tmp_path) == 0
-    for name in figures.SCRIPTS:
-        for ext in ("png", "pdf"):
-            path = tmp_path / f"{name}.{ext}"
-            assert path.exists() and path.stat().st_size > 5000, path
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    out = tmp_path / "out"
+    assert figures.main(results, out) == 0
+    expected = {f"{name}.{ext}" for name in figures.NAMES for ext in ("png", "pdf")}
+    assert {p.name for p in out.iterdir()} == expected
+    for name in expected:
+        assert (out / name).stat().st_size > 5000, name
+    assert list(cwd.iterdir()) == []  # nothing written relative to the working folder
 
 
-def test_one_script_alone_and_missing_results(results, tmp_path):
-    from figures import common, kernel_share as fig_ks
+def test_one_module_runs_as_a_script(results, tmp_path):
+    """``python -m ntk_bridge.figures.kernel_share`` from any folder: the package, not a checkout's ``figures/``."""
+    proc = subprocess.run([sys.executable, "-m", "ntk_bridge.figures.kernel_share", "--results", str(results),
+                           "--out", str(tmp_path / "figs")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["kernel_share.pdf", "kernel_share.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figs"]
 
-    paths = fig_ks.main(results, tmp_path)
-    assert [p.suffix for p in paths] == [".png", ".pdf"]
+
+@pytest.mark.parametrize("how", ["missing", "empty"])
+def test_no_results_is_an_error_in_one_line(tmp_path, capsys, how):
+    results = tmp_path / "results"
+    if how == "empty":
+        results.mkdir()
+    out = tmp_path / "figs"
+    assert cli.main(["figures", "--results", str(results), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(results) in err and "Traceback" not in err
+    assert ("does not exist" if how == "missing" else "no experiment summary") in err
+    assert not out.exists()
+
+
+def test_one_figure_without_its_experiment(results, tmp_path):
+    from ntk_bridge.figures import common, kernel_share as fig_ks
+
+    assert [p.suffix for p in fig_ks.main(results, tmp_path)] == [".png", ".pdf"]
+    (tmp_path / "empty").mkdir()
     with pytest.raises(common.MissingResults, match="ntk-bridge kernel-share"):
         fig_ks.main(tmp_path / "empty", tmp_path)
+
+
+def test_captions_and_sections_are_declared_in_code():
+    from ntk_bridge.appendix import sections
+
+    for name in figures.NAMES:
+        mod = figures.module(name)
+        assert mod.EXPERIMENT in experiments.ORDER, name
+        assert mod.SECTION in sections.NAMES, name
+        assert isinstance(mod.CAPTION, str) and len(mod.CAPTION) > 40, name
+        assert figures.caption(name) == mod.CAPTION and not mod.__doc__.startswith(mod.CAPTION)
+        assert callable(mod.main)
+
+
+# Summary keys as the experiments store them ("same/anil/rel_gap", "2/anil/err", "per_step_s/maml", ...):
+# only each experiment's own ``read`` may split them.
+STORED_KEY = re.compile(r"""["'](?:same|disjoint|fit|lr_steps|mse|per_step_s|ratio)/|\}/(?:err|fit|gap_to_mtl|"""
+                        r"""converged|rel_gap|normalized_gap)|/(?:rel_gap|normalized_gap)["']""")
+
+
+def test_figures_and_appendix_read_summaries_only_through_the_readers():
+    pkg = Path(nb.__file__).parent
+    files = sorted((pkg / "figures").glob("*.py")) + sorted((pkg / "appendix").rglob("*.py"))
+    assert len(files) > 10
+    offenders = [f"{f.relative_to(pkg)}:{i}: {line.strip()}" for f in files
+                 for i, line in enumerate(f.read_text().splitlines(), 1) if STORED_KEY.search(line)]
+    assert offenders == []
+    for name in experiments.ORDER:
+        assert callable(experiments.module(name).read), name

@@ -9,6 +9,8 @@ base ``(tasks, lr, steps)`` at each of ``depths``, over ``seeds`` task samplings
 * ``flow``: gradient flow for time ``lr*steps`` vs discrete steps;
 * ``lr_scaling``: ``lr`` fixed vs ``lr * 2 / (L + 1)`` (keeps ``lr * Theta(x,x)`` constant, as
   MAML's inner kernel grows like ``L + 1``), over ``scaling_depths``.
+
+Figures and the appendix read the summary through :func:`read`.
 """
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ from typing import ClassVar
 from .. import store
 from ..kernels import BACKENDS
 from ..predict import SPLITS, Adaptation
+from ..methods import Method, parse
 from .closeness import ALGOS, GAPS, evaluate
 from .common import TaskConfig, check_choice, check_int, check_ints, save_summary, stat
+from .stats import Stat
 
 NAME = "ablate"
 ABLATIONS = ("steps", "lr", "n_train", "similarity", "heads", "flow", "lr_scaling")
@@ -120,3 +124,65 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                     row[f"{split}/{algo}/{gap}"] = stat(vals) if vals else None
         rows.append(row)
     return save_summary(root, NAME, config, records, {"rows": rows}, start)
+
+
+# --------------------------------------------------------------------------- reading a summary
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One ablation setting at one depth: gaps GBML vs MTL and test MSEs, mean/std over seeds."""
+
+    ablation: str
+    value: object                   # the ablated factor's value (number, bool, "shared"/"independent", ...)
+    depth: int
+    gaps: dict                      # (split, algo, gap) -> Stat | None (None: undefined or not computable)
+    failed: dict                    # (split, algo) -> seeds that could not be computed
+    mse: dict                       # Method.label -> Stat
+
+    def gap(self, split: str, algo: str, gap: str = "rel_gap") -> Stat | None:
+        return self.gaps.get((split, algo, gap))
+
+    def n_failed(self, split: str, algo: str) -> int:
+        return self.failed.get((split, algo), 0)
+
+    def test_mse(self, method) -> Stat | None:
+        """Test MSE of ``method`` (MTL: with this row's head initialization, ``"mtl-independent"`` in the
+        ``heads`` ablation); ``None`` if not stored."""
+        return self.mse.get(parse(method).label)
+
+
+@dataclasses.dataclass(frozen=True)
+class AblateSummary:
+    record: dict = dataclasses.field(repr=False, compare=False)
+    rows: tuple = ()
+
+    @property
+    def config(self) -> dict:
+        return self.record["config"]
+
+    @property
+    def ablations(self) -> tuple:
+        return tuple(dict.fromkeys(r.ablation for r in self.rows))
+
+    def of(self, ablation: str) -> tuple:
+        """The rows of one ablation, in sweep order."""
+        return tuple(r for r in self.rows if r.ablation == ablation)
+
+
+def read(summary: dict) -> AblateSummary:
+    """The typed view of an ablate summary record."""
+    splits = summary["config"].get("splits", SPLITS)
+    rows = []
+    for r in summary["result"]["rows"]:
+        heads = r["value"] if r["ablation"] == "heads" else "shared"
+        mse = {Method.mtl(heads).label: Stat.read(r.get("mse/mtl")),
+               Method.none().label: Stat.read(r.get("mse/no_transfer"))}
+        gaps, failed = {}, {}
+        for split in splits:
+            for algo in ALGOS:
+                mse[Method.gbml(algo, split).label] = Stat.read(r.get(f"mse/{split}/{algo}"))
+                failed[split, algo] = int(r.get(f"{split}/{algo}/failed", 0))
+                for gap in GAPS:
+                    gaps[split, algo, gap] = Stat.read(r.get(f"{split}/{algo}/{gap}"))
+        rows.append(Row(r["ablation"], r["value"], r["depth"], gaps, failed,
+                        {k: v for k, v in mse.items() if v is not None}))
+    return AblateSummary(summary, tuple(rows))

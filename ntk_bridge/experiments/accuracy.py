@@ -6,10 +6,13 @@ Error is the MSE on the test queries (regression) or the accuracy of the argmax 
 the first training task's data (support ∪ query): one loop for every method, stable
 (``tau / steps <= 2``) and comparable across families whose kernels differ in scale;
 ``inner_times`` lists the ``tau`` (small: the theorem's regime; large: the support is
-nearly fitted).  GBML predictors that cannot be computed (a singular
-meta-NTK when the inner loop fits ``D_i`` with ``split="same"``) are stored as errors.
-Finite-width points (``nb.finite.fit_predict``, centered nets) use the smallest ``tau``, for
-the families in both ``families`` and ``finite_families``.
+nearly fitted).  GBML predictors that cannot be computed (``errors.NotComputable``: a
+singular meta-NTK when the inner loop fits ``D_i`` with ``split="same"``) are stored as
+errors; any other error propagates.  Finite-width points (``nb.finite.fit_predict``, centered
+nets) use the smallest ``tau``, for the families in both ``families`` and ``finite_families``.
+
+Methods are :class:`~ntk_bridge.methods.Method` s; figures and the appendix read the
+summary through :func:`read`.
 """
 from __future__ import annotations
 
@@ -20,16 +23,24 @@ from typing import ClassVar
 import numpy as np
 
 from .. import metrics, store
+from ..errors import NotComputable
 from ..kernels import BACKENDS
-from ..predict import Adaptation, gbml_from_kernels, mtl_from_kernels, no_transfer_from_kernels
+from ..methods import Method, closed_form, parse
+from ..predict import Adaptation
 from ..spec import MLPSpec
 from ..tasks import FAMILIES
 from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
+from .stats import Stat
 
 NAME = "accuracy"
-METHODS = ("mtl", "anil-same", "anil-disjoint", "maml-same", "maml-disjoint", "no-transfer")
-FINITE_METHODS = {"mtl": ("mtl-shared", "disjoint"), "anil-disjoint": ("anil", "disjoint"),
-                  "maml-disjoint": ("maml", "disjoint")}
+METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-same", "anil-disjoint", "maml-same", "maml-disjoint",
+                                          "no-transfer"))
+FINITE_METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-disjoint", "maml-disjoint"))
+
+
+def key(method: Method) -> str:
+    """The key of ``method``'s entry in this experiment's records: its label, ``"mtl"`` for MTL (schema 1)."""
+    return "mtl" if method.kind == "mtl" else method.label
 # Points per task: support and query (per class for clusters, 5-way 1-shot).
 SIZES = {"shared-feature": (5, 10), "sinusoid": (5, 10), "clusters": (1, 2)}
 
@@ -98,16 +109,11 @@ def _compute(p: dict) -> dict:
     result = {"lr": adapt.lr, "time": adapt.time}
     for method in METHODS:
         try:
-            if method == "mtl":
-                pred = mtl_from_kernels(kfn, train, test, adapt=adapt)
-            elif method == "no-transfer":
-                pred = no_transfer_from_kernels(kfn, test, adapt=adapt)
-            else:
-                algo, split = method.split("-")
-                pred = gbml_from_kernels(kfn, train, test, algo=algo, adapt=adapt, split=split)
-            result[method] = {"error_metric": _score(p["family"], pred, test.yq)}
-        except ValueError as exc:  # singular meta-NTK: a result, recorded
-            result[method] = {"error": str(exc)}
+            pred = closed_form(method, kfn, train, test, adapt=adapt)
+        except NotComputable as exc:  # singular meta-NTK: a result, recorded; any other error is a bug
+            result[key(method)] = {"error": str(exc)}
+        else:
+            result[key(method)] = {"error_metric": _score(p["family"], pred, test.yq)}
     return result
 
 
@@ -118,10 +124,10 @@ def _compute_finite(p: dict) -> dict:
     spec = MLPSpec(depth=p["depth"], width=p["width"], out_dim=train.out_dim)
     adapt = _adapt(kernel_table(spec, train, test, backend=p["backend"]), train, p["tau"], p["steps"])
     result = {"lr": adapt.lr}
-    for name, (method, split) in FINITE_METHODS.items():
-        pred, info = finite.fit_predict(spec, train, test, method=method, adapt=adapt, split=split, seed=p["seed"],
-                                        outer_steps=p["outer_steps"], return_info=True)
-        result[name] = {"error_metric": _score(p["family"], pred, test.yq), "converged": bool(info["converged"]),
+    for method in FINITE_METHODS:
+        pred, info = finite.fit_predict(spec, train, test, method=method.name, adapt=adapt, split=method.split,
+                                        seed=p["seed"], outer_steps=p["outer_steps"], return_info=True)
+        result[key(method)] = {"error_metric": _score(p["family"], pred, test.yq), "converged": bool(info["converged"]),
                         "train_s": float(info["wall_s"])}
     return result
 
@@ -146,13 +152,13 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                        if (r["config"]["family"], r["config"]["depth"], r["config"]["tau"]) == (f, L, tau)]
                 rows.append({"family": f, "depth": L, "tau": tau, "width": None,
                              "metric": "accuracy" if f == "clusters" else "mse",
-                             **{m: _stat_ok([x[m] for x in res]) for m in METHODS}})
+                             **{key(m): _stat_ok([x[key(m)] for x in res]) for m in METHODS}})
         for w in config.widths if f in config.finite_families else ():
             res = [r["result"] for r in finite_records
                    if (r["config"]["family"], r["config"]["width"]) == (f, w)]
             rows.append({"family": f, "depth": config.finite_depth, "tau": min(config.inner_times), "width": w,
                          "metric": "accuracy" if f == "clusters" else "mse",
-                         **{m: _stat_ok([x[m] for x in res]) for m in FINITE_METHODS}})
+                         **{key(m): _stat_ok([x[key(m)] for x in res]) for m in FINITE_METHODS}})
     return save_summary(root, NAME, config, records + finite_records, {"rows": rows}, start)
 
 
@@ -162,3 +168,67 @@ def _stat_ok(results: list[dict]) -> dict | None:
     if not ok:
         return {"error": results[0]["error"]} if results else None
     return dict(stat(ok), failed=len(results) - len(ok))
+
+
+# --------------------------------------------------------------------------- reading a summary
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """Test error of every method at one (family, depth, tau, width) setting."""
+
+    family: str
+    depth: int
+    tau: float
+    width: int | None               # None: closed form (infinite width)
+    metric: str                     # "mse" (lower is better) | "accuracy" (higher is better)
+    scores: dict                    # Method.label -> Stat (mean/std over the seeds that computed)
+    errors: dict                    # Method.label -> message, where no seed could be computed
+
+    def ran(self, method) -> bool:
+        """Whether ``method`` (a :class:`Method` or name) was run at this setting."""
+        label = parse(method).label
+        return label in self.scores or label in self.errors
+
+    def score(self, method) -> Stat | None:
+        """Mean/std of the test error of ``method``; ``None`` if not run or not computable."""
+        return self.scores.get(parse(method).label)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.metric == "accuracy"
+
+
+@dataclasses.dataclass(frozen=True)
+class AccuracySummary:
+    record: dict = dataclasses.field(repr=False, compare=False)
+    rows: tuple = ()
+
+    @property
+    def config(self) -> dict:
+        return self.record["config"]
+
+    @property
+    def families(self) -> tuple:
+        return tuple(dict.fromkeys(r.family for r in self.rows))
+
+    @property
+    def methods(self) -> tuple:
+        """Every method of the sweep, in :data:`METHODS` order."""
+        return METHODS
+
+
+def read(summary: dict) -> AccuracySummary:
+    """The typed view of an accuracy summary record."""
+    rows = []
+    for r in summary["result"]["rows"]:
+        scores, errors = {}, {}
+        for m in METHODS:
+            v = r.get(key(m))
+            if v is None:
+                continue
+            stat_ = Stat.read(v)
+            if stat_ is None:
+                errors[m.label] = str(v.get("error", "not computable"))
+            else:
+                scores[m.label] = stat_
+        rows.append(Row(r["family"], r["depth"], r["tau"], r["width"], r["metric"], scores, errors))
+    return AccuracySummary(summary, tuple(rows))

@@ -9,13 +9,16 @@ queries:
     normalized_gap = ||a - b|| / ||b - c||,   c = no-transfer baseline (head fine-tuning
                                               from the zero function, MTL's test-time loop)
 
-A GBML predictor that cannot be computed (inner loop diverging, singular meta-NTK) is
-stored as ``{"error": message}`` and left out of the fits.  The summary holds, per split,
+A GBML predictor that cannot be computed (``errors.NotComputable``: inner loop diverging,
+singular meta-NTK) is stored as ``{"error": message}`` and left out of the fits.  The summary holds, per split,
 algorithm and gap, the mean/std over seeds per depth, the fit ``gap ~ c L^-r`` with a
 bootstrap interval over seeds, the least-squares fit ``gap ~ a lr*steps + b / L + c``
 (with its R^2) over the ``lr_steps`` grid (and with ``lr*steps*(L+1)`` for MAML, whose inner
 kernel ``Theta`` is ``L + 1`` times the head's on the diagonal), and finite-width points overlaid on the
 infinite-width gap (``nb.finite.fit_predict``, centered nets).
+
+Figures and the appendix read a summary only through :func:`read` (a
+:class:`ClosenessSummary`), never through its string keys.
 """
 from __future__ import annotations
 
@@ -26,10 +29,13 @@ from typing import ClassVar
 import numpy as np
 
 from .. import metrics, store
+from ..errors import NotComputable
 from ..kernels import BACKENDS
-from ..predict import SPLITS, Adaptation, gbml_from_kernels, mtl_from_kernels, no_transfer_from_kernels
+from ..methods import Method, closed_form
+from ..predict import SPLITS, Adaptation
 from ..spec import MLPSpec
 from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
+from .stats import LinearFit, PowerFit, stats
 
 NAME = "closeness"
 ALGOS = ("anil", "maml")
@@ -96,14 +102,18 @@ class Config:
 
 # --------------------------------------------------------------------------- one point
 def predictions(kernel_fn, train, test, adapt: Adaptation, splits, heads: str = "shared") -> dict:
-    """Test-query predictions ``{"mtl", "no_transfer", (split, algo): array | ValueError}``."""
-    out = {"mtl": mtl_from_kernels(kernel_fn, train, test, adapt=adapt, heads=heads),
-           "no_transfer": no_transfer_from_kernels(kernel_fn, test, adapt=adapt)}
+    """Test-query predictions ``{"mtl", "no-transfer", (split, algo): array | NotComputable}``.
+
+    Only :class:`~ntk_bridge.errors.NotComputable` (diverging inner loop, singular meta-NTK)
+    is kept as a result; any other error is a bug and propagates.
+    """
+    out = {"mtl": closed_form(Method.mtl(heads), kernel_fn, train, test, adapt=adapt),
+           "no-transfer": closed_form(Method.none(), kernel_fn, train, test, adapt=adapt)}
     for split in splits:
         for algo in ALGOS:
             try:
-                out[split, algo] = gbml_from_kernels(kernel_fn, train, test, algo=algo, adapt=adapt, split=split)
-            except ValueError as exc:  # diverging inner loop or singular meta-NTK: a result, recorded
+                out[split, algo] = closed_form(Method.gbml(algo, split), kernel_fn, train, test, adapt=adapt)
+            except NotComputable as exc:  # a result, recorded and left out of the fits
                 out[split, algo] = exc
     return out
 
@@ -127,14 +137,15 @@ def evaluate(p: dict) -> dict:
     spec = MLPSpec(depth=p["depth"], out_dim=train.out_dim)
     preds = predictions(kernel_table(spec, train, test, backend=p["backend"]), train, test,
                         Adaptation(p["lr"], p["steps"], p.get("flow", False)), p["splits"], p.get("heads", "shared"))
-    m, c = preds["mtl"], preds["no_transfer"]
+    m, c = preds["mtl"], preds["no-transfer"]
     result = {"transfer": metrics.rel_gap(c, m),  # ||c - m|| / ||m||: how far MTL is from no transfer
+              # stored key "no_transfer" (records since schema 1); read it through ablate.read
               "mse": {"mtl": metrics.mse(m, test.yq), "no_transfer": metrics.mse(c, test.yq)}}
     for split in p["splits"]:
         result[split] = {}
         for algo in ALGOS:
             a = preds[split, algo]
-            if isinstance(a, ValueError):
+            if isinstance(a, NotComputable):
                 result[split][algo] = {"error": str(a)}
             else:
                 result[split][algo] = dict(gaps(a, m, c), mse=metrics.mse(a, test.yq))
@@ -149,13 +160,13 @@ def _compute_finite(p: dict) -> dict:
     spec = MLPSpec(depth=p["depth"], width=p["width"], out_dim=train.out_dim)
     adapt = Adaptation(p["lr"], p["steps"])
     kfn = kernel_table(spec, train, test, backend=p["backend"])
-    inf = {"mtl": mtl_from_kernels(kfn, train, test, adapt=adapt)}
+    inf = {"mtl": closed_form(Method.mtl(), kfn, train, test, adapt=adapt)}
     fin, info = {}, {}
     fin["mtl"], info["mtl"] = finite.fit_predict(spec, train, test, method="mtl-shared", adapt=adapt,
                                                  seed=p["seed"], outer_steps=p["outer_steps"], return_info=True)
     result = {}
     for split in p["splits"]:
-        inf["anil"] = gbml_from_kernels(kfn, train, test, algo="anil", adapt=adapt, split=split)
+        inf["anil"] = closed_form(Method.gbml("anil", split), kfn, train, test, adapt=adapt)
         fin["anil"], info["anil"] = finite.fit_predict(spec, train, test, method="anil", adapt=adapt, split=split,
                                                        seed=p["seed"], outer_steps=p["outer_steps"],
                                                        return_info=True)
@@ -238,3 +249,123 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     summary["finite"] = [dict(depth=r["config"]["depth"], width=r["config"]["width"], seed=r["config"]["seed"],
                               **r["result"]) for r in finite_records]
     return save_summary(root, NAME, config, records + finite_records, summary, start)
+
+
+# --------------------------------------------------------------------------- reading a summary
+@dataclasses.dataclass(frozen=True)
+class LrStepsPoint:
+    """One ``(depth, lr, steps)`` point of the ``lr_steps`` grid: gaps on split ``"same"``, mean over seeds."""
+
+    depth: int
+    lr: float
+    steps: int
+    lr_steps: float          # lr * steps
+    lr_steps_scaled: float   # lr * steps * (L + 1) for MAML (its inner kernel is Theta), lr * steps for ANIL
+    gap: float               # rel_gap
+    normalized_gap: float
+
+
+@dataclasses.dataclass(frozen=True)
+class LrSteps:
+    """The ``lr_steps`` grid of one algorithm and the fits ``gap = a x + b / L + c`` (x unscaled / scaled)."""
+
+    points: tuple
+    fit: LinearFit | None
+    fit_scaled: LinearFit | None
+
+    @property
+    def depths(self) -> tuple:
+        return tuple(sorted({p.depth for p in self.points}))
+
+
+@dataclasses.dataclass(frozen=True)
+class FinitePoint:
+    """Trained centered nets at one ``(depth, width, seed, split)``: ANIL vs MTL, and each net vs its closed form."""
+
+    depth: int
+    width: int
+    seed: int
+    split: str
+    rel_gap: float             # trained ANIL vs trained MTL
+    rel_gap_infinite: float    # closed-form ANIL vs closed-form MTL
+    err_to_infinite: dict      # method name ("mtl-shared", "anil") -> ||f_n - f_inf|| / ||f_inf||
+    converged: bool            # every net's training converged
+
+
+@dataclasses.dataclass(frozen=True)
+class ClosenessSummary:
+    """A closeness summary record, typed.  Per-depth lists follow :attr:`depths`."""
+
+    record: dict = dataclasses.field(repr=False, compare=False)
+    depths: tuple
+    lr: float
+    steps: int
+    splits: tuple
+    transfer: tuple                 # Stat per depth: ||c - b|| / ||b||, MTL vs no transfer
+    gaps: dict = dataclasses.field(repr=False)   # (split, algo, gap) -> tuple of Stat | None per depth
+    fits: dict = dataclasses.field(repr=False)   # (split, algo, gap) -> PowerFit
+    lr_steps: dict = dataclasses.field(repr=False)  # algo -> LrSteps
+    finite: tuple = ()
+
+    @property
+    def config(self) -> dict:
+        return self.record["config"]
+
+    def gap(self, split: str, algo: str, gap: str = "rel_gap") -> tuple:
+        """Mean/std over seeds per depth of ``gap`` (``"rel_gap"`` | ``"normalized_gap"``) between ``algo``
+        (``"anil"`` | ``"maml"``) and MTL on ``split``; an entry is ``None`` where no seed was computable,
+        every entry where the split was not run."""
+        _check_key(split, algo, gap)
+        return self.gaps.get((split, algo, gap), (None,) * len(self.depths))
+
+    def fit(self, split: str, algo: str, gap: str = "rel_gap") -> PowerFit | None:
+        """The fit ``gap ~ c L^-r`` over depths (``None`` where the split was not run)."""
+        _check_key(split, algo, gap)
+        return self.fits.get((split, algo, gap))
+
+    @property
+    def fit_level(self) -> float | None:
+        return next((f.level for f in self.fits.values() if f.ok), None)
+
+
+def _check_key(split, algo, gap):
+    if split not in SPLITS or algo not in ALGOS or gap not in GAPS:
+        raise ValueError(f"closeness gaps are (split in {SPLITS}, algo in {ALGOS}, gap in {GAPS}), "
+                         f"got {(split, algo, gap)!r}")
+
+
+def read(summary: dict) -> ClosenessSummary:
+    """The typed view of a closeness summary record (``store.latest_summary(root, "closeness")``)."""
+    res = summary["result"]
+    depths = tuple(res["depths"])
+    splits = tuple(s for s in summary["config"].get("splits", SPLITS)
+                   if any(f"{s}/{a}/rel_gap" in res for a in ALGOS))
+    gaps, fits = {}, {}
+    for split in splits:
+        for algo in ALGOS:
+            for gap in GAPS:
+                key = f"{split}/{algo}/{gap}"
+                if key in res:
+                    gaps[split, algo, gap] = stats(res[key]) if res[key] is not None else (None,) * len(depths)
+                fit = PowerFit.read(res.get(f"fit/{key}"))
+                if fit is not None:
+                    fits[split, algo, gap] = fit
+    lr_steps = {}
+    for algo in ALGOS:
+        block = res.get(f"lr_steps/{algo}")
+        if block:
+            pts = tuple(LrStepsPoint(r["depth"], r["lr"], r["steps"], r["lr_steps"],
+                                     r.get("lr_steps_scaled", r["lr_steps"]), r["gap"],
+                                     r.get("normalized_gap", float("nan"))) for r in block["rows"])
+            lr_steps[algo] = LrSteps(pts, LinearFit.read(block.get("fit")), LinearFit.read(block.get("fit_scaled")))
+    finite = []
+    for r in res.get("finite") or ():
+        for split in splits:
+            if split in r:
+                v = r[split]
+                finite.append(FinitePoint(r["depth"], r["width"], r["seed"], split, v["rel_gap"], v["rel_gap_infinite"],
+                                          {("mtl-shared" if k == "mtl" else k): e
+                                           for k, e in v["err_to_infinite"].items()},
+                                          all(v.get("converged", {}).values())))
+    return ClosenessSummary(summary, depths, res["lr"], res["steps"], splits, stats(res["transfer"]), gaps, fits,
+                            lr_steps, tuple(finite))

@@ -1,11 +1,11 @@
 """Cost (claim C4): wall time per outer training step, MTL (first order) vs ANIL, FOMAML and MAML.
 
-For each width, every method is timed side by side on the same tasks (the benchmark
-``benchmarks/train_cost.py``, ``time_method``: median over ``repeats`` timed calls of
-``n_steps`` full-batch outer steps, after a jit warm-up).  The summary gives, per width,
-each method's time per step and its ratio to MTL (mean ± sd over repeats, each repeat's
-ratio taken from the times measured in that repeat), and ``ratio_maml`` / ``ratio_anil``
-at the largest width.
+For each width, every method is timed side by side on the same tasks by the one timing
+harness, ``ntk_bridge.timing.time_methods`` (median over ``repeats`` timed calls of
+``n_steps`` full-batch outer steps, after a jit warm-up; ``benchmarks/train_cost.py`` uses it
+too).  The summary gives, per width, each method's time per step and its ratio to MTL (mean
+± sd over repeats, each repeat's ratio taken from the times measured in that repeat), and
+``ratio_maml`` / ``ratio_anil`` at the largest width.
 """
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import finite, store
+from .. import store, timing
 from ..predict import Adaptation
 from ..spec import MLPSpec
 from ..tasks import shared_feature
 from .common import check_choice, check_int, check_ints, point, save_summary, stat
 
 NAME = "cost"
-METHODS = ("mtl-shared", "anil", "fomaml", "maml")
+METHODS = timing.METHODS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +54,7 @@ def _compute(p: dict) -> dict:
     train = shared_feature(p["n_tasks"], p["n_support"], p["n_query"], dim=p["dim"], seed=0)
     spec = MLPSpec(depth=p["depth"], width=p["width"])
     adapt = Adaptation(lr=0.02, steps=p["steps"])  # the cost does not depend on the learning rate
-    return {m: finite.time_outer_step(spec, train, m, adapt, n_steps=p["n_steps"], repeats=p["repeats"],
-                                 device=p["device"]) for m in METHODS}
+    return timing.time_methods(spec, train, adapt, n_steps=p["n_steps"], repeats=p["repeats"], device=p["device"])
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
@@ -73,3 +72,60 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     summary = {"rows": rows, "ratio_maml": rows[-1]["ratio/maml"], "ratio_anil": rows[-1]["ratio/anil"],
                "ratio_fomaml": rows[-1]["ratio/fomaml"], "largest_width": config.widths[-1]}
     return save_summary(root, NAME, config, records, summary, start)
+
+
+from .. import methods as _methods  # noqa: E402  (the typed reader below)
+
+
+# --------------------------------------------------------------------------- reading a summary
+@dataclasses.dataclass(frozen=True)
+class CostRow:
+    """Time per outer step at one width: seconds per method and the ratio to MTL (Stat over repeats)."""
+
+    width: int
+    device: str
+    per_step_s: dict   # Method name -> Stat (seconds)
+    ratio: dict        # Method name -> Stat (time / MTL's time, per repeat)
+
+    def time(self, method):
+        return self.per_step_s.get(_methods.parse(method).name)
+
+    def ratio_to_mtl(self, method):
+        return self.ratio.get(_methods.parse(method).name)
+
+
+@dataclasses.dataclass(frozen=True)
+class CostSummary:
+    record: dict = dataclasses.field(repr=False, compare=False)
+    rows: tuple = ()
+    methods: tuple = ()                 # Method names timed, MTL first
+    largest_width: int | None = None
+
+    @property
+    def config(self) -> dict:
+        return self.record["config"]
+
+    @property
+    def ratio_maml(self):
+        """Second-order MAML's time per step / MTL's at the largest width (Stat over repeats), or ``None``."""
+        return self.rows[-1].ratio_to_mtl("maml") if self.rows else None
+
+
+def read(summary: dict) -> CostSummary:
+    """The typed view of a cost summary record."""
+    from .stats import Stat
+
+    res = summary["result"]
+    rows, names = [], []
+    for r in res.get("rows") or ():
+        per, ratio = {}, {}
+        for k, v in r.items():
+            kind, _, m = k.partition("/")
+            if kind in ("per_step_s", "ratio"):
+                name = _methods.parse(m).name
+                (per if kind == "per_step_s" else ratio)[name] = Stat.read(v)
+                if name not in names:
+                    names.append(name)
+        rows.append(CostRow(r["width"], str(r.get("device")), per, ratio))
+    names.sort(key=lambda n: n != "mtl-shared")
+    return CostSummary(summary, tuple(rows), tuple(names), res.get("largest_width"))

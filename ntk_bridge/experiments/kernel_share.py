@@ -3,7 +3,8 @@
 On the diagonal the share is exactly ``1 / (L + 1)`` for ReLU with ``w_std = sqrt(2)``,
 ``b_std = 0``; off the diagonal both kernels flatten toward constants as ``L`` grows, which
 the record tracks as the spread of the normalized NTK ``Theta(x,x') / Theta(x,x)``; the
-summary fits ``c * L^-r`` to the off-diagonal share and to that spread.
+summary fits ``c * L^-r`` to the off-diagonal share and to that spread.  Figures and the
+appendix read the summary through :func:`read`.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .. import metrics, store
 from ..kernels import BACKENDS, kernels
 from ..spec import MLPSpec
 from .common import check_choice, check_int, check_ints, point, save_summary, stat
+from .stats import PowerFit, Stat
 
 NAME = "kernel-share"
 
@@ -87,3 +89,45 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
             y = np.array([[res[key] for res in by_depth[L]] for L in config.depths]).T  # (seeds, depths)
             fits[key] = metrics.fit_power_law(config.depths, y, n_boot=config.n_boot)
     return save_summary(root, NAME, config, records, {"rows": rows, "fits": fits}, start)
+
+
+# --------------------------------------------------------------------------- reading a summary
+FITTED = ("offdiag_share", "ntk_corr_std")
+
+
+@dataclasses.dataclass(frozen=True)
+class DepthRow:
+    """Kernel quantities at one depth, mean/std over seeds."""
+
+    depth: int
+    theory_diag_share: float    # 1 / (L + 1)
+    diag_share: Stat            # Sigma(x,x) / Theta(x,x)
+    diag_share_max_dev: float   # max over points and seeds of |diag share - 1/(L+1)|
+    offdiag_share: Stat         # sum Sigma(x,x') / sum Theta(x,x'), x != x'
+    ntk_corr_std: Stat          # spread of Theta(x,x') / sqrt(Theta(x,x) Theta(x',x'))
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelShareSummary:
+    record: dict = dataclasses.field(repr=False, compare=False)
+    rows: tuple = ()
+    fits: dict = dataclasses.field(default_factory=dict)   # name in FITTED -> PowerFit of c L^-r
+
+    @property
+    def config(self) -> dict:
+        return self.record["config"]
+
+    @property
+    def depths(self) -> tuple:
+        return tuple(r.depth for r in self.rows)
+
+
+def read(summary: dict) -> KernelShareSummary:
+    """The typed view of a kernel-share summary record."""
+    res = summary["result"]
+    rows = tuple(DepthRow(r["depth"], r["theory_diag_share"], Stat.read(r["diag_share"]),
+                          r["diag_share_max_dev"], Stat.read(r["offdiag_share"]), Stat.read(r["ntk_corr_std"]))
+                 for r in res["rows"])
+    depths = tuple(summary["config"]["depths"])
+    fits = {k: PowerFit.read(f, x=depths) for k, f in (res.get("fits") or {}).items() if k in FITTED}
+    return KernelShareSummary(summary, rows, fits)

@@ -1,10 +1,14 @@
 """Figure: ablations of the MTL-GBML gap (inner steps and lr, training tasks, similarity, heads, flow, lr scaling)."""
 from __future__ import annotations
 
-import numpy as np
-
+from ..methods import Method, parse
 from . import common
 
+EXPERIMENT = "ablate"
+SECTION = "ablate"
+CAPTION = ("Ablations of the relative gap between GBML and MTL (split same, infinite width): inner steps, inner "
+           "learning rate, number of training tasks, task similarity, MTL head initialization, gradient flow vs "
+           "steps and learning-rate scaling with depth")
 XLABEL = {"steps": "inner steps (lr fixed)", "lr": "inner learning rate (steps fixed)",
           "n_train": "number of training tasks", "similarity": "task similarity (shared-feature family)",
           "flow": "inner loop", "lr_scaling": "depth L (hidden layers)"}
@@ -12,43 +16,39 @@ TITLE = {"n_train": "training tasks", "flow": "gradient flow vs steps (same lr·
 LOG_X = {"steps", "lr", "n_train", "lr_scaling"}
 
 
-def _mean(s):
-    return s["mean"] if s and "mean" in s else np.nan
-
-
 def main(results_dir, out_dir):
-    rec = common.summary(results_dir, "ablate")
-    rows = rec["result"]["rows"]
-    ablations = list(dict.fromkeys(r["ablation"] for r in rows))
-    ncol = 4
+    s = common.summary(results_dir, EXPERIMENT)
+    ablations = s.ablations
+    ncol = min(4, len(ablations))
     nrow = -(-len(ablations) // ncol)
     fig, axes = common.plt.subplots(nrow, ncol, figsize=(4.0 * ncol, 3.5 * nrow), squeeze=False)
     for ax in axes.flat[len(ablations):]:
         ax.set_visible(False)
     for ax, ab in zip(axes.flat, ablations):
-        sub = [r for r in rows if r["ablation"] == ab]
+        sub = s.of(ab)
         if ab == "heads":
             _heads(ax, sub)
             continue
         if ab == "lr_scaling":
             for value, ls in (("fixed", "-"), ("depth", "--")):
-                pts = [r for r in sub if r["value"] == value]
-                x = [r["depth"] for r in pts]
+                pts = [r for r in sub if r.value == value]
                 lab = "lr fixed" if value == "fixed" else "lr·2/(L+1)"
                 for algo in ("anil", "maml"):
-                    common.errorbar(ax, x, [r[f"same/{algo}/rel_gap"] for r in pts], f"{algo.upper()}, {lab}",
-                                    color=common.COLORS[algo], ls=ls, mfc="white" if value == "depth" else None)
+                    common.errorbar(ax, [r.depth for r in pts], [r.gap("same", algo) for r in pts],
+                                    f"{Method.gbml(algo, 'same').display}, {lab}", color=common.color(algo), ls=ls,
+                                    mfc="white" if value == "depth" else None)
             ax.set_title("learning-rate scaling with depth")
         else:
-            depths = sorted({r["depth"] for r in sub})
+            depths = sorted({r.depth for r in sub})
             cmap = common.plt.get_cmap("viridis")
             for i, L in enumerate(depths):
-                pts = [r for r in sub if r["depth"] == L]
-                x = np.arange(len(pts)) if ab == "flow" else [r["value"] for r in pts]
+                pts = [r for r in sub if r.depth == L]
+                x = list(range(len(pts))) if ab == "flow" else [r.value for r in pts]
                 color = cmap(i / max(len(depths) - 1, 1))
                 for algo, ls in (("anil", "-"), ("maml", "--")):
-                    common.errorbar(ax, x, [r[f"same/{algo}/rel_gap"] for r in pts], f"{algo.upper()}, L={L}",
-                                    color=color, ls=ls, marker="o" if algo == "anil" else "s")
+                    common.errorbar(ax, x, [r.gap("same", algo) for r in pts],
+                                    f"{Method.gbml(algo, 'same').display}, L={L}", color=color, ls=ls,
+                                    marker="o" if algo == "anil" else "s")
             if ab == "flow":
                 ax.set_xticks([0, 1])
                 ax.set_xticklabels(["discrete steps", "gradient flow"])
@@ -56,7 +56,7 @@ def main(results_dir, out_dir):
             ax.set_title(f"ablation: {TITLE.get(ab, ab)}")
         if ab in LOG_X:
             ax.set_xscale("log")
-            ticks = sorted({r["depth"] if ab == "lr_scaling" else r["value"] for r in sub})
+            ticks = sorted({r.depth if ab == "lr_scaling" else r.value for r in sub})
             ax.set_xticks(ticks)
             ax.set_xticklabels([f"{t:g}" for t in ticks])
             ax.xaxis.set_minor_locator(common.matplotlib.ticker.NullLocator())
@@ -64,27 +64,26 @@ def main(results_dir, out_dir):
         ax.set_xlabel(XLABEL[ab])
         ax.set_ylabel("relative gap vs MTL (split = same)")
         ax.legend(fontsize=6.5, loc="best")
-    cfg = rec["config"]
+    cfg = s.config
     fig.suptitle(f"Ablations at infinite width ({cfg['tasks']['family']}; base: {cfg['tasks']['n_train']} tasks, "
                  f"lr={cfg['lr']}, steps={cfg['steps']}); mean ± sd over {cfg['seeds']} task samplings")
-    return common.save(fig, out_dir, "ablate", rec)
+    return common.save(fig, out_dir, "ablate", s)
 
 
 def _heads(ax, sub):
     """MTL with shared vs independent head initialization: test MSE beside ANIL and no transfer."""
-    depths = sorted({r["depth"] for r in sub})
-    bars = [("MTL, shared heads", lambda r: r["mse/mtl"], "shared", "C2"),
-            ("MTL, independent heads", lambda r: r["mse/mtl"], "independent", "C8"),
-            ("ANIL (same)", lambda r: r["mse/same/anil"], "shared", "C0"),
-            ("no transfer", lambda r: r["mse/no_transfer"], "shared", "C7")]
+    depths = sorted({r.depth for r in sub})
+    # (method, the "heads" value of the row it is read from)
+    bars = [(parse("mtl-shared"), "shared"), (parse("mtl-independent"), "independent"),
+            (parse("anil-same"), "shared"), (parse("no-transfer"), "shared")]
     width = 0.8 / len(bars)
-    for j, (label, get, value, color) in enumerate(bars):
+    for j, (method, value) in enumerate(bars):
         for i, L in enumerate(depths):
-            row = next(r for r in sub if r["depth"] == L and r["value"] == value)
-            s = get(row)
-            if s:
-                ax.bar(i + (j - 1.5) * width, s["mean"], width, yerr=s["std"], color=color, capsize=1.5,
-                       label=label if i == 0 else None)
+            row = next(r for r in sub if r.depth == L and r.value == value)
+            st = row.test_mse(method)
+            if st is not None:
+                ax.bar(i + (j - 1.5) * width, st.mean, width, yerr=st.std, color=common.color(method), capsize=1.5,
+                       label=method.display if i == 0 else None)
     ax.set_xticks(range(len(depths)))
     ax.set_xticklabels([f"L = {L}" for L in depths])
     ax.set_ylabel("test MSE on unseen tasks")
@@ -94,4 +93,4 @@ def _heads(ax, sub):
 
 
 if __name__ == "__main__":
-    common.cli(main, __doc__)
+    common.cli(main, CAPTION)

@@ -1,0 +1,115 @@
+"""What every appendix section reads: the stored records (raw and typed), the figures, the checks.
+
+Sections get one :class:`Context`; every number they print comes from a summary record read
+through its experiment's typed reader (``ntk_bridge.experiments.<name>.read``), from its
+point records, or from the proofs_checks JSON, never typed in the code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import experiments, store
+from . import figure_files
+from .render import Code, Figure, Num, Para
+
+
+def stat_num(s) -> Num | str:
+    """A :class:`~ntk_bridge.experiments.stats.Stat` as a :class:`Num` (``mean ± std``); ``None`` as ``"failed"``."""
+    if s is None:
+        return "failed"
+    return Num(s.mean, s.std, s.n)
+
+
+def fit_cells(f, x=None) -> list:
+    """``[r, interval of r, c, fitted x]`` of a :class:`~ntk_bridge.experiments.stats.PowerFit`."""
+    if f is None or not f.ok:
+        return ["-", f.error if f is not None else "no fit", "-", "-"]
+    return [Num(f.r), [Num(f.r_lo), ", ", Num(f.r_hi)], Num(f.c), ", ".join(str(d) for d in (f.x or x or ()))]
+
+
+class Context:
+    """The stored results an appendix is built from: summaries, their points, figures, checks."""
+
+    def __init__(self, root, out: Path, figures: dict | None = None, checks: dict | None = None,
+                 checks_source: str | None = None, quick: bool = False):
+        self.root = Path(root)
+        self.out = Path(out)
+        self.figures = figures or {}       # stem -> {"pdf": "figures/<stem>.pdf" | None, "png": ... | None}
+        self.checks = checks               # the proofs_checks JSON document, or None
+        self.checks_source = checks_source
+        self.quick = quick
+        self._summaries: dict = {}
+        self._typed: dict = {}
+        self._points: dict = {}
+        self.problems: list[str] = []      # sections or figures that could not be built (exit status 1)
+
+    def summary(self, name: str) -> dict | None:
+        """The raw latest summary record of experiment ``name`` (for provenance: hash, config, timings)."""
+        if name not in self._summaries:
+            self._summaries[name] = store.latest_summary(self.root, name)
+        return self._summaries[name]
+
+    def read(self, name: str):
+        """The typed latest summary of experiment ``name`` (its module's ``read``), or ``None`` if never run."""
+        if name not in self._typed:
+            record = self.summary(name)
+            self._typed[name] = None if record is None else experiments.module(name).read(record)
+        return self._typed[name]
+
+    def points(self, name: str) -> list[dict]:
+        if name not in self._points:
+            summ = self.summary(name)
+            self._points[name] = [] if summ is None else store.points_of(self.root, summ)
+        return self._points[name]
+
+    def command(self, name: str) -> str:
+        return f"ntk-bridge {name}" + (" --quick" if self.quick else "") + (
+            "" if self.root in (store.DEFAULT_ROOT, store.QUICK_ROOT) else f" --results {self.root}")
+
+    def missing(self, name: str) -> Para:
+        return Para([f"The {name} experiment has no summary record under ", Code(str(self.root / name)),
+                     "; run ", Code(self.command(name)), " to produce it."], style="missing")
+
+    def figures_for(self, key: str) -> list[Figure]:
+        """The figures (under ``<out>/figures``) of appendix section ``key``, captioned from ``ntk_bridge.figures``.
+
+        The summary record named in a PNG's metadata is compared with the one this appendix reads;
+        a mismatch is flagged in the caption and reported as a problem.
+        """
+        out = []
+        for stem, files in sorted(self.figures.items()):
+            if figure_files.section(stem) != key:
+                continue
+            caption = [figure_files.caption(stem).rstrip("."), " (", Code(stem), ", drawn by ",
+                       Code("ntk-bridge figures"), ")."]
+            source = figure_files.source(self.out / files["png"]) if files.get("png") else None
+            if source is not None:
+                exp, hash_ = source
+                summ = self.summary(exp) if exp in experiments.ORDER else None
+                if summ is not None and summ["config_hash"] != hash_:
+                    caption += [" Warning: drawn from the ", exp, " summary ", Code(hash_), ", not the summary ",
+                                Code(summ["config_hash"]), " this appendix reads; rerun ", Code(self.command("figures")),
+                                "."]
+                    self.problems.append(f"figure {stem} was drawn from another {exp} summary ({hash_})")
+            out.append(Figure(f"{key}-{stem}", files.get("pdf"), files.get("png"), caption))
+        return out
+
+    def record_info(self, record) -> list:
+        """Where and when a record (raw, or typed with ``.record``) was computed, as fragments."""
+        record = getattr(record, "record", record)
+        dev = record.get("device", {})
+        t = record.get("timings", {})
+        names = []
+        for x in (dev.get("jax_backend"), dev.get("device_kind"), dev.get("host_cpu")):
+            if x and str(x) not in names:
+                names.append(str(x))
+        machine = ", ".join(names) or "unknown machine"
+        parts = ["Computed on ", machine]
+        if dev.get("cpu_count"):
+            parts += [" (", Num(dev["cpu_count"]), " CPUs)"]
+        parts += [", summary written ", Code(record.get("created", "?"))]
+        if "points_compute_s" in t:
+            parts += [", points compute time ", Num(t["points_compute_s"]), " s"]
+        if "total_s" in t:
+            parts += [", sweep wall time ", Num(t["total_s"]), " s"]
+        return parts

@@ -1,0 +1,36 @@
+"""Compiling the appendix's LaTeX to PDF, when a LaTeX toolchain is installed."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+
+def latex_tool() -> list[str] | None:
+    """The command that compiles a .tex to PDF, or ``None`` if no LaTeX toolchain is installed."""
+    if shutil.which("latexmk") and shutil.which("pdflatex"):
+        return ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error"]
+    if shutil.which("pdflatex"):
+        return ["pdflatex", "-interaction=nonstopmode", "-halt-on-error"]
+    return None
+
+
+def compile_pdf(tex_path: Path, timeout: float = 300) -> tuple[Path | None, str]:
+    """Compile ``tex_path`` in its folder; ``(pdf path or None, message)``."""
+    tool = latex_tool()
+    if tool is None:
+        return None, ("PDF skipped: no LaTeX toolchain (pdflatex/latexmk) on PATH; on Debian/Ubuntu: apt-get install "
+                      "texlive-latex-base texlive-latex-recommended texlive-fonts-recommended")
+    runs = 1 if tool[0] == "latexmk" else 2  # pdflatex twice: table of contents and longtable widths
+    for _ in range(runs):
+        try:
+            proc = subprocess.run([*tool, tex_path.name], cwd=tex_path.parent, capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return None, f"PDF failed: {tool[0]} ran longer than {timeout:.0f} s"
+        if proc.returncode != 0:
+            log = tex_path.with_suffix(".log")
+            tail = log.read_text(errors="replace").splitlines()[-25:] if log.exists() else proc.stdout.splitlines()[-25:]
+            return None, f"PDF failed ({tool[0]} exit {proc.returncode}); end of {log}:\n" + "\n".join(tail)
+    pdf = tex_path.with_suffix(".pdf")
+    return (pdf, f"PDF written: {pdf}") if pdf.exists() else (None, f"PDF failed: {tool[0]} wrote no {pdf.name}")

@@ -1,0 +1,79 @@
+"""Figures, drawn from stored summary records only (``ntk_bridge.store``); nothing is recomputed.
+
+    ntk-bridge figures [--results DIR] [--out DIR]                        # every figure
+    python -m ntk_bridge.figures --results DIR --out DIR                  # the same
+    python -m ntk_bridge.figures.closeness --results DIR --out DIR        # one figure
+
+One module per figure, each declaring ``EXPERIMENT`` (the summary it reads, through that
+experiment's typed ``read``), ``SECTION`` (the appendix section it belongs to), ``CAPTION``
+and ``main(results_dir, out_dir) -> [png, pdf]``.  Files are written under ``out_dir`` only.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from pathlib import Path
+
+NAMES = ("closeness", "lr_steps", "kernel_share", "width", "accuracy", "cost", "ablate")
+
+
+def module(name: str):
+    """The module drawing figure ``name`` (one of :data:`NAMES`)."""
+    if name not in NAMES:
+        raise ValueError(f"figure must be one of {NAMES}, got {name!r}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def caption(name: str) -> str:
+    return module(name).CAPTION
+
+
+def section(name: str) -> str:
+    return module(name).SECTION
+
+
+def check_results(results) -> str | None:
+    """Why no figure can be drawn from ``results`` (a missing folder, no summary at all), or ``None``."""
+    from .. import store
+
+    results = Path(results)
+    if not results.is_dir():
+        return f"results folder {results} does not exist"
+    if not any(store.latest_summary(results, module(n).EXPERIMENT) is not None for n in NAMES):
+        return f"no experiment summary under {results} (run `ntk-bridge reproduce --quick --results {results}`)"
+    return None
+
+
+def draw(results, out_dir, names=NAMES, log=print) -> tuple[dict, dict, dict]:
+    """Draw ``names`` from ``results`` into ``out_dir``: ``(drawn {name: paths}, skipped {name: why},
+    failed {name: error})``.  A figure whose experiment was not run is skipped; one that fails
+    to draw is reported (with its traceback on stderr) without hiding the others."""
+    from .common import MissingResults
+
+    drawn, skipped, failed = {}, {}, {}
+    for name in names:
+        try:
+            drawn[name] = module(name).main(results, out_dir)
+        except MissingResults as exc:
+            skipped[name] = str(exc)
+            log(f"figure {name}: skipped ({exc})")
+        except Exception as exc:  # one broken figure must not hide the others; reported, status 1
+            failed[name] = f"{type(exc).__name__}: {exc}"
+            log(f"figure {name}: FAILED ({failed[name]})")
+            traceback.print_exc()
+        else:
+            log(f"figure {name}: " + ", ".join(str(p) for p in drawn[name]))
+    return drawn, skipped, failed
+
+
+def main(results, out_dir) -> int:
+    """Every figure whose experiment was run; 0, 1 if a figure failed, 2 (one line) if ``results``
+    is missing or holds no summary (then nothing is written)."""
+    problem = check_results(results)
+    if problem is not None:
+        print(f"ntk-bridge figures: error: {problem}", file=sys.stderr)
+        return 2
+    _, _, failed = draw(results, out_dir, log=lambda m: print(m, file=sys.stderr if "FAILED" in m or
+                                                              "skipped" in m else sys.stdout, flush=True))
+    return 1 if failed else 0

@@ -1,0 +1,46 @@
+"""Finite-width nets actually trained: MTL and GBML (ANIL, MAML, FOMAML), theory.md §3–6.
+
+The same :class:`MLPSpec` as the closed forms (NTK parameterization), trained in pure JAX +
+optax, so this package never imports neural-tangents and runs on any recent JAX, GPU included.
+
+* **Centered nets** (default): the net computes ``f(x; p) - f(x; p0)``, exactly zero at init
+  (same Jacobian), so one trained net estimates the infinite-width *mean* predictor.  With
+  ``centered=False``, average ``n_ensemble`` seeds instead.
+* **GBML** meta-training differentiates through the inner loop (true second order); FOMAML
+  stops the gradient of each inner update, so the outer gradient is the query-loss gradient
+  at the adapted parameters.  ANIL adapts the head only, MAML/FOMAML every parameter.
+* **MTL**: shared body, one head per training task (``mtl-shared``: all start at ``w0``;
+  ``mtl-independent``: drawn afresh), first-order training on support ∪ query.  Test time:
+  the trained body with the common initial head ``w0`` (independent heads: the fresh head),
+  then head-only fine-tuning on the test support (the ANIL loop).
+* **Fresh test head** (``test_head="fresh"``, the paper's protocol): every method is tested
+  with the same fresh random head of the seed on its trained body, then its own test-time
+  inner loop; at infinite width that is the no-transfer baseline (theory.md §6).
+* **Inner loop**: ``adapt.steps`` full-batch GD steps of size ``adapt.lr`` on
+  ``0.5 * sum sq. err``; ``adapt.flow=True`` approximates gradient flow for time
+  ``lr * steps`` by ``flow_substeps`` times as many steps of size ``lr / flow_substeps``.
+  Every inner loop is checked against its stability edge on the net's empirical kernel, at
+  initialization and after training (:mod:`.guards`).
+* **Outer loop**: full-batch heavy-ball GD (momentum 0.7; GD with momentum stays in the span of
+  the gradients, so in the linear regime it converges to the same ``t = infinity`` solution as
+  gradient flow) with learning rate ``lr_scale / lambda_max`` of the infinite-width (meta-)NTK
+  in output space (or of the net's own, by power iteration).  In NTK parameterization these
+  eigenvalues grow with the number of points, so a fixed lr would not do.  Training stops when
+  the loss falls below ``tol * initial loss`` or after ``outer_steps``; float32 by default
+  (float32 and float64 predictions agree to ~1e-7 relative, measured), ``dtype="float64"``
+  for proof-grade checks.
+
+Modules: :mod:`.problem` (method -> static problem, the one dispatch), :mod:`.initial` (the
+seed's initial net, heads and data layout), :mod:`.net` (pure jitted pieces: inner loop, outer
+loss and steps, prediction), :mod:`.guards` (stability and degeneracy checks), :mod:`.fit`
+(``fit_predict``), :mod:`.empirical` (the cross-head kernel).  Timing lives in
+``ntk_bridge.timing``; width sweeps in ``ntk_bridge.experiments.width``.
+"""
+from .empirical import cross_head_kernel
+from .fit import MAX_HALVINGS, analytic_lambda_max, fit_predict
+from .initial import Prepared, fresh_head, prepare
+from .net import loss, train_steps
+from .problem import DEVICES, DTYPES, METHODS, Problem, problem, resolve
+
+__all__ = ["DEVICES", "DTYPES", "MAX_HALVINGS", "METHODS", "Prepared", "Problem", "analytic_lambda_max",
+           "cross_head_kernel", "fit_predict", "fresh_head", "loss", "prepare", "problem", "resolve", "train_steps"]

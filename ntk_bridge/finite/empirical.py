@@ -1,0 +1,38 @@
+"""Analyses of a finite net's empirical kernel beyond training: the cross-head kernel of MTL's independent heads."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import validate
+from ..kernels import empirical
+from ..precision import x64
+from ..spec import MLPSpec
+from .initial import draw_heads
+
+
+def cross_head_kernel(spec: MLPSpec, x, *, seed: int = 0) -> dict:
+    """Cross-head body kernel of two independently drawn heads on one body, relative to the same-head one.
+
+    ``Theta_cross(x, x') = sum_{body params} df_1(x)/dp . df_2(x')/dp`` for heads ``w_1, w_2``
+    (``nb.kernels.empirical`` with ``head2``); MTL with independent heads couples tasks only
+    through it, and it vanishes like ``width^-1/2`` (theory.md §4).  Float64.
+
+    Returns ``{"cross": (n, n), "body": (n, n) same-head Theta_body, "ratio": ||cross|| / ||body||}``.
+    """
+    validate.instance("spec", spec, MLPSpec)
+    seed = validate.integer("seed", seed, 0)
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (points, dim), got {x.shape}")
+    with x64(False):
+        key_init, key_head = jax.random.split(jax.random.PRNGKey(seed))
+        p = spec.init(key_init, x.shape[1])
+        head2 = jax.tree_util.tree_map(lambda a: a[0], draw_heads(spec, key_head, 1))
+    with x64():
+        p, head2 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), (p, head2))
+        body = empirical(spec, p, x).theta_body
+        cross = empirical(spec, p, x, head2=head2).theta
+    return {"cross": np.asarray(cross), "body": np.asarray(body),
+            "ratio": float(np.linalg.norm(cross) / np.linalg.norm(body))}

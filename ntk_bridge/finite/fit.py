@@ -1,0 +1,313 @@
+"""Train finite nets and predict the test queries: ``nb.finite.fit_predict`` (theory.md §5, §7).
+
+The outer loop is full-batch heavy-ball GD (:func:`~ntk_bridge.finite.net.train_steps`) with
+learning rate ``lr_scale / lambda_max``, ``lambda_max`` the largest eigenvalue of the
+infinite-width (meta-)NTK in output space (:func:`analytic_lambda_max`) or of the net's own
+(power iteration).  Two guards halve the step: a diverging chunk is undone, a stalled one
+continues at half the step; after ``MAX_HALVINGS`` divergence raises and a stall stops.
+Before training, and again on the trained net, :mod:`~ntk_bridge.finite.guards` checks every
+inner loop against its stability edge and the net for dead points.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import validate
+from ..errors import NotComputable
+from ..methods import Method
+from ..precision import x64
+from ..predict import Adaptation
+from ..spec import MLPSpec
+from ..tasks import TaskSet
+from . import guards, net
+from .initial import _prepare, test_delta
+from .problem import DEVICES, DTYPES, Problem, problem, resolve
+
+MAX_HALVINGS = 8  # outer-step halvings (a step 256x smaller) before training gives up
+LR_FROM = ("analytic", "power")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """The checked training options of :func:`fit_predict` (plain Python values)."""
+
+    seed: int
+    centered: bool
+    n_ensemble: int
+    outer_steps: int
+    tol: float
+    lr_scale: float
+    momentum: float
+    flow_substeps: int
+    dtype: str
+    device: str | None
+    lr_from: str
+    power_iters: int
+    chunk: int
+    target_scale: float
+    progress: bool
+
+
+def _check(spec, train, test, adapt, **kw) -> Options:
+    """Every argument of :func:`fit_predict` checked once, as plain values; ``ValueError`` names the field."""
+    validate.instance("spec", spec, MLPSpec)
+    validate.instance("train", train, TaskSet)
+    validate.instance("test", test, TaskSet)
+    train.check_compatible(test, "test")
+    if train.out_dim != spec.out_dim:
+        raise ValueError(f"train.ys has out_dim {train.out_dim}, spec.out_dim is {spec.out_dim}")
+    validate.instance("adapt", adapt, Adaptation)
+    if kw["device"] is not None:
+        validate.choice("device", kw["device"], DEVICES[1:])
+    return Options(
+        seed=validate.integer("seed", kw["seed"], 0), centered=validate.flag("centered", kw["centered"]),
+        n_ensemble=validate.integer("n_ensemble", kw["n_ensemble"], 1),
+        outer_steps=validate.integer("outer_steps", kw["outer_steps"], 0),
+        tol=validate.real("tol", kw["tol"], 0.0, 1.0, high_open=True),
+        lr_scale=validate.positive("lr_scale", kw["lr_scale"]),
+        momentum=validate.real("momentum", kw["momentum"], 0.0, 1.0, high_open=True),
+        flow_substeps=validate.integer("flow_substeps", kw["flow_substeps"], 1),
+        dtype=validate.choice("dtype", kw["dtype"], DTYPES), device=kw["device"],
+        lr_from=validate.choice("lr_from", kw["lr_from"], LR_FROM),
+        power_iters=validate.integer("power_iters", kw["power_iters"], 1),
+        chunk=validate.integer("chunk", kw["chunk"], 1),
+        target_scale=validate.positive("target_scale", kw["target_scale"]),
+        progress=validate.flag("progress", kw["progress"]))
+
+
+def _device(name: str | None):
+    try:
+        return jax.devices(name)[0] if name else jax.devices()[0]
+    except RuntimeError as exc:
+        raise ValueError(f"device={name!r} is not available to JAX: {exc}") from None
+
+
+# --------------------------------------------------------------------------- public API
+def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", adapt: Adaptation = Adaptation(),
+                split: str | None = None, test_head: str | None = None, seed: int = 0, centered: bool = True,
+                n_ensemble: int = 1, outer_steps: int = 3000, tol: float = 1e-7, lr_scale: float = 2.0,
+                momentum: float = 0.7, flow_substeps: int = 20, dtype: str = "float32", device: str | None = None,
+                lr_from: str = "analytic", power_iters: int = 20, chunk: int = 25, target_scale: float = 1.0,
+                progress: bool = False, return_info: bool = False):
+    """Train finite nets of ``spec`` on ``train`` with ``method``, adapt on each test support, predict its query.
+
+    The finite-width counterpart of ``nb.methods.closed_form`` / ``nb.predict.gbml`` /
+    ``nb.predict.mtl`` (theory.md §3–6): same shapes in and out.  ``n_ensemble`` nets (seeds
+    ``seed, seed+1, ...``) are averaged.
+
+    Args:
+      method: a :class:`~ntk_bridge.methods.Method` or a name, ``"mtl-shared" | "mtl-independent" |
+        "anil" | "maml" | "fomaml" | "no-transfer"`` (GBML names may end in ``-same``/``-disjoint``,
+        any name in ``+fresh``; ``methods.parse``).
+      split: GBML data setting (theory.md §6), overriding the method's (default ``"disjoint"``);
+        MTL always trains on support ∪ query.
+      test_head: ``"trained"`` (ANIL/MAML keep their meta-learned head, MTL uses the common initial
+        head ``w0``) or ``"fresh"`` (the paper's protocol: a fresh random head of the seed, the same
+        for every method, on the trained body; a centered net subtracts its initial output with it),
+        overriding the method's; then the method's test-time inner loop (head only for MTL/ANIL).
+      centered: train ``f(x; p) - f(x; p0)`` (exactly zero at init).
+      outer_steps, tol: stop at ``loss <= tol * initial loss`` or after ``outer_steps``.
+      lr_scale, momentum: outer step ``lr_scale / lambda_max`` of heavy-ball GD.
+      lr_from: ``lambda_max`` of the infinite-width (meta-)NTK (``"analytic"``: the same step
+        for every seed, width and dtype) or of the finite net's own, by ``power_iters`` power
+        iterations (``"power"``).
+      dtype: ``"float32"`` (default) or ``"float64"`` (switches JAX's 64-bit mode inside).
+      device: ``"cpu" | "gpu" | None`` (JAX's default).
+      target_scale: train on ``s * Y`` (train and test targets) and return predictions ``/ s``.
+        Every closed form is linear in ``Y``, so its prediction is unchanged, while a finite
+        net's distance from its linearization shrinks like ``s`` (the lazy-training scale of
+        Chizat, Oyallon & Bach 2019): ``s < 1`` isolates the kernel's width fluctuations.
+        Losses in ``info`` are in scaled units.
+    Returns:
+      ``(test tasks, query, out_dim)`` NumPy float64; with ``return_info``, also a dict with
+      ``method`` (its label), ``final_loss, initial_loss, steps, converged, outer_lr`` (initial step),
+      ``lr_halvings, lambda_max, inner_edge`` (``{"init"|"trained": {"train"|"test": inner lr *
+      lambda_max}}`` of the net's empirical inner kernels: past 2 a discrete inner loop diverges),
+      ``wall_s, device, dtype, init_output_max_abs, history`` (of the first member) and ``members``
+      (one dict per net).
+    Raises:
+      ValueError: naming the bad argument.
+      NotComputable: an inner loop past its stability edge (lower ``adapt.lr`` or use ``flow=True``),
+        a degenerate net (zero Jacobian on every point of a task: widen it), outer training that diverges, or
+        non-finite losses or predictions.
+    """
+    m = resolve(method, split, test_head)
+    opt = _check(spec, train, test, adapt, seed=seed, centered=centered, n_ensemble=n_ensemble,
+                 outer_steps=outer_steps, tol=tol, lr_scale=lr_scale, momentum=momentum,
+                 flow_substeps=flow_substeps, dtype=dtype, device=device, lr_from=lr_from, power_iters=power_iters,
+                 chunk=chunk, target_scale=target_scale, progress=progress)
+    return_info = validate.flag("return_info", return_info)
+    if opt.target_scale != 1:
+        s = opt.target_scale
+        train, test = (TaskSet(t.xs, t.ys * s, t.xq, t.yq * s) for t in (train, test))
+    cfg = problem(spec, m, adapt, opt.flow_substeps)
+    dev = _device(opt.device)
+    analytic = {}  # the analytic lambda_max, computed once (after the first member's guards)
+    ctx = x64() if opt.dtype == "float64" else contextlib.nullcontext()
+    preds, members = [], []
+    with ctx, jax.default_device(dev):
+        for member in range(opt.n_ensemble):
+            pred, info = _fit_one(cfg, m, adapt, train, test, opt, opt.seed + member, dev, analytic)
+            preds.append(pred)
+            members.append(info)
+    pred = np.mean(preds, axis=0) / opt.target_scale
+    if not return_info:
+        return pred
+    info = {key: members[0][key] for key in ("initial_loss", "outer_lr", "lr_halvings", "lambda_max", "device",
+                                             "dtype", "history")}
+    info.update(method=m.label, final_loss=max(x["final_loss"] for x in members),
+                steps=max(x["steps"] for x in members), converged=all(x["converged"] for x in members),
+                wall_s=sum(x["wall_s"] for x in members),
+                init_output_max_abs=max(x["init_output_max_abs"] for x in members),
+                inner_edge=members[0]["inner_edge"], members=members)
+    return pred, info
+
+
+def analytic_lambda_max(spec: MLPSpec, train: TaskSet, *, method="anil", adapt: Adaptation = Adaptation(),
+                        split: str | None = None) -> float:
+    """Largest ``|eigenvalue|`` of the infinite-width kernel the outer loop descends (native kernels, float64).
+
+    MTL: ``Theta_MTL(D, D)`` (theory.md §4); GBML: the meta-NTK ``Phi`` (FOMAML: the
+    non-symmetric ``Psi``), ``nb.predict.meta_ntk``.  ``method``: a ``Method`` or a name.
+    """
+    from .. import predict
+
+    m = resolve(method, split)
+    if m.kind == "none":
+        raise ValueError("analytic_lambda_max: the no-transfer baseline trains nothing")
+    kernel_fn = predict.analytic(spec)
+    if m.kind == "mtl":
+        x, _ = train.merged()
+        n, p = x.shape[:2]
+        k = kernel_fn(x.reshape(n * p, -1))
+        same_task = np.kron(np.eye(n), np.ones((p, p)))
+        mat = same_task * k.theta if m.heads == "independent" else k.theta_body + same_task * k.sigma
+    else:
+        mat = predict.meta_ntk(kernel_fn, train, algo=m.algo, adapt=adapt, split=m.split).phi
+    return float(np.max(np.abs(np.linalg.eigvals(mat))))
+
+
+# --------------------------------------------------------------------------- one net
+def _guard(cfg: Problem, m: Method, adapt: Adaptation, flow_substeps: int, prep, delta, *, when: str,
+           train_raises: bool = True) -> dict:
+    """The inner-loop stability checks of :mod:`guards` on the net ``base + delta``: ``{where: lr * lambda_max}``.
+
+    The test-time fine-tuning always raises past the edge (it makes the returned predictions);
+    the training tasks' inner loops raise only when ``train_raises`` (before training: after it,
+    meta-training has already compensated for whatever its inner loop did, and the edge is recorded).
+    """
+    kw = dict(label=f"{m.label} ({when})", flow=adapt.flow, flow_substeps=flow_substeps)
+    edges = {}
+    if cfg.outputs == "meta":
+        edges["train"] = guards.check_inner_loop(cfg, net.add(prep.base, delta), prep.train["x_in"],
+                                                 where="the training tasks' inner sets", raises=train_raises, **kw)
+    edges["test"] = guards.check_inner_loop(cfg.for_test(), net.add(prep.test_base, test_delta(m, prep, delta)),
+                                            prep.test["x_in"], where="the test supports (test-time fine-tuning)",
+                                            **kw)
+    return edges
+
+
+def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: TaskSet, opt: Options, seed: int,
+             dev, analytic: dict):
+    """Train one net of seed ``seed``; its test predictions and info."""
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    prep = jax.device_put(_prepare(cfg.spec, train, test, m, seed, opt.centered, opt.dtype), dev)
+    base, data = prep.base, prep.train
+    delta = jax.tree_util.tree_map(jnp.zeros_like, base)
+    init_abs = float(net.init_max_abs(cfg, base, prep.test_base, data, prep.test))
+    points = {"test supports": test.xs}
+    if cfg.outputs != "none":
+        points = {"training tasks": np.concatenate([train.xs, train.xq], axis=1), **points}
+    guards.check_alive(cfg.spec, prep.test_base, points, label=m.label)
+    edge = {"init": _guard(cfg, m, adapt, opt.flow_substeps, prep, delta, when="at initialization")}
+    loss0 = float(net.loss_jit(cfg, delta, base, data)) if cfg.outputs != "none" else 0.0
+    history, steps, halvings, lam = [], 0, 0, math.nan
+    if cfg.outputs != "none":
+        lam = _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic)
+        delta, steps, halvings, history = _train(cfg, m, opt, prep, delta, lam, loss0, tqdm)
+    final = float(net.loss_jit(cfg, delta, base, data)) if cfg.outputs != "none" else 0.0
+    if not math.isfinite(final):
+        raise NotComputable(f"{m.label}: training produced a non-finite loss ({final}); lower lr_scale or adapt.lr")
+    if cfg.outputs != "none":  # training moves the kernels: check the trained net's inner loops again
+        edge["trained"] = _guard(cfg, m, adapt, opt.flow_substeps, prep, delta, when="after training",
+                                 train_raises=False)
+    pred = np.asarray(net.predict(cfg.for_test(), prep.test_base, test_delta(m, prep, delta), prep.test),
+                      dtype=np.float64)
+    if not np.all(np.isfinite(pred)):
+        raise NotComputable(f"{m.label}: the test-time fine-tuning produced non-finite predictions; lower "
+                            f"adapt.lr or use Adaptation(..., flow=True)")
+    return pred, {"final_loss": final, "initial_loss": loss0, "steps": steps,
+                  "converged": cfg.outputs == "none" or final <= opt.tol * loss0,
+                  "outer_lr": opt.lr_scale / lam if cfg.outputs != "none" else 0.0, "lr_halvings": halvings,
+                  "lambda_max": lam if cfg.outputs != "none" else 0.0, "inner_edge": edge,
+                  "wall_s": time.perf_counter() - start,
+                  "device": f"{dev.platform}:{dev.id} ({dev.device_kind})", "dtype": opt.dtype,
+                  "init_output_max_abs": init_abs,
+                  "history": np.concatenate(history) if history else np.zeros(0)}
+
+
+def _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic: dict) -> float:
+    """``lambda_max`` of the outer step: analytic (computed once per :func:`fit_predict`) or power iteration."""
+    if opt.lr_from == "analytic":
+        if "lam" not in analytic:
+            try:
+                analytic["lam"] = analytic_lambda_max(cfg.spec, train, method=m, adapt=adapt)
+            except ValueError as exc:
+                raise NotComputable(f"{m.label}: the outer step comes from the infinite-width (meta-)NTK "
+                                    f"(lr_from='analytic'), which cannot be formed here: {exc}; or use "
+                                    f"lr_from='power' (the net's own kernel)") from exc
+        lam = analytic["lam"]
+    else:
+        y = prep.train["y_out"]
+        u0 = jax.random.normal(jax.random.PRNGKey(seed + 1), y.shape, y.dtype)
+        lam = float(net.power_lambda_max(cfg, prep.base, delta, prep.train, u0, opt.power_iters))
+    if not (math.isfinite(lam) and lam > 0):
+        raise NotComputable(f"{m.label}: the (meta-)NTK's largest eigenvalue is {lam}: the net is degenerate or "
+                            f"its inner loop diverges; use a wider net or lower adapt.lr")
+    return lam
+
+
+def _train(cfg, m, opt: Options, prep, delta, lam: float, loss0: float, tqdm):
+    """The outer loop with its two step-halving guards; ``(delta, steps, halvings, history)``."""
+    base, data = prep.base, prep.train
+    lr = jnp.asarray(opt.lr_scale / lam, data["y_out"].dtype)
+    opt_state = net.sgd(opt.momentum).init(delta)
+    history, steps, best, halvings = [], 0, loss0, 0
+    bar = tqdm(total=opt.outer_steps, disable=not opt.progress, desc=f"{m.label} width={cfg.spec.width}")
+    while steps < opt.outer_steps:
+        n = min(opt.chunk, opt.outer_steps - steps)
+        new_delta, new_state, losses = net.train_steps(cfg, opt.momentum, n, delta, opt_state, lr, base, data)
+        losses = np.asarray(losses)
+        # Two guards, each halving the step (step sizes do not change the linear regime's limit):
+        # a diverging chunk (the analytic lambda_max can underestimate a narrow net's) is undone;
+        # a chunk that does not improve the best loss by 1% has stalled, as GD with a fixed step
+        # can cycle around the kinks of ReLU near the optimum (FOMAML's update, not a gradient,
+        # most of all).  After MAX_HALVINGS, divergence raises and a stall stops training.
+        diverged = not (np.all(np.isfinite(losses)) and losses[-1] <= 10 * losses[0])
+        if diverged or losses.min() > 0.99 * best:
+            lr, halvings = lr / 2, halvings + 1
+            if halvings > MAX_HALVINGS and diverged:
+                raise NotComputable(f"{m.label}: outer training diverges even with the step "
+                                    f"{2 ** MAX_HALVINGS}x smaller; lower lr_scale or adapt.lr")
+            if halvings > MAX_HALVINGS:
+                break
+            if diverged:
+                continue
+        delta, opt_state = new_delta, new_state
+        history.append(losses)
+        steps += n
+        bar.update(n)
+        best = min(best, float(losses.min()))
+        if losses[-1] <= opt.tol * loss0:
+            break
+    bar.close()
+    return delta, steps, halvings, history

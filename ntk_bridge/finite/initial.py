@@ -1,0 +1,122 @@
+"""The initial net of a seed and the data it trains and is tested on, with the centering offsets.
+
+One seed draws one net in both dtypes (parameters are drawn in float32 and cast).  The key
+of ``seed`` splits into three: the initial net ``p0``, the independent training heads
+(``mtl-independent``) and the **fresh test head** (the paper's protocol, theory.md §6): for a
+given seed it is the same head for every method, so trained nets of different methods are
+compared under one head.  ``mtl-independent``'s test head is that fresh head under either
+protocol (none of its training heads is common to all tasks).
+"""
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from .. import methods, validate
+from ..precision import x64
+from ..spec import MLPSpec
+from ..tasks import TaskSet
+from . import net
+from .problem import DTYPES, resolve
+
+
+class Prepared(NamedTuple):
+    """Initial net and the data it trains and is tested on (arrays in ``dtype``).
+
+    The trained parameters are ``base + delta`` with ``base = p0`` fixed and ``delta``
+    trained from zero: in float32 a small update ``delta`` keeps its full relative precision
+    instead of being rounded against ``|p0| ~ 1`` at every step.
+
+    ``base``: ``{"body", "head"}`` (GBML) or ``{"body", "heads"}`` with ``heads = (W (N, width, k),
+    b (N, k))`` (MTL); ``test_base``: the net the test tasks start from before training (the
+    initial body with the test head: GBML's own head, MTL's common initial head ``w0``, or the
+    fresh head); ``train`` / ``test``: dicts of ``x_in, y_in, off_in, x_out, y_out, off_out``,
+    each ``(tasks, points, d|k)``; ``off_*`` are the initial net's outputs ``f(x; p0)`` with the
+    head the points are read out by (centered) or zeros.
+    """
+
+    base: dict
+    test_base: dict
+    train: dict
+    test: dict
+
+
+def draw_heads(spec: MLPSpec, key, n: int):
+    """``n`` standard-normal heads ``(W (n, width, k), b (n, k))``, as :meth:`MLPSpec.init` draws one."""
+    kw, kb = jax.random.split(key)
+    return (jax.random.normal(kw, (n, spec.width, spec.out_dim)), jax.random.normal(kb, (n, spec.out_dim)))
+
+
+def fresh_head(spec: MLPSpec, seed: int):
+    """The fresh test head of ``seed`` ``(W (width, k), b (k,))``, float32: the same for every method."""
+    with x64(False):
+        _, _, key_test = jax.random.split(jax.random.PRNGKey(seed), 3)
+        return jax.tree_util.tree_map(lambda a: a[0], draw_heads(spec, key_test, 1))
+
+
+def prepare(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", split: str | None = None,
+            test_head: str | None = None, seed: int = 0, centered: bool = True, dtype: str = "float32") -> Prepared:
+    """Draw the initial net (seeded) and lay out train/test data with the centering offsets.
+
+    GBML: inner set = support (``split="disjoint"``) or support ∪ query (``"same"``), outer
+    set = query or support ∪ query.  MTL: outputs on ``D_i`` = support ∪ query (``split``
+    has no effect).  Test tasks: inner set = test support, outputs on the test query.
+    ``method``: a :class:`~ntk_bridge.methods.Method` or a name (``split``/``test_head`` override
+    it, ``methods.parse``).  Call under ``ntk_bridge.precision.x64()`` for ``dtype="float64"``.
+    """
+    validate.instance("spec", spec, MLPSpec)
+    validate.instance("train", train, TaskSet)
+    validate.instance("test", test, TaskSet)
+    train.check_compatible(test, "test")
+    return _prepare(spec, train, test, resolve(method, split, test_head), validate.integer("seed", seed, 0),
+                    validate.flag("centered", centered), validate.choice("dtype", dtype, DTYPES))
+
+
+def _prepare(spec: MLPSpec, train: TaskSet, test: TaskSet, m: methods.Method, seed: int, centered: bool,
+             dtype: str) -> Prepared:
+    """:func:`prepare` on checked arguments."""
+    dt = jnp.dtype(dtype)
+    cast = functools.partial(jax.tree_util.tree_map, lambda a: jnp.asarray(a, dt))
+    with x64(False):  # draw in float32 whatever the dtype: one seed, one net, in both dtypes
+        key_init, key_heads, _ = jax.random.split(jax.random.PRNGKey(seed), 3)
+        p0 = spec.init(key_init, train.dim)
+        heads = draw_heads(spec, key_heads, train.n_tasks) if m.heads == "independent" else None
+    p0 = cast(p0)
+    fresh = m.test_head == "fresh" or m.heads == "independent"
+    test_head = cast(fresh_head(spec, seed)) if fresh else p0["head"]
+    n = train.n_tasks
+    if m.kind == "mtl":
+        if heads is None:  # shared init: every head starts at w0
+            heads = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n,) + a.shape), p0["head"])
+        base = {"body": p0["body"], "heads": cast(heads)}
+        x_out, y_out = (jnp.asarray(a, dt) for a in train.merged())
+        off = net.mtl_raw_jit(spec, base, x_out)
+        train_data = {"x_in": x_out, "y_in": y_out, "off_in": off, "x_out": x_out, "y_out": y_out, "off_out": off}
+    else:
+        base = p0
+        if m.split == "same":
+            x_in, y_in = train.merged()
+            x_out, y_out = x_in, y_in
+        else:
+            x_in, y_in, x_out, y_out = train.xs, train.ys, train.xq, train.yq
+        x_in, y_in, x_out, y_out = (jnp.asarray(a, dt) for a in (x_in, y_in, x_out, y_out))
+        train_data = {"x_in": x_in, "y_in": y_in, "x_out": x_out, "y_out": y_out,
+                      "off_in": net.raw_jit(spec, p0, x_in), "off_out": net.raw_jit(spec, p0, x_out)}
+    test_base = {"body": p0["body"], "head": test_head}
+    xs, ys, xq, yq = (jnp.asarray(a, dt) for a in (test.xs, test.ys, test.xq, test.yq))
+    test_data = {"x_in": xs, "y_in": ys, "x_out": xq, "y_out": yq,
+                 "off_in": net.raw_jit(spec, test_base, xs), "off_out": net.raw_jit(spec, test_base, xq)}
+    if not centered:
+        for d in (train_data, test_data):
+            d["off_in"], d["off_out"] = jnp.zeros_like(d["y_in"]), jnp.zeros_like(d["y_out"])
+    return Prepared(base, test_base, train_data, test_data)
+
+
+def test_delta(m: methods.Method, prep: Prepared, delta):
+    """The trained change of the test net: the body's change, and the head's when GBML keeps its trained head."""
+    if m.kind == "gbml" and m.test_head == "trained":
+        return delta
+    return {"body": delta["body"], "head": jax.tree_util.tree_map(jnp.zeros_like, prep.test_base["head"])}

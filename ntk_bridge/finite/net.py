@@ -1,0 +1,151 @@
+"""The pure, jitted pieces of finite training: inner loop, outer loss, outer steps, test-time prediction.
+
+Parameters are ``base + delta`` (:class:`~ntk_bridge.finite.initial.Prepared`): ``base = p0``
+is fixed and ``delta`` is trained from zero.  ``data`` dicts hold ``x_in, y_in, off_in, x_out,
+y_out, off_out``, each ``(tasks, points, d|k)``; ``off_*`` are the initial net's outputs
+(centered nets) or zeros.  ``cfg`` is the static :class:`~ntk_bridge.finite.problem.Problem`.
+Loss convention: ``0.5 * sum of squared errors`` (theory.md §2).
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from ..spec import MLPSpec
+from .problem import Problem
+
+
+def _sq(r):
+    return 0.5 * jnp.sum(r * r)
+
+
+def add(base, delta):
+    """``base + delta`` leaf by leaf."""
+    return jax.tree_util.tree_map(jnp.add, base, delta)
+
+
+def _inner(cfg: Problem, base, delta, x, y, off, first_order: bool):
+    """``inner_steps`` GD steps of size ``inner_lr`` on ``0.5 ||f(x) - off - y||^2`` (head or all)."""
+    spec = cfg.spec
+    if cfg.head_only:
+        phi = spec.features(add(base["body"], delta["body"]), x)
+
+        def loss(dq):
+            return _sq(spec.head_apply(add(base["head"], dq), phi) - off - y)
+
+        start = delta["head"]
+    else:
+        def loss(dq):
+            return _sq(spec.apply(add(base, dq), x) - off - y)
+
+        start = delta
+
+    def step(dq, _):
+        g = jax.grad(loss)(dq)
+        if first_order:  # FOMAML: the update direction is a constant, d q_{t+1} / d q_t = I
+            g = jax.lax.stop_gradient(g)
+        return jax.tree_util.tree_map(lambda a, b: a - cfg.inner_lr * b, dq, g), None
+
+    dq, _ = jax.lax.scan(step, start, None, length=cfg.inner_steps)
+    return {"body": delta["body"], "head": dq} if cfg.head_only else dq
+
+
+def _adapt_predict(cfg: Problem, base, delta, x_in, y_in, off_in, x_out, off_out, first_order: bool):
+    """One task: adapt on ``(x_in, y_in)``, return the centered outputs on ``x_out``."""
+    adapted = _inner(cfg, base, delta, x_in, y_in, off_in, first_order)
+    return cfg.spec.apply(add(base, adapted), x_out) - off_out
+
+
+def _tasks_adapt_predict(cfg: Problem, base, delta, data, first_order: bool):
+    """:func:`_adapt_predict` vmapped over the tasks of ``data``: ``(tasks, out points, k)``."""
+    fn = functools.partial(_adapt_predict, cfg, first_order=first_order)
+    return jax.vmap(fn, in_axes=(None, None, 0, 0, 0, 0, 0))(
+        base, delta, data["x_in"], data["y_in"], data["off_in"], data["x_out"], data["off_out"])
+
+
+def mtl_raw(spec: MLPSpec, params, x):
+    """Uncentered MTL outputs: task ``i``'s head on its points, ``(N, m, k)``."""
+    return jax.vmap(spec.head_apply)(params["heads"], spec.features(params["body"], x))
+
+
+def _outputs(cfg: Problem, base, delta, data, first_order: bool):
+    """Training outputs ``F`` compared with ``y_out``: MTL outputs on ``D_i``, or GBML meta-outputs."""
+    if cfg.mtl:
+        return mtl_raw(cfg.spec, add(base, delta), data["x_out"]) - data["off_out"]
+    return _tasks_adapt_predict(cfg, base, delta, data, first_order)
+
+
+def loss(cfg: Problem, delta, base, data):
+    """Outer loss ``0.5 * sum_i ||F_i - Y_out,i||^2`` (FOMAML: first-order ``F``)."""
+    return _sq(_outputs(cfg, base, delta, data, cfg.first_order) - data["y_out"])
+
+
+loss_jit = jax.jit(loss, static_argnames=("cfg",))
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "iters"))
+def power_lambda_max(cfg: Problem, base, delta, data, u0, iters: int):
+    """Largest eigenvalue (in modulus) of the output-space (meta-)NTK ``J_F J_F1^T`` by power iteration."""
+    _, vjp = jax.vjp(lambda d: _outputs(cfg, base, d, data, cfg.first_order), delta)
+
+    def op(u):
+        return jax.jvp(lambda d: _outputs(cfg, base, d, data, False), (delta,), vjp(u))[1]
+
+    def power_step(_, u):
+        v = op(u)
+        return v / jnp.linalg.norm(v)
+
+    u = jax.lax.fori_loop(0, iters, power_step, u0 / jnp.linalg.norm(u0))
+    return jnp.linalg.norm(op(u))
+
+
+@functools.lru_cache(maxsize=8)
+def sgd(momentum: float) -> optax.GradientTransformation:
+    """Heavy-ball GD with learning rate 1 (the step is scaled by a traced lr in :func:`train_steps`,
+    so one compiled trainer serves every lr; a new optax object per call would recompile every call)."""
+    return optax.sgd(1.0, momentum=momentum or None)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "momentum", "n_steps"))
+def train_steps(cfg: Problem, momentum: float, n_steps: int, delta, opt_state, lr, base, data):
+    """``n_steps`` full-batch outer steps ``delta <- delta + lr * sgd_update(grad)`` (jitted ``lax.scan``).
+
+    Returns the new ``delta``, optimizer state and the losses before each step ``(n_steps,)``.
+    ``opt_state`` from ``sgd(momentum).init(delta)``.
+    """
+    opt = sgd(momentum)
+
+    def step(carry, _):
+        d, s = carry
+        value, g = jax.value_and_grad(loss, argnums=1)(cfg, d, base, data)
+        upd, s = opt.update(g, s, d)
+        d = jax.tree_util.tree_map(lambda a, u: a + lr * u, d, upd)
+        return (d, s), value
+
+    (delta, opt_state), losses = jax.lax.scan(step, (delta, opt_state), None, length=n_steps)
+    return delta, opt_state, losses
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def predict(cfg: Problem, base, delta, data):
+    """Test-time adaptation on each test support, centered outputs on its query ``(tasks, q, k)``."""
+    return _tasks_adapt_predict(cfg, base, delta, data, False)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def init_max_abs(cfg: Problem, base, test_base, train, test):
+    """``max |f(x; p0) - off(x)|`` over every train and test point: 0 for a centered net."""
+    spec = cfg.spec
+    if cfg.mtl:
+        outs = [mtl_raw(spec, base, train["x_out"]) - train["off_out"]]
+    else:
+        outs = [spec.apply(base, train[x]) - train[o] for x, o in (("x_in", "off_in"), ("x_out", "off_out"))]
+    outs += [spec.apply(test_base, test[x]) - test[o] for x, o in (("x_in", "off_in"), ("x_out", "off_out"))]
+    return jnp.max(jnp.stack([jnp.max(jnp.abs(o)) for o in outs]))
+
+
+raw_jit = jax.jit(lambda spec, params, x: spec.apply(params, x), static_argnums=0)
+mtl_raw_jit = jax.jit(mtl_raw, static_argnums=0)
