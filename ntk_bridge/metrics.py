@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import validate
+
 
 def _pair(a, b):
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -48,6 +50,9 @@ def fit_power_law(x, y, *, n_boot: int = 2000, seed: int = 0, level: float = 0.9
     ``y`` is ``(points,)`` or ``(seeds, points)``; the bootstrap resamples seeds when there
     are several, else the points (pairs).  Returns ``{"r", "c", "r_lo", "r_hi", "level"}``.
     """
+    n_boot = validate.integer("n_boot", n_boot, 1)
+    seed = validate.integer("seed", seed, 0)
+    level = validate.real("level", level, 0.0, 1.0, low_open=True, high_open=True)
     x = np.asarray(x, dtype=np.float64)
     y = np.atleast_2d(np.asarray(y, dtype=np.float64))
     if y.shape[1] != x.size or x.size < 2:
