@@ -24,7 +24,7 @@ METHODS = ("anil", "mtl")
 
 
 def run_point(method: str, n_tasks: int, *, n_test: int = 100, dim: int = 16, depth: int = 4,
-              backend: str = "native") -> dict:
+              backend: str = "native", device: str = "cpu") -> dict:
     """One timed call of ``predict.gbml(algo="anil")`` or ``predict.mtl`` (5 support + 15 query)."""
     import ntk_bridge as nb
 
@@ -34,14 +34,14 @@ def run_point(method: str, n_tasks: int, *, n_test: int = 100, dim: int = 16, de
     adapt = nb.Adaptation(lr=0.1, steps=5)
     start = time.perf_counter()
     if method == "anil":
-        pred, info = nb.predict.gbml(spec, train, test, algo="anil", adapt=adapt, backend=backend,
+        pred, info = nb.predict.gbml(spec, train, test, algo="anil", adapt=adapt, backend=backend, device=device,
                                      return_info=True)
     else:
-        pred, info = nb.predict.mtl(spec, train, test, adapt=adapt, backend=backend, return_info=True)
+        pred, info = nb.predict.mtl(spec, train, test, adapt=adapt, backend=backend, device=device, return_info=True)
     wall = time.perf_counter() - start
     assert np.all(np.isfinite(pred))
     return {"method": method, "train_tasks": n_tasks, "test_tasks": n_test, "points_per_task": 20,
-            "dim": dim, "depth": depth, "backend": backend, "wall_s": round(wall, 3),
+            "dim": dim, "depth": depth, "backend": backend, "device": device, "wall_s": round(wall, 3),
             "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 3),
             "cond": info["cond"]}
 
@@ -50,15 +50,18 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, nargs="+", default=[50, 100, 200, 500])
     parser.add_argument("--backend", default="native", choices=["native", "nt"])
+    parser.add_argument("--device", default="cpu", choices=["numpy", "cpu", "gpu"],
+                        help="where the linear algebra runs (nb.predict device=)")
     parser.add_argument("--point", nargs=2, metavar=("METHOD", "TASKS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.point:
-        print(json.dumps(run_point(args.point[0], int(args.point[1]), backend=args.backend)))
+        print(json.dumps(run_point(args.point[0], int(args.point[1]), backend=args.backend, device=args.device)))
         return {}
     points = []
     for method in METHODS:
         for n in args.tasks:
-            out = subprocess.run([sys.executable, __file__, "--point", method, str(n), "--backend", args.backend],
+            out = subprocess.run([sys.executable, __file__, "--point", method, str(n), "--backend", args.backend,
+                                  "--device", args.device],
                                  capture_output=True, text=True, check=True,
                                  cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
             points.append(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import validate
 from .spec import MLPSpec
 
 BACKENDS = ("nt", "native")
@@ -57,12 +58,11 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
     Returns:
       :class:`Kernels` ``(theta, sigma)``, each ``(n1, n2)`` float64.
     Raises:
-      ValueError: on an unknown backend, bad shapes or non-finite inputs.
+      ValueError: on an unknown backend, bad shapes, non-finite inputs, or kernel values that
+        overflow float64 (inputs too large: rescale them, e.g. to the unit sphere).
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be an integer >= 1, got {block_size!r}")
+    validate.choice("backend", backend, BACKENDS)
+    block_size = validate.integer("block_size", block_size, 1)
     x1 = _points(x1, "x1")
     x2 = x1 if x2 is None else _points(x2, "x2")
     if x1.shape[1] != x2.shape[1]:
@@ -75,7 +75,8 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
     def fill(i):
         rows = slice(i, i + block_size)
         cols = slice(i, None) if symmetric else slice(None)
-        block(spec, x1[rows], x2[cols], theta[rows, cols], sigma[rows, cols])
+        with np.errstate(over="ignore", invalid="ignore"):   # an overflow is reported once, below
+            block(spec, x1[rows], x2[cols], theta[rows, cols], sigma[rows, cols])
         if symmetric:  # mirror into the strip below this block (no other block writes there)
             below = slice(i + block_size, None)
             theta[below, rows], sigma[below, rows] = theta[rows, below].T, sigma[rows, below].T
@@ -93,7 +94,7 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
         theta_diag, sigma_diag = diagonal(spec, x1)
         np.fill_diagonal(theta, theta_diag)
         np.fill_diagonal(sigma, sigma_diag)
-    return Kernels(theta, sigma)
+    return _check_finite(Kernels(theta, sigma), spec, x1, x2)
 
 
 def diagonal(spec: MLPSpec, x) -> Kernels:
@@ -109,10 +110,11 @@ def diagonal(spec: MLPSpec, x) -> Kernels:
     b2 = spec.b_std ** 2
     q = spec.w_std ** 2 * np.sum(x * x, axis=1) / x.shape[1] + b2
     theta = q
-    for s2 in _layer_scales(spec):
-        q = s2 * q / 2 + b2
-        theta = s2 * theta / 2 + q
-    return Kernels(theta, q)
+    with np.errstate(over="ignore"):   # an overflow is reported by _check_finite
+        for s2 in _layer_scales(spec):
+            q = s2 * q / 2 + b2
+            theta = s2 * theta / 2 + q
+    return _check_finite(Kernels(theta, q), spec, x)
 
 
 def _layer_scales(spec: MLPSpec) -> list[float]:
@@ -129,7 +131,24 @@ def _points(x, name: str) -> np.ndarray:
         raise ValueError(f"{name} must have shape (points, dim) with both >= 1, got {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} contains NaN or inf")
+    with np.errstate(over="ignore"):
+        sq = np.einsum("ij,ij->i", x, x)
+    if not np.all(np.isfinite(sq)):   # |x|^2 overflows float64: every kernel value would be inf
+        raise ValueError(f"{name}: input norms overflow float64 (largest |entry| {np.max(np.abs(x)):.3g}); the kernels "
+                         f"would be inf; rescale the inputs, e.g. to the unit sphere")
     return x
+
+
+def _check_finite(k: Kernels, spec: MLPSpec, *xs: np.ndarray) -> Kernels:
+    """Raise ``ValueError`` if a kernel value overflowed (large inputs, ``w_std``/``head_std`` and depth)."""
+    for name, mat in zip(("theta", "sigma"), k):
+        if not np.all(np.isfinite(mat)):
+            with np.errstate(over="ignore"):
+                norm = max(float(np.sqrt(np.max(np.einsum("ij,ij->i", x, x)))) for x in xs)
+            raise ValueError(f"kernel values overflow: {name} has non-finite entries (largest input norm {norm:.3g}, "
+                             f"w_std={spec.w_std}, head_std={spec.head_std}, depth={spec.depth}); rescale the "
+                             f"inputs, e.g. to the unit sphere")
+    return k
 
 
 def _native_block(spec: MLPSpec, x1: np.ndarray, x2: np.ndarray, theta: np.ndarray, sigma: np.ndarray):
@@ -214,8 +233,10 @@ def _nt_kernel_fn(spec: MLPSpec):
     compile cost does not depend on depth, and run time equals the whole-graph jit.
     """
     import jax
-    from neural_tangents import stax
 
+    from .spec import neural_tangents
+
+    stax = neural_tangents().stax   # ModuleNotFoundError naming the "nt" extra when it is missing
     b_std = spec._nt_b_std()
     first = jax.jit(stax.Dense(1, W_std=spec.w_std, b_std=b_std)[2])
     hidden = jax.jit(stax.serial(stax.Relu(), stax.Dense(1, W_std=spec.w_std, b_std=b_std))[2])
@@ -232,9 +253,9 @@ def _nt_kernel_fn(spec: MLPSpec):
 
 def _nt_block(spec: MLPSpec, x1: np.ndarray, x2: np.ndarray, theta: np.ndarray, sigma: np.ndarray):
     """neural-tangents' analytic kernels for one block, into ``theta, sigma``."""
-    from jax.experimental import enable_x64
+    from .precision import x64
 
-    with enable_x64():
+    with x64():
         out = _nt_kernel_fn(spec.replace(width=1, out_dim=1))(x1, x2)  # both irrelevant to the kernel
         theta[...], sigma[...] = out.ntk, out.nngp
 
@@ -257,7 +278,7 @@ def empirical(spec: MLPSpec, params, x1, x2=None, *, head2=None) -> Kernels:
     cross_head = head2 is not None
     theta, sigma = _empirical_fn(spec, cross_head)(
         params["body"], params["head"], head2 if cross_head else params["head"], x1, x2)
-    return Kernels(np.asarray(theta), np.asarray(sigma))
+    return _check_finite(Kernels(np.asarray(theta), np.asarray(sigma)), spec, np.asarray(x1), np.asarray(x2))
 
 
 @functools.lru_cache(maxsize=64)

@@ -7,6 +7,7 @@ from jax.flatten_util import ravel_pytree
 
 import ntk_bridge as nb
 from conftest import TOL, rel_err
+from ntk_bridge import precision
 from ntk_bridge.kernels import diagonal, empirical, kernels
 
 F64 = TOL[np.dtype(np.float64)]
@@ -16,6 +17,17 @@ DEPTHS = [1, 2, 4, 8, 16, 32]
 ARCCOS_AT_ONE = 1e-6
 
 
+@pytest.fixture
+def x64():
+    """JAX float64 inside the test (``precision.x64`` works on every JAX; conftest's needs JAX < 0.10)."""
+    with precision.x64():
+        yield
+
+
+def _needs_nt():
+    pytest.importorskip("neural_tangents", reason="the nt extra (neural-tangents) is not installed")
+
+
 def _points(seed, n, d=5):
     return np.random.default_rng(seed).standard_normal((n, d))
 
@@ -23,6 +35,7 @@ def _points(seed, n, d=5):
 @pytest.mark.parametrize("b_std", [0.0, 0.3], ids=["nobias", "bias"])
 @pytest.mark.parametrize("depth", DEPTHS, ids=lambda L: f"L{L}")
 def test_native_matches_neural_tangents(depth, b_std):
+    _needs_nt()
     spec = nb.MLPSpec(depth=depth, b_std=b_std, head_std=0.7)
     a, b = _points(0, 12), _points(1, 8)
     z = np.concatenate([a, b])
@@ -36,6 +49,7 @@ def test_native_matches_neural_tangents(depth, b_std):
 
 @pytest.mark.parametrize("b_std", [0.0, 0.3], ids=["nobias", "bias"])
 def test_nt_backend_is_the_stax_kernel_fn(x64, b_std):
+    _needs_nt()
     spec = nb.MLPSpec(depth=2, b_std=b_std, head_std=0.7, out_dim=3)
     a, b = _points(10, 6), _points(11, 4)
     ref = spec.stax()[2](a, b, get=("ntk", "nngp"))         # neural-tangents' own serial, eager
@@ -43,20 +57,22 @@ def test_nt_backend_is_the_stax_kernel_fn(x64, b_std):
     assert rel_err(k.theta, ref.ntk) < F64 and rel_err(k.sigma, ref.nngp) < F64
 
 
+@pytest.mark.parametrize("backend", ["native", "nt"])
 @pytest.mark.parametrize("depth", DEPTHS, ids=lambda L: f"L{L}")
-def test_diagonal_identity_theta_is_L_plus_1_sigma(depth):
+def test_diagonal_identity_theta_is_L_plus_1_sigma(depth, backend):
     # w_std = sqrt 2, b_std = 0: Theta(x,x) = (L+1) Sigma(x,x) exactly (contract section 1).
+    if backend == "nt":
+        _needs_nt()
     spec = nb.MLPSpec(depth=depth, head_std=0.7)
     x = _points(2, 10)
-    k = kernels(spec, x)
+    k = kernels(spec, x, backend=backend)
     assert rel_err(np.diag(k.theta), (depth + 1) * np.diag(k.sigma)) < F64
-    # The arc-cosine recursions of both backends (coincident pairs off the symmetric path)
-    # reach the closed form to the arccos-at-one precision.
+    # The arc-cosine recursion (coincident pairs off the symmetric path) reaches the closed
+    # form to the arccos-at-one precision.
     exact = diagonal(spec, x)
-    for backend in ("native", "nt"):
-        raw = kernels(spec, x, x[::-1], backend=backend)
-        assert rel_err(np.diag(raw.theta[:, ::-1]), exact.theta) < ARCCOS_AT_ONE
-        assert rel_err(np.diag(raw.sigma[:, ::-1]), exact.sigma) < ARCCOS_AT_ONE
+    raw = kernels(spec, x, x[::-1], backend=backend)
+    assert rel_err(np.diag(raw.theta[:, ::-1]), exact.theta) < ARCCOS_AT_ONE
+    assert rel_err(np.diag(raw.sigma[:, ::-1]), exact.sigma) < ARCCOS_AT_ONE
 
 
 def test_symmetric_path_equals_general_path_for_any_block_size():
@@ -112,6 +128,26 @@ def test_bad_inputs_raise(kwargs, match):
     args = dict(x1=np.ones((4, 2)), x2=None) | kwargs
     with pytest.raises(ValueError, match=match):
         kernels(nb.MLPSpec(), args.pop("x1"), args.pop("x2"), **args)
+
+
+@pytest.mark.parametrize("backend", ["native", "nt"])
+def test_overflowing_inputs_raise_naming_the_overflow(backend):
+    """Inputs scaled by 1e200: |x|^2 overflows, every kernel value would be inf; say so, suggest rescaling."""
+    if backend == "nt":
+        _needs_nt()
+    x = _points(12, 5) * 1e200
+    for args in ((x,), (x, _points(13, 3)), (_points(13, 3), x)):
+        with pytest.raises(ValueError, match="overflow.*rescale the inputs"):
+            kernels(nb.MLPSpec(depth=2), *args, backend=backend)
+    with pytest.raises(ValueError, match="overflow.*rescale the inputs"):
+        diagonal(nb.MLPSpec(depth=2), x)
+
+
+def test_overflowing_kernel_values_raise():
+    """Finite input norms, but kernel values beyond float64 (huge inputs, weights and depth)."""
+    spec = nb.MLPSpec(depth=8, w_std=1e3)
+    with pytest.raises(ValueError, match="kernel values overflow: theta.*rescale the inputs"):
+        kernels(spec, _points(14, 4) * 1e140)
 
 
 # ------------------------------------------------------------------------ empirical kernels

@@ -3,17 +3,21 @@
 The linearized (centered) net ``f(x; p0 + d) = J(x) d`` has the empirical kernels of the
 finite net; training it by gradient descent *with the real inner loop* (jax.grad through
 the inner steps) must reproduce the closed forms fed those kernels, to ~1e-8.
+
+Multi-output (``out_dim = k``): the parameters are ``D (P, k)``, ``f(x) = J(x) D``, whose NTK is
+exactly ``K ⊗ I_k`` as at infinite width.  (A finite net's shared body couples its outputs,
+cross-output NTK ``O(width^-1/2)``, so its own k-output linearization is no exact identity.)
 """
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg
-from jax.experimental import enable_x64
 from jax.flatten_util import ravel_pytree
 
 import ntk_bridge as nb
 from ntk_bridge import predict
+from ntk_bridge.precision import x64
 
 SPEC = nb.MLPSpec(depth=2, width=12, b_std=0.2, out_dim=1)
 TRAIN = nb.tasks.shared_feature(3, 3, 3, dim=3, seed=11)
@@ -25,7 +29,7 @@ class Linearized:
     """A finite net's linearization: Jacobians at init, head mask, empirical kernel function."""
 
     def __init__(self, spec=SPEC, seed=0):
-        with enable_x64():
+        with x64():
             params = spec.init(jax.random.PRNGKey(seed), TRAIN.dim)
             self.params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), params)
             self.flat0, self.unravel = ravel_pytree(self.params)
@@ -36,12 +40,12 @@ class Linearized:
 
     def jac(self, x):
         """``J(x)``: ``(..., points, P)`` for a single output."""
-        with enable_x64():
+        with x64():
             f = lambda flat, xx: self.spec.apply(self.unravel(flat), xx)[..., 0]
             return np.asarray(jax.vmap(jax.jacobian(f), in_axes=(None, 0))(self.flat0, jnp.asarray(x)))
 
     def kernel_fn(self, x1, x2=None):
-        with enable_x64():  # without it JAX silently computes the float64 params in float32
+        with x64():  # without it JAX silently computes the float64 params in float32
             return nb.kernels.empirical(self.spec, self.params, x1, x2)
 
 
@@ -49,45 +53,42 @@ LIN = Linearized()
 
 
 def _inner_map(j, y, mask, adapt):
-    """Affine inner loop in parameter space, ``d -> E d + c``; flow via the augmented ``expm``."""
-    p = j.shape[-1]
-    a = -(mask[:, None] * (j.T @ j))
-    b = mask * (j.T @ y)
+    """Affine inner loop in parameter space, ``D -> E D + C`` (``y``: ``(points, k)``); flow via ``expm``."""
+    p, k = j.shape[-1], y.shape[-1]
     if adapt.flow:
-        aug = np.zeros((p + 1, p + 1))
-        aug[:p, :p], aug[:p, p] = a, b
+        aug = np.zeros((p + k, p + k))
+        aug[:p, :p], aug[:p, p:] = -(mask[:, None] * (j.T @ j)), mask[:, None] * (j.T @ y)
         full = scipy.linalg.expm(adapt.time * aug)
-        return full[:p, :p], full[:p, p]
+        return full[:p, :p], full[:p, p:]
     return None
 
 
 def _adapt(d, j, y, mask, adapt, flow_map=None):
-    """The real inner loop on the linearized net: ``steps`` GD steps (or the exact flow)."""
+    """The real inner loop on the linearized net: ``steps`` GD steps (or the exact flow); ``d``: ``(P, k)``."""
     if flow_map is not None:
         e, c = flow_map
         return e @ d + c
     for _ in range(adapt.steps):
-        d = d - adapt.lr * mask * (j.T @ (j @ d - y))
+        d = d - adapt.lr * mask[:, None] * (j.T @ (j @ d - y))
     return d
 
 
-def _train_gbml(algo, adapt, split):
-    """Meta-train ``d`` by gradient descent on the outer loss through the inner loop."""
-    x_in, y_in, x_out, y_out = predict._gbml_sets(TRAIN, split)
+def _train_gbml(algo, adapt, split, train=TRAIN):
+    """Meta-train ``D (P, k)`` by gradient descent on the outer loss through the inner loop."""
+    x_in, y_in, x_out, y_out = predict.gbml_sets(train, split)
     j_in, j_out = LIN.jac(x_in), LIN.jac(x_out)
-    y_in, y_out = y_in[..., 0], y_out[..., 0]
     mask = LIN.head_mask if algo == "anil" else np.ones_like(LIN.head_mask)
-    maps = [_inner_map(j_in[i], y_in[i], mask, adapt) for i in range(TRAIN.n_tasks)]
-    mk = predict.meta_ntk(LIN.kernel_fn, TRAIN, algo=algo, adapt=adapt, split=split)
+    maps = [_inner_map(j_in[i], y_in[i], mask, adapt) for i in range(train.n_tasks)]
+    mk = predict.meta_ntk(LIN.kernel_fn, train, algo=algo, adapt=adapt, split=split)
     eig = np.linalg.eigvals(mk.phi)   # only sets the step size and the number of steps
     # GD on a quadratic contracts mode e by |1 - lr e|: lr = 1.9/e_max is safe for the symmetric
     # meta-NTK; the non-symmetric first-order Psi gets 1/|e|_max.
     lr = (1.0 if algo == "fomaml" else 1.9) / np.max(np.abs(eig))
     n_iter = int(25 / (lr * np.min(eig.real)))   # exp(-25) ~ 1e-11 left of every mode
-    with enable_x64():
+    with x64():
         def outer_loss(d):
             total = 0.0
-            for i in range(TRAIN.n_tasks):
+            for i in range(train.n_tasks):
                 di = _adapt(d, j_in[i], y_in[i], mask, adapt, maps[i])
                 if algo == "fomaml":   # outer gradient at the adapted parameters, inner Jacobian ignored
                     di = d + jax.lax.stop_gradient(di - d)
@@ -96,22 +97,30 @@ def _train_gbml(algo, adapt, split):
 
         grad = jax.jit(jax.grad(outer_loss))
         step = jax.jit(lambda _, d: d - lr * grad(d))
-        d = jax.lax.fori_loop(0, n_iter, step, jnp.zeros_like(LIN.flat0))
+        d = jax.lax.fori_loop(0, n_iter, step, jnp.zeros((LIN.flat0.size, train.out_dim)))
         assert float(jnp.linalg.norm(grad(d))) < 1e-10 * max(1.0, float(jnp.linalg.norm(grad(0 * d))))
     return np.asarray(d), mask
 
 
-def _test_predictions(d, mask, adapt):
-    j_s, j_q = LIN.jac(TEST.xs), LIN.jac(TEST.xq)
+def _test_predictions(d, mask, adapt, test=TEST):
+    j_s, j_q = LIN.jac(test.xs), LIN.jac(test.xq)
     out = []
-    for i in range(TEST.n_tasks):
-        flow_map = _inner_map(j_s[i], TEST.ys[i, :, 0], mask, adapt)
-        di = _adapt(d, j_s[i], TEST.ys[i, :, 0], mask, adapt, flow_map)
+    for i in range(test.n_tasks):
+        flow_map = _inner_map(j_s[i], test.ys[i], mask, adapt)
+        di = _adapt(d, j_s[i], test.ys[i], mask, adapt, flow_map)
         out.append(j_q[i] @ di)
-    return np.stack(out)[..., None]
+    return np.stack(out)
 
 
 ADAPTS = {"steps": nb.Adaptation(lr=0.05, steps=4), "flow": nb.Adaptation(lr=0.05, steps=4, flow=True)}
+# Three outputs on the same points: the multi-output bookkeeping (coef (M, k), F0 (N, q, k)) is exercised.
+TRAIN3 = nb.tasks.shared_feature(3, 3, 3, dim=3, out_dim=3, seed=11)
+TEST3 = nb.tasks.shared_feature(2, 3, 4, dim=3, out_dim=3, seed=12)
+
+
+def _close(trained, closed):
+    assert trained.shape == closed.shape
+    assert np.max(np.abs(trained - closed)) < IDENTITY_TOL * max(1.0, np.max(np.abs(closed)))
 
 
 @pytest.mark.parametrize("split", predict.SPLITS)
@@ -121,9 +130,16 @@ def test_gbml_equals_trained_linearized_net(algo, inner, split):
     adapt = ADAPTS[inner]
     d, mask = _train_gbml(algo, adapt, split)
     trained = _test_predictions(d, mask, adapt)
-    closed = predict.gbml_from_kernels(LIN.kernel_fn, TRAIN, TEST, algo=algo, adapt=adapt, split=split)
-    assert np.max(np.abs(trained - closed)) < IDENTITY_TOL * max(1.0, np.max(np.abs(closed)))
+    _close(trained, predict.gbml_from_kernels(LIN.kernel_fn, TRAIN, TEST, algo=algo, adapt=adapt, split=split))
 
+
+@pytest.mark.parametrize("split", predict.SPLITS)
+@pytest.mark.parametrize("algo", ["anil", "maml"])
+def test_gbml_multi_output_equals_trained_linearized_net(algo, split):
+    adapt = ADAPTS["steps"]
+    d, mask = _train_gbml(algo, adapt, split, TRAIN3)
+    trained = _test_predictions(d, mask, adapt, TEST3)
+    _close(trained, predict.gbml_from_kernels(LIN.kernel_fn, TRAIN3, TEST3, algo=algo, adapt=adapt, split=split))
 
 
 @pytest.mark.parametrize("algo", predict.ALGOS)
@@ -139,20 +155,20 @@ def test_dropping_f0_breaks_agreement(algo, monkeypatch):
     assert np.max(np.abs(trained - wrong)) > 1e4 * IDENTITY_TOL
 
 
+@pytest.mark.parametrize("train,test", [(TRAIN, TEST), (TRAIN3, TEST3)], ids=["k1", "k3"])
 @pytest.mark.parametrize("inner", sorted(ADAPTS))
-def test_mtl_shared_equals_trained_linearized_net(inner):
+def test_mtl_shared_equals_trained_linearized_net(inner, train, test):
     adapt = ADAPTS[inner]
-    x, y = TRAIN.merged()
+    x, y = train.merged()
     j = LIN.jac(x)                                # (N, m, P), every head starts at the common w0
-    y = y[..., 0]
     body = 1.0 - LIN.head_mask
-    n, p = TRAIN.n_tasks, j.shape[-1]
+    n, p = train.n_tasks, j.shape[-1]
 
-    with enable_x64():
-        def loss(theta):             # theta = (body+head0 slots, heads): (N + 1, P)
+    with x64():
+        def loss(theta):             # theta = (body+head0 slots, heads): (N + 1, P, k)
             total = 0.0
             for i in range(n):
-                d = body * theta[0] + LIN.head_mask * theta[1 + i]
+                d = body[:, None] * theta[0] + LIN.head_mask[:, None] * theta[1 + i]
                 total = total + 0.5 * jnp.sum((j[i] @ d - y[i]) ** 2)
             return total
 
@@ -162,11 +178,10 @@ def test_mtl_shared_equals_trained_linearized_net(inner):
         lr = 1.0 / eig[-1]
         grad = jax.jit(jax.grad(loss))
         theta = jax.lax.fori_loop(0, int(40 * eig[-1] / eig[0]), lambda _, th: th - lr * grad(th),
-                                  jnp.zeros((n + 1, p)))
-    d_test = body * np.asarray(theta[0])          # trained body, common initial head w0
-    trained = _test_predictions(d_test, LIN.head_mask, adapt)
-    closed = predict.mtl_from_kernels(LIN.kernel_fn, TRAIN, TEST, heads="shared", adapt=adapt)
-    assert np.max(np.abs(trained - closed)) < IDENTITY_TOL * max(1.0, np.max(np.abs(closed)))
+                                  jnp.zeros((n + 1, p, train.out_dim)))
+    d_test = body[:, None] * np.asarray(theta[0])          # trained body, common initial head w0
+    trained = _test_predictions(d_test, LIN.head_mask, adapt, test)
+    _close(trained, predict.mtl_from_kernels(LIN.kernel_fn, train, test, heads="shared", adapt=adapt))
 
 
 # ------------------------------------------------------------------------ identities

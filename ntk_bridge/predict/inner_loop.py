@@ -1,0 +1,105 @@
+"""The inner loop: ``Adaptation`` and its operator ``T(K; lr, s)`` (theory.md §2).
+
+Adapting a linearized model with kernel ``K`` on a support set ``(X, Y)`` from the function
+``f`` gives ``f + K(., X) T (Y - f(X))`` with::
+
+    T = K^-1 (I - (I - lr K)^s)          s gradient steps of size lr
+    T = K^-1 (I - exp(-lr s K))          gradient flow for time lr * s   (flow=True)
+
+computed from the eigendecomposition ``K = V diag(e) V^T`` as ``T = V diag(g(e)) V^T``.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .. import validate
+from ..errors import NotComputable
+from .device import array_module, einsum
+
+
+@dataclasses.dataclass(frozen=True)
+class Adaptation:
+    """Inner loop: ``steps`` gradient steps of size ``lr`` on ``0.5 * sum sq. err``.
+
+    ``flow=True`` replaces the steps by gradient flow for time ``lr * steps``.  Any numeric
+    form is accepted (``np.float32(0.1)``, ``np.int64(5)``, 0-d JAX arrays) and stored as a
+    plain ``float``/``int``/``bool``, so adaptations hash, compare and serialize as usual.
+    """
+
+    lr: float = 0.5
+    steps: int = 5
+    flow: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "lr", validate.positive("Adaptation.lr", self.lr))
+        object.__setattr__(self, "steps", validate.integer("Adaptation.steps", self.steps, 1))
+        object.__setattr__(self, "flow", validate.flag("Adaptation.flow", self.flow))
+
+    @property
+    def time(self) -> float:
+        """Total inner-loop time ``lr * steps``."""
+        return float(self.lr * self.steps)
+
+
+def inner_operator(k, adapt: Adaptation):
+    """``T = K^-1 (I - (I - lr K)^steps)`` (or ``K^-1 (I - exp(-lr steps K))`` for flow).
+
+    Eigen-form ``T = V g(E) V^T`` with ``g(e) = -expm1(s log1p(-lr e)) / e`` (discrete) or
+    ``-expm1(-s lr e) / e`` (flow), ``g(0) = lr s``: defined for a singular ``K`` and accurate
+    whatever ``s``, since the argument that matters is ``s lr e``, not ``lr e``.
+
+    Args:
+      k: ``(..., n, n)`` symmetric, batched over leading axes.  A NumPy array is processed by
+        NumPy; a JAX array by ``jax.numpy`` on its device (pass float64 under ``precision.x64()``).
+      adapt: the inner loop.
+    Returns:
+      ``T``, same shape and array kind as ``k``.
+    Raises:
+      NotComputable: for discrete steps with ``lr * e_max > 2`` (the inner loop diverges), or
+        a non-finite ``k`` or ``T``.
+      ValueError: bad shapes or ``adapt``.
+    """
+    validate.instance("adapt", adapt, Adaptation)
+    xp = array_module(k)
+    k = np.asarray(k, dtype=np.float64) if xp is np else k
+    if k.ndim < 2 or k.shape[-1] != k.shape[-2]:
+        raise ValueError(f"k must be (..., n, n), got shape {k.shape}")
+    if not bool(xp.all(xp.isfinite(k))):
+        raise NotComputable("the inner-loop kernel K(X, X) has non-finite entries (overflow in the kernels?); "
+                            "rescale the inputs, e.g. to the unit sphere")
+    e, v = xp.linalg.eigh(k)
+    x = adapt.lr * e
+    x_max = float(xp.max(x)) if x.size else 0.0
+    if not adapt.flow and x_max > 2.0:
+        raise NotComputable(
+            f"inner loop diverges: lr * lambda_max = {x_max:.4g} > 2 for Adaptation(lr={adapt.lr}, "
+            f"steps={adapt.steps}), so (1 - lr lambda)^steps grows; use lr < {2.0 * adapt.lr / x_max:.4g}, "
+            f"or flow=True (large inputs make lambda_max large: rescale them, e.g. to the unit sphere)")
+    g = adapt.lr * scaled_gain(x, adapt.steps, adapt.flow)
+    if not bool(xp.all(xp.isfinite(g))):
+        raise NotComputable(f"the inner-loop operator overflows: K(X, X) has eigenvalue {float(xp.min(e)):.3g} "
+                            f"(an indefinite kernel); check the kernel function")
+    return einsum(xp, "...ij,...j,...kj->...ik", v, g, v)
+
+
+def scaled_gain(x, s: int, flow: bool):
+    """``(1 - (1 - x)^s) / x`` (discrete) or ``(1 - exp(-s x)) / x`` (flow), ``s`` at ``x = 0``.
+
+    ``T``'s eigenvalues are ``lr * scaled_gain(lr e, s, flow)``; the outer gradient flow uses
+    ``t * scaled_gain(t e, 1, True) = (1 - exp(-t e)) / e``.  Written with ``expm1``/``log1p``
+    of ``s log1p(-x)`` so that no cancellation occurs for small ``x`` and any ``s``; for
+    ``x >= 1`` (``1 - x <= 0``, steps that overshoot) the power is taken directly, with no
+    cancellation there.  Works on NumPy and JAX arrays alike.
+    """
+    xp = array_module(x)
+    zero = x == 0
+    xs = xp.where(zero, 1.0, x)
+    if flow:
+        val = -xp.expm1(-s * xs) / xs
+    else:
+        below = xs < 1.0
+        safe = xp.where(below, xs, 0.5)  # log1p(-x) needs x < 1; the other branch is discarded
+        val = xp.where(below, -xp.expm1(s * xp.log1p(-safe)) / xs, (1.0 - (1.0 - xs) ** s) / xs)
+    return xp.where(zero, float(s), val)

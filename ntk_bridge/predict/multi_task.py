@@ -1,0 +1,97 @@
+"""MTL in the NTK regime and the no-transfer baseline (theory.md §4, §6).
+
+A shared body and one head per training task, each task trained on ``D_i`` = support ∪ query::
+
+    Theta_MTL((x,i),(x',j)) = Theta_body(x,x') + [i==j] Sigma(x,x')    shared head init
+                            = [i==j] Theta(x,x')                       independent head init
+    coef(t) = Theta_MTL(D,D)^-1 (I - exp(-t Theta_MTL)) Y_D            (t=None: Theta_MTL^-1 Y_D)
+    h(x)    = Theta_body(x, D) coef(t)      (independent: h = 0, heads decouple at infinite width)
+
+then the test head (the common initial head) is fine-tuned on the test support with
+``K_in = Sigma``: ``h(X') + Sigma(X', X) T (Y - h(X))``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import validate
+from ..methods import HEADS
+from ..tasks import TaskSet
+from .device import backend
+from .inner_loop import Adaptation
+from .kernel_blocks import KernelFn, check_common, check_times, flat, per_task, stacked_points
+from .outer_solve import OuterSolve
+from .predictor import INNER, Finetune, Predictor
+
+
+def mtl_kernel(theta, sigma, n: int, xp):
+    """``Theta_MTL = Theta - [i != j] Sigma`` (shared heads) from ``(N m, N m)`` ``theta, sigma``.
+
+    Written to keep NumPy's peak memory at three ``(N m)^2`` arrays (one temporary, updated in place).
+    """
+    m = theta.shape[0] // n
+    off_task = 1.0 - xp.eye(n)[:, None, :, None]
+    out = sigma.reshape(n, m, n, m) * -off_task
+    out += theta.reshape(n, m, n, m)    # in place for NumPy; JAX rebinds
+    return out.reshape(n * m, n * m)
+
+
+def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: str = "shared",
+                  adapt: Adaptation = Adaptation(), ridge: float = 0.0, device: str = "cpu",
+                  _consume: bool = False) -> Predictor:
+    """MTL trained for time ``t`` (``None``: to convergence), then head fine-tuning: ``fn(t=None)``.
+
+    Shared heads: one kernel call on the training points, one test-vs-training call.  Independent
+    heads: the prediction is the no-transfer baseline whatever ``t``; only the per-task blocks are
+    evaluated, for the condition number reported in ``info``.
+
+    Raises:
+      NotComputable: a diverging inner loop, a singular/indefinite/ill-conditioned MTL kernel.
+      ValueError: bad arguments.
+    """
+    ridge = check_common(train, test, adapt, ridge)
+    validate.choice("heads", heads, HEADS)
+    be = backend(device)
+    x, y = train.merged()
+    n, m = x.shape[:2]
+    info = {"n_outer": n * m, "train_tasks": n}
+    finetune = Finetune(kernel_fn, test, adapt, "head", be)
+    if heads == "independent":
+        with be.scope():
+            e = be.xp.linalg.eigvalsh(be.put(per_task(kernel_fn, x).theta)) + ridge
+            emin, emax = float(e.min()), float(e.max())
+        info["cond"] = emax / emin if emin > 0 else math.inf
+        return Predictor(be, finetune, None, None, train.out_dim, info)
+    k = kernel_fn(flat(x))
+    k_mtl = mtl_kernel(np.asarray(k.theta), np.asarray(k.sigma), n, np)   # elementwise, in place: on the host
+    del k   # the solve may factor k_mtl in place: free the kernels first
+    with be.scope():
+        k_mtl = be.put(k_mtl)
+        solver = OuterSolve(k_mtl, be.put(flat(y)), be=be, ridge=ridge, name=f"MTL kernel (heads={heads!r})",
+                            consume=_consume, fix=", or remove repeated training points")
+        del k_mtl
+    rows = kernel_fn(stacked_points(test), flat(x)).theta_body
+    with be.scope():
+        rows = be.put(rows)
+    return Predictor(be, finetune, solver, rows, train.out_dim, info)
+
+
+def mtl_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: str = "shared",
+                     adapt: Adaptation = Adaptation(), ridge: float = 0.0, t=None, device: str = "cpu",
+                     return_info: bool = False):
+    """MTL predictions after training time ``t``; see :func:`mtl_predictor` (shapes as for GBML)."""
+    fn = mtl_predictor(kernel_fn, train, test, heads=heads, adapt=adapt, ridge=ridge, device=device,
+                       _consume=not check_times(t)[1])
+    pred = fn(t)
+    return (pred, fn.info) if return_info else pred
+
+
+def no_transfer_from_kernels(kernel_fn: KernelFn, test: TaskSet, *, adapt: Adaptation = Adaptation(),
+                             inner: str = "head", device: str = "cpu") -> np.ndarray:
+    """Test-time fine-tuning from the zero function: ``K_in(X', X) T Y`` (``K_in = Sigma`` or ``Theta``)."""
+    check_common(None, test, adapt, 0.0)
+    validate.choice("inner", inner, INNER)
+    return Predictor(backend(device), Finetune(kernel_fn, test, adapt, inner, backend(device)), None, None,
+                     test.out_dim, {})()

@@ -1,0 +1,224 @@
+"""Outer training in function space, factorized once and evaluated at any training time ``t``.
+
+Gradient flow on ``0.5 ||K c - r||``-type losses in the kernel regime gives the coefficients
+(theory.md §3-4, ``neural_tangents.predict.gradient_descent_mse`` style)::
+
+    coef(t)    = K^-1 (I - exp(-t K)) r        (K + ridge I in place of K)
+    coef(None) = K^-1 r                        (trained to convergence)
+
+``K`` is ``(M, M)``: symmetric PSD (meta-NTK ``Phi``, the MTL kernel) or, for first-order
+MAML, the non-symmetric ``Psi``; ``r`` is ``(M, k)``.  Factorizations are computed lazily and
+once each: Cholesky (symmetric) or LU for ``t = None``, an eigendecomposition for finite ``t``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.linalg
+
+from ..errors import NotComputable
+from .device import Backend, host
+from .inner_loop import scaled_gain
+
+MAX_COND = 1e12      # beyond this the outer solve loses more than ~4 of float64's 16 digits
+MAX_EIGVEC_COND = 1e8  # non-symmetric eigen-form accurate to ~1e-8 below this; exact expm above
+
+
+class OuterSolve:
+    """``coef(t)`` for one kernel ``k (M, M)`` and right-hand side ``r (M, k)`` on backend ``be``.
+
+    Args:
+      k, r: backend arrays (``be.put``); with ``consume=True`` ``k`` may be overwritten (one-shot use).
+      ridge: added to the diagonal of ``k``.
+      name: how error messages call ``k`` (``"meta-NTK (anil, split='same')"``).
+      symmetric: ``False`` for first-order MAML's ``Psi``.
+      fix: extra advice for error messages (what else the user can change).
+    Attributes:
+      cond: condition number of the last factorization used (``None`` before the first ``coef``).
+    """
+
+    def __init__(self, k, r, *, be: Backend, ridge: float = 0.0, name: str = "kernel", symmetric: bool = True,
+                 consume: bool = False, fix: str = ""):
+        xp = be.xp
+        if not bool(xp.all(xp.isfinite(k))):
+            raise NotComputable(f"{name} has non-finite entries (overflow in the kernels); rescale the inputs, "
+                                f"e.g. to the unit sphere")
+        n = k.shape[0]
+        if ridge:
+            if be.is_numpy:
+                k = k if consume else k.copy()
+                k[np.diag_indices(n)] += ridge
+            else:
+                k = k.at[xp.arange(n), xp.arange(n)].add(ridge)
+        self._k, self._r, self._be, self._name = k, r, be, name
+        self._symmetric, self._consume, self._fix = symmetric, consume, fix
+        self._ridge_hint = 1e-8 * float(xp.trace(k)) / n   # mean eigenvalue x 1e-8: sizes the suggested ridge
+        self._cache: dict = {}
+        self.cond: float | None = None
+
+    # ------------------------------------------------------------------ public
+    def coef(self, t: float | None):
+        """``coef(t)``, ``(M, k)`` backend array; ``t=None``: trained to convergence.
+
+        Raises:
+          NotComputable: singular, indefinite or ill-conditioned ``k`` (``t=None``), indefinite ``k``
+            (finite ``t``), or a first-order ``Psi`` with an eigenvalue of real part ``<= 0``.
+        """
+        if self._symmetric:
+            return self._cholesky_solve() if t is None else self._symmetric_flow(t)
+        self._check_converges(t)
+        return self._lu_solve() if t is None else self._general_flow(t)
+
+    # ------------------------------------------------------------------ symmetric
+    def _symmetric_flow(self, t: float):
+        xp = self._be.xp
+        if "eigh" not in self._cache:
+            e, v = xp.linalg.eigh(self._need_k())
+            emin, emax = float(e[0]), float(e[-1])
+            if emin < -1e-10 * abs(emax):   # PSD up to round-off; beyond it the flow diverges
+                raise NotComputable(f"{self._name} is indefinite (smallest eigenvalue {emin:.3g}); add ridge > "
+                                    f"{-emin:.3g}{self._fix}")
+            self._cache["eigh"] = (e, v, v.T @ self._r, emax / emin if emin > 0 else math.inf)
+        e, v, vr, self.cond = self._cache["eigh"]
+        g = t * scaled_gain(t * e, 1, True)   # (1 - exp(-t e)) / e, = t at e = 0
+        return v @ (g[:, None] * vr)
+
+    def _cholesky_solve(self):
+        if "chol" in self._cache:
+            return self._cache["chol"]
+        be, k, r = self._be, self._need_k(), self._r
+        if be.is_numpy:
+            norm1 = np.linalg.norm(k, 1)
+            try:
+                factor = scipy.linalg.cho_factor(k, lower=True, overwrite_a=self._consume, check_finite=False)
+            except np.linalg.LinAlgError:
+                raise NotComputable(self._singular("Cholesky failed")) from None
+            rcond, _ = scipy.linalg.lapack.dpocon(factor[0], norm1, uplo="L")
+            self._check_cond(1.0 / rcond if rcond > 0 else math.inf)
+            coef = scipy.linalg.cho_solve(factor, r, check_finite=False)
+        else:
+            import jax.scipy.linalg as jsl
+
+            xp = be.xp
+            low = xp.linalg.cholesky(k)
+            if not bool(xp.all(xp.isfinite(low))):
+                raise NotComputable(self._singular("Cholesky failed"))
+            solve = lambda v: jsl.cho_solve((low, True), v)
+            self._check_cond(float(xp.linalg.norm(k, 1)) * inverse_norm1(solve, solve, k.shape[0], xp))
+            coef = solve(r)
+        self._release()
+        self._cache["chol"] = coef
+        return coef
+
+    # ------------------------------------------------------------------ non-symmetric (first-order MAML)
+    def _eig(self):
+        if "eig" not in self._cache:
+            self._cache["eig"] = np.linalg.eig(host(self._need_k()))
+        return self._cache["eig"]
+
+    def _check_converges(self, t: float | None) -> None:
+        """Gradient flow ``dc/dt = r - K c`` converges iff every eigenvalue of ``K`` has ``Re > 0`` (theory.md §3)."""
+        lam = self._eig()[0]
+        worst = lam[np.argmin(lam.real)]
+        floor = 0.0 if t is None else -1e-10 * float(np.max(np.abs(lam)))   # round-off margin for finite t
+        if worst.real <= floor:
+            what = ("the t=None solve is a point training never reaches" if t is None
+                    else f"at t={t:g} the flow has grown like exp({-worst.real * t:.3g})")
+            raise NotComputable(
+                f"first-order meta-training does not converge: {self._name} has the eigenvalue "
+                f"{worst.real:.4g}{worst.imag:+.4g}j with real part <= 0 (gradient flow converges only if every "
+                f"eigenvalue of the non-symmetric Psi has a positive real part); {what}. Lower adapt.lr, use "
+                f"algo='maml', or pass ridge > {max(-worst.real, 0.0):.3g}")
+
+    def _lu_solve(self):
+        if "lu" in self._cache:
+            return self._cache["lu"]
+        be, k, r = self._be, self._need_k(), self._r
+        if be.is_numpy:
+            norm1 = np.linalg.norm(k, 1)
+            try:
+                lu, piv = scipy.linalg.lu_factor(k, overwrite_a=self._consume, check_finite=False)
+            except (np.linalg.LinAlgError, ValueError):
+                raise NotComputable(self._singular("LU failed")) from None
+            rcond, _ = scipy.linalg.lapack.dgecon(lu, norm1, norm="1")
+            self._check_cond(1.0 / rcond if rcond > 0 else math.inf)
+            coef = scipy.linalg.lu_solve((lu, piv), r, check_finite=False)
+        else:
+            import jax.scipy.linalg as jsl
+
+            xp = be.xp
+            factor = jsl.lu_factor(k)
+            inv_norm = inverse_norm1(lambda v: jsl.lu_solve(factor, v), lambda v: jsl.lu_solve(factor, v, trans=1),
+                                     k.shape[0], xp)
+            cond = float(xp.linalg.norm(k, 1)) * inv_norm
+            self._check_cond(cond if math.isfinite(cond) else math.inf)
+            coef = jsl.lu_solve(factor, r)
+        self._release()
+        self._cache["lu"] = coef
+        return coef
+
+    def _general_flow(self, t: float):
+        """``V diag((1 - exp(-t lam)) / lam) V^-1 r`` on the host (exact ``expm`` for an ill-conditioned ``V``)."""
+        lam, vecs = self._eig()
+        if "vinv_r" not in self._cache:
+            vinv = np.linalg.inv(vecs)
+            self._cache["vinv_r"] = (vinv @ host(self._r), np.linalg.norm(vecs, 1) * np.linalg.norm(vinv, 1))
+        vinv_r, vcond = self._cache["vinv_r"]
+        self.cond = float(np.max(np.abs(lam)) / np.min(np.abs(lam))) if np.min(np.abs(lam)) > 0 else math.inf
+        if vcond < MAX_EIGVEC_COND:
+            safe = np.where(lam == 0, 1.0, lam)
+            g = np.where(lam == 0, t, -np.expm1(-t * safe) / safe)
+            return self._be.put((vecs @ (g[:, None] * vinv_r)).real)
+        # Nearly defective Psi: (I - exp(-tK)) K^-1 = t phi1(-tK), phi1 from the augmented matrix's expm.
+        k = host(self._need_k())
+        n = k.shape[0]
+        aug = np.zeros((2 * n, 2 * n))
+        aug[:n, :n], aug[:n, n:] = -t * k, np.eye(n)
+        return self._be.put(t * scipy.linalg.expm(aug)[:n, n:] @ host(self._r))
+
+    # ------------------------------------------------------------------ helpers
+    def _need_k(self):
+        if self._k is None:   # a consuming factorization overwrote it: one-shot use only
+            raise RuntimeError("OuterSolve(consume=True) evaluates one kind of t only")
+        return self._k
+
+    def _release(self) -> None:
+        if self._consume:
+            self._k = None
+
+    def _singular(self, how: str) -> str:
+        return (f"{self._name} is singular or indefinite ({how}): the outer solve has no unique solution; pass "
+                f"ridge > 0, e.g. ridge={self._ridge_hint:.3g}{self._fix}")
+
+    def _check_cond(self, cond: float) -> None:
+        """Raise unless ``cond < MAX_COND``."""
+        self.cond = cond
+        if not cond < MAX_COND:
+            raise NotComputable(f"{self._name} is ill-conditioned (condition number ~{cond:.3g} > {MAX_COND:.0e}); "
+                                f"pass ridge > 0, e.g. ridge={self._ridge_hint:.3g}{self._fix}")
+
+
+def inverse_norm1(solve, solve_t, n: int, xp, max_iter: int = 5) -> float:
+    """Estimate ``||K^-1||_1`` from a few solves (Hager 1984, Higham 1988; LAPACK's ``xLACN2``).
+
+    ``solve(v) = K^-1 v``, ``solve_t(v) = K^-T v``.  A lower bound, almost always within a factor
+    of 3; costs ``O(n^2)`` per iteration instead of the ``O(n^3)`` of an explicit inverse.  The
+    JAX path's counterpart of SciPy's ``dpocon``/``dgecon`` estimates.
+    """
+    x = xp.full((n,), 1.0 / n)
+    est = 0.0
+    for _ in range(max_iter):
+        y = solve(x)
+        new = float(xp.sum(xp.abs(y)))
+        if not math.isfinite(new):
+            return math.inf
+        if new <= est:
+            break
+        est = new
+        z = solve_t(xp.where(y >= 0, 1.0, -1.0))
+        j = int(xp.argmax(xp.abs(z)))
+        if float(xp.abs(z[j])) <= float(z @ x):
+            break
+        x = xp.zeros((n,)).at[j].set(1.0)
+    return est

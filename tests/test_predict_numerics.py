@@ -1,0 +1,199 @@
+"""No silent wrong answers: inner-loop numerics, first-order convergence, conflicting duplicates,
+overflow, singular solves; and argument handling of the closed forms (issue #12, #10)."""
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+
+import ntk_bridge as nb
+from conftest import rel_err
+from ntk_bridge import predict
+from ntk_bridge.errors import NotComputable
+
+SPEC = nb.MLPSpec(depth=2)
+TR = nb.tasks.shared_feature(6, 5, 10, dim=8, seed=0)
+TE = nb.tasks.shared_feature(3, 5, 10, dim=8, seed=1)
+AD = nb.Adaptation(0.1, 5)
+
+
+# ------------------------------------------------------------------------ Adaptation
+@pytest.mark.parametrize("lr,steps", [(np.float32(0.1), np.int64(5)), (jnp.asarray(0.1), jnp.asarray(5)),
+                                      (np.array(0.1), np.array(5, dtype=np.int32))], ids=["numpy", "jax", "0-d"])
+def test_adaptation_accepts_numeric_scalars_and_stores_plain_values(lr, steps):
+    a = nb.Adaptation(lr, steps, flow=np.bool_(False))
+    assert type(a.lr) is float and type(a.steps) is int and type(a.flow) is bool
+    assert a.lr == pytest.approx(0.1) and a.steps == 5
+    assert hash(a) == hash(nb.Adaptation(a.lr, 5)) and json.dumps(a.__dict__)
+
+
+@pytest.mark.parametrize("kwargs,match", [(dict(lr=0.0), "Adaptation.lr"), (dict(lr=np.nan), "Adaptation.lr"),
+                                          (dict(lr=True), "Adaptation.lr"), (dict(steps=2.0), "Adaptation.steps"),
+                                          (dict(steps=0), "Adaptation.steps"), (dict(flow=1), "Adaptation.flow")])
+def test_adaptation_rejects_bad_fields(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        nb.Adaptation(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs,match", [(dict(ridge=-1.0), "ridge"), (dict(t=-1.0), "t must"),
+                                          (dict(t=[1.0, -2.0]), "each of t"), (dict(device="tpu"), "device"),
+                                          (dict(algo="anil", split=None), "split")])
+def test_closed_form_arguments_are_validated(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        predict.gbml(SPEC, TR, TE, adapt=AD, **kwargs)
+
+
+def test_numpy_scalars_are_accepted_as_ridge_and_t():
+    ref = predict.gbml(SPEC, TR, TE, adapt=AD, ridge=1e-6, t=2.0)
+    got = predict.gbml(SPEC, TR, TE, adapt=AD, ridge=np.float32(1e-6), t=np.int64(2))
+    assert rel_err(got, ref) < 1e-6   # float32(1e-6) is 1e-6 to 7 digits
+
+
+# ------------------------------------------------------------------------ inner loop numerics
+def test_flow_depends_on_lr_times_steps_only():
+    """theory.md §2: a series in lr*e that ignores s was off by 0.5% here."""
+    a = predict.no_transfer(SPEC, TE, adapt=nb.Adaptation(1e-6, 10 ** 6, flow=True))
+    b = predict.no_transfer(SPEC, TE, adapt=nb.Adaptation(0.1, 10, flow=True))
+    assert rel_err(a, b) < 1e-9
+
+
+@pytest.mark.parametrize("lr,steps", [(1e-6, 10 ** 5), (1e-3, 300), (0.3, 7)])
+def test_many_small_steps_match_the_matrix_power(lr, steps):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((6, 6))
+    k = a @ a.T / 6 + 0.5 * np.eye(6)                   # well conditioned: K^-1 is harmless
+    direct = np.linalg.solve(k, np.eye(6) - np.linalg.matrix_power(np.eye(6) - lr * k, steps))
+    for as_array in (np.asarray, jnp.asarray):         # NumPy in, NumPy out; JAX (float64) in, JAX out
+        with nb.precision.x64():
+            got = np.asarray(predict.inner_operator(as_array(k), nb.Adaptation(lr, steps)))
+        assert got.dtype == np.float64 and rel_err(got, direct) < 1e-8
+
+
+def test_inner_loop_overshooting_but_converging_steps_are_exact():
+    """1 < lr e < 2: (1 - lr e) < 0, where log1p(-lr e) is undefined; the direct power takes over."""
+    k = np.diag([0.1, 1.0, 1.6])
+    got = predict.inner_operator(k, nb.Adaptation(1.0, 5))
+    direct = np.diag((1 - (1 - np.diag(k)) ** 5) / np.diag(k))
+    assert rel_err(got, direct) < 1e-14
+
+
+def test_diverging_inner_loop_is_not_computable():
+    with pytest.raises(NotComputable, match="inner loop diverges.*use lr <"):
+        predict.gbml(SPEC, TR, TE, algo="maml", adapt=nb.Adaptation(lr=50.0, steps=2))
+
+
+# ------------------------------------------------------------------------ first-order MAML
+@pytest.mark.parametrize("t", [None, 100.0, 1e4])
+def test_fomaml_that_cannot_converge_raises(t):
+    """Psi has the eigenvalue -2.03: the old closed form returned max|pred| 2.16 (t=None), 1e88 (t=100), NaN."""
+    with pytest.raises(NotComputable, match=r"eigenvalue -2\.03.*real part <= 0.*adapt\.lr.*algo='maml'.*ridge"):
+        predict.gbml(SPEC, TR, TE, algo="fomaml", adapt=nb.Adaptation(1.0, 5), split="same", t=t)
+
+
+def test_fomaml_finite_time_equals_the_matrix_exponential():
+    """Convergent first-order flow: the eigen-form equals ``(I - expm(-t Psi)) Psi^-1 r`` computed directly."""
+    fn = predict.analytic(SPEC)
+    mk = predict.meta_ntk(fn, TR, algo="fomaml", adapt=AD, split="disjoint")
+    assert np.min(np.linalg.eigvals(mk.phi).real) > 0
+    r = (mk.y_out - mk.f0).reshape(-1, 1)
+    xt = np.concatenate([TE.xs, TE.xq], 1)
+    for t in (0.5, 20.0):
+        coef = np.linalg.solve(mk.phi, (np.eye(len(r)) - scipy.linalg.expm(-t * mk.phi)) @ r)
+        g = (fn(xt.reshape(-1, 8), mk.x_out.reshape(-1, 8)).theta @ coef).reshape(3, 15, 1)
+        want = []
+        for i in range(3):
+            k_ss, k_qs = fn(TE.xs[i]).theta, fn(TE.xq[i], TE.xs[i]).theta
+            want.append(g[i, 5:] + k_qs @ predict.inner_operator(k_ss, AD) @ (TE.ys[i] - g[i, :5]))
+        got = predict.gbml(SPEC, TR, TE, algo="fomaml", adapt=AD, t=t)
+        assert np.all(np.isfinite(got)) and rel_err(got, np.stack(want)) < 1e-10
+
+
+# ------------------------------------------------------------------------ conflicting duplicates
+def _with_duplicate(split):
+    xs, ys, xq, yq = TR.xs.copy(), TR.ys.copy(), TR.xq.copy(), TR.yq.copy()
+    xq[3, 2] = xq[1, 4]                                 # one input in tasks 1 and 3, labels differ
+    assert not np.array_equal(yq[3, 2], yq[1, 4])
+    return nb.TaskSet(xs, ys, xq, yq)
+
+
+@pytest.mark.parametrize("split", predict.SPLITS)
+@pytest.mark.parametrize("algo", predict.ALGOS)
+def test_conflicting_duplicate_across_tasks_raises_and_ridge_proceeds(algo, split):
+    dup = _with_duplicate(split)
+    with pytest.raises(NotComputable, match="training tasks 1 and 3.*different labels.*deduplicate.*ridge > 0"):
+        predict.gbml(SPEC, dup, TE, algo=algo, adapt=AD, split=split)
+    pred = predict.gbml(SPEC, dup, TE, algo=algo, adapt=AD, split=split, ridge=1e-4)
+    assert np.all(np.isfinite(pred))
+
+
+def test_duplicate_with_equal_labels_and_mtl_are_not_flagged():
+    xq, yq = TR.xq.copy(), TR.yq.copy()
+    xq[3, 2], yq[3, 2] = xq[1, 4], yq[1, 4]             # same point, same label: consistent
+    same = nb.TaskSet(TR.xs, TR.ys, xq, yq)
+    assert np.all(np.isfinite(predict.gbml(SPEC, same, TE, algo="maml", adapt=AD)))
+    assert np.all(np.isfinite(predict.mtl(SPEC, _with_duplicate("disjoint"), TE, adapt=AD)))  # heads differ
+
+
+# ------------------------------------------------------------------------ overflow and singular solves
+def test_huge_inputs_raise_a_value_error_not_a_linalg_error():
+    big = nb.TaskSet(TR.xs * 1e200, TR.ys, TR.xq * 1e200, TR.yq)
+    for call in (lambda: predict.gbml(SPEC, big, TE, adapt=AD), lambda: predict.mtl(SPEC, big, TE, adapt=AD)):
+        with pytest.raises(ValueError, match="overflow.*rescale the inputs"):
+            call()
+
+
+@pytest.mark.parametrize("device", ["numpy", "cpu"])
+def test_non_finite_kernels_are_not_computable(device):
+    def broken(x1, x2=None):
+        k = predict.analytic(SPEC)(x1, x2)
+        return k._replace(theta=k.theta * np.inf) if x2 is None and len(x1) > 20 else k
+    for call in (lambda: predict.gbml_from_kernels(broken, TR, TE, algo="maml", adapt=AD, device=device),
+                 lambda: predict.mtl_from_kernels(broken, TR, TE, adapt=AD, device=device)):
+        with pytest.raises(NotComputable, match="non-finite.*rescale the inputs"):
+            call()
+
+
+@pytest.mark.parametrize("device", ["numpy", "cpu"])
+@pytest.mark.parametrize("t", [None, 1.0])
+def test_singular_or_indefinite_outer_kernel_is_not_computable(device, t):
+    def indefinite(x1, x2=None):
+        k = predict.analytic(SPEC)(x1, x2)
+        return k._replace(theta=-k.theta) if x2 is None and len(x1) > 20 else k
+    with pytest.raises(NotComputable, match="MTL kernel.*(singular or indefinite|indefinite).*ridge"):
+        predict.mtl_from_kernels(indefinite, TR, TE, adapt=AD, t=t, device=device)
+    dup = nb.TaskSet(np.repeat(TR.xs[:1], 2, 0), np.repeat(TR.ys[:1], 2, 0),
+                     np.repeat(TR.xq[:1], 2, 0), np.repeat(TR.yq[:1], 2, 0))
+    if t is None:
+        with pytest.raises(NotComputable, match="meta-NTK Phi.*(singular|ill-conditioned).*ridge"):
+            predict.gbml(SPEC, dup, TE, adapt=AD, device=device)
+
+
+# ------------------------------------------------------------------------ devices
+CASES = [("gbml", dict(algo=a, split=s)) for a in predict.ALGOS for s in predict.SPLITS] + \
+        [("mtl", dict(heads=h)) for h in predict.HEADS]
+
+
+@pytest.mark.parametrize("kind,kw", CASES, ids=lambda c: c if isinstance(c, str) else "-".join(c.values()))
+def test_jax_cpu_path_equals_numpy_path(kind, kw):
+    fn = predict.gbml if kind == "gbml" else predict.mtl
+    for t in (None, 3.0):
+        ref, info_ref = fn(SPEC, TR, TE, adapt=AD, t=t, device="numpy", return_info=True, **kw)
+        got, info = fn(SPEC, TR, TE, adapt=AD, t=t, device="cpu", return_info=True, **kw)
+        assert got.dtype == np.float64 and rel_err(got, ref) < 1e-10
+        assert info["cond"] == pytest.approx(info_ref["cond"], rel=0.5)   # LAPACK estimate vs exact 1-norm
+    nt_ref = predict.no_transfer(SPEC, TE, adapt=AD, inner="all", device="numpy")
+    assert rel_err(predict.no_transfer(SPEC, TE, adapt=AD, inner="all", device="cpu"), nt_ref) < 1e-10
+
+
+def test_gpu_device_without_a_gpu_is_a_value_error():
+    import jax
+
+    try:
+        jax.devices("gpu")
+    except RuntimeError:
+        with pytest.raises(ValueError, match="device='gpu'.*no GPU"):
+            predict.mtl(SPEC, TR, TE, adapt=AD, device="gpu")
+    else:   # a GPU is there: the GPU path equals the NumPy path
+        ref = predict.gbml(SPEC, TR, TE, algo="maml", adapt=AD, device="numpy")
+        assert rel_err(predict.gbml(SPEC, TR, TE, algo="maml", adapt=AD, device="gpu"), ref) < 1e-10
