@@ -1,0 +1,418 @@
+"""Task-conditioned networks as multi-task kernels on ``(input, task)`` pairs (issue #16).
+
+A multi-task net is a function ``f(x, i)`` of an input ``x`` (``d`` dims) and a task index
+``i`` in ``0..N-1``.  How the task enters decides, in the kernel regime, a multi-task NTK
+``Theta((x,i),(x',j))`` and NNGP ``Sigma((x,i),(x',j))``; trained jointly to convergence, the
+tasks transfer to each other exactly through the cross-task blocks ``i != j``.  Notation of
+theory.md §1: ``L`` hidden ReLU layers, NTK parameterization, ``w = w_std``, ``b = b_std``,
+``s_l = w`` for ``l < L`` and ``s_L = head_std``; ``c = task_scale``; ``delta_ij = [i == j]``;
+``e_i`` the one-hot vector of task ``i``.  Hidden layer ``l`` has pre-activation ``h_l`` and
+activation ``a_l = relu(h_l)``; the output is ``f = h_{L+1}``.
+
+Every architecture runs the arc-cosine recursion of theory.md §1 on pairs ``(x,i)``: with the
+pre-activation kernels ``K_l`` (NNGP of ``h_l``) and ``T_l`` (NTK of ``h_l``), the angle ``a`` of
+``K_l`` and ``g = sqrt(K_l(x,x) K_l(x',x'))``::
+
+    E_l   = E[relu(u) relu(v)]   = g / (2 pi) (sin a + (pi - a) cos a)
+    D_l   = E[relu'(u) relu'(v)] = (pi - a) / (2 pi)
+    K_{l+1} = s_l^2 m_l E_l + b^2
+    T_{l+1} = s_l^2 m_l T_l D_l + K_{l+1} + s_l^2 c^2 delta_ij E_l [gate on layer l]
+
+with ``m_l = 1`` except below a multiplicative gate; ``Sigma = K_{L+1}``, ``Theta = T_{L+1}``.
+
+``"concat"`` — input ``z = [x, c e_i]`` in ``R^(d+N)``, first-layer fan-in ``d + N``, one
+shared output: the plain MLP kernel of ``z``, i.e. the recursion started from
+``K_1 = T_1 = w^2 (<x,x'> + c^2 delta_ij) / (d + N) + b^2``.
+
+``"additive"`` — ``h_l = (s/sqrt(fan_in)) W a_{l-1} + b beta + c E e_i`` at hidden layer
+``l = layer`` (``E`` is ``width x N``, trainable, ``N(0,1)`` entries; the first layer keeps fan-in
+``d``).  ``c E e_i`` is a per-task bias: it adds ``c^2 delta_ij`` to the NNGP (variance of its
+entries) and the same to the NTK (its gradient is ``c e_i``)::
+
+    K_l <- K_l + c^2 delta_ij,   T_l <- T_l + c^2 delta_ij
+
+**Additive = concat.**  At ``layer = 1`` the concat pre-activation is
+``(w/sqrt(d+N)) (W_x x + c W_e e_i) + b beta``: that is the additive net on inputs
+``x sqrt(d/(d+N))`` with ``E = W_e`` and scale ``c' = w c / sqrt(d+N)`` — parameter for
+parameter, gradient for gradient, so the two NTKs agree at every width, not only in the limit
+(:func:`concat_as_additive` gives the map; tested at 1e-10).
+
+``"multiplicative"`` — a trainable gate per task on hidden layer ``l = layer``:
+``a_l = relu(h_l) * (1 + c G e_i)`` elementwise, ``G`` (``width x N``, ``N(0,1)``, trainable).
+The gate ``gamma_i = 1 + c G e_i`` is independent of ``h_l`` with
+``E[gamma_i gamma_j] = 1 + c^2 delta_ij =: m_ij``.  Then (``next = h_{l+1}``)
+
+* NNGP: ``K_{l+1} = s_l^2 m_ij E_l + b^2`` (the mean of ``a_l a_l'`` factorizes);
+* NTK, parameters below the gate: ``s_l^2 m_ij T_l D_l`` (the back-propagated signal carries
+  ``gamma_i gamma_j``); the next layer's own weights and bias: ``K_{l+1}``; the gate entries
+  ``G_{k i}``: ``d next / d G_{k i} = (s_l/sqrt(n)) W_{. k} c relu(h_l^k)`` is shared by
+  ``(x,i)`` and ``(x',j)`` only if ``i = j``, giving ``s_l^2 c^2 delta_ij E_l``.
+
+So the cross-task kernel is the single-task kernel's, while the same-task kernel gains
+``c^2 (...)``: ``c = 0`` pools the tasks into one function, ``c -> inf`` decouples them.
+
+``"multi-head-shared"``, ``"multi-head-independent"`` — a shared body and one head per task
+(theory.md §4): ``Theta = rho_ij Theta_body + delta_ij Sigma`` with the head-init correlation
+``rho_ij = 1`` (every head starts from one vector) or ``delta_ij`` (heads drawn independently:
+at infinite width distinct heads are distinct output units).  ``"independent"`` — one whole
+net per task, nothing shared: ``Theta = delta_ij Theta``, ``Sigma = delta_ij Sigma``.  The two
+last coincide at infinite width (tested); at finite width the multi-head cross-task kernel is
+``O(width^-1/2)``.
+
+``sigma`` in the returned :class:`~ntk_bridge.kernels.Kernels` is the readout's contribution to
+the NTK (so ``theta_body = theta - sigma`` keeps its meaning).  With one shared readout it is
+the output NNGP; with multi-head it is ``delta_ij Sigma``, while the output NNGP of shared head
+init is ``Sigma`` for every pair (identical heads).
+
+Joint training (:func:`mtl`): all tasks trained on their supports ``S = U_i S_i`` by gradient
+flow from the zero mean function to ``t = inf``; with per-point loss weights ``W`` (diagonal)
+and ``ridge`` the weighted kernel ridge regression
+``min_f 0.5 sum_p W_p (f(p) - y_p)^2 + 0.5 ridge |f|_H^2`` gives
+``pred(x,i) = K((x,i), S) (K(S,S) + ridge W^-1)^-1 Y_S``.  Without ridge the weighting cannot
+change the limit: the flow ``df_S/dt = -K W (f_S - Y)`` interpolates ``Y`` for any positive
+``W``, and the function off the supports is then ``K(., S) K^-1 Y`` (it only changes the
+*path*, i.e. finite-time predictions).  With ridge, weight ``W_p`` acts as a per-point ridge
+``ridge / W_p``: up-weighting a task fits it more tightly.  ``weights="data"`` is ``W = 1`` (every
+point counts the same, tasks in proportion to their data); ``weights="uniform"`` gives each task
+the same total weight, ``W_p = |S| / (N |S_i|)`` (the course notes' "sample tasks uniformly,
+regardless of their data quantity"); both average to 1 over ``S``, so ``ridge`` keeps its scale
+and the two coincide when the support sizes are equal.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import numpy as np
+
+from . import validate
+from .kernels import Kernels, _points
+from .spec import MLPSpec, _dense
+from .tasks import TaskSet
+
+ARCHITECTURES = ("concat", "additive", "multiplicative", "multi-head-shared", "multi-head-independent",
+                 "independent")
+WEIGHTS = ("uniform", "data")
+MAX_COND = 1e12   # beyond this the solve loses more than ~4 of float64's 16 digits
+
+
+# ------------------------------------------------------------------------ analytic kernels
+def kernel(spec: MLPSpec, x1, t1, x2=None, t2=None, *, architecture: str = "concat", task_scale: float = 1.0,
+           layer: int = 1, n_tasks: int | None = None) -> Kernels:
+    """Infinite-width multi-task NTK and readout kernel between pairs ``(x1, t1)`` and ``(x2, t2)``.
+
+    Args:
+      spec: the base MLP (``width`` ignored).
+      x1, x2: inputs ``(n1, d)``, ``(n2, d)``; ``x2=None`` means ``(x2, t2) = (x1, t1)``.
+      t1, t2: task indices ``(n1,)``, ``(n2,)``, integers in ``[0, n_tasks)``.
+      architecture: one of :data:`ARCHITECTURES` (module docstring: definitions and kernels).
+      task_scale: ``c >= 0`` (concat, additive, multiplicative; ignored by the others).
+      layer: hidden layer ``1..depth`` that additive/multiplicative conditioning acts on.
+      n_tasks: ``N``, the number of training tasks (concat's one-hot length, part of its
+        fan-in ``d + N``); ``None``: ``1 + max`` task index seen.  Pass it explicitly when
+        kernel blocks are computed separately, so that they agree.
+    Returns:
+      :class:`Kernels` ``(theta, sigma)``, each ``(n1, n2)`` float64.
+    Raises:
+      ValueError: naming the bad argument.
+    """
+    validate.instance("spec", spec, MLPSpec)
+    architecture = validate.choice("architecture", architecture, ARCHITECTURES)
+    task_scale = validate.nonnegative("task_scale", task_scale)
+    layer = validate.integer("layer", layer, 1, spec.depth)
+    x1, t1 = _points(x1, "x1"), _task_ids(t1, "t1")
+    if x2 is None:
+        if t2 is not None:
+            raise ValueError("t2 given without x2: pass both, or neither for (x2, t2) = (x1, t1)")
+        x2, t2 = x1, t1
+    else:
+        x2, t2 = _points(x2, "x2"), _task_ids(t2, "t2")
+    for x, t, name in ((x1, t1, "t1"), (x2, t2, "t2")):
+        if t.shape[0] != x.shape[0]:
+            raise ValueError(f"{name} has {t.shape[0]} task ids for {x.shape[0]} points")
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"x2 has input dim {x2.shape[1]}, x1 has {x1.shape[1]}")
+    seen = 1 + int(max(t1.max(), t2.max()))
+    n_tasks = seen if n_tasks is None else validate.integer("n_tasks", n_tasks, seen)
+    return _pair_kernels(spec, x1, t1, x2, t2, architecture, task_scale, layer, n_tasks)
+
+
+def concat_as_additive(spec: MLPSpec, x, task_scale: float, n_tasks: int):
+    """``(x', c')`` such that additive at layer 1 on ``x'`` with scale ``c'`` is concat on ``x`` with ``task_scale``.
+
+    ``x' = x sqrt(d / (d+N))``, ``c' = w_std task_scale / sqrt(d+N)``; with ``E = W_e`` (the
+    one-hot rows of concat's first weight matrix) the two nets are the same function of the
+    same parameters, so their kernels agree at every width.
+    """
+    x = _points(x, "x")
+    task_scale = validate.nonnegative("task_scale", task_scale)
+    n_tasks = validate.integer("n_tasks", n_tasks, 1)
+    fan = x.shape[1] + n_tasks
+    return x * math.sqrt(x.shape[1] / fan), spec.w_std * task_scale / math.sqrt(fan)
+
+
+def _pair_kernels(spec, x1, t1, x2, t2, architecture, c, layer, n_tasks) -> Kernels:
+    same_task = t1[:, None] == t2[None, :]
+    ident = _same_rows(x1, x2)   # pairs whose pre-activations are one process: cos = 1 exactly
+    d, w2, b2, c2 = x1.shape[1], spec.w_std ** 2, spec.b_std ** 2, c * c
+    if architecture == "concat":
+        fan = d + n_tasks
+        k = w2 * (x1 @ x2.T + c2 * same_task) / fan + b2
+        kd1 = w2 * (np.einsum("ij,ij->i", x1, x1) + c2) / fan + b2
+        kd2 = w2 * (np.einsum("ij,ij->i", x2, x2) + c2) / fan + b2
+        ident &= same_task
+    else:
+        k = w2 * (x1 @ x2.T) / d + b2
+        kd1 = w2 * np.einsum("ij,ij->i", x1, x1) / d + b2
+        kd2 = w2 * np.einsum("ij,ij->i", x2, x2) / d + b2
+    t = k.copy()
+    for l in range(1, spec.depth + 1):               # k, t: kernels of the pre-activation h_l
+        s2 = w2 if l < spec.depth else spec.head_std ** 2
+        if architecture == "additive" and l == layer:
+            k, t, kd1, kd2 = k + c2 * same_task, t + c2 * same_task, kd1 + c2, kd2 + c2
+            ident &= same_task
+        gate = architecture == "multiplicative" and l == layer
+        k, t, kd1, kd2 = relu_dense(k, t, kd1, kd2, ident, s2, b2, gate_scale2=c2 if gate else None,
+                                    same_task=same_task)
+        if gate:
+            ident &= same_task
+    theta, sigma = t, k
+    if architecture in ("multi-head-shared", "multi-head-independent", "independent"):
+        delta = same_task.astype(np.float64)
+        rho = 1.0 if architecture == "multi-head-shared" else delta
+        if architecture == "independent":
+            theta = delta * theta                    # one net per task: nothing crosses tasks
+        else:
+            theta = rho * (theta - sigma) + delta * sigma
+        sigma = delta * sigma
+    return Kernels(theta, sigma)
+
+
+def relu_dense(k, t, kd1, kd2, ident, s2: float, b2: float, *, gate_scale2: float | None = None, same_task=None):
+    """One ReLU layer then Dense: pre-activation kernels of ``h_l`` to those of ``h_{l+1}``.
+
+    ``k, t``: NNGP and NTK of ``h_l`` on pairs ``(n1, n2)``; ``kd1, kd2``: NNGP diagonals;
+    ``ident``: pairs known to be the same process (``cos = 1`` set exactly: ``arccos`` at
+    ``1 - eps`` loses half the digits); ``s2, b2``: the Dense layer's ``W_std^2, b_std^2``.
+    ``gate_scale2 = c^2``: a multiplicative gate ``1 + c G e_i`` on this layer's activations
+    (module docstring).  The generic per-layer map of theory.md §1, kept reusable here.
+    """
+    g = np.sqrt(np.multiply.outer(kd1, kd2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.where(g > 0, k / np.where(g > 0, g, 1.0), 1.0)   # zero-variance units: relu = 0 anyway
+    np.clip(cos, -1.0, 1.0, out=cos)                # round-off can leave |cos| a few ulp above 1
+    cos[ident] = 1.0
+    sin = np.sqrt((1.0 - cos) * (1.0 + cos))
+    angle = np.arctan2(sin, cos)
+    e_relu = g / (2 * np.pi) * (sin + (np.pi - angle) * cos)
+    e_step = (np.pi - angle) / (2 * np.pi)
+    m, md = 1.0, 1.0
+    if gate_scale2 is not None:
+        m, md = 1.0 + gate_scale2 * same_task, 1.0 + gate_scale2
+    k_next = s2 * m * e_relu + b2
+    t_next = s2 * m * t * e_step + k_next
+    if gate_scale2 is not None:
+        t_next = t_next + s2 * gate_scale2 * same_task * e_relu
+    return k_next, t_next, s2 * md * kd1 / 2 + b2, s2 * md * kd2 / 2 + b2
+
+
+def _same_rows(x1, x2) -> np.ndarray:
+    if x1 is x2:
+        return np.eye(x1.shape[0], dtype=bool)
+    return np.all(x1[:, None, :] == x2[None, :, :], axis=-1) if x1.size * x2.shape[0] <= 1 << 24 else \
+        np.array([[np.array_equal(a, b) for b in x2] for a in x1])
+
+
+def _task_ids(t, name: str) -> np.ndarray:
+    if t is None:
+        raise ValueError(f"{name} (task ids) is required")
+    arr = np.asarray(t)
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+        raise ValueError(f"{name} must be a non-empty 1-d array of integer task ids, got {arr.dtype} {arr.shape}")
+    if arr.min() < 0:
+        raise ValueError(f"{name} must hold task ids >= 0, got {int(arr.min())}")
+    return arr.astype(np.int64)
+
+
+# ------------------------------------------------------------------------ joint training, t = inf
+def mtl(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-head-shared", task_scale: float = 1.0,
+        layer: int = 1, ridge: float = 0.0, weights: str = "uniform", support_sizes=None) -> np.ndarray:
+    """All tasks trained jointly to convergence on their supports; predictions on their queries.
+
+    ``pred_i(x) = K((x,i), S) (K(S,S) + ridge W^-1)^-1 Y_S`` with ``K`` the conditioned NTK
+    (:func:`kernel`), ``S`` the union of the supports, ``W`` the loss weights (module docstring).
+
+    Args:
+      spec, architecture, task_scale, layer: the conditioned net (:func:`kernel`).
+      tasks: ``N`` tasks; task ``i`` trains on its support and is scored on its query.
+      ridge: ``>= 0``, kernel ridge (the flow's limit with an L2 pull toward the initial parameters).
+      weights: ``"uniform"`` (each task the same total weight) or ``"data"`` (each point the
+        same); changes the result only when ``ridge > 0`` and support sizes differ.
+      support_sizes: ``N`` integers ``1..tasks.n_support``: task ``i`` trains on its first
+        ``support_sizes[i]`` support points (unequal data per task); ``None``: all.
+    Returns:
+      ``(N, n_query, out_dim)`` float64.
+    Raises:
+      ValueError: bad arguments, or a singular / ill-conditioned ``K + ridge W^-1`` (the
+        message suggests ``ridge``).
+    """
+    validate.instance("spec", spec, MLPSpec)
+    validate.instance("tasks", tasks, TaskSet)
+    ridge = validate.nonnegative("ridge", ridge)
+    weights = validate.choice("weights", weights, WEIGHTS)
+    n = tasks.n_tasks
+    sizes = (tasks.n_support,) * n if support_sizes is None else \
+        validate.integers("support_sizes", support_sizes, 1, tasks.n_support)
+    if len(sizes) != n:
+        raise ValueError(f"support_sizes must have one entry per task ({n}), got {len(sizes)}")
+    xs = np.concatenate([tasks.xs[i, :s] for i, s in enumerate(sizes)])
+    ys = np.concatenate([tasks.ys[i, :s] for i, s in enumerate(sizes)])
+    ts = np.repeat(np.arange(n), sizes)
+    xq = tasks.xq.reshape(-1, tasks.dim)
+    tq = np.repeat(np.arange(n), tasks.n_query)
+    opts = dict(architecture=architecture, task_scale=task_scale, layer=layer, n_tasks=n)
+    k_train = kernel(spec, xs, ts, **opts).theta
+    k_query = kernel(spec, xq, tq, xs, ts, **opts).theta
+    w = np.ones(len(ts)) if weights == "data" else len(ts) / (n * np.asarray(sizes, dtype=np.float64)[ts])
+    alpha = solve(k_train, ys, ridge / w, name=f"conditioned NTK ({architecture!r})")
+    return (k_query @ alpha).reshape(n, tasks.n_query, tasks.out_dim)
+
+
+def solve(k, y, diag_ridge, *, name: str = "kernel") -> np.ndarray:
+    """``(k + diag(diag_ridge))^-1 y`` for symmetric PSD ``k`` by eigendecomposition, with a condition check.
+
+    Raises:
+      ValueError: if ``k + diag(diag_ridge)`` is not positive definite or its condition number
+        exceeds :data:`MAX_COND`; the message suggests ``ridge``.
+    """
+    a = np.asarray(k, dtype=np.float64) + np.diag(np.broadcast_to(np.asarray(diag_ridge, np.float64), (len(k),)))
+    e, v = np.linalg.eigh(a)
+    cond = e[-1] / e[0] if e[0] > 0 else math.inf
+    if not cond < MAX_COND:
+        raise ValueError(f"{name} is singular or ill-conditioned (smallest eigenvalue {e[0]:.3g}, condition number "
+                         f"~{cond:.3g} > {MAX_COND:.0e}); pass ridge > 0 (e.g. ridge=1e-6 * mean diagonal "
+                         f"{np.mean(np.diag(a)):.3g}), or remove repeated training points")
+    return v @ ((v.T @ np.asarray(y, np.float64)) / e[:, None])
+
+
+# ------------------------------------------------------------------------ finite conditioned nets
+@dataclasses.dataclass(frozen=True)
+class ConditionedNet:
+    """A finite ``spec``-width net with task conditioning, pure JAX, NTK parameterization.
+
+    Parameters (``init``): ``{"body": [(W, b)] * depth, "head": (W, b)}`` plus ``"embed"`` (``E``,
+    ``width x N``, additive) or ``"gate"`` (``G``, ``width x N``, multiplicative); multi-head nets
+    carry heads of shape ``(N, width, k), (N, k)``; ``"independent"`` stacks ``N`` whole nets
+    (every leaf gets a leading task axis).  ``apply(params, x, t) -> (n, out_dim)``: row ``p`` is
+    ``f(x_p, t_p)``.  The readout's parameters are the ``"head"`` leaves.
+    """
+
+    spec: MLPSpec
+    architecture: str
+    n_tasks: int
+    in_dim: int
+    task_scale: float = 1.0
+    layer: int = 1
+
+    def __post_init__(self):
+        validate.instance("spec", self.spec, MLPSpec)
+        validate.choice("architecture", self.architecture, ARCHITECTURES)
+        object.__setattr__(self, "n_tasks", validate.integer("n_tasks", self.n_tasks, 1))
+        object.__setattr__(self, "in_dim", validate.integer("in_dim", self.in_dim, 1))
+        object.__setattr__(self, "task_scale", validate.nonnegative("task_scale", self.task_scale))
+        object.__setattr__(self, "layer", validate.integer("layer", self.layer, 1, self.spec.depth))
+
+    def init(self, key) -> dict:
+        """Standard-normal parameters (the dtype JAX is in; draw under ``x64(False)`` and cast for one net per seed)."""
+        import jax
+
+        spec, n, arch = self.spec, self.n_tasks, self.architecture
+        k_base, k_extra = jax.random.split(key)
+        if arch == "independent":
+            return jax.vmap(lambda kk: spec.init(kk, self.in_dim))(jax.random.split(k_base, n))
+        fan_in = self.in_dim + n if arch == "concat" else self.in_dim
+        params = spec.init(k_base, fan_in)
+        if arch in ("additive", "multiplicative"):
+            params["embed" if arch == "additive" else "gate"] = jax.random.normal(k_extra, (spec.width, n))
+        elif arch == "multi-head-shared":
+            params["head"] = jax.tree_util.tree_map(lambda a: jax.numpy.stack([a] * n), params["head"])
+        elif arch == "multi-head-independent":
+            kw, kb = jax.random.split(k_extra)
+            params["head"] = (jax.random.normal(kw, (n, spec.width, spec.out_dim)),
+                              jax.random.normal(kb, (n, spec.out_dim)))
+        return params
+
+    def apply(self, params: dict, x, t):
+        """Outputs ``f(x_p, t_p)``, shape ``(n, out_dim)``; ``t``: integer task ids ``(n,)``."""
+        import jax
+        import jax.numpy as jnp
+
+        spec, arch, c = self.spec, self.architecture, self.task_scale
+        onehot = jax.nn.one_hot(t, self.n_tasks, dtype=x.dtype)
+        if arch == "independent":
+            outs = jax.vmap(lambda p: spec.apply(p, x))(params)          # (N, n, k): every net on every point
+            return jnp.einsum("pi,ipk->pk", onehot, outs)
+        h = jnp.concatenate([x, c * onehot], axis=1) if arch == "concat" else x
+        for l, (w, b) in enumerate(params["body"], start=1):
+            pre = _dense(h, w, b, spec.w_std, spec.b_std)
+            if arch == "additive" and l == self.layer:
+                pre = pre + c * onehot @ params["embed"].T
+            h = jnp.maximum(pre, 0.0)
+            if arch == "multiplicative" and l == self.layer:
+                h = h * (1.0 + c * onehot @ params["gate"].T)
+        if arch.startswith("multi-head"):
+            w, b = params["head"]                                           # (N, width, k), (N, k)
+            outs = jax.vmap(lambda wi, bi: spec.head_apply((wi, bi), h))(w, b)
+            return jnp.einsum("pi,ipk->pk", onehot, outs)
+        return spec.head_apply(params["head"], h)
+
+    def kernel(self, x1, t1, x2=None, t2=None) -> Kernels:
+        """The infinite-width kernel of this net (:func:`kernel`)."""
+        return kernel(self.spec, x1, t1, x2, t2, architecture=self.architecture, task_scale=self.task_scale,
+                      layer=self.layer, n_tasks=self.n_tasks)
+
+
+def net(spec: MLPSpec, architecture: str, *, n_tasks: int, in_dim: int, task_scale: float = 1.0,
+        layer: int = 1) -> ConditionedNet:
+    """The finite conditioned net (:class:`ConditionedNet`)."""
+    return ConditionedNet(spec, architecture, n_tasks, in_dim, task_scale, layer)
+
+
+def empirical(cnet: ConditionedNet, params, x1, t1, x2=None, t2=None) -> Kernels:
+    """Empirical NTK of a finite conditioned net from its Jacobians, and the readout's part of it.
+
+    ``theta = sum_p df(x1,t1)/dp df(x2,t2)/dp`` over every parameter, ``sigma`` over the
+    ``"head"`` leaves only; traced over outputs and divided by ``out_dim``.  Computed in the
+    dtype of ``params`` (use ``precision.x64()`` and float64 parameters for proof-grade checks).
+    """
+    import jax.numpy as jnp
+
+    validate.instance("cnet", cnet, ConditionedNet)
+    same = x2 is None
+    x1, t1 = jnp.asarray(x1), jnp.asarray(_task_ids(t1, "t1"))
+    j1 = _jacobian_fn(cnet)(params, x1, t1)
+    j2 = j1 if same else _jacobian_fn(cnet)(params, jnp.asarray(x2), jnp.asarray(_task_ids(t2, "t2")))
+    return Kernels(*(np.asarray(a) for a in _contract(j1, j2, cnet.spec.out_dim)))
+
+
+@functools.lru_cache(maxsize=32)
+def _jacobian_fn(cnet: ConditionedNet):
+    import jax
+
+    return jax.jit(jax.jacrev(cnet.apply))
+
+
+def _contract(j1, j2, out_dim: int):
+    import jax
+    import jax.numpy as jnp
+
+    def dot(a, b):   # (n1, k, *leaf), (n2, k, *leaf) -> (n1, n2)
+        return jnp.einsum("akp,bkp->ab", a.reshape(a.shape[0], a.shape[1], -1), b.reshape(b.shape[0], b.shape[1], -1))
+
+    def total(tree1, tree2):
+        return sum(dot(a, b) for a, b in zip(jax.tree_util.tree_leaves(tree1), jax.tree_util.tree_leaves(tree2)))
+
+    heads = ("head",)
+    theta = total(j1, j2) / out_dim
+    sigma = total({k: v for k, v in j1.items() if k in heads}, {k: v for k, v in j2.items() if k in heads}) / out_dim
+    return theta, sigma
