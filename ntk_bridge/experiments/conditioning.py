@@ -1,0 +1,292 @@
+"""Conditioning: transfer between tasks of task-conditioned nets against task similarity (issue #16).
+
+Per point (architecture, similarity, task_scale, weighting, ridge, seed): ``n_tasks``
+``shared-feature`` tasks of similarity ``s`` with unequal data (task ``i`` trains on its first
+``support_sizes[i]`` support points), trained jointly to convergence with the conditioned
+infinite-width NTK (:func:`ntk_bridge.conditioning.mtl`), and the same tasks trained by one
+independent net each (``architecture="independent"``, same ridge and weighting).  The record
+keeps each task's query MSE for both; the *ratio* is ``mean_i MSE_arch / mean_i MSE_indep``
+(above 1: sharing hurts, negative transfer).
+
+Three curve groups, each a sweep over similarity and seeds:
+
+* ``"main"``: every architecture at ``task_scale``, ``weighting="uniform"``, ``ridge``
+  (small: near interpolation, where the weighting cannot matter);
+* ``"task_scale"``: concat at each of ``task_scales`` (how much of the input is the task
+  code, i.e. how little is shared), otherwise as ``"main"``;
+* ``"weighting"``: every architecture with loss weights uniform over tasks and proportional
+  to data, at ``weighting_ridge`` (> 0: without ridge the two weightings give the same limit).
+
+The *crossing* of a curve is where the mean ratio over seeds crosses 1, by linear
+interpolation between grid similarities; with several sign changes the last one (above it
+every measured similarity transfers positively), and their number is kept.  Its interval
+is a percentile bootstrap over seeds; ``status`` says ``"crossing"``, or ``"hurts"`` /
+``"helps"`` (the mean ratio above / at most 1 at every measured similarity: no crossing in
+the measured range).  Figures and the appendix read the summary through :func:`read`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import ClassVar
+
+import numpy as np
+
+from .. import conditioning, store, validate
+from ..spec import MLPSpec
+from ..tasks import shared_feature
+from .common import check_int, point, save_summary, stat
+from .stats import Stat
+
+NAME = "conditioning"
+GROUPS = ("main", "task_scale", "weighting")
+SHARING = tuple(a for a in conditioning.ARCHITECTURES if a not in ("independent", "multi-head-independent"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Tasks: ``shared_feature(len(support_sizes), max(support_sizes), n_query, dim=dim)`` per (similarity, seed)."""
+
+    AXES: ClassVar[tuple] = ("architectures", "similarities", "seeds", "task_scales", "weightings", "n_boot")
+    architectures: tuple = ("concat", "additive", "multiplicative", "multi-head-shared")
+    similarities: tuple = tuple(float(s) for s in np.linspace(0.0, 1.0, 9))
+    seeds: int = 5
+    task_scale: float = 1.0
+    task_scales: tuple = (0.3, 1.0, 3.0)       # concat only ("task_scale" curves)
+    weightings: tuple = ("uniform", "data")    # at weighting_ridge ("weighting" curves)
+    support_sizes: tuple = (2, 4, 6, 8, 10)
+    n_query: int = 20
+    dim: int = 16
+    depth: int = 2
+    layer: int = 1
+    ridge: float = 1e-6
+    weighting_ridge: float = 0.1
+    n_boot: int = 1000
+    level: float = 0.95
+
+    def __post_init__(self):
+        if not isinstance(self.architectures, tuple) or not self.architectures:
+            raise ValueError(f"architectures must be a non-empty tuple, got {self.architectures!r}")
+        for a in self.architectures:
+            validate.choice("each of architectures", a, SHARING)
+        object.__setattr__(self, "similarities", _reals("similarities", self.similarities, 0.0, 1.0))
+        if list(self.similarities) != sorted(set(self.similarities)):
+            raise ValueError(f"similarities must be strictly increasing, got {self.similarities!r}")
+        object.__setattr__(self, "seeds", check_int("seeds", self.seeds))
+        object.__setattr__(self, "task_scale", validate.nonnegative("task_scale", self.task_scale))
+        object.__setattr__(self, "task_scales", _reals("task_scales", self.task_scales, 0.0, None))
+        if not isinstance(self.weightings, tuple) or not self.weightings:
+            raise ValueError(f"weightings must be a non-empty tuple, got {self.weightings!r}")
+        for w in self.weightings:
+            validate.choice("each of weightings", w, conditioning.WEIGHTS)
+        object.__setattr__(self, "support_sizes", validate.integers("support_sizes", self.support_sizes))
+        if len(self.support_sizes) < 2:
+            raise ValueError(f"support_sizes needs >= 2 tasks, got {self.support_sizes!r}")
+        object.__setattr__(self, "n_query", check_int("n_query", self.n_query))
+        object.__setattr__(self, "dim", check_int("dim", self.dim))
+        object.__setattr__(self, "depth", check_int("depth", self.depth))
+        object.__setattr__(self, "layer", validate.integer("layer", self.layer, 1, self.depth))
+        object.__setattr__(self, "ridge", validate.nonnegative("ridge", self.ridge))
+        object.__setattr__(self, "weighting_ridge", validate.positive("weighting_ridge", self.weighting_ridge))
+        object.__setattr__(self, "n_boot", check_int("n_boot", self.n_boot))
+        object.__setattr__(self, "level", validate.real("level", self.level, 0.0, 1.0, low_open=True, high_open=True))
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(architectures=("concat", "multiplicative", "multi-head-shared"),
+                   similarities=(0.0, 0.25, 0.5, 0.75, 1.0), seeds=2, n_boot=200)
+
+
+def _reals(name, values, low, high) -> tuple:
+    if not isinstance(values, tuple) or not values:
+        raise ValueError(f"{name} must be a non-empty tuple of numbers, got {values!r}")
+    return tuple(validate.real(f"each of {name}", v, low, high) for v in values)
+
+
+def curves(config: Config) -> list[dict]:
+    """The curves of the sweep: ``{group, architecture, task_scale, weighting, ridge}`` each."""
+    out = [dict(group="main", architecture=a, task_scale=config.task_scale, weighting="uniform", ridge=config.ridge)
+           for a in config.architectures]
+    out += [dict(group="task_scale", architecture="concat", task_scale=c, weighting="uniform", ridge=config.ridge)
+            for c in config.task_scales]
+    out += [dict(group="weighting", architecture=a, task_scale=config.task_scale, weighting=w,
+                 ridge=config.weighting_ridge) for a in config.architectures for w in config.weightings]
+    return out
+
+
+_CURVE_KEYS = ("architecture", "task_scale", "weighting", "ridge")
+
+
+def _compute(p: dict) -> dict:
+    sizes = tuple(p["support_sizes"])
+    tasks = shared_feature(len(sizes), max(sizes), p["n_query"], dim=p["dim"], similarity=p["similarity"],
+                           seed=p["seed"])
+    spec = MLPSpec(depth=p["depth"])
+    kw = dict(ridge=p["ridge"], weights=p["weighting"], support_sizes=sizes, layer=p["layer"])
+    pred = conditioning.mtl(spec, tasks, architecture=p["architecture"], task_scale=p["task_scale"], **kw)
+    ind = conditioning.mtl(spec, tasks, architecture="independent", **kw)
+    mse = np.mean((pred - tasks.yq) ** 2, axis=(1, 2))
+    mse_ind = np.mean((ind - tasks.yq) ** 2, axis=(1, 2))
+    return {"mse": [float(v) for v in mse], "mse_independent": [float(v) for v in mse_ind],
+            "ratio": float(np.mean(mse) / np.mean(mse_ind))}
+
+
+def crossing(similarities, ratios) -> dict:
+    """Where ``ratios`` (mean over seeds, one per similarity) crosses 1, by linear interpolation.
+
+    Returns ``{"status", "similarity", "n_crossings"}``: the last sign change of ``ratio - 1``
+    (``"crossing"``), else ``"hurts"`` (every ratio > 1) or ``"helps"`` (every ratio <= 1)
+    with ``similarity`` ``None``.
+    """
+    s = np.asarray(similarities, dtype=np.float64)
+    d = np.asarray(ratios, dtype=np.float64) - 1.0
+    above = d > 0
+    idx = [i for i in range(len(s) - 1) if above[i] != above[i + 1]]
+    if not idx:
+        return {"status": "hurts" if above.all() else "helps", "similarity": None, "n_crossings": 0}
+    i = idx[-1]
+    x = s[i] + (s[i + 1] - s[i]) * d[i] / (d[i] - d[i + 1])
+    return {"status": "crossing", "similarity": float(x), "n_crossings": len(idx)}
+
+
+def _bootstrap(similarities, per_seed: np.ndarray, n_boot: int, level: float, seed: int) -> dict:
+    """Percentile interval of the crossing over seeds resampled with replacement (``per_seed``: seeds x sims)."""
+    rng = np.random.default_rng([seed, 16])
+    n = per_seed.shape[0]
+    xs, none = [], 0
+    for _ in range(n_boot):
+        c = crossing(similarities, per_seed[rng.integers(0, n, n)].mean(axis=0))
+        if c["status"] == "crossing":
+            xs.append(c["similarity"])
+        else:
+            none += 1
+    lo = hi = None
+    if xs:
+        lo, hi = (float(v) for v in np.quantile(xs, [(1 - level) / 2, (1 + level) / 2]))
+    return {"lo": lo, "hi": hi, "level": level, "n_boot": n_boot, "boot_none_frac": none / n_boot}
+
+
+def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
+    """Run (or resume) the sweep curve x similarity x seed and store its summary; return the summary record."""
+    start = time.perf_counter()
+    base = dict(support_sizes=config.support_sizes)
+    cs = curves(config)
+    points = [point(config, **base, **{k: c[k] for k in _CURVE_KEYS}, similarity=s, seed=seed)
+              for c in cs for s in config.similarities for seed in range(config.seeds)]
+    records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"])
+    table = {}
+    for r in records:
+        cfg = r["config"]
+        table[tuple(cfg[k] for k in _CURVE_KEYS) + (cfg["similarity"], cfg["seed"])] = r["result"]
+    sizes = config.support_sizes
+    out = []
+    for j, c in enumerate(cs):
+        key = tuple(c[k] for k in _CURVE_KEYS)
+        res = [[table[key + (s, seed)] for seed in range(config.seeds)] for s in config.similarities]
+        per_seed = np.array([[r["ratio"] for r in row] for row in res]).T   # (seeds, sims)
+        rows = []
+        for s, row in zip(config.similarities, res):
+            task_ratio = {str(n): stat([r["mse"][i] / r["mse_independent"][i] for r in row])
+                          for i, n in enumerate(sizes)}
+            rows.append({"similarity": s, "ratio": stat([r["ratio"] for r in row]),
+                         "mse": stat([float(np.mean(r["mse"])) for r in row]),
+                         "mse_independent": stat([float(np.mean(r["mse_independent"])) for r in row]),
+                         "task_ratio": task_ratio})
+        cross = crossing(config.similarities, per_seed.mean(axis=0))
+        cross.update(_bootstrap(config.similarities, per_seed, config.n_boot, config.level, j))
+        out.append({**c, "rows": rows, "crossing": cross})
+    return save_summary(root, NAME, config, records, {"curves": out}, start)
+
+
+# --------------------------------------------------------------------------- reading a summary
+@dataclasses.dataclass(frozen=True)
+class Crossing:
+    """Where the mean MSE ratio crosses 1 (``status == "crossing"``), with its bootstrap interval over seeds.
+
+    ``status``: ``"crossing"``, ``"hurts"`` (ratio > 1 throughout: negative transfer over the
+    whole measured range) or ``"helps"`` (ratio <= 1 throughout); ``boot_none_frac``: the share
+    of bootstrap resamples without a crossing (the interval is over the others).
+    """
+
+    status: str
+    similarity: float
+    lo: float
+    hi: float
+    level: float
+    n_crossings: int
+    boot_none_frac: float
+
+    @property
+    def found(self) -> bool:
+        return self.status == "crossing"
+
+    def describe(self) -> str:
+        if self.found:
+            return f"{self.similarity:.3g}"
+        return "none in the measured range (" + ("sharing hurts throughout" if self.status == "hurts"
+                                                  else "sharing helps throughout") + ")"
+
+
+@dataclasses.dataclass(frozen=True)
+class SimRow:
+    similarity: float
+    ratio: Stat                 # mean_i MSE_arch / mean_i MSE_indep, over seeds
+    mse: Stat                   # mean over tasks of the architecture's query MSE
+    mse_independent: Stat       # the same for one independent net per task
+    task_ratio: dict            # support size -> Stat of that task's MSE ratio
+
+
+@dataclasses.dataclass(frozen=True)
+class Curve:
+    group: str                  # one of GROUPS
+    architecture: str
+    task_scale: float
+    weighting: str
+    ridge: float
+    rows: tuple
+    crossing: Crossing
+
+    @property
+    def similarities(self) -> tuple:
+        return tuple(r.similarity for r in self.rows)
+
+    @property
+    def label(self) -> str:
+        if self.group == "task_scale":
+            return f"concat, task_scale {self.task_scale:g}"
+        if self.group == "weighting":
+            return f"{self.architecture}, {self.weighting} weights"
+        return self.architecture
+
+
+@dataclasses.dataclass(frozen=True)
+class ConditioningSummary:
+    record: dict = dataclasses.field(repr=False, compare=False)
+    curves: tuple = ()
+
+    @property
+    def config(self) -> dict:
+        return self.record["config"]
+
+    def group(self, name: str) -> tuple:
+        return tuple(c for c in self.curves if c.group == name)
+
+
+def _num(v) -> float:
+    return math.nan if v is None else float(v)
+
+
+def read(summary: dict) -> ConditioningSummary:
+    """The typed view of a conditioning summary record."""
+    curves_ = []
+    for c in summary["result"]["curves"]:
+        x = c["crossing"]
+        cross = Crossing(x["status"], _num(x["similarity"]), _num(x["lo"]), _num(x["hi"]), float(x["level"]),
+                         int(x["n_crossings"]), float(x["boot_none_frac"]))
+        rows = tuple(SimRow(float(r["similarity"]), Stat.read(r["ratio"]), Stat.read(r["mse"]),
+                            Stat.read(r["mse_independent"]),
+                            {int(k): Stat.read(v) for k, v in r["task_ratio"].items()}) for r in c["rows"])
+        curves_.append(Curve(c["group"], c["architecture"], float(c["task_scale"]), c["weighting"], float(c["ridge"]),
+                             rows, cross))
+    return ConditioningSummary(summary, tuple(curves_))
