@@ -95,12 +95,21 @@ def built(tmp_path_factory):
                                  inner_times=(0.5,), widths=(), finite_families=()), root)
     ablate.run(ablate.Config(tasks=tasks, depths=(2,), seeds=2, ablations=("steps", "heads"), steps_grid=(1, 5)),
                root)
+    from ntk_bridge.experiments import conditioning as conditioning_exp
+
+    conditioning_exp.run(conditioning_exp.Config(
+        architectures=("concat",), similarities=(0.0, 1.0), seeds=2, task_scales=(1.0,), support_sizes=(2, 3),
+        n_query=3, dim=4, n_boot=20), root)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(width, "_compute", _fake_width_compute)
         mp.setattr(cost, "_compute", _fake_cost_compute)
         cost.run(cost.Config(widths=(64, 256), repeats=3), root)
         width.run(width.Config(tasks=tasks, depths=(1, 2), widths=(64, 256, 1024), methods=("mtl-shared", "anil"),
                                seeds=3, n_boot=50), root)
+        from ntk_bridge.experiments import finite_closeness
+        from test_appendix_finite_closeness import CFG as FC_CFG, _fake as _fake_fc_compute
+        mp.setattr(finite_closeness, "_compute", _fake_fc_compute)
+        finite_closeness.run(FC_CFG, root)
     checks = tmp / "checks.json"
     checks.write_text(json.dumps(_checks_doc()))
     figs = tmp / "figs"
@@ -451,7 +460,8 @@ def test_empty_results(tmp_path, capsys):
     assert rc == 0
     text = (tmp_path / "out" / "appendix.md").read_text()
     assert text.count("**Not available.**") >= 7
-    assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 5
+    # C1-C5 and C3's split rows C3a (ANIL vs MTL), C3b (finite width), C3c (MAML/FOMAML)
+    assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 8
 
 
 def _tree(folder: Path) -> dict:

@@ -44,6 +44,13 @@ def results(tmp_path_factory):
                              repeats=2), root)
         ablate.run(ablate.Config(tasks=TINY, depths=(2,), seeds=2, steps_grid=(1, 5), lr_grid=(0.01, 0.02),
                                  n_train_grid=(2, 3), similarity_grid=(0.5, 1.0), scaling_depths=(1, 2)), root)
+        experiments.module("conditioning").run(experiments.module("conditioning").Config(
+            architectures=("concat",), similarities=(0.0, 1.0), seeds=2, task_scales=(1.0,), support_sizes=(2, 3),
+            n_query=3, dim=4, n_boot=20), root)
+        from ntk_bridge.experiments import finite_closeness  # synthetic points: drawing is under test
+        from test_appendix_finite_closeness import CFG as FC_CFG, _fake as _fake_fc_compute
+        mp.setattr(finite_closeness, "_compute", _fake_fc_compute)
+        finite_closeness.run(FC_CFG, root)
     finally:
         mp.undo()
     return root

@@ -18,6 +18,9 @@ C2_SLOPE_RANGE = (-0.7, -0.3)
 C2_CHECKS = ("meta_ntk.trained", "meta_ntk.phi", "mtl_kernel.exact")  # linearized-net identities
 # C3: the gap at the deepest depth must be at most C3_DROP times the gap at the shallowest.
 C3_DROP = 0.5
+# C3 at finite width: trained ANIL and MTL nets of one initialization count as close when their
+# mean relative gap on the test queries is at most C3_FINITE_GAP (over the kept seeds).
+C3_FINITE_GAP = 0.1
 # C4: MTL time per outer step vs second-order MAML.
 C4_REPRODUCED, C4_PARTLY = 5.0, 2.0
 # C5: MTL within this margin of the best GBML method (MSE: relative; accuracy: absolute).
@@ -97,6 +100,59 @@ def c3(per_algo: dict) -> Verdict:
     if any(r for r, _ in falls.values()):
         return Verdict(PARTLY, f"{desc} {rule}")
     return Verdict(NOT, f"{desc} {rule}")
+
+
+def c3_rule(falls: dict) -> str:
+    return (f"(falls: deepest <= {C3_DROP} x shallowest, bootstrap interval of r above 0, "
+            f"and falling at every depth step)")
+
+
+def c3_scope(anil: dict | None) -> Verdict:
+    """C3 in the theorem's scope, ANIL vs MTL at infinite width on ``split="same"`` (``anil``: the
+    :func:`c3_algo` inputs, ``None`` if not measured).  Reproduced: the rel. and normalized gaps both
+    fall (:func:`c3_algo`); partly: only the rel. gap; else not reproduced."""
+    if not anil:
+        return Verdict(MISSING, "no closeness sweep of ANIL on split='same'")
+    rel, norm = c3_algo(**anil)
+    desc = (f"ANIL vs MTL: rel gap {'falls' if rel else 'does not fall'} ({anil['rel_first']:.3g} -> "
+            f"{anil['rel_last']:.3g}), normalized gap {'falls' if norm else 'does not fall'} {c3_rule({})}")
+    return Verdict(REPRODUCED if rel and norm else PARTLY if rel else NOT, desc)
+
+
+def c3_finite(within_trained: list | None, within_fresh: list | None = None, smallest: float | None = None) -> Verdict:
+    """C3 at finite width, ANIL vs MTL trained nets of one initialization (experiment finite-closeness).
+
+    ``within_*``: the ``(L, n)`` at which the mean rel. gap was <= ``C3_FINITE_GAP`` under the trained-head
+    and the fresh-head (paper's) protocol (``None``: protocol not measured); ``smallest``: the smallest
+    mean gap measured.  Reproduced: some (L, n) within under the trained-head protocol; partly: only
+    under the fresh-head one; not reproduced: none measured was; not yet measured: no sweep.
+    """
+    if within_trained is None and within_fresh is None:
+        return Verdict(MISSING, "the finite-closeness sweep has not been run")
+    rule = f"(close: mean rel. gap of trained ANIL and MTL nets <= {C3_FINITE_GAP})"
+    fmt = lambda w: ", ".join(f"(L={L}, n={n})" for L, n in w)  # noqa: E731
+    if within_trained:
+        return Verdict(REPRODUCED, f"trained ANIL and MTL nets within {C3_FINITE_GAP} at {fmt(within_trained)} "
+                                   f"(trained head) {rule}")
+    if within_fresh:
+        return Verdict(PARTLY, f"within {C3_FINITE_GAP} only with the fresh test head, at {fmt(within_fresh)} {rule}")
+    small = "" if smallest is None else f"; smallest mean gap {smallest:.3g}"
+    return Verdict(NOT, f"no measured (L, n) had trained ANIL and MTL nets within {C3_FINITE_GAP}{small} {rule}")
+
+
+def c3_extension(per_algo: dict) -> Verdict:
+    """C3 beyond the theorem's scope: MAML and FOMAML vs MTL at infinite width on ``split="same"``
+    (``per_algo`` as for :func:`c3`, restricted to them).  Reproduced: both gaps fall for every one
+    measured; partly: the rel. gap falls for some; else not reproduced."""
+    per_algo = {a: v for a, v in per_algo.items() if a in ("maml", "fomaml")}
+    if not per_algo:
+        return Verdict(MISSING, "no closeness sweep of MAML/FOMAML on split='same'")
+    falls = {algo: c3_algo(**v) for algo, v in per_algo.items()}
+    desc = "; ".join(f"{algo.upper()}: rel gap {'falls' if r else 'does not fall'}, normalized gap "
+                     f"{'falls' if n else 'does not fall'}" for algo, (r, n) in falls.items())
+    if all(r and n for r, n in falls.values()):
+        return Verdict(REPRODUCED, f"{desc} {c3_rule(falls)}")
+    return Verdict(PARTLY if any(r for r, _ in falls.values()) else NOT, f"{desc} {c3_rule(falls)}")
 
 
 def c4(ratio: float | None, std: float | None = None) -> Verdict:

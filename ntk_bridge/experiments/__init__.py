@@ -20,7 +20,8 @@ from .. import store
 # The one list of experiments (command name -> module), in run and report order: the CLI's
 # subcommands, `reproduce` and the appendix all take it from here.
 MODULES = {"closeness": "closeness", "width": "width", "kernel-share": "kernel_share",
-           "accuracy": "accuracy", "cost": "cost", "ablate": "ablate"}
+           "accuracy": "accuracy", "cost": "cost", "ablate": "ablate", "finite-closeness": "finite_closeness",
+           "conditioning": "conditioning"}
 ORDER = tuple(MODULES)
 
 

@@ -138,8 +138,10 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     points = [point(config, family=f, depth=L, tau=tau, seed=s) for f in config.families for L in config.depths
               for tau in config.inner_times for s in range(config.seeds)]
     records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc="accuracy (inf. width)")
+    from ..finite import SCHEDULE  # the outer schedule is part of a trained point's identity (issue #14)
+
     finite_points = [point(config, family=f, depth=config.finite_depth, tau=min(config.inner_times), width=w,
-                           seed=s, outer_steps=config.finite_outer_steps)
+                           seed=s, outer_steps=config.finite_outer_steps, schedule=SCHEDULE)
                      for f in config.families if f in config.finite_families
                      for w in config.widths for s in range(config.finite_seeds)]
     finite_records = store.sweep(root, NAME, finite_points, _compute_finite, seed_of=lambda p: p["seed"],

@@ -204,7 +204,10 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     points = [point(config, depth=L, lr=lr, steps=s, seed=seed)
               for L, lr, s in sorted(grid) for seed in range(config.seeds)]
     records = store.sweep(root, NAME, points, evaluate, seed_of=lambda p: p["seed"], desc="closeness (inf. width)")
-    finite_points = [point(config, depth=L, width=w, seed=seed, outer_steps=config.finite_outer_steps)
+    from ..finite import SCHEDULE  # the outer schedule is part of a trained point's identity (issue #14)
+
+    finite_points = [point(config, depth=L, width=w, seed=seed, outer_steps=config.finite_outer_steps,
+                           schedule=SCHEDULE)
                      for L in config.finite_depths for w in config.widths for seed in range(config.finite_seeds)]
     finite_records = store.sweep(root, NAME, finite_points, _compute_finite, seed_of=lambda p: p["seed"],
                                  desc="closeness (finite width)") if config.widths else []

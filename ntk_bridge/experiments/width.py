@@ -7,8 +7,9 @@ the infinite-width closed form (``nb.methods.closed_form``): ``err = ||f_width -
 1/2``), with a bootstrap interval over seeds, and reports the finite-width gap MTL vs each GBML
 method beside the infinite-width one (the records keep the test predictions for that).
 
-Runs that did not converge (``converged=False`` after the step halvings) stay out of the
-errors, fits and gaps unless ``include_unconverged=True``; runs that cannot be computed
+Runs that did not converge (``converged=False`` after the step halvings) or left the kernel
+regime (``left_kernel_regime``: the loss rose by more than ``finite.RISE_TOL`` in one step) stay
+out of the errors, fits and gaps unless ``include_unconverged=True``; runs that cannot be computed
 (``NotComputable``: an inner loop past its stability edge, a degenerate net) are recorded
 with their reason and always stay out.  ``summary["excluded"]`` lists every point left out
 (hash, depth, width, method, seed, reason), so the appendix can say what the fits rest on.
@@ -116,16 +117,22 @@ def _compute(p: dict) -> dict:
                                         target_scale=p.get("target_scale", 1.0), return_info=True)
     except NotComputable as exc:
         return {"err": None, "converged": False, "not_computable": str(exc), "steps": 0, "final_loss": None,
+                "left_kernel_regime": False, "rises": 0, "max_step_ratio": None,
                 "initial_loss": None, "train_s": None, "pred": None, "pred_infinite": None}
     return {"err": metrics.rel_gap(pred, inf), "converged": bool(info["converged"]), "steps": int(info["steps"]),
             "final_loss": float(info["final_loss"]), "initial_loss": float(info["initial_loss"]),
-            "train_s": float(info["wall_s"]), "pred": pred, "pred_infinite": inf}
+            "train_s": float(info["wall_s"]), "pred": pred, "pred_infinite": inf,
+            "left_kernel_regime": bool(info.get("left_kernel_regime", False)), "rises": int(info.get("rises", 0)),
+            "max_step_ratio": float(info.get("max_step_ratio", 0.0))}
 
 
 def exclusion(result: dict, include_unconverged: bool = False) -> str | None:
     """Why a point stays out of the summary's errors and fits, or ``None`` when it counts."""
     if result.get("not_computable"):
         return f"not computable: {result['not_computable']}"
+    if result.get("left_kernel_regime") and not include_unconverged:
+        return (f"left the kernel regime: the loss rose {result['rises']} times, by up to "
+                f"{result['max_step_ratio']:.3g}x in one step (rule: > 1.05x)")
     if not result["converged"] and not include_unconverged:
         ratio = result["final_loss"] / result["initial_loss"] if result["initial_loss"] else float("nan")
         return (f"not converged: final loss {result['final_loss']:.3g} = {ratio:.3g} x the initial loss after "
@@ -166,7 +173,9 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     start = time.perf_counter()
     seeds = range(config.seeds)
     keys = [(L, w, m, s) for L in config.depths for m in config.methods for w in config.widths_of(m) for s in seeds]
-    points = [point(config, depth=L, width=w, method=m, seed=s) for L, w, m, s in keys]
+    from ..finite import SCHEDULE  # the outer schedule is part of a trained point's identity (issue #14)
+
+    points = [point(config, depth=L, width=w, method=m, seed=s, schedule=SCHEDULE) for L, w, m, s in keys]
     records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc="width")
     res = {k: r["result"] for k, r in zip(keys, records)}
     excluded = []

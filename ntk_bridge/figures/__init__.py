@@ -15,7 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
-NAMES = ("closeness", "lr_steps", "kernel_share", "width", "accuracy", "cost", "ablate")
+NAMES = ("closeness", "lr_steps", "kernel_share", "width", "accuracy", "cost", "ablate", "finite_closeness", "conditioning")
 
 
 def module(name: str):

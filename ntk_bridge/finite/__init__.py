@@ -21,10 +21,12 @@ optax, so this package never imports neural-tangents and runs on any recent JAX,
   ``lr * steps`` by ``flow_substeps`` times as many steps of size ``lr / flow_substeps``.
   Every inner loop is checked against its stability edge on the net's empirical kernel, at
   initialization and after training (:mod:`.guards`).
-* **Outer loop**: full-batch heavy-ball GD (momentum 0.7; GD with momentum stays in the span of
-  the gradients, so in the linear regime it converges to the same ``t = infinity`` solution as
-  gradient flow) with learning rate ``lr_scale / lambda_max`` of the infinite-width (meta-)NTK
-  in output space (or of the net's own, by power iteration).  In NTK parameterization these
+* **Outer loop**: full-batch GD with learning rate ``lr_scale / lambda_max``; by default
+  (``SCHEDULE``, theory.md §8) momentum 0 and ``1 / lambda_max`` of the net's own empirical
+  (meta-)NTK in output space (power iteration), so that in the kernel regime the loss falls at
+  every step; every rise is recorded (``loss_monitor``) and a run whose loss ever exceeds
+  ``RISE_TOL`` = 1.05x its previous value is flagged ``left_kernel_regime``.  Heavy-ball momentum
+  and the infinite-width step (``lr_from="analytic"``) remain options.  In NTK parameterization these
   eigenvalues grow with the number of points, so a fixed lr would not do.  Training stops when
   the loss falls below ``tol * initial loss`` or after ``outer_steps``; float32 by default
   (float32 and float64 predictions agree to ~1e-7 relative, measured), ``dtype="float64"``
@@ -37,10 +39,11 @@ loss and steps, prediction), :mod:`.guards` (stability and degeneracy checks), :
 ``ntk_bridge.timing``; width sweeps in ``ntk_bridge.experiments.width``.
 """
 from .empirical import cross_head_kernel
-from .fit import MAX_HALVINGS, analytic_lambda_max, fit_predict
+from .decompose import decompose, linearized_predict
+from .fit import MAX_HALVINGS, RISE_FLOOR, RISE_TOL, SCHEDULE, analytic_lambda_max, fit_predict, loss_monitor
 from .initial import Prepared, fresh_head, prepare
 from .net import loss, train_steps
 from .problem import DEVICES, DTYPES, METHODS, Problem, problem, resolve
 
-__all__ = ["DEVICES", "DTYPES", "MAX_HALVINGS", "METHODS", "Prepared", "Problem", "analytic_lambda_max",
-           "cross_head_kernel", "fit_predict", "fresh_head", "loss", "prepare", "problem", "resolve", "train_steps"]
+__all__ = ["DEVICES", "DTYPES", "MAX_HALVINGS", "METHODS", "Prepared", "Problem", "RISE_FLOOR", "RISE_TOL", "SCHEDULE",
+           "analytic_lambda_max", "cross_head_kernel", "decompose", "fit_predict", "linearized_predict", "loss_monitor", "fresh_head", "loss", "prepare", "problem", "resolve", "train_steps"]

@@ -1,9 +1,10 @@
 """Train finite nets and predict the test queries: ``nb.finite.fit_predict`` (theory.md §5, §7).
 
-The outer loop is full-batch heavy-ball GD (:func:`~ntk_bridge.finite.net.train_steps`) with
-learning rate ``lr_scale / lambda_max``, ``lambda_max`` the largest eigenvalue of the
-infinite-width (meta-)NTK in output space (:func:`analytic_lambda_max`) or of the net's own
-(power iteration).  Two guards halve the step: a diverging chunk is undone, a stalled one
+The outer loop is full-batch GD (:func:`~ntk_bridge.finite.net.train_steps`, heavy-ball
+momentum optional) with learning rate ``lr_scale / lambda_max``, ``lambda_max`` the largest
+eigenvalue of the net's own (meta-)NTK in output space (power iteration, the default
+``SCHEDULE``: step ``1 / lambda_max``, momentum 0) or of the infinite-width one
+(:func:`analytic_lambda_max`).  The loss is monitored at every step (:func:`loss_monitor`).  Two guards halve the step: a diverging chunk is undone, a stalled one
 continues at half the step; after ``MAX_HALVINGS`` divergence raises and a stall stops.
 Before training, and again on the trained net, :mod:`~ntk_bridge.finite.guards` checks every
 inner loop against its stability edge and the net for dead points.
@@ -32,6 +33,19 @@ from .problem import DEVICES, DTYPES, Problem, problem, resolve
 
 MAX_HALVINGS = 8  # outer-step halvings (a step 256x smaller) before training gives up
 LR_FROM = ("analytic", "power")
+# The default outer schedule (issue #14, theory.md §8): plain GD (momentum 0) with the step
+# ``1 / lambda_max`` of the net's own empirical (meta-)NTK (power iteration), re-estimated before
+# every chunk (the kernel sharpens during training) and undone/halved on a rise (``_train``).  On a quadratic,
+# GD with step ``<= 1 / lambda_max`` lowers the loss at every step (``|1 - lr e| < 1`` for every
+# eigenvalue, no momentum overshoot), so a rise measures the net leaving its linearization.
+# Experiments that train nets put SCHEDULE in their point configs: changing the schedule
+# changes their config hashes, so records of another schedule are never silently reused.
+SCHEDULE = "empirical-power-tracked/lr1.0/momentum0/v2"
+RISE_TOL = 1.05  # a run whose loss ever exceeds 1.05x its previous value has left the kernel regime
+# ... by more than RISE_FLOOR x its initial loss: near the optimum the float32 rounding of the outputs is
+# a percent-level part of the residual (measured: MAML, L = 1, lr 0.5 x 5, loss 2.7e-5 x initial: 8% rises
+# at every step size down to 1/256 of it), and that noise is no dynamics.
+RISE_FLOOR = 1e-5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,9 +106,9 @@ def _device(name: str | None):
 # --------------------------------------------------------------------------- public API
 def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", adapt: Adaptation = Adaptation(),
                 split: str | None = None, test_head: str | None = None, seed: int = 0, centered: bool = True,
-                n_ensemble: int = 1, outer_steps: int = 3000, tol: float = 1e-7, lr_scale: float = 2.0,
-                momentum: float = 0.7, flow_substeps: int = 20, dtype: str = "float32", device: str | None = None,
-                lr_from: str = "analytic", power_iters: int = 20, chunk: int = 25, target_scale: float = 1.0,
+                n_ensemble: int = 1, outer_steps: int = 3000, tol: float = 1e-7, lr_scale: float = 1.0,
+                momentum: float = 0.0, flow_substeps: int = 20, dtype: str = "float32", device: str | None = None,
+                lr_from: str = "power", power_iters: int = 20, chunk: int = 25, target_scale: float = 1.0,
                 progress: bool = False, return_info: bool = False):
     """Train finite nets of ``spec`` on ``train`` with ``method``, adapt on each test support, predict its query.
 
@@ -114,10 +128,13 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
         overriding the method's; then the method's test-time inner loop (head only for MTL/ANIL).
       centered: train ``f(x; p) - f(x; p0)`` (exactly zero at init).
       outer_steps, tol: stop at ``loss <= tol * initial loss`` or after ``outer_steps``.
-      lr_scale, momentum: outer step ``lr_scale / lambda_max`` of heavy-ball GD.
-      lr_from: ``lambda_max`` of the infinite-width (meta-)NTK (``"analytic"``: the same step
-        for every seed, width and dtype) or of the finite net's own, by ``power_iters`` power
-        iterations (``"power"``).
+      lr_scale, momentum: outer step ``lr_scale / lambda_max`` of heavy-ball GD.  Default (``SCHEDULE``,
+        theory.md §8): ``1 / lambda_max`` of the net's own (meta-)NTK, momentum 0, so that in the kernel
+        regime the loss falls at every step (heavy-ball momentum can overshoot even on a quadratic).
+      lr_from: ``lambda_max`` of the finite net's own (meta-)NTK ``J_F J_F^T`` at initialization, by
+        ``power_iters`` power iterations (``"power"``, default), or of the infinite-width one
+        (``"analytic"``: the same step for every seed, width and dtype; it underestimates a deep
+        narrow net's, measured: catapult rises up to 3.35x the initial loss at L = 16, n = 512).
       dtype: ``"float32"`` (default) or ``"float64"`` (switches JAX's 64-bit mode inside).
       device: ``"cpu" | "gpu" | None`` (JAX's default).
       target_scale: train on ``s * Y`` (train and test targets) and return predictions ``/ s``.
@@ -130,8 +147,12 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
       ``method`` (its label), ``final_loss, initial_loss, steps, converged, outer_lr`` (initial step),
       ``lr_halvings, lambda_max, inner_edge`` (``{"init"|"trained": {"train"|"test": inner lr *
       lambda_max}}`` of the net's empirical inner kernels: past 2 a discrete inner loop diverges),
-      ``wall_s, device, dtype, init_output_max_abs, history`` (of the first member) and ``members``
-      (one dict per net).
+      ``wall_s, device, dtype, init_output_max_abs, history`` (of the first member), the loss
+      monitor (worst over members): ``rises`` (steps whose loss exceeded the previous one),
+      ``max_step_ratio`` (max ``loss[t+1] / loss[t]``), ``max_loss_ratio`` (max ``loss / initial``),
+      ``left_kernel_regime`` (``max_step_ratio > RISE_TOL`` = 1.05 in some member), ``undone_rises``
+      (chunks undone and retried at half the step because their loss rose by more than ``RISE_TOL``), ``schedule`` and
+      ``members`` (one dict per net).
     Raises:
       ValueError: naming the bad argument.
       NotComputable: an inner loop past its stability edge (lower ``adapt.lr`` or use ``flow=True``),
@@ -166,8 +187,38 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
                 steps=max(x["steps"] for x in members), converged=all(x["converged"] for x in members),
                 wall_s=sum(x["wall_s"] for x in members),
                 init_output_max_abs=max(x["init_output_max_abs"] for x in members),
-                inner_edge=members[0]["inner_edge"], members=members)
+                inner_edge=members[0]["inner_edge"], members=members, schedule=SCHEDULE
+                if (opt.lr_from, opt.lr_scale, opt.momentum) == ("power", 1.0, 0.0) else
+                f"{opt.lr_from}/lr{opt.lr_scale:g}/momentum{opt.momentum:g}",
+                rises=max(x["rises"] for x in members),
+                max_step_ratio=max(x["max_step_ratio"] for x in members),
+                max_loss_ratio=max(x["max_loss_ratio"] for x in members),
+                undone_rises=sum(x["undone_rises"] for x in members),
+                left_kernel_regime=any(x["left_kernel_regime"] for x in members))
     return pred, info
+
+
+def loss_monitor(history, final: float | None = None, initial: float | None = None) -> dict:
+    """Rises of a loss curve ``history`` (losses before each outer step; ``final`` after the last).
+
+    Returns ``rises`` (``loss[t+1] > loss[t]``), ``max_step_ratio`` (max ``loss[t+1] / loss[t]``,
+    0 for fewer than two losses), ``max_loss_ratio`` (max ``loss / loss[0]``) and
+    ``left_kernel_regime`` (some ``loss[t+1] / loss[t] > RISE_TOL`` with ``loss[t+1] - loss[t] > RISE_FLOOR *
+    initial``, ``initial`` defaulting to ``loss[0]``: issue #14's rule, above the float32 noise floor).
+    """
+    h = np.asarray(history, dtype=np.float64).ravel()
+    if final is not None:
+        h = np.append(h, final)
+    if h.size < 2:
+        return {"rises": 0, "max_step_ratio": 0.0, "max_loss_ratio": 1.0 if h.size else 0.0,
+                "left_kernel_regime": False}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(h[:-1] > 0, h[1:] / h[:-1], np.where(h[1:] > 0, np.inf, 1.0))
+    worst = float(np.max(ratio))
+    above = h[1:] - h[:-1] > RISE_FLOOR * (h[0] if initial is None else initial)
+    return {"rises": int(np.sum(ratio > 1.0)), "max_step_ratio": worst,
+            "max_loss_ratio": float(h.max() / h[0]) if h[0] > 0 else 1.0,
+            "left_kernel_regime": bool(np.any((ratio > RISE_TOL) & above))}
 
 
 def analytic_lambda_max(spec: MLPSpec, train: TaskSet, *, method="anil", adapt: Adaptation = Adaptation(),
@@ -230,10 +281,10 @@ def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: T
     guards.check_alive(cfg.spec, prep.test_base, points, label=m.label)
     edge = {"init": _guard(cfg, m, adapt, opt.flow_substeps, prep, delta, when="at initialization")}
     loss0 = float(net.loss_jit(cfg, delta, base, data)) if cfg.outputs != "none" else 0.0
-    history, steps, halvings, lam = [], 0, 0, math.nan
+    history, steps, halvings, lam, undone = [], 0, 0, math.nan, 0
     if cfg.outputs != "none":
         lam = _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic)
-        delta, steps, halvings, history = _train(cfg, m, opt, prep, delta, lam, loss0, tqdm)
+        delta, steps, halvings, history, undone = _train(cfg, m, opt, prep, delta, lam, loss0, tqdm, seed)
     final = float(net.loss_jit(cfg, delta, base, data)) if cfg.outputs != "none" else 0.0
     if not math.isfinite(final):
         raise NotComputable(f"{m.label}: training produced a non-finite loss ({final}); lower lr_scale or adapt.lr")
@@ -248,11 +299,14 @@ def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: T
     return pred, {"final_loss": final, "initial_loss": loss0, "steps": steps,
                   "converged": cfg.outputs == "none" or final <= opt.tol * loss0,
                   "outer_lr": opt.lr_scale / lam if cfg.outputs != "none" else 0.0, "lr_halvings": halvings,
+                  "undone_rises": undone,
                   "lambda_max": lam if cfg.outputs != "none" else 0.0, "inner_edge": edge,
                   "wall_s": time.perf_counter() - start,
                   "device": f"{dev.platform}:{dev.id} ({dev.device_kind})", "dtype": opt.dtype,
                   "init_output_max_abs": init_abs,
-                  "history": np.concatenate(history) if history else np.zeros(0)}
+                  "history": np.concatenate(history) if history else np.zeros(0),
+                  **loss_monitor(np.concatenate(history) if history else np.zeros(0),
+                                 final if cfg.outputs != "none" and history else None)}
 
 
 def _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic: dict) -> float:
@@ -268,7 +322,8 @@ def _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic: di
         lam = analytic["lam"]
     else:
         y = prep.train["y_out"]
-        u0 = jax.random.normal(jax.random.PRNGKey(seed + 1), y.shape, y.dtype)
+        # drawn in float32 whatever the dtype (as the parameters): one seed, one start, one step in both dtypes
+        u0 = jax.random.normal(jax.random.PRNGKey(seed + 1), y.shape, jnp.float32).astype(y.dtype)
         lam = float(net.power_lambda_max(cfg, prep.base, delta, prep.train, u0, opt.power_iters))
     if not (math.isfinite(lam) and lam > 0):
         raise NotComputable(f"{m.label}: the (meta-)NTK's largest eigenvalue is {lam}: the net is degenerate or "
@@ -276,38 +331,65 @@ def _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic: di
     return lam
 
 
-def _train(cfg, m, opt: Options, prep, delta, lam: float, loss0: float, tqdm):
-    """The outer loop with its two step-halving guards; ``(delta, steps, halvings, history)``."""
+RECHECK_ITERS = 4  # warm-started power iterations per chunk: the step follows the net's current kernel
+
+
+def _train(cfg, m, opt: Options, prep, delta, lam: float, loss0: float, tqdm, seed: int):
+    """The outer loop with its step guards; ``(delta, steps, halvings, history, undone)``.
+
+    Kernel-regime schedule (``lr_from="power"``, theory.md §8): before every chunk the largest
+    eigenvalue of the net's *current* (meta-)NTK is re-estimated (``RECHECK_ITERS`` power
+    iterations warm-started from the last eigenvector; the kernel of a narrow deep net sharpens
+    during training, measured: the loss of L = 16, n = 512 then oscillated with ratios up to 1.24
+    per step although the initial step was ``1 / lambda_max``) and the step is lowered to
+    ``lr_scale / lambda_max`` when it exceeds it; a chunk whose loss rises by more than
+    ``RISE_TOL`` in one step is undone and retried at half the step (``undone`` counts them).
+    """
     base, data = prep.base, prep.train
     lr = jnp.asarray(opt.lr_scale / lam, data["y_out"].dtype)
     opt_state = net.sgd(opt.momentum).init(delta)
-    history, steps, best, halvings = [], 0, loss0, 0
+    history, steps, best, halvings, undone = [], 0, loss0, 0, 0
+    track = opt.lr_from == "power"
+    y = data["y_out"]
+    u = jax.random.normal(jax.random.PRNGKey(seed + 1), y.shape, jnp.float32).astype(y.dtype)  # as above
     bar = tqdm(total=opt.outer_steps, disable=not opt.progress, desc=f"{m.label} width={cfg.spec.width}")
     while steps < opt.outer_steps:
+        if track and steps:
+            lam_now, u = net.power_iteration(cfg, base, delta, data, u, RECHECK_ITERS)
+            lam_now = float(lam_now)
+            if math.isfinite(lam_now) and lam_now > 0 and float(lr) * lam_now > opt.lr_scale:
+                lr = jnp.asarray(opt.lr_scale / lam_now, y.dtype)
         n = min(opt.chunk, opt.outer_steps - steps)
         new_delta, new_state, losses = net.train_steps(cfg, opt.momentum, n, delta, opt_state, lr, base, data)
         losses = np.asarray(losses)
-        # Two guards, each halving the step (step sizes do not change the linear regime's limit):
-        # a diverging chunk (the analytic lambda_max can underestimate a narrow net's) is undone;
-        # a chunk that does not improve the best loss by 1% has stalled, as GD with a fixed step
-        # can cycle around the kinks of ReLU near the optimum (FOMAML's update, not a gradient,
-        # most of all).  After MAX_HALVINGS, divergence raises and a stall stops training.
+        # Guards, each halving the step (step sizes do not change the linear regime's limit):
+        # a diverging chunk (the analytic lambda_max can underestimate a narrow net's) is undone,
+        # and so, under the kernel-regime schedule, is a chunk whose loss rose by more than
+        # RISE_TOL in a step; a chunk that does not improve the best loss by 1% has stalled, as GD
+        # with a fixed step can cycle around the kinks of ReLU near the optimum (FOMAML's update,
+        # not a gradient, most of all).  After MAX_HALVINGS, divergence raises and a stall stops
+        # training; a rise is then kept (and flagged by loss_monitor).
         diverged = not (np.all(np.isfinite(losses)) and losses[-1] <= 10 * losses[0])
-        if diverged or losses.min() > 0.99 * best:
+        rose, after = False, float(net.loss_jit(cfg, new_delta, base, data))  # the loss after the chunk
+        if track and not diverged and losses.size > 1:
+            full = np.append(losses, after)
+            rose = loss_monitor(full, initial=loss0)["left_kernel_regime"] and halvings < MAX_HALVINGS
+        if diverged or rose or losses.min() > 0.99 * best:
             lr, halvings = lr / 2, halvings + 1
             if halvings > MAX_HALVINGS and diverged:
                 raise NotComputable(f"{m.label}: outer training diverges even with the step "
                                     f"{2 ** MAX_HALVINGS}x smaller; lower lr_scale or adapt.lr")
             if halvings > MAX_HALVINGS:
                 break
-            if diverged:
+            if diverged or rose:
+                undone += rose
                 continue
         delta, opt_state = new_delta, new_state
         history.append(losses)
         steps += n
         bar.update(n)
         best = min(best, float(losses.min()))
-        if losses[-1] <= opt.tol * loss0:
+        if after <= opt.tol * loss0:  # the returned net's loss (not the one before the last step)
             break
     bar.close()
-    return delta, steps, halvings, history
+    return delta, steps, halvings, history, undone

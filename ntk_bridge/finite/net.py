@@ -86,9 +86,14 @@ def loss(cfg: Problem, delta, base, data):
 loss_jit = jax.jit(loss, static_argnames=("cfg",))
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "iters"))
 def power_lambda_max(cfg: Problem, base, delta, data, u0, iters: int):
     """Largest eigenvalue (in modulus) of the output-space (meta-)NTK ``J_F J_F1^T`` by power iteration."""
+    return power_iteration(cfg, base, delta, data, u0, iters)[0]
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "iters"))
+def power_iteration(cfg: Problem, base, delta, data, u0, iters: int):
+    """``(lambda_max, u)``: :func:`power_lambda_max` and its unit vector (to warm-start the next estimate)."""
     _, vjp = jax.vjp(lambda d: _outputs(cfg, base, d, data, cfg.first_order), delta)
 
     def op(u):
@@ -99,7 +104,9 @@ def power_lambda_max(cfg: Problem, base, delta, data, u0, iters: int):
         return v / jnp.linalg.norm(v)
 
     u = jax.lax.fori_loop(0, iters, power_step, u0 / jnp.linalg.norm(u0))
-    return jnp.linalg.norm(op(u))
+    v = op(u)
+    lam = jnp.linalg.norm(v)
+    return lam, v / lam
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,0 +1,92 @@
+"""Section "Finite closeness": trained nets over depth and width against the closed forms (claim C3 at finite width)."""
+from __future__ import annotations
+
+from ...methods import parse
+from ..context import Context, stat_num
+from ..render import Code, Math, Num, Para, Section, Table
+
+TITLE = "Finite closeness: where the closed forms stop describing trained nets"
+EXPERIMENT = "finite-closeness"
+THRESHOLD = 0.1  # "within": mean rel. gap between trained ANIL and MTL nets at most this
+
+
+def _cell(stat):
+    return "excluded" if stat is None else stat_num(stat)
+
+
+def anil_label(s, protocol: str = "trained", split: str = "same") -> str | None:
+    """The ANIL label of ``protocol`` on ``split`` (else any split) in the summary, or ``None``."""
+    labs = [lab for lab, p in s.labels if p == protocol and parse(lab).algo == "anil"]
+    return next((lab for lab in labs if parse(lab).split == split), labs[0] if labs else None)
+
+
+def build(ctx: Context) -> Section:
+    blocks = [Para(["Centered nets trained with the kernel-regime schedule (step ", Math(r"1/\lambda_{\max}"),
+                    " of the net's own (meta-)NTK, re-estimated during training, no momentum; a run whose loss "
+                    "rose by more than 5% in one step is flagged and left out) against the closed form: ",
+                    Math(r"\mathrm{err} = \|f - f_\infty\|/\|f_\infty\|"), ", split into the kernel fluctuation at "
+                    "init (the linearized net, the closed form fed the net's empirical kernels) and the drift "
+                    "(trained vs linearized net)."])]
+    s = ctx.read(EXPERIMENT)
+    if s is None:
+        return Section("finite_closeness", TITLE, blocks + [ctx.missing(EXPERIMENT)])
+    cfg = s.config
+    t = cfg["tasks"]
+    blocks.append(Para(["Family ", Code(t["family"]), ", ", Num(t["n_train"]), " training and ", Num(t["n_test"]),
+                        " test tasks, inner loop lr = ", Num(cfg["lr"]), ", ", Num(cfg["steps"]),
+                        " steps; mean ± std over ", Num(cfg["seeds"]), " initializations; schedule ",
+                        Code(s.schedule), ". ", *ctx.record_info(s), "."]))
+    rows = []
+    for lab, prot in s.labels:
+        for L in s.depths:
+            for n in s.widths:
+                c = s.cell(lab, L, n)
+                rows.append([parse(lab).display, Num(L), Num(n), _cell(c.err),
+                             "-" if c.fluctuation is None else stat_num(c.fluctuation),
+                             "-" if c.drift is None else stat_num(c.drift),
+                             *[_cell(c.ensemble.get(M)) for M in s.ensembles], Num(c.excluded)])
+    blocks.append(Table("fc-err", ["Error of trained nets to the closed form, its fluctuation and drift parts "
+                                   "(-: fresh head, no linearized closed form), and the error of ensembles of M "
+                                   "nets; left out: runs excluded (unconverged, left the kernel regime)."],
+                        ["method", "L", "n", "err", "fluctuation", "drift", *[f"M={M}" for M in s.ensembles],
+                         "left out"], rows, align="lrr" + "r" * (4 + len(s.ensembles))))
+    rows = []
+    for lab, prot in s.labels:
+        f = s.fit(lab)
+        if f is None or not f.ok:
+            continue
+        req = [s.required_width(lab, eps) for eps in s.targets]
+        rows.append([parse(lab).display, Num(f.a), [Num(f.a_lo), ", ", Num(f.a_hi)], Num(f.c),
+                     *["; ".join(f"L={L}: {'-' if w is None else format(w, '.3g')}" for L, w in zip(s.depths, r))
+                       for r in req]])
+    if rows:
+        blocks.append(Table("fc-fit", ["Fit err ~ c (L/n)^a over every (L, n) and seed (bootstrap interval of a), "
+                                       "and the width it requires for err <= eps at each depth (-: the interval of a reaches 0, no established fall)."],
+                            ["method", "a", "interval", "c", *[f"n for err<={eps}" for eps in s.targets]], rows,
+                            align="lrrr" + "p{4cm}" * len(s.targets)))
+    rows = []
+    for lab, prot in s.labels:
+        if parse(lab).kind != "gbml":
+            continue
+        for L in s.depths:
+            inf = s.gap(lab, L)
+            rows.append([parse(lab).display, Num(L), *[_cell(s.gap(lab, L, n)) for n in s.widths],
+                         "-" if inf is None else Num(inf)])
+    if rows:
+        blocks.append(Table("fc-gap", ["Rel. gap between trained GBML and MTL nets of one initialization (same "
+                                       "seed, same test-head protocol), and the closed forms' gap."],
+                            ["method", "L", *[f"n={n}" for n in s.widths], "infinite"], rows,
+                            align="lr" + "r" * (len(s.widths) + 1)))
+        for lab, prot in s.labels:
+            if parse(lab).kind == "gbml":
+                best = s.best_depth(lab)
+                blocks.append(Para([parse(lab).display, ": depth of the smallest gap per width: ",
+                                    "; ".join(f"n={n}: L={L}" for n, L in best.items()) or "none", "; within ",
+                                    Num(THRESHOLD), " of MTL at (L, n) = ",
+                                    ", ".join(f"({L}, {n})" for L, n in s.within(lab, THRESHOLD)) or "none measured",
+                                    "."], style="item"))
+    if s.excluded:
+        blocks.append(Table("fc-excluded", ["Runs left out, and why."], ["method", "L", "n", "seed", "reason"],
+                            [[parse(e["method"]).display, Num(e["depth"]), Num(e["width"]), Num(e["seed"]),
+                              e["reason"]] for e in s.excluded], align="lrrrp{8cm}"))
+    return Section("finite_closeness", TITLE, blocks + ctx.figures_for("finite_closeness"))

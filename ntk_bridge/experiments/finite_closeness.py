@@ -1,0 +1,369 @@
+"""Finite closeness (claim C3 at finite width, theory.md §8): where the closed forms stop describing trained nets.
+
+For each depth ``L``, width ``n``, method, split, test-time protocol and initialization seed,
+one centered net is trained (``nb.finite.decompose``: the default kernel-regime schedule,
+``finite.SCHEDULE``) on one fixed draw of tasks, and its test predictions are compared with
+the infinite-width closed form and with the net's own linearization at init (the closed form
+fed its empirical kernels):
+
+    err = rel(trained, closed),  fluctuation = rel(linearized, closed),  drift = rel(trained, linearized)
+
+(``fluctuation``/``drift`` for the trained-head protocol only: a fresh head reads the body
+through a cross-head kernel.)  The summary reports, per (method, split, protocol, L, n), the
+mean/std over seeds of the three; ensembles of ``M`` centered nets (disjoint groups of the
+seeds' nets, predictions averaged) against the closed form; the gap between trained GBML
+and MTL nets of one initialization beside the infinite-width gap; the fit ``err ~ c (L/n)^a``
+(``metrics.fit_power_law`` on ``x = L/n`` fits ``c x^-r``: ``a = -r``) with a bootstrap
+interval for ``a``, and from it the width needed for ``err <= eps`` at each depth,
+``n = L (c / eps)^(1/a)``; and for each width the depth at which the trained ANIL-MTL gap is
+smallest.
+
+Runs flagged unconverged or ``left_kernel_regime`` (their loss rose by more than
+``finite.RISE_TOL`` in one step) and ``NotComputable`` runs stay out of every statistic, fit and
+gap unless ``include_flagged=True`` (never the ``NotComputable`` ones); ``summary["excluded"]``
+lists them with the reason.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import ClassVar
+
+import numpy as np
+
+from .. import methods as methods_
+from .. import metrics, store, validate
+from ..errors import NotComputable
+from ..predict import SPLITS, Adaptation
+from ..spec import MLPSpec
+from .common import TaskConfig, check_int, check_ints, kernel_table, point, save_summary, stat
+from .width import _fit as _fit_kept
+
+NAME = "finite-closeness"
+ALL_METHODS = ("mtl-shared", "anil", "maml", "fomaml")
+PROTOCOLS = ("trained", "fresh")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The (L, n) surface.  ``seeds``: initialization seeds per statistic; the nets of seeds
+    ``0..max(seeds, max(ensembles)) - 1`` are trained, and an ensemble of ``M`` averages disjoint
+    groups of ``M`` of them.  ``targets``: the errors ``eps`` whose required width is reported;
+    ``tol``: a run converged when its loss fell below ``tol`` x its initial loss."""
+
+    AXES: ClassVar[tuple] = ("depths", "widths", "methods", "splits", "protocols", "seeds", "ensembles", "n_boot",
+                             "include_flagged", "targets")
+    tasks: TaskConfig = TaskConfig(n_train=8, n_test=4, n_support=5, n_query=5, options=(("dim", 8),))
+    task_seed: int = 0
+    depths: tuple = (1, 2, 4, 8, 16, 32)
+    widths: tuple = (256, 1024, 4096)
+    methods: tuple = ALL_METHODS
+    splits: tuple = ("same", "disjoint")
+    protocols: tuple = PROTOCOLS
+    seeds: int = 3
+    ensembles: tuple = (1, 4, 16)
+    lr: float = 0.02
+    steps: int = 5
+    outer_steps: int = 3000
+    tol: float = 1e-6
+    n_boot: int = 1000
+    targets: tuple = (0.1, 0.05)
+    include_flagged: bool = False
+
+    def __post_init__(self):
+        check_int("task_seed", self.task_seed, 0)
+        check_ints("depths", self.depths)
+        check_ints("widths", self.widths)
+        check_ints("ensembles", self.ensembles)
+        if not isinstance(self.methods, tuple) or not self.methods or any(m not in ALL_METHODS for m in self.methods):
+            raise ValueError(f"methods must be a non-empty tuple of {ALL_METHODS}, got {self.methods!r}")
+        for name, values, allowed in (("splits", self.splits, SPLITS), ("protocols", self.protocols, PROTOCOLS)):
+            if not isinstance(values, tuple) or not values or any(v not in allowed for v in values):
+                raise ValueError(f"{name} must be a non-empty tuple of {allowed}, got {values!r}")
+        for name in ("seeds", "outer_steps", "n_boot"):
+            check_int(name, getattr(self, name))
+        Adaptation(self.lr, self.steps)
+        validate.real("tol", self.tol, 0.0, 1.0, low_open=True, high_open=True)
+        if not isinstance(self.targets, tuple) or not self.targets:
+            raise ValueError(f"targets must be a non-empty tuple of errors in (0, 1), got {self.targets!r}")
+        for t in self.targets:
+            validate.real("targets", t, 0.0, 1.0, low_open=True, high_open=True)
+        validate.flag("include_flagged", self.include_flagged)
+
+    @classmethod
+    def quick(cls) -> "Config":
+        # cost is mostly compilation, one per (depth, width, method): 8 here (about 1.5 min on 2 cores)
+        return cls(tasks=TaskConfig(n_train=4, n_test=2, n_support=3, n_query=3, options=(("dim", 8),)),
+                   depths=(1, 8), widths=(64, 256), methods=("mtl-shared", "anil"), splits=("same",),
+                   seeds=2, ensembles=(1, 2), outer_steps=400, tol=1e-4, n_boot=200)
+
+    @property
+    def n_nets(self) -> int:
+        """Nets trained per (L, n, method, split, protocol): enough for the seeds and the largest ensemble."""
+        return max(self.seeds, max(self.ensembles))
+
+    def labels(self) -> list:
+        """``(method label, protocol)`` pairs trained: MTL once (it ignores the split), GBML per split."""
+        out = []
+        for m in self.methods:
+            for split in (("same",) if m == "mtl-shared" else self.splits):
+                for prot in self.protocols:
+                    out.append((methods_.parse(m, split=split, test_head=prot).label, prot))
+        return list(dict.fromkeys(out))
+
+
+def _compute(p: dict) -> dict:
+    """One net: train it, compare with its closed form and its linearization; ``NotComputable`` is recorded."""
+    from .. import finite
+
+    train, test = TaskConfig(**p["tasks"]).draw(p["task_seed"])
+    spec = MLPSpec(depth=p["depth"], width=p["width"], out_dim=train.out_dim)
+    adapt = Adaptation(p["lr"], p["steps"])
+    m = methods_.parse(p["method"])
+    empty = {"err": None, "fluctuation": None, "drift": None, "converged": False, "left_kernel_regime": False,
+             "rises": 0, "max_step_ratio": None, "max_loss_ratio": None, "steps": 0, "final_loss": None,
+             "initial_loss": None, "train_s": None, "pred": None, "pred_linearized": None, "pred_infinite": None}
+    try:
+        kfn = kernel_table(MLPSpec(depth=p["depth"], out_dim=train.out_dim), train, test)
+        closed = methods_.closed_form(m, kfn, train, test, adapt=adapt)
+        out = finite.decompose(spec, train, test, method=m, adapt=adapt, seed=p["seed"], closed=closed,
+                               outer_steps=p["outer_steps"], tol=p["tol"])
+    except NotComputable as exc:
+        return dict(empty, not_computable=str(exc))
+    info = out["info"]
+    return {"err": out["err"], "fluctuation": out["fluctuation"], "drift": out["drift"],
+            "converged": bool(info["converged"]), "left_kernel_regime": bool(info["left_kernel_regime"]),
+            "rises": int(info["rises"]), "max_step_ratio": float(info["max_step_ratio"]),
+            "max_loss_ratio": float(info["max_loss_ratio"]), "steps": int(info["steps"]),
+            "final_loss": float(info["final_loss"]), "initial_loss": float(info["initial_loss"]),
+            "train_s": float(info["wall_s"]), "pred": out["trained"], "pred_linearized": out["linearized"],
+            "pred_infinite": closed}
+
+
+def exclusion(result: dict, include_flagged: bool = False) -> str | None:
+    """Why a run stays out of the summary, or ``None`` when it counts."""
+    if result.get("not_computable"):
+        return f"not computable: {result['not_computable']}"
+    if include_flagged:
+        return None
+    if result["left_kernel_regime"]:
+        return (f"left the kernel regime: the loss rose {result['rises']} times, by up to "
+                f"{result['max_step_ratio']:.3g}x in one step (rule: > 1.05x)")
+    if not result["converged"]:
+        ratio = result["final_loss"] / result["initial_loss"] if result["initial_loss"] else float("nan")
+        return f"not converged: final loss {ratio:.3g} x the initial loss after {result['steps']} outer steps"
+    return None
+
+
+def _stat(values) -> dict | None:
+    kept = [v for v in values if v is not None and np.isfinite(v)]
+    return stat(kept) if kept else None
+
+
+def required_width(fit: dict | None, depth: int, eps: float) -> float | None:
+    """Width ``n`` with ``c (L/n)^a = eps`` (``a = -r`` of the fit ``err ~ c x^-r``, ``x = L/n``); ``None`` if
+    no fit or the bootstrap interval of ``a`` reaches 0 or below (no established fall with ``n / L``:
+    extrapolating such a law gives meaningless widths)."""
+    if not fit or "r" not in fit:
+        return None
+    a = -float(fit["r"])
+    if not (a > 0 and -float(fit["r_hi"]) > 0):
+        return None
+    return float(depth * (float(fit["c"]) / eps) ** (1.0 / a))
+
+
+def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
+    """Run (or resume) the (L, n) surface; store the summary."""
+    from .. import finite
+
+    start = time.perf_counter()
+    nets = range(config.n_nets)
+    labels = config.labels()
+    keys = [(lab, L, n, s) for lab, _ in labels for L in config.depths for n in config.widths for s in nets]
+    points = [point(config, method=lab, depth=L, width=n, seed=s, schedule=finite.SCHEDULE) for lab, L, n, s in keys]
+    records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc=NAME)
+    res = {k: r["result"] for k, r in zip(keys, records)}
+    keep, excluded = {}, []
+    for k, rec in zip(keys, records):
+        why = exclusion(rec["result"], config.include_flagged)
+        keep[k] = why is None
+        if why is not None:
+            excluded.append(dict(zip(("method", "depth", "width", "seed"), k), point=rec["config_hash"], reason=why))
+    seeds = range(config.seeds)
+    summary = {"depths": list(config.depths), "widths": list(config.widths), "labels": [list(x) for x in labels],
+               "ensembles": list(config.ensembles), "targets": list(config.targets),
+               "include_flagged": config.include_flagged, "schedule": finite.SCHEDULE, "excluded": excluded,
+               "flagged_runs": sum(1 for k in keys if res[k].get("left_kernel_regime")),
+               "unconverged_runs": sum(1 for k in keys if not res[k]["converged"])}
+    for lab, _ in labels:
+        for L in config.depths:
+            for n in config.widths:
+                ks = [(lab, L, n, s) for s in seeds]
+                cell = {q: _stat([res[k][q] if keep[k] else None for k in ks]) for q in ("err", "fluctuation", "drift")}
+                cell["excluded"] = sum(not keep[k] for k in ks)
+                ens = {}
+                for M in config.ensembles:
+                    groups = [list(range(g * M, (g + 1) * M)) for g in range(config.n_nets // M)]
+                    errs = []
+                    for grp in groups:
+                        gk = [(lab, L, n, s) for s in grp]
+                        if all(keep[k] for k in gk):
+                            mean = np.mean([np.asarray(res[k]["pred"]) for k in gk], axis=0)
+                            errs.append(metrics.rel_gap(mean, np.asarray(res[gk[0]]["pred_infinite"])))
+                    ens[str(M)] = _stat(errs)
+                cell["ensemble"] = ens
+                summary[f"{lab}/{L}/{n}"] = cell
+        # err ~ c (L/n)^a over every (L, n) (x = L/n), seeds as bootstrap rows
+        xs = [L / n for L in config.depths for n in config.widths]
+        errs = np.array([[res[lab, L, n, s]["err"] if keep[lab, L, n, s] else np.nan
+                          for L in config.depths for n in config.widths] for s in seeds], dtype=np.float64)
+        mask = np.array([[keep[lab, L, n, s] for L in config.depths for n in config.widths] for s in seeds])
+        fit = None
+        if len(set(xs)) >= 2 and mask.any():
+            try:
+                fit = _fit_kept(xs, np.where(mask, errs, 1.0), mask, config.n_boot)
+            except ValueError as exc:  # an error of exactly 0 cannot be fitted in log-log
+                fit = {"error": str(exc)}
+        if fit is not None and "r" in fit:
+            fit = dict(fit, a=-fit["r"], a_lo=-fit["r_hi"], a_hi=-fit["r_lo"])
+        summary[f"{lab}/fit"] = fit
+        summary[f"{lab}/required_width"] = {str(eps): [required_width(fit, L, eps) for L in config.depths]
+                                            for eps in config.targets}
+    # trained GBML vs trained MTL nets of one initialization (same seed, same protocol), beside the closed forms'
+    for m in config.methods:
+        if m == "mtl-shared" or "mtl-shared" not in config.methods:
+            continue
+        for split in config.splits:
+            for prot in config.protocols:
+                lab = methods_.parse(m, split=split, test_head=prot).label
+                mtl = methods_.parse("mtl-shared", test_head=prot).label
+                for L in config.depths:
+                    inf = None
+                    for n in config.widths:
+                        gaps = []
+                        for s in seeds:
+                            a, b = (lab, L, n, s), (mtl, L, n, s)
+                            if keep[a] and keep[b]:
+                                gaps.append(metrics.rel_gap(res[a]["pred"], res[b]["pred"]))
+                            if inf is None and res[a]["pred_infinite"] is not None and res[b]["pred_infinite"] is not None:
+                                inf = metrics.rel_gap(res[a]["pred_infinite"], res[b]["pred_infinite"])
+                        summary[f"gap/{lab}/{L}/{n}"] = _stat(gaps)
+                    summary[f"gap/{lab}/{L}/infinite"] = inf
+                best = {}
+                for n in config.widths:
+                    means = [(summary[f"gap/{lab}/{L}/{n}"]["mean"], L) for L in config.depths
+                             if summary[f"gap/{lab}/{L}/{n}"] is not None]
+                    best[str(n)] = min(means)[1] if means else None
+                summary[f"gap/{lab}/best_depth"] = best
+    return save_summary(root, NAME, config, records, summary, start)
+
+
+# --------------------------------------------------------------------------- reading a summary
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One (method, protocol, L, n): Stats over kept seeds (``None``: none kept / undefined)."""
+
+    err: object
+    fluctuation: object
+    drift: object
+    excluded: int
+    ensemble: dict  # M -> Stat | None
+
+
+@dataclasses.dataclass(frozen=True)
+class DepthWidthLaw:
+    """``err ~ c (L/n)^a`` (``a = -r`` of ``metrics.fit_power_law`` on ``x = L/n``), bootstrap interval
+    ``[a_lo, a_hi]`` at ``level``; ``error`` says why there is no fit (then the numbers are NaN)."""
+
+    a: float = math.nan
+    c: float = math.nan
+    a_lo: float = math.nan
+    a_hi: float = math.nan
+    level: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def err(self, depth, width):
+        """The fitted error at ``(L, n)`` (arrays broadcast)."""
+        return self.c * (np.asarray(depth, dtype=float) / np.asarray(width, dtype=float)) ** self.a
+
+
+@dataclasses.dataclass(frozen=True)
+class FiniteClosenessSummary:
+    """A finite-closeness summary record, typed.  Labels are ``Method.label`` (``"anil-same+fresh"``, ...)."""
+
+    record: dict = dataclasses.field(repr=False, compare=False)
+    depths: tuple = ()
+    widths: tuple = ()
+    labels: tuple = ()      # (label, protocol)
+    ensembles: tuple = ()
+    targets: tuple = ()
+    excluded: tuple = ()
+    schedule: str = ""
+
+    @property
+    def result(self) -> dict:
+        return self.record["result"]
+
+    def cell(self, label: str, depth: int, width: int) -> Cell | None:
+        from .stats import Stat
+
+        c = self.result.get(f"{label}/{depth}/{width}")
+        if c is None:
+            return None
+        rd = lambda d: None if d is None else Stat.read(d)  # noqa: E731
+        return Cell(rd(c["err"]), rd(c["fluctuation"]), rd(c["drift"]), int(c["excluded"]),
+                    {int(M): rd(v) for M, v in c["ensemble"].items()})
+
+    def fit(self, label: str) -> DepthWidthLaw | None:
+        """``err ~ c (L/n)^a`` of ``label`` (``None``: not fitted, e.g. no run kept)."""
+        d = self.result.get(f"{label}/fit")
+        if not isinstance(d, dict):
+            return None
+        if "a" not in d:
+            return DepthWidthLaw(error=str(d.get("error", "no fit")))
+        return DepthWidthLaw(float(d["a"]), float(d["c"]), float(d["a_lo"]), float(d["a_hi"]), d.get("level"))
+
+    def required_width(self, label: str, eps: float) -> tuple:
+        """Width needed for ``err <= eps`` per depth (``None``: no fit, or the error does not fall)."""
+        return tuple(self.result.get(f"{label}/required_width", {}).get(str(eps), [None] * len(self.depths)))
+
+    def gap(self, label: str, depth: int, width: int | None = None):
+        """Trained ``label`` vs trained MTL (same seed and protocol): Stat at ``width``, or the closed forms'
+        gap (float) with ``width=None``."""
+        from .stats import Stat
+
+        if width is None:
+            return self.result.get(f"gap/{label}/{depth}/infinite")
+        d = self.result.get(f"gap/{label}/{depth}/{width}")
+        return None if d is None else Stat.read(d)
+
+    @property
+    def config(self) -> dict:
+        return self.record["config"]
+
+    def best_depth(self, label: str) -> dict:
+        """Per width, the depth at which the trained ``label``-MTL gap is smallest."""
+        return {int(n): L for n, L in (self.result.get(f"gap/{label}/best_depth") or {}).items()}
+
+    def within(self, label: str, threshold: float = 0.1) -> list:
+        """``(L, n)`` pairs at which the trained ``label`` and MTL nets were within ``threshold`` (mean gap)."""
+        out = []
+        for L in self.depths:
+            for n in self.widths:
+                g = self.gap(label, L, n)
+                if g is not None and g.mean <= threshold:
+                    out.append((L, n))
+        return out
+
+
+def read(summary: dict) -> FiniteClosenessSummary:
+    """The typed view of a finite-closeness summary record (``store.latest_summary(root, NAME)``)."""
+    res = summary["result"]
+    return FiniteClosenessSummary(summary, tuple(res["depths"]), tuple(res["widths"]),
+                                  tuple(tuple(x) for x in res["labels"]), tuple(res["ensembles"]),
+                                  tuple(res["targets"]), tuple(res.get("excluded") or ()), res.get("schedule", ""))

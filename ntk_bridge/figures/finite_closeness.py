@@ -1,0 +1,84 @@
+"""Figure: the (L, n) surface of trained finite nets against the closed forms (claim C3 at finite width)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..methods import parse
+from . import common
+
+EXPERIMENT = "finite-closeness"
+SECTION = "finite_closeness"
+CAPTION = ("Claim C3 at finite width. Top: gap between trained ANIL and MTL nets of one initialization against "
+           "depth, one curve per width, beside the infinite-width gap, for the trained-head protocol and the "
+           "paper's fresh-head protocol. Bottom: error of trained MTL nets to their closed form over (L, n), "
+           "and the width the fitted law err ~ c (L/n)^a requires for err <= 0.1 and 0.05 at each depth")
+
+
+def main(results_dir, out_dir):
+    s = common.summary(results_dir, EXPERIMENT)
+    fig, axes = common.plt.subplots(2, 2, figsize=(11, 8.5))
+    gbml = [lab for lab, prot in s.labels if prot == "trained" and not lab.startswith("mtl")]
+    for ax, prot in zip(axes[0], ("trained", "fresh")):
+        labs = [lab for lab, p in s.labels if p == prot and parse(lab).algo == "anil"]
+        for lab in labs[:1]:
+            for n, ls in zip(s.widths, ("-", "--", ":", "-.")):
+                common.errorbar(ax, s.depths, [s.gap(lab, L, n) for L in s.depths], f"trained nets, n={n}",
+                                color=common.color(parse(lab).name), ls=ls)
+            inf = [(L, v) for L in s.depths if (v := s.gap(lab, L)) is not None]
+            if inf and all(v > 1e-9 for _, v in inf):
+                ax.plot(*zip(*inf), color="k", lw=1.5, marker="s", ms=3, label="infinite width (closed forms)")
+            elif inf:  # the fresh-head protocol: both closed forms are the no-transfer baseline (theory.md §6)
+                ax.text(0.02, 0.02, "infinite width: gap 0 (both = no-transfer baseline)", transform=ax.transAxes,
+                        fontsize=8)
+        common.loglog(ax, "depth L", "rel. gap ANIL vs MTL on test queries")
+        ax.set_title(f"ANIL vs MTL, {prot} test head")
+        ax.legend(fontsize=7)
+    ax = axes[1, 0]
+    mtl = next((lab for lab, p in s.labels if p == "trained" and lab.startswith("mtl")), s.labels[0][0])
+    grid = np.full((len(s.depths), len(s.widths)), np.nan)
+    for i, L in enumerate(s.depths):
+        for j, n in enumerate(s.widths):
+            c = s.cell(mtl, L, n)
+            if c is not None and c.err is not None:
+                grid[i, j] = c.err.mean
+    im = ax.imshow(grid, origin="lower", cmap="viridis", aspect="auto")
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            txt = "excl." if np.isnan(grid[i, j]) else f"{grid[i, j]:.2f}"
+            ax.text(j, i, txt, ha="center", va="center", fontsize=8,
+                    color="w" if np.isnan(grid[i, j]) or grid[i, j] < np.nanmean(grid) else "k")
+    ax.grid(False)
+    ax.set_xticks(range(len(s.widths)), [str(n) for n in s.widths])
+    ax.set_yticks(range(len(s.depths)), [str(L) for L in s.depths])
+    ax.set_xlabel("width n")
+    ax.set_ylabel("depth L")
+    ax.set_title(f"{parse(mtl).display}: ||f_trained - f_∞|| / ||f_∞||")
+    fig.colorbar(im, ax=ax)
+    ax = axes[1, 1]
+    for lab in [mtl] + gbml:
+        fit = s.fit(lab)
+        if fit is None or not fit.ok:
+            continue
+        color = common.color(parse(lab).name)
+        for eps, ls in zip(s.targets, ("-", "--", ":")):
+            req = s.required_width(lab, eps)
+            pts = [(L, w) for L, w in zip(s.depths, req) if w is not None]
+            if pts:
+                ax.plot(*zip(*pts), color=color, ls=ls, marker="o", ms=3,
+                        label=f"{parse(lab).display}, err ≤ {eps}: a = {fit.a:.2f} [{fit.a_lo:.2f}, {fit.a_hi:.2f}]")
+    for n in s.widths:
+        ax.axhline(n, color="0.6", lw=0.6)
+    common.loglog(ax, "depth L", "required width n (fitted law)")
+    ax.set_title("Width for err ≤ eps from err ~ c (L/n)^a (grey: widths run)")
+    ax.legend(fontsize=6.5)
+    cfg = s.config
+    left_out = f"\n{len(s.excluded)} runs left out (unconverged, left the kernel regime, or not computable)" \
+        if s.excluded else ""
+    fig.suptitle(f"Finite closeness ({cfg['tasks']['family']}, {cfg['tasks']['n_train']} training tasks, "
+                 f"lr={cfg['lr']}, steps={cfg['steps']}); mean ± sd over {cfg['seeds']} initializations{left_out}",
+                 fontsize=9)
+    return common.save(fig, out_dir, "finite_closeness", s)
+
+
+if __name__ == "__main__":
+    common.cli(main, CAPTION)

@@ -1,0 +1,136 @@
+"""The finite-closeness appendix section, figure and the C3 rows of paper_repro.md, checked against the point records.
+
+The experiment's summary code runs on synthetic points (its expensive training replaced), one
+of them flagged as having left the kernel regime; every number read back from the Markdown is
+recomputed here from the point records.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from ntk_bridge import metrics, store
+from ntk_bridge.appendix import main, verdicts
+from ntk_bridge.experiments import common
+from ntk_bridge.experiments import finite_closeness as fc
+
+from test_appendix import REL, md_tables, num
+
+CFG = fc.Config(tasks=common.TaskConfig(n_train=3, n_test=2, n_support=2, n_query=2), depths=(1, 4, 16),
+                widths=(64, 256), methods=("mtl-shared", "anil"), splits=("same",), seeds=2, ensembles=(1, 2),
+                n_boot=50)
+FLAGGED = ("anil-same", 16, 64, 1)
+
+
+def _fake(p):
+    rng = np.random.default_rng([p["seed"], p["width"], p["depth"], len(p["method"])])
+    inf = np.linspace(-1, 1, 4).reshape(2, 2, 1) * (1.0 + 0.1 * ("anil" in p["method"]) / p["depth"])
+    scale = 0.5 * (p["depth"] / p["width"]) ** 0.5 * (1 + 0.1 * p["seed"])
+    pred = inf + scale * rng.standard_normal(inf.shape)
+    lin = inf + 0.5 * scale * rng.standard_normal(inf.shape)
+    fresh = p["method"].endswith("+fresh")
+    flagged = (p["method"], p["depth"], p["width"], p["seed"]) == FLAGGED
+    return {"err": metrics.rel_gap(pred, inf), "fluctuation": None if fresh else metrics.rel_gap(lin, inf),
+            "drift": None if fresh else metrics.rel_gap(pred, lin), "converged": True,
+            "left_kernel_regime": flagged, "rises": 3 if flagged else 0, "max_step_ratio": 1.4 if flagged else 0.99,
+            "max_loss_ratio": 1.0, "steps": 10, "final_loss": 1e-7, "initial_loss": 1.0, "train_s": 0.01,
+            "pred": pred, "pred_linearized": None if fresh else lin, "pred_infinite": inf}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fc_appendix")
+    root = tmp / "results"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fc, "_compute", _fake)
+        summary = fc.run(CFG, root)
+    out, repro = tmp / "appendix", tmp / "paper_repro.md"
+    rc = main(["--results", str(root), "--out", str(out), "--no-pdf", "--paper-repro", str(repro)])
+    pts = {}
+    for rec in store.points_of(root, summary):
+        c = rec["config"]
+        pts[c["method"], c["depth"], c["width"], c["seed"]] = {k: np.asarray(v) if k.startswith("pred") and v is not None
+                                                              else v for k, v in rec["result"].items()}
+    return {"rc": rc, "md": (out / "appendix.md").read_text(), "repro": repro.read_text(), "pts": pts,
+            "root": root, "tmp": tmp}
+
+
+def test_err_table_recomputed(built):
+    header, rows = md_tables(built["md"])["fc-err"]
+    assert header[:6] == ["method", "L", "n", "err", "fluctuation", "drift"]
+    pts = built["pts"]
+    display = {"MTL": "mtl-shared", "MTL, fresh head": "mtl-shared+fresh", "ANIL (same)": "anil-same",
+               "ANIL (same), fresh head": "anil-same+fresh"}
+    assert len(rows) == 4 * 3 * 2
+    for row in rows:
+        lab, L, n = display[row[0]], int(row[1]), int(row[2])
+        kept = [s for s in range(2) if (lab, L, n, s) != FLAGGED]
+        errs = [pts[lab, L, n, s]["err"] for s in kept]
+        assert num(row[3])[0] == pytest.approx(np.mean(errs), rel=REL)
+        assert int(row[-1]) == 2 - len(kept)
+        if len(kept) == 2:
+            ens = metrics.rel_gap(np.mean([pts[lab, L, n, s]["pred"] for s in kept], axis=0),
+                                  pts[lab, L, n, 0]["pred_infinite"])
+            assert num(row[7])[0] == pytest.approx(ens, rel=REL)
+        else:
+            assert row[7] == "excluded"
+
+
+def test_gap_table_and_c3b_verdict(built):
+    pts = built["pts"]
+    header, rows = md_tables(built["md"])["fc-gap"]
+    within = []
+    for row in rows:
+        fresh = row[0].endswith("fresh head")
+        lab, mtl = ("anil-same+fresh", "mtl-shared+fresh") if fresh else ("anil-same", "mtl-shared")
+        L = int(row[1])
+        for j, n in enumerate(CFG.widths):
+            gaps = [metrics.rel_gap(pts[lab, L, n, s]["pred"], pts[mtl, L, n, s]["pred"]) for s in range(2)
+                    if (lab, L, n, s) != FLAGGED]
+            assert num(row[2 + j])[0] == pytest.approx(np.mean(gaps), rel=REL)
+            if not fresh and np.mean(gaps) <= verdicts.C3_FINITE_GAP:
+                within.append((L, n))
+        inf = metrics.rel_gap(pts[lab, L, 64, 0]["pred_infinite"], pts[mtl, L, 64, 0]["pred_infinite"])
+        assert num(row[-1])[0] == pytest.approx(inf, rel=REL)
+    verdict = dict(re.findall(r"^\| (C\d[a-c]?) \| \*\*([a-z ]+)\*\* \|", built["repro"], flags=re.M))
+    assert verdict["C3b"] == (verdicts.REPRODUCED if within else verdicts.NOT)
+    assert {"C3a", "C3c"} <= set(verdict)
+
+
+def test_excluded_listed_and_fit(built):
+    header, rows = md_tables(built["md"])["fc-excluded"]
+    assert [r[:4] for r in rows] == [["ANIL (same)", "16", "64", "1"]]
+    assert "left the kernel regime" in rows[0][-1]
+    header, rows = md_tables(built["md"])["fc-fit"]
+    pts = built["pts"]
+    for row in rows:
+        lab = {"MTL": "mtl-shared", "MTL, fresh head": "mtl-shared+fresh"}.get(row[0])
+        if lab is None:
+            continue  # ANIL has a run left out: its fit takes the kept-seed path, checked in test_finite_closeness
+        xs = [L / n for L in CFG.depths for n in CFG.widths]
+        y = np.array([[pts[lab, L, n, s]["err"] for L in CFG.depths for n in CFG.widths] for s in range(2)])
+        ref = metrics.fit_power_law(xs, y, n_boot=CFG.n_boot)
+        assert num(row[1])[0] == pytest.approx(-ref["r"], rel=REL)
+
+
+def test_c3_verdict_rules():
+    assert verdicts.c3_finite(None).status == verdicts.MISSING
+    assert verdicts.c3_finite([(16, 4096)], []).status == verdicts.REPRODUCED
+    assert verdicts.c3_finite([], [(1, 64)]).status == verdicts.PARTLY
+    v = verdicts.c3_finite([], [], 0.31)
+    assert v.status == verdicts.NOT and "0.31" in v.reason and str(verdicts.C3_FINITE_GAP) in v.reason
+    good = dict(rel_first=1.0, rel_last=0.1, norm_first=1.0, norm_last=0.2, rel_r_lo=0.5, norm_r_lo=0.3)
+    assert verdicts.c3_scope(good).status == verdicts.REPRODUCED
+    assert verdicts.c3_scope(dict(good, norm_last=0.9)).status == verdicts.PARTLY
+    assert verdicts.c3_extension({"anil": good}).status == verdicts.MISSING
+    assert verdicts.c3_extension({"maml": good, "fomaml": dict(good, rel_last=0.9, norm_last=0.9)}).status \
+        == verdicts.PARTLY
+
+
+def test_figure(built):
+    from ntk_bridge.figures import finite_closeness as fig
+
+    paths = fig.main(built["root"], built["tmp"] / "figs")
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and paths[0].stat().st_size > 10_000
