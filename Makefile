@@ -1,8 +1,8 @@
 # Two commands do all set-up on a fresh machine:  make reproduce   and   make test
 #
 # Two stacks, one virtual environment each:
-#   $(VENV)   pinned: jax 0.4.30 + neural-tangents 0.6.5 (+ tensorflow, ~2 GB), constraints.txt, .[nt,test]
-#   $(LATEST) the newest JAX on PyPI, no neural-tangents, .[test]; tests needing it are skipped
+#   $(VENV)   pinned: jax 0.4.30 + neural-tangents 0.6.5 (+ tensorflow, ~2 GB) + ray, constraints.txt, .[nt,ray,test]
+#   $(LATEST) the newest JAX on PyPI, no neural-tangents, no Ray, .[test]; tests needing them are skipped
 # `make test` runs the suite on both and fails if either fails (what CI runs: .ci/run).
 # Pin the latest stack too with  make test-latest LATEST_CONSTRAINTS=constraints-latest.txt
 # (the newest set last verified); `make clean-latest` makes the next run fetch the newest again.
@@ -19,7 +19,7 @@ PY_LATEST = $(LATEST)/bin/python
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[nt,test]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[nt,ray,test]"
 	touch $@
 
 $(LATEST)/.installed: pyproject.toml $(LATEST_CONSTRAINTS)

@@ -2,16 +2,20 @@
 
     ntk-bridge closeness|width|kernel-share|accuracy|cost|ablate [--quick] [--results DIR]
                [--seeds N] [--depths L ...] [--widths N ...] [--family F] [--backend native|nt]
+               [--executor local|ray] [--address ADDR] [--gpus-per-point G]
     ntk-bridge figures   [--quick] [--results DIR] [--out DIR]
     ntk-bridge check     [proofs_checks options, e.g. --fast]
     ntk-bridge appendix  --out DIR [appendix options]
-    ntk-bridge reproduce --quick [--results DIR] [--out DIR]
+    ntk-bridge reproduce --quick [--results DIR] [--out DIR] [--executor local|ray] [--address ADDR]
     ntk-bridge verify    [--quick] [--results DIR]
 
 Results go to ``results/`` (``results/quick/`` with ``--quick``), figures to
 ``out/figures`` (``out/quick/figures``).  Bad arguments exit with status 2 and a one-line
-message, no traceback; so does a ``--results`` that is not a directory.  A results folder
-that cannot be written (read-only, full disk) ends the command with status 1 and one line.
+message, no traceback; so does a ``--results`` that is not a directory, or ``--executor ray``
+without Ray installed.  A results folder that cannot be written (read-only, full disk) ends
+the command with status 1 and one line.  ``--executor ray`` computes the sweep points as Ray
+tasks (a local Ray instance, or the cluster at ``--address``) with the same records
+(:mod:`ntk_bridge.executor`).
 """
 from __future__ import annotations
 
@@ -36,6 +40,24 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _executor_options(p: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--address``, ``--gpus-per-point``: where sweep points run (ntk_bridge.executor)."""
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="compute points in this process (default) or as Ray tasks (needs the ray extra)")
+    p.add_argument("--address", metavar="ADDR",
+                   help="Ray cluster to use with --executor ray ('auto', HOST:6379, ray://HOST:10001); "
+                        "default: start a local Ray instance")
+    p.add_argument("--gpus-per-point", type=float, metavar="G",
+                   help="GPUs each point reserves with --executor ray (default: 1 for device=gpu points, else 0)")
+
+
+def _make_executor(args):
+    """The executor the options ask for (ValueError/ImportError, reported with status 2)."""
+    from . import executor
+
+    return executor.make(args.executor, address=args.address, gpus_per_point=args.gpus_per_point)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ntk-bridge", description=(
         "Bridging MTL and meta-learning in the NTK regime: experiments, figures, checks, appendix."))
@@ -50,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--family", choices=sorted(FAMILIES), help="task family")
         p.add_argument("--methods", nargs="+", metavar="M", help="finite-width methods (width experiment)")
         p.add_argument("--backend", choices=("native", "nt"), help="kernel backend (default native)")
+        _executor_options(p)
     p = sub.add_parser("figures", help="draw every figure from stored records")
     p.add_argument("--quick", action="store_true", help="read results/quick/ (default results/)")
     p.add_argument("--results", type=Path, metavar="DIR")
@@ -64,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="the quick configuration (< 10 minutes)")
     p.add_argument("--results", type=Path, metavar="DIR")
     p.add_argument("--out", type=Path, metavar="DIR", help="figures and appendix (default out/ or out/quick/)")
+    _executor_options(p)
     return parser
 
 
@@ -177,9 +201,15 @@ def _run(cmd: str, args, results: Path, out: Path) -> int:
         return verify(results)
     if cmd == "figures":
         return _figures(results, args.out or out / "figures")
+    from . import executor, experiments
+
+    try:
+        ex = _make_executor(args)  # reproduce or an experiment: both run sweeps
+    except (ValueError, ImportError) as exc:
+        print(f"ntk-bridge {cmd}: error: {exc}", file=sys.stderr)
+        return 2
     if cmd == "reproduce":
-        return reproduce(args.quick, results, out)
-    from . import experiments
+        return reproduce(args.quick, results, out, ex)
 
     overrides = {"seeds": args.seeds, "family": args.family, "backend": args.backend,
                  "depths": tuple(args.depths) if args.depths else None,
@@ -194,20 +224,23 @@ def _run(cmd: str, args, results: Path, out: Path) -> int:
     except (ValueError, ImportError) as exc:
         print(f"ntk-bridge {cmd}: error: {exc}", file=sys.stderr)
         return 2
-    run_experiment(cmd, config, results)
+    with executor.use(ex):
+        run_experiment(cmd, config, results)
     return 0
 
 
-def reproduce(quick: bool, results: Path, out: Path) -> int:
+def reproduce(quick: bool, results: Path, out: Path, ex=None) -> int:
     """Every experiment, then the figures, the fast proof checks and the appendix (if available).
 
     Returns the worst exit status of the steps (a missing appendix module is reported, not fatal).
+    ``ex``: the executor of the experiments' sweeps (default local, :mod:`ntk_bridge.executor`).
     """
-    from . import experiments
+    from . import executor, experiments
 
     start = time.perf_counter()
-    for name in EXPERIMENTS:
-        run_experiment(name, experiments.configure(name, quick=quick), results)
+    with executor.use(ex or executor.Local()):
+        for name, config in experiments.reproduce_plan(quick):  # with one digits closeness sweep
+            run_experiment(name, config, results)
     status = {"figures": _figures(results, out / "figures")}
     steps = {"checks": ("proofs_checks", ["--fast", "--out", str(results / "checks.json")]),
              "appendix": ("ntk_bridge.appendix", ["--results", str(results), "--out", str(out / "appendix"),

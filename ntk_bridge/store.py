@@ -133,6 +133,9 @@ def device() -> dict:
             "host_cpu": _host_cpu(), "cpu_count": os.cpu_count()}
 
 
+_versions, _device = versions, device  # save()'s parameters of the same names shadow these
+
+
 def _host_cpu() -> str:
     try:
         with open("/proc/cpuinfo") as fh:
@@ -157,8 +160,13 @@ def _now_ns() -> int:
 
 
 def save(root, experiment: str, config: Any, result: dict, *, seed: int | None = None,
-         timings: dict | None = None, kind: str = "point") -> dict:
-    """Write one record atomically (:func:`ntk_bridge.atomic.write_text`, mode 0644); return it."""
+         timings: dict | None = None, kind: str = "point", device: dict | None = None,
+         versions: dict | None = None) -> dict:
+    """Write one record atomically (:func:`ntk_bridge.atomic.write_text`, mode 0644); return it.
+
+    ``device`` and ``versions``: where the result was computed, when not in this process
+    (a Ray worker, :mod:`ntk_bridge.executor`); default this process's.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     path = record_path(root, experiment, config, kind)
@@ -170,8 +178,8 @@ def save(root, experiment: str, config: Any, result: dict, *, seed: int | None =
         "config": json.loads(canonical(config)),
         "config_hash": path.stem,
         "seed": seed,
-        "versions": versions(),
-        "device": dict(device()),
+        "versions": dict(versions) if versions is not None else _versions(),
+        "device": dict(device) if device is not None else dict(_device()),
         "timings": to_jsonable(timings),
         "result": to_jsonable(result),
     }
@@ -202,9 +210,9 @@ def load(root, experiment: str, kind: str | None = None) -> list[dict]:
     return sorted(records, key=_age)
 
 
-def latest_summary(root, experiment: str) -> dict | None:
-    """The newest summary record of ``experiment``, or ``None`` if it was never run."""
-    summaries = load(root, experiment, kind="summary")
+def latest_summary(root, experiment: str, where: Callable[[dict], bool] | None = None) -> dict | None:
+    """The newest summary record of ``experiment`` (for which ``where(record)`` holds), or ``None``."""
+    summaries = [s for s in load(root, experiment, kind="summary") if where is None or where(s)]
     return summaries[-1] if summaries else None
 
 
@@ -232,24 +240,38 @@ def points_of(root, summary: dict) -> list[dict]:
 
 def sweep(root, experiment: str, configs: Iterable[Any], compute: Callable[[Any], dict], *,
           seed_of: Callable[[Any], int | None] = lambda c: getattr(c, "seed", None),
-          desc: str | None = None) -> list[dict]:
-    """Run ``compute(config) -> result`` for each config not yet stored; return all records.
+          desc: str | None = None, executor=None) -> list[dict]:
+    """Run ``compute(config) -> result`` for each config not yet stored; return all records, in ``configs`` order.
 
-    Resumable: points whose record exists are read back, not recomputed.  Each new record
-    stores ``timings["total_s"]``, the wall time of its ``compute`` call.
+    Resumable: points whose record exists are read back, not recomputed.  The others are
+    computed by ``executor`` (default :func:`ntk_bridge.executor.current`: this process,
+    or the Ray tasks of an ``executor.use`` block) and each record is written here, by
+    this process, as soon as its point is done, so an interrupted sweep loses only the
+    points in flight.  A config listed twice is computed once.  Each new record stores
+    ``timings["total_s"]``, the wall time of its ``compute`` call.
     """
     from tqdm.auto import tqdm
 
+    from . import executor as _executor
+
+    run = _executor.current() if executor is None else executor
     configs = list(configs)
-    records = []
-    for config in tqdm(configs, desc=desc or experiment, unit="pt", disable=None, leave=False):
-        record = get(root, experiment, config)
+    records = [get(root, experiment, config) for config in configs]
+    todo: dict[str, list[int]] = {}  # hash -> indices of the configs with that hash, not stored yet
+    for i, (config, record) in enumerate(zip(configs, records)):
         if record is None:
-            start = time.perf_counter()
-            result = compute(config)
-            timings = {"total_s": time.perf_counter() - start}
-            record = save(root, experiment, config, result, seed=seed_of(config), timings=timings)
-        records.append(record)
+            todo.setdefault(config_hash(experiment, config), []).append(i)
+    first = [indices[0] for indices in todo.values()]
+    with tqdm(total=len(configs), initial=len(configs) - sum(map(len, todo.values())), desc=desc or experiment,
+              unit="pt", disable=None, leave=False) as bar:
+        for done in run.map(compute, [configs[i] for i in first], label=experiment):
+            i = first[done.index]
+            record = save(root, experiment, configs[i], done.result, seed=seed_of(configs[i]),
+                          timings={"total_s": done.total_s}, device=done.device, versions=done.versions)
+            indices = todo[record["config_hash"]]
+            for j in indices:
+                records[j] = record
+            bar.update(len(indices))
     return records
 
 
