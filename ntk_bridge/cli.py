@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--family", choices=sorted(FAMILIES), help="task family")
         p.add_argument("--methods", nargs="+", metavar="M", help="finite-width methods (width experiment)")
         p.add_argument("--backend", choices=("native", "nt"), help="kernel backend (default native)")
+        p.add_argument("--splits", nargs="+", choices=("same", "disjoint"), help="GBML splits (finite-closeness)")
+        p.add_argument("--protocols", nargs="+", choices=("trained", "fresh"),
+                       help="test-time head protocols (finite-closeness)")
+        p.add_argument("--ensembles", type=_positive_int, nargs="+", metavar="M",
+                       help="ensemble sizes of centered nets (finite-closeness)")
         _executor_options(p)
     p = sub.add_parser("figures", help="draw every figure from stored records")
     p.add_argument("--quick", action="store_true", help="read results/quick/ (default results/)")
@@ -214,7 +219,8 @@ def _run(cmd: str, args, results: Path, out: Path) -> int:
     overrides = {"seeds": args.seeds, "family": args.family, "backend": args.backend,
                  "depths": tuple(args.depths) if args.depths else None,
                  "widths": tuple(args.widths) if args.widths else None,
-                 "methods": tuple(args.methods) if args.methods else None}
+                 "methods": tuple(args.methods) if args.methods else None,
+                 **{k: tuple(v) for k in ("splits", "protocols", "ensembles") if (v := getattr(args, k))}}
     try:
         config = experiments.configure(cmd, quick=args.quick, **overrides)
         if getattr(config, "backend", None) == "nt":

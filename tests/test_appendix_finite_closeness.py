@@ -19,7 +19,8 @@ from ntk_bridge.experiments import finite_closeness as fc
 from test_appendix import REL, md_tables, num
 
 CFG = fc.Config(tasks=common.TaskConfig(n_train=3, n_test=2, n_support=2, n_query=2), depths=(1, 4, 16),
-                widths=(64, 256), methods=("mtl-shared", "anil"), splits=("same",), seeds=2, ensembles=(1, 2),
+                widths=(64, 256), methods=("mtl-shared", "anil"), splits=("same",), protocols=("trained", "fresh"),
+                seeds=2, ensembles=(1, 2),
                 n_boot=50)
 FLAGGED = ("anil-same", 16, 64, 1)
 
@@ -134,3 +135,32 @@ def test_figure(built):
 
     paths = fig.main(built["root"], built["tmp"] / "figs")
     assert [p.suffix for p in paths] == [".png", ".pdf"] and paths[0].stat().st_size > 10_000
+
+
+def test_max_widths_cells_not_run(tmp_path):
+    """``max_widths``: a method capped below a width has no points there; its cells read "not run", and its
+    fit and gaps use only the widths it ran at."""
+    cfg = fc.Config(tasks=CFG.tasks, depths=(1, 4, 16), widths=(64, 256), methods=("mtl-shared", "anil"),
+                    seeds=2, ensembles=(1, 2), n_boot=50, max_widths=(("anil", 64),))
+    calls = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fc, "_compute", lambda p: calls.append((p["method"], p["width"])) or _fake(p))
+        summary = fc.run(cfg, tmp_path / "results")
+    assert ("anil-same", 256) not in calls and ("anil-same", 64) in calls and ("mtl-shared", 256) in calls
+    s = fc.read(summary)
+    assert s.cell("anil-same", 4, 256) is None and s.cell("anil-same", 4, 64) is not None
+    assert not s.ran("anil-same", 256) and s.ran("anil-same", 64) and s.ran("mtl-shared", 256)
+    assert s.gap("anil-same", 4, 256) is None and s.gap("anil-same", 4, 64) is not None
+    # the fit of ANIL is the fit over the width-64 cells only (FLAGGED is at width 64, seed 1: left out)
+    pts = {(r["config"]["depth"], r["config"]["seed"]): r["result"]["err"]
+           for r in store.points_of(tmp_path / "results", summary) if r["config"]["method"] == "anil-same"}
+    x = np.array([L / 64 for L in cfg.depths])
+    errs = np.array([[pts[L, sd] for L in cfg.depths] for sd in range(2)])
+    mask = np.array([[("anil-same", L, 64, sd) != FLAGGED for L in cfg.depths] for sd in range(2)])
+    mean = np.array([np.exp(np.log(errs[mask[:, j], j]).mean()) for j in range(len(x))])  # geometric mean
+    slope = np.polyfit(np.log(x), np.log(mean), 1)[0]
+    assert s.fit("anil-same").a == pytest.approx(slope, rel=1e-6)
+    md = main(["--results", str(tmp_path / "results"), "--out", str(tmp_path / "app"), "--no-pdf"])
+    assert md == 0
+    header, rows = md_tables((tmp_path / "app" / "appendix.md").read_text())["fc-gap"]
+    assert all(row[header.index("n=256")] == "not run" for row in rows)

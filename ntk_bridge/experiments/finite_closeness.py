@@ -47,22 +47,30 @@ PROTOCOLS = ("trained", "fresh")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """The (L, n) surface.  ``seeds``: initialization seeds per statistic; the nets of seeds
+    """The (L, n) surface.  The default is the reference sweep of ``results/reference`` (MTL and ANIL,
+    about 1.5 h on 2 CPU cores); the full surface of theory.md §8, for a GPU::
+
+        ntk-bridge finite-closeness --methods mtl-shared anil maml fomaml --splits same disjoint \\
+            --protocols trained fresh --depths 1 2 4 8 16 32 --widths 256 1024 4096 16384 --ensembles 1 4 16
+
+    ``seeds``: initialization seeds per statistic; the nets of seeds
     ``0..max(seeds, max(ensembles)) - 1`` are trained, and an ensemble of ``M`` averages disjoint
     groups of ``M`` of them.  ``targets``: the errors ``eps`` whose required width is reported;
-    ``tol``: a run converged when its loss fell below ``tol`` x its initial loss."""
+    ``tol``: a run converged when its loss fell below ``tol`` x its initial loss.  ``max_widths``:
+    ``((method, n_max), ...)`` trains ``method`` only at widths ``<= n_max`` (second-order MAML costs
+    several times ANIL's); its cells at wider widths are ``None`` (not run)."""
 
     AXES: ClassVar[tuple] = ("depths", "widths", "methods", "splits", "protocols", "seeds", "ensembles", "n_boot",
-                             "include_flagged", "targets")
+                             "include_flagged", "targets", "max_widths")
     tasks: TaskConfig = TaskConfig(n_train=8, n_test=4, n_support=5, n_query=5, options=(("dim", 8),))
     task_seed: int = 0
-    depths: tuple = (1, 2, 4, 8, 16, 32)
-    widths: tuple = (256, 1024, 4096)
-    methods: tuple = ALL_METHODS
-    splits: tuple = ("same", "disjoint")
-    protocols: tuple = PROTOCOLS
+    depths: tuple = (1, 2, 4, 8, 16)
+    widths: tuple = (64, 256, 1024)
+    methods: tuple = ("mtl-shared", "anil")
+    splits: tuple = ("same",)
+    protocols: tuple = ("trained",)
     seeds: int = 3
-    ensembles: tuple = (1, 4, 16)
+    ensembles: tuple = (1, 3)
     lr: float = 0.02
     steps: int = 5
     outer_steps: int = 3000
@@ -70,6 +78,7 @@ class Config:
     n_boot: int = 1000
     targets: tuple = (0.1, 0.05)
     include_flagged: bool = False
+    max_widths: tuple = ()
 
     def __post_init__(self):
         check_int("task_seed", self.task_seed, 0)
@@ -90,6 +99,18 @@ class Config:
         for t in self.targets:
             validate.real("targets", t, 0.0, 1.0, low_open=True, high_open=True)
         validate.flag("include_flagged", self.include_flagged)
+        if not isinstance(self.max_widths, tuple) or any(
+                not isinstance(p, tuple) or len(p) != 2 or p[0] not in self.methods for p in self.max_widths):
+            raise ValueError(f"max_widths must be a tuple of (method, width) pairs with a method of {self.methods}, "
+                             f"got {self.max_widths!r}")
+        for _, n in self.max_widths:
+            check_int("max_widths", n)
+
+    def widths_for(self, label: str) -> tuple:
+        """The widths at which the method of ``label`` (a ``Method.label``) is trained."""
+        m = methods_.parse(label)
+        cap = dict(self.max_widths).get("mtl-shared" if m.kind == "mtl" else m.algo)
+        return tuple(n for n in self.widths if cap is None or n <= cap)
 
     @classmethod
     def quick(cls) -> "Config":
@@ -97,6 +118,16 @@ class Config:
         return cls(tasks=TaskConfig(n_train=4, n_test=2, n_support=3, n_query=3, options=(("dim", 8),)),
                    depths=(1, 8), widths=(64, 256), methods=("mtl-shared", "anil"), splits=("same",),
                    seeds=2, ensembles=(1, 2), outer_steps=400, tol=1e-4, n_boot=200)
+
+    @classmethod
+    def digits(cls, quick: bool = False) -> "Config":
+        """Real images (``tasks.digits``, 2-way 3-shot, 3 queries per class; classes 0-4 / 5-9): the
+        quick surface, or a CPU-sized one (depths 1, 4; widths 128, 512; MTL and ANIL, split 'same')."""
+        tasks = TaskConfig("digits", 8, 4, 3, 3, options=(("n_way", 2),))
+        if quick:
+            return dataclasses.replace(cls.quick(), tasks=dataclasses.replace(tasks, n_train=4, n_test=2))
+        return cls(tasks=tasks, depths=(1, 4), widths=(128, 512), methods=("mtl-shared", "anil"), splits=("same",),
+                   seeds=2, ensembles=(1, 2), outer_steps=1000, tol=1e-4, n_boot=200)
 
     @property
     def n_nets(self) -> int:
@@ -180,7 +211,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     start = time.perf_counter()
     nets = range(config.n_nets)
     labels = config.labels()
-    keys = [(lab, L, n, s) for lab, _ in labels for L in config.depths for n in config.widths for s in nets]
+    keys = [(lab, L, n, s) for lab, _ in labels for L in config.depths for n in config.widths_for(lab) for s in nets]
     points = [point(config, method=lab, depth=L, width=n, seed=s, schedule=finite.SCHEDULE) for lab, L, n, s in keys]
     records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc=NAME)
     res = {k: r["result"] for k, r in zip(keys, records)}
@@ -199,6 +230,9 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     for lab, _ in labels:
         for L in config.depths:
             for n in config.widths:
+                if n not in config.widths_for(lab):
+                    summary[f"{lab}/{L}/{n}"] = None  # not run (max_widths)
+                    continue
                 ks = [(lab, L, n, s) for s in seeds]
                 cell = {q: _stat([res[k][q] if keep[k] else None for k in ks]) for q in ("err", "fluctuation", "drift")}
                 cell["excluded"] = sum(not keep[k] for k in ks)
@@ -215,10 +249,11 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                 cell["ensemble"] = ens
                 summary[f"{lab}/{L}/{n}"] = cell
         # err ~ c (L/n)^a over every (L, n) (x = L/n), seeds as bootstrap rows
-        xs = [L / n for L in config.depths for n in config.widths]
-        errs = np.array([[res[lab, L, n, s]["err"] if keep[lab, L, n, s] else np.nan
-                          for L in config.depths for n in config.widths] for s in seeds], dtype=np.float64)
-        mask = np.array([[keep[lab, L, n, s] for L in config.depths for n in config.widths] for s in seeds])
+        cells = [(L, n) for L in config.depths for n in config.widths_for(lab)]
+        xs = [L / n for L, n in cells]
+        errs = np.array([[res[lab, L, n, s]["err"] if keep[lab, L, n, s] else np.nan for L, n in cells]
+                         for s in seeds], dtype=np.float64)
+        mask = np.array([[keep[lab, L, n, s] for L, n in cells] for s in seeds])
         fit = None
         if len(set(xs)) >= 2 and mask.any():
             try:
@@ -241,6 +276,9 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                 for L in config.depths:
                     inf = None
                     for n in config.widths:
+                        if n not in config.widths_for(lab):
+                            summary[f"gap/{lab}/{L}/{n}"] = None  # not run (max_widths)
+                            continue
                         gaps = []
                         for s in seeds:
                             a, b = (lab, L, n, s), (mtl, L, n, s)
@@ -345,6 +383,13 @@ class FiniteClosenessSummary:
     @property
     def config(self) -> dict:
         return self.record["config"]
+
+    def ran(self, label: str, width: int) -> bool:
+        """Whether ``label`` was trained at ``width`` (``Config.max_widths``)."""
+        m = methods_.parse(label)
+        cap = dict((k, v) for k, v in self.config.get("max_widths") or ()).get(
+            "mtl-shared" if m.kind == "mtl" else m.algo)
+        return cap is None or width <= cap
 
     def best_depth(self, label: str) -> dict:
         """Per width, the depth at which the trained ``label``-MTL gap is smallest."""

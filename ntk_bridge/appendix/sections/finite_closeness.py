@@ -10,8 +10,9 @@ EXPERIMENT = "finite-closeness"
 THRESHOLD = 0.1  # "within": mean rel. gap between trained ANIL and MTL nets at most this
 
 
-def _cell(stat):
-    return "excluded" if stat is None else stat_num(stat)
+def cell_text(stat, ran: bool = True):
+    """A Stat cell: its mean ± std, or why it is empty."""
+    return stat_num(stat) if stat is not None else "excluded" if ran else "not run"
 
 
 def anil_label(s, protocol: str = "trained", split: str = "same") -> str | None:
@@ -41,10 +42,12 @@ def build(ctx: Context) -> Section:
         for L in s.depths:
             for n in s.widths:
                 c = s.cell(lab, L, n)
-                rows.append([parse(lab).display, Num(L), Num(n), _cell(c.err),
+                if c is None:  # not run at this width (max_widths)
+                    continue
+                rows.append([parse(lab).display, Num(L), Num(n), cell_text(c.err),
                              "-" if c.fluctuation is None else stat_num(c.fluctuation),
                              "-" if c.drift is None else stat_num(c.drift),
-                             *[_cell(c.ensemble.get(M)) for M in s.ensembles], Num(c.excluded)])
+                             *[cell_text(c.ensemble.get(M)) for M in s.ensembles], Num(c.excluded)])
     blocks.append(Table("fc-err", ["Error of trained nets to the closed form, its fluctuation and drift parts "
                                    "(-: fresh head, no linearized closed form), and the error of ensembles of M "
                                    "nets; left out: runs excluded (unconverged, left the kernel regime)."],
@@ -70,7 +73,7 @@ def build(ctx: Context) -> Section:
             continue
         for L in s.depths:
             inf = s.gap(lab, L)
-            rows.append([parse(lab).display, Num(L), *[_cell(s.gap(lab, L, n)) for n in s.widths],
+            rows.append([parse(lab).display, Num(L), *[cell_text(s.gap(lab, L, n), s.ran(lab, n)) for n in s.widths],
                          "-" if inf is None else Num(inf)])
     if rows:
         blocks.append(Table("fc-gap", ["Rel. gap between trained GBML and MTL nets of one initialization (same "
