@@ -110,6 +110,8 @@ def built(tmp_path_factory):
         from test_appendix_finite_closeness import CFG as FC_CFG, _fake as _fake_fc_compute
         mp.setattr(finite_closeness, "_compute", _fake_fc_compute)
         finite_closeness.run(FC_CFG, root)
+    from test_digits_experiments import run_tiny_digits  # closeness and accuracy on digits
+    run_tiny_digits(root)
     checks = tmp / "checks.json"
     checks.write_text(json.dumps(_checks_doc()))
     figs = tmp / "figs"
@@ -460,8 +462,8 @@ def test_empty_results(tmp_path, capsys):
     assert rc == 0
     text = (tmp_path / "out" / "appendix.md").read_text()
     assert text.count("**Not available.**") >= 7
-    # C1-C5 and C3's split rows C3a (ANIL vs MTL), C3b (finite width), C3c (MAML/FOMAML)
-    assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 8
+    # C1-C5 and C3's split rows C3a (ANIL vs MTL), C3b (finite width), C3c (MAML/FOMAML); C3, C5 on digits
+    assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 10
 
 
 def _tree(folder: Path) -> dict:

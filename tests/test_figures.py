@@ -51,6 +51,8 @@ def results(tmp_path_factory):
         from test_appendix_finite_closeness import CFG as FC_CFG, _fake as _fake_fc_compute
         mp.setattr(finite_closeness, "_compute", _fake_fc_compute)
         finite_closeness.run(FC_CFG, root)
+        from test_digits_experiments import run_tiny_digits  # the digits figure's closeness and accuracy
+        run_tiny_digits(root)
     finally:
         mp.undo()
     return root

@@ -43,18 +43,26 @@ class Context:
         self._points: dict = {}
         self.problems: list[str] = []      # sections or figures that could not be built (exit status 1)
 
-    def summary(self, name: str) -> dict | None:
-        """The raw latest summary record of experiment ``name`` (for provenance: hash, config, timings)."""
-        if name not in self._summaries:
-            self._summaries[name] = store.latest_summary(self.root, name)
-        return self._summaries[name]
+    def summary(self, name: str, digits: bool = False) -> dict | None:
+        """The raw latest summary record of experiment ``name`` (for provenance: hash, config, timings).
 
-    def read(self, name: str):
+        ``digits``: the latest on the real-image family instead (``experiments.common.on_digits``);
+        by default the latest on the synthetic families (the headline).
+        """
+        from ..experiments.common import on_digits
+
+        key = (name, digits)
+        if key not in self._summaries:
+            self._summaries[key] = store.latest_summary(self.root, name, where=lambda r: on_digits(r) == digits)
+        return self._summaries[key]
+
+    def read(self, name: str, digits: bool = False):
         """The typed latest summary of experiment ``name`` (its module's ``read``), or ``None`` if never run."""
-        if name not in self._typed:
-            record = self.summary(name)
-            self._typed[name] = None if record is None else experiments.module(name).read(record)
-        return self._typed[name]
+        key = (name, digits)
+        if key not in self._typed:
+            record = self.summary(name, digits)
+            self._typed[key] = None if record is None else experiments.module(name).read(record)
+        return self._typed[key]
 
     def points(self, name: str) -> list[dict]:
         if name not in self._points:
@@ -85,7 +93,7 @@ class Context:
             source = figure_files.source(self.out / files["png"]) if files.get("png") else None
             if source is not None:
                 exp, hash_ = source
-                summ = self.summary(exp) if exp in experiments.ORDER else None
+                summ = self.summary(exp, digits=(stem == "digits")) if exp in experiments.ORDER else None
                 if summ is not None and summ["config_hash"] != hash_:
                     caption += [" Warning: drawn from the ", exp, " summary ", Code(hash_), ", not the summary ",
                                 Code(summ["config_hash"]), " this appendix reads; rerun ", Code(self.command("figures")),

@@ -203,3 +203,29 @@ def c5(rows: list[tuple]) -> Verdict:
     if within >= C5_PARTLY_FRACTION * len(rows):
         return Verdict(PARTLY, text)
     return Verdict(NOT, text)
+
+
+# ---------------------------------------------------------------- real images (digits)
+def c3_digits(same: dict | None, disjoint_first: float | None = None, disjoint_last: float | None = None) -> Verdict:
+    """C3 on real images (digits), ANIL vs MTL at infinite width: the rule of :func:`c3_scope` on
+    ``split="same"`` (reproduced: rel. and normalized gaps fall, i.e. deepest <= ``C3_DROP`` x
+    shallowest, bootstrap interval of r above 0, falling at every depth step; partly: only the rel.
+    gap).  The ``split="disjoint"`` gap at the shallowest / deepest depth is reported beside it, not
+    part of the rule (the practical split keeps a part that does not vanish with depth, theory.md §6)."""
+    if not same:
+        return Verdict(MISSING, "no closeness sweep on digits (split='same')")
+    v = c3_scope(same)
+    if disjoint_first is not None and disjoint_last is not None:
+        return Verdict(v.status, f"{v.reason}; split='disjoint' (not in the rule): ANIL rel gap {disjoint_first:.3g} "
+                                 f"-> {disjoint_last:.3g}")
+    return v
+
+
+def c5_digits(rows: list[tuple]) -> Verdict:
+    """C5 on real images (digits settings only): the rule of :func:`c5` (MTL within ``C5_ACC_MARGIN``
+    of the best GBML accuracy in every setting: reproduced; in >= ``C5_PARTLY_FRACTION`` of them:
+    partly; else not reproduced)."""
+    if not rows:
+        return Verdict(MISSING, "the accuracy experiment has not been run on digits")
+    return c5(rows)
+

@@ -35,11 +35,15 @@ def module(name: str):
 def configure(name: str, quick: bool = False, **overrides):
     """The quick or full config of ``name`` with ``overrides`` applied (``None`` values ignored).
 
-    ``family`` sets ``tasks.family`` (or ``families`` to that one family).  Raises
+    ``family`` sets ``tasks.family`` (or ``families`` to that one family); ``family="digits"``
+    starts from the experiment's ``Config.digits(quick)`` where it has one.  Raises
     ``ValueError`` for an option the experiment does not have or an invalid value.
     """
     mod = module(name)
     config = mod.Config.quick() if quick else mod.Config()
+    if overrides.get("family") == "digits" and hasattr(mod.Config, "digits"):
+        config = mod.Config.digits(quick)  # real images: sizes that fit the digits class pools
+        overrides = dict(overrides, family=None)
     fields = {f.name for f in dataclasses.fields(config)}
     changes = {}
     for key, value in overrides.items():
@@ -54,6 +58,18 @@ def configure(name: str, quick: bool = False, **overrides):
         else:
             raise ValueError(f"experiment {name!r} has no option --{key.replace('_', '-')}")
     return dataclasses.replace(config, **changes)
+
+
+# Sweeps `reproduce` runs besides each experiment's own config: (experiment, family) pairs,
+# configured by configure(name, quick, family=...).  Real images: one digits closeness sweep.
+EXTRA_RUNS = (("closeness", "digits"),)
+
+
+def reproduce_plan(quick: bool = False) -> list[tuple[str, object]]:
+    """``(name, config)`` of every sweep ``ntk-bridge reproduce`` runs, in order: each experiment of
+    :data:`ORDER` with its quick or full config, then :data:`EXTRA_RUNS`."""
+    plan = [(name, configure(name, quick=quick)) for name in ORDER]
+    return plan + [(name, configure(name, quick=quick, family=family)) for name, family in EXTRA_RUNS]
 
 
 def run(name: str, config=None, root=store.DEFAULT_ROOT) -> dict:

@@ -69,6 +69,15 @@ class Config:
         return cls(depths=(2, 16), seeds=2, steps_grid=(1, 5, 20), lr_grid=(0.005, 0.02, 0.04),
                    n_train_grid=(5, 20, 60), similarity_grid=(0.0, 0.8, 1.0), scaling_depths=(1, 4, 16, 64))
 
+    @classmethod
+    def digits(cls, quick: bool = False) -> "Config":
+        """Real images: the closeness digits tasks (2-way 5-shot, ``closeness.DIGITS_TASKS``); at most
+        20 training tasks (the meta-train pool holds about 900 images); no similarity knob."""
+        from .closeness import DIGITS_TASKS
+
+        base = cls.quick() if quick else cls(seeds=3)
+        return dataclasses.replace(base, tasks=DIGITS_TASKS, n_train_grid=(5, 10, 20))
+
     def values(self, ablation: str) -> tuple:
         return {"steps": self.steps_grid, "lr": self.lr_grid, "n_train": self.n_train_grid,
                 "similarity": self.similarity_grid, "heads": ("shared", "independent"), "flow": (False, True),

@@ -1,7 +1,16 @@
-"""Accuracy (claim C5): test error of MTL, ANIL, MAML and no transfer on each task family.
+"""Accuracy (claim C5): test error of MTL, ANIL, MAML, FOMAML and no transfer on each task family.
 
 Error is the MSE on the test queries (regression) or the accuracy of the argmax output
-(``clusters``).  The inner loop is ``steps`` gradient steps of size
+(classification families, ``tasks.CLASSIFICATION``: ``clusters``, ``digits``).  Besides the
+task families, ``families`` takes the task *settings* of :data:`SETTINGS` (real images,
+scikit-learn's 8x8 digits): ``"digits"`` (5-way 1-shot), ``"digits-5shot"`` (5-way 5-shot),
+``"digits-2way"`` (2-way 5-shot) with labels permuted per episode and meta-test classes 5-9
+disjoint from the meta-train classes 0-4, and ``"digits-fixed"`` (5-way 1-shot, fixed
+class-to-output labels, test tasks on the meta-train classes with unseen images: what class
+semantics transfer).  ``clusters`` permutes its labels per task (class centres are drawn
+afresh per task): in the kernel regime nothing but an initial function transfers, so its
+rows measure test-time adaptation, not transfer; ``digits-fixed`` is the fixed-label
+variant where transfer can show.  The inner loop is ``steps`` gradient steps of size
 ``tau / (steps * lambda_max)``, with ``lambda_max`` the largest eigenvalue of ``Theta`` on
 the first training task's data (support ∪ query): one loop for every method, stable
 (``tau / steps <= 2``) and comparable across families whose kernels differ in scale;
@@ -28,21 +37,45 @@ from ..kernels import BACKENDS
 from ..methods import Method, closed_form, parse
 from ..predict import Adaptation
 from ..spec import MLPSpec
-from ..tasks import FAMILIES
+from ..tasks import CLASSIFICATION, FAMILIES
 from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
 from .stats import Stat
 
 NAME = "accuracy"
 METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-same", "anil-disjoint", "maml-same", "maml-disjoint",
-                                          "no-transfer"))
-FINITE_METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-disjoint", "maml-disjoint"))
+                                          "fomaml-same", "fomaml-disjoint", "no-transfer"))
+FINITE_METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-disjoint", "maml-disjoint", "fomaml-disjoint"))
 
 
 def key(method: Method) -> str:
     """The key of ``method``'s entry in this experiment's records: its label, ``"mtl"`` for MTL (schema 1)."""
     return "mtl" if method.kind == "mtl" else method.label
-# Points per task: support and query (per class for clusters, 5-way 1-shot).
-SIZES = {"shared-feature": (5, 10), "sinusoid": (5, 10), "clusters": (1, 2)}
+# Points per task: support and query (per class for clusters and digits, 5-way 1-shot).
+SIZES = {"shared-feature": (5, 10), "sinusoid": (5, 10), "clusters": (1, 2), "digits": (1, 3)}
+# Task settings beyond a family's defaults: name -> (family, support, query, family options).
+# Sizes fit the digits pools without repeated images at n_train = n_test = 20 (about 180
+# images per class; "digits-fixed" draws its test tasks from the training classes).
+SETTINGS = {
+    "digits": ("digits", 1, 3, (("n_way", 5),)),
+    "digits-5shot": ("digits", 5, 3, (("n_way", 5),)),
+    "digits-2way": ("digits", 5, 5, (("n_way", 2),)),
+    "digits-fixed": ("digits", 1, 3, (("n_way", 5), ("labels", "fixed"), ("test_classes", "train"))),
+}
+DIGITS = tuple(SETTINGS)
+
+
+def task_config(family: str, n_train: int, n_test: int) -> TaskConfig:
+    """The tasks of ``family`` (a task family or a name in :data:`SETTINGS`)."""
+    if family in SETTINGS:
+        base, s, q, options = SETTINGS[family]
+        return TaskConfig(base, n_train, n_test, s, q, options)
+    s, q = SIZES[family]
+    return TaskConfig(family, n_train, n_test, s, q)
+
+
+def metric(family: str) -> str:
+    """``"accuracy"`` for classification families (``tasks.CLASSIFICATION``), else ``"mse"``."""
+    return "accuracy" if task_config(family, 1, 1).family in CLASSIFICATION else "mse"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,10 +97,11 @@ class Config:
     backend: str = "native"
 
     def __post_init__(self):
-        if not self.families or any(f not in FAMILIES for f in self.families):
-            raise ValueError(f"families must be a non-empty tuple of {sorted(FAMILIES)}, got {self.families!r}")
-        if any(f not in FAMILIES for f in self.finite_families):
-            raise ValueError(f"finite_families must be a tuple of {sorted(FAMILIES)}, got {self.finite_families!r}")
+        known = sorted(FAMILIES) + [f for f in SETTINGS if f not in FAMILIES]
+        if not isinstance(self.families, tuple) or not self.families or any(f not in known for f in self.families):
+            raise ValueError(f"families must be a non-empty tuple of {known}, got {self.families!r}")
+        if not isinstance(self.finite_families, tuple) or any(f not in known for f in self.finite_families):
+            raise ValueError(f"finite_families must be a tuple of {known}, got {self.finite_families!r}")
         for name in ("n_train", "n_test", "seeds", "steps", "finite_depth", "finite_seeds", "finite_outer_steps"):
             check_int(name, getattr(self, name))
         check_ints("depths", self.depths)
@@ -84,14 +118,23 @@ class Config:
         return cls(seeds=3, widths=(128,), finite_families=("shared-feature",), finite_seeds=1,
                    finite_outer_steps=1000)
 
+    @classmethod
+    def digits(cls, quick: bool = False) -> "Config":
+        """C5 on real images: the four digits settings (:data:`SETTINGS`), closed forms at depths 2
+        and 8, inner time tau = 0.5, 3 seeds; trained nets of width 256 (depth 2) on 2-way, one seed,
+        1000 outer steps (CPU-sized: second-order MAML dominates)."""
+        if quick:
+            return cls(families=DIGITS, n_train=8, n_test=8, seeds=2, depths=(2,), inner_times=(0.5,), widths=())
+        return cls(families=DIGITS, seeds=3, inner_times=(0.5,), finite_families=("digits-2way",), widths=(256,),
+                   finite_seeds=1, finite_outer_steps=1000)
+
 
 def _tasks(p: dict) -> TaskConfig:
-    s, q = SIZES[p["family"]]
-    return TaskConfig(p["family"], p["n_train"], p["n_test"], s, q)
+    return task_config(p["family"], p["n_train"], p["n_test"])
 
 
 def _score(family: str, pred, target) -> float:
-    return metrics.accuracy(pred, target) if family == "clusters" else metrics.mse(pred, target)
+    return metrics.accuracy(pred, target) if metric(family) == "accuracy" else metrics.mse(pred, target)
 
 
 def _adapt(kernel_fn, train, tau: float, steps: int) -> Adaptation:
@@ -153,19 +196,22 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                 res = [r["result"] for r in records
                        if (r["config"]["family"], r["config"]["depth"], r["config"]["tau"]) == (f, L, tau)]
                 rows.append({"family": f, "depth": L, "tau": tau, "width": None,
-                             "metric": "accuracy" if f == "clusters" else "mse",
-                             **{key(m): _stat_ok([x[key(m)] for x in res]) for m in METHODS}})
+                             "metric": metric(f), **{key(m): _stat_ok([x[key(m)] for x in res if key(m) in x])
+                                                     for m in METHODS}})
         for w in config.widths if f in config.finite_families else ():
             res = [r["result"] for r in finite_records
                    if (r["config"]["family"], r["config"]["width"]) == (f, w)]
             rows.append({"family": f, "depth": config.finite_depth, "tau": min(config.inner_times), "width": w,
-                         "metric": "accuracy" if f == "clusters" else "mse",
-                         **{key(m): _stat_ok([x[key(m)] for x in res]) for m in FINITE_METHODS}})
+                         "metric": metric(f), **{key(m): _stat_ok([x[key(m)] for x in res if key(m) in x])
+                                                 for m in FINITE_METHODS}})
     return save_summary(root, NAME, config, records + finite_records, {"rows": rows}, start)
 
 
 def _stat_ok(results: list[dict]) -> dict | None:
-    """Stats of ``error_metric`` over seeds that computed; ``None`` (with the first error) if none did."""
+    """Stats of ``error_metric`` over seeds that computed; ``None`` (with the first error) if none did.
+
+    ``None`` also where no record holds the method (records stored before it was added).
+    """
     ok = [r["error_metric"] for r in results if "error_metric" in r]
     if not ok:
         return {"error": results[0]["error"]} if results else None

@@ -40,6 +40,8 @@ from .stats import LinearFit, PowerFit, stats
 NAME = "closeness"
 ALGOS = ("anil", "maml")
 GAPS = ("rel_gap", "normalized_gap")
+# Real images: 2-way 5-shot digits episodes, 5 queries per class (Config.digits).
+DIGITS_TASKS = TaskConfig("digits", 20, 20, 5, 5, options=(("n_way", 2),))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +100,18 @@ class Config:
         return cls(seeds=3, lr_steps=((0.02, 1), (0.02, 5), (0.05, 5), (0.1, 5), (0.2, 5)),
                    lr_steps_depths=(2, 4, 8, 16), widths=(64, 256), finite_depths=(2,), finite_seeds=1,
                    finite_outer_steps=1000, n_boot=1000)
+
+    @classmethod
+    def digits(cls, quick: bool = False) -> "Config":
+        """Real images (``tasks.digits``): 2-way 5-shot episodes, 5 queries per class, meta-train
+        classes 0-4, meta-test 5-9, labels permuted per episode.  Full: depths 1-32, 3 seeds,
+        finite overlay at depth 2, widths 128 and 512 (one seed, 1000 outer steps: CPU-sized); quick (``reproduce --quick``): 8
+        training and 8 test tasks, depths 1, 4, 16, 2 seeds, closed forms only (about 10 s of CPU)."""
+        if quick:
+            return cls(tasks=TaskConfig("digits", 8, 8, 5, 5, options=(("n_way", 2),)), depths=(1, 4, 16), seeds=2,
+                       lr_steps=(), widths=(), n_boot=200)
+        return cls(tasks=DIGITS_TASKS, depths=(1, 2, 4, 8, 16, 32), seeds=3, lr_steps=(), widths=(128, 512),
+                   finite_depths=(2,), finite_seeds=1, finite_outer_steps=1000, n_boot=1000)
 
 
 # --------------------------------------------------------------------------- one point

@@ -63,6 +63,23 @@ class TaskConfig:
         return train, test
 
 
+def on_digits(record: dict) -> bool:
+    """Whether a record's tasks are all real images: the ``digits`` family (``tasks.family``,
+    ``family``) or accuracy settings named ``digits*`` (``families``).
+
+    Reports read digits sweeps beside the synthetic ones: the headline summary of an
+    experiment is its newest one *not* on digits, the digits one its newest on digits.
+    """
+    config = record.get("config") or {}
+    if isinstance(config.get("tasks"), dict):
+        families = [config["tasks"].get("family")]
+    elif config.get("families"):
+        families = list(config["families"])
+    else:
+        families = [config.get("family")]
+    return all(isinstance(f, str) and f.startswith("digits") for f in families)
+
+
 def check_int(name: str, value: Any, low: int = 1) -> int:
     """``value`` as a plain ``int >= low`` (NumPy integers accepted), else ``ValueError`` naming ``name``."""
     return validate.integer(name, value, low)

@@ -25,19 +25,23 @@ NAME = "kernel-share"
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Inputs: ``n_points`` uniform on the unit sphere in ``dim`` dimensions, per seed."""
+    """Inputs: ``n_points`` uniform on the unit sphere in ``dim`` dimensions, per seed; with
+    ``family="digits"``, ``n_points`` distinct images of scikit-learn's 8x8 digits (all ten
+    classes, mapped to the unit sphere as in ``tasks.digits``; ``dim`` unused)."""
 
-    AXES: ClassVar[tuple] = ("depths", "seeds", "n_boot")
+    AXES: ClassVar[tuple] = ("depths", "seeds", "n_boot", "family")
     depths: tuple = (1, 2, 4, 8, 16, 32, 64, 128)
     n_points: int = 64
     dim: int = 16
     seeds: int = 5
     n_boot: int = 2000
     backend: str = "native"
+    family: str | None = None   # None: uniform on the sphere; "digits": real images
 
     def __post_init__(self):
         check_ints("depths", self.depths)
         check_int("n_points", self.n_points, 2)
+        check_choice("family", self.family, (None, "digits"))
         check_int("dim", self.dim)
         check_int("seeds", self.seeds)
         check_int("n_boot", self.n_boot)
@@ -66,15 +70,23 @@ def share(spec: MLPSpec, x: np.ndarray, backend: str = "native") -> dict:
 
 def _compute(p: dict) -> dict:
     rng = np.random.default_rng([p["seed"], 7])
-    x = rng.standard_normal((p["n_points"], p["dim"]))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    if p.get("family") == "digits":
+        from ..tasks import _digit_images
+
+        images = _digit_images("sphere")[0]
+        x = images[rng.choice(len(images), p["n_points"], replace=False)]
+    else:
+        x = rng.standard_normal((p["n_points"], p["dim"]))
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
     return share(MLPSpec(depth=p["depth"]), x, p["backend"])
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     """Run (or resume) the sweep depth x seed and store its summary; return the summary record."""
     start = time.perf_counter()
-    points = [point(config, depth=L, seed=s) for L in config.depths for s in range(config.seeds)]
+    # family is in a point only when set: points on the sphere keep their records (and hashes)
+    extra = {} if config.family is None else {"family": config.family}
+    points = [point(config, depth=L, seed=s, **extra) for L in config.depths for s in range(config.seeds)]
     records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"])
     by_depth = {L: [r["result"] for r in records if r["config"]["depth"] == L] for L in config.depths}
     rows = [{"depth": L,

@@ -15,7 +15,8 @@ import sys
 import traceback
 from pathlib import Path
 
-NAMES = ("closeness", "lr_steps", "kernel_share", "width", "accuracy", "cost", "ablate", "finite_closeness", "conditioning")
+NAMES = ("closeness", "lr_steps", "kernel_share", "width", "accuracy", "cost", "ablate", "finite_closeness", "conditioning",
+         "digits")
 
 
 def module(name: str):

@@ -36,12 +36,19 @@ def color(method) -> str:
     return COLORS[parse(method).name]
 
 
-def summary(results, experiment: str):
-    """The typed latest summary of ``experiment`` under ``results`` (``MissingResults`` if none)."""
-    record = store.latest_summary(results, experiment)
+def summary(results, experiment: str, digits: bool = False):
+    """The typed latest summary of ``experiment`` under ``results`` (``MissingResults`` if none).
+
+    ``digits``: the latest on the real-image family (``experiments.common.on_digits``); by
+    default the latest on the synthetic families.
+    """
+    from ..experiments.common import on_digits
+
+    record = store.latest_summary(results, experiment, where=lambda r: on_digits(r) == digits)
     if record is None:
-        raise MissingResults(f"no {experiment} summary under {results}; run `ntk-bridge {experiment} "
-                             f"--results {results}` first")
+        what = f"{experiment} summary on digits" if digits else f"{experiment} summary"
+        raise MissingResults(f"no {what} under {results}; run `ntk-bridge {experiment} "
+                             f"{'--family digits ' if digits else ''}--results {results}` first")
     return experiments.module(experiment).read(record)
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from ..context import Context
 from ..render import Section
-from . import ablate, accuracy, checks, closeness, conditioning, cost, finite_closeness, kernels, setup, width
+from . import ablate, accuracy, checks, closeness, conditioning, cost, digits, finite_closeness, kernels, setup, width
 
 BUILDERS = (setup.build, kernels.build, closeness.build, width.build, finite_closeness.build, cost.build,
-            accuracy.build, ablate.build, conditioning.build, checks.build)
+            accuracy.build, ablate.build, conditioning.build, digits.build, checks.build)
 NAMES = ("setup", "kernels", "closeness", "width", "finite_closeness", "cost", "accuracy", "ablate", "conditioning",
-         "checks")
+         "digits", "checks")
 
 
 def other_figures(ctx: Context) -> Section | None:

@@ -1,0 +1,102 @@
+"""Figure: real images (scikit-learn's 8x8 digits): the closeness gap against depth (C3) and test accuracy (C5).
+
+Reads the newest closeness and accuracy summaries on digits (``experiments.common.on_digits``);
+drawn if at least one of them was run.
+"""
+from __future__ import annotations
+
+from ..methods import Method
+from . import common
+
+EXPERIMENT = "closeness"
+SECTION = "digits"
+CAPTION = ("Real images (scikit-learn's 8x8 digits, meta-train classes 0-4, meta-test 5-9). Top: gap between MTL and "
+           "ANIL / MAML on unseen test tasks against depth, split='same' (the theorem's setting) and 'disjoint'. "
+           "Bottom: test accuracy of every method per digits setting (labels permuted per episode, except "
+           "digits-fixed), closed form and trained finite nets, with chance level")
+
+
+def _optional(results_dir, experiment):
+    try:
+        return common.summary(results_dir, experiment, digits=True)
+    except common.MissingResults:
+        return None
+
+
+def _n_way(family: str) -> int:
+    from ..experiments.accuracy import task_config
+
+    return int(dict(task_config(family, 1, 1).options).get("n_way", 5))
+
+
+def _closeness(axes, s):
+    depths = s.depths
+    for ax, split in zip(axes, ("same", "disjoint")):
+        if split not in s.splits:
+            ax.set_visible(False)
+            continue
+        for algo in ("anil", "maml"):
+            c = common.color(algo)
+            name = Method.gbml(algo, split).display
+            common.errorbar(ax, depths, s.gap(split, algo, "rel_gap"), f"{name} vs MTL, relative gap", color=c)
+            common.errorbar(ax, depths, s.gap(split, algo, "normalized_gap"),
+                            f"{name} vs MTL, transfer-normalized", color=c, ls=":", mfc="white")
+        common.power_law(ax, s.fit(split, "anil", "rel_gap"), depths, "ANIL relative", color="k")
+        common.loglog(ax, "depth L (hidden layers)", "gap on unseen digits tasks")
+        ax.set_title(f"digits, split='{split}'" + (" (theorem's setting)" if split == "same" else " (few-shot practice)"))
+        ax.legend(loc="lower left")
+    t = s.config["tasks"]
+    opts = dict(t.get("options") or [])
+    axes[0].figure.suptitle(f"Real images (scikit-learn digits). C3: {opts.get('n_way', 5)}-way {t['n_support']}-shot, "
+                            f"{t['n_query']} queries per class, {t['n_train']} training / {t['n_test']} test tasks, "
+                            f"inner loop lr={s.lr:g} x {s.steps}, mean ± sd over {s.config['seeds']} seeds")
+
+
+def _accuracy(ax, s):
+    tau = min(r.tau for r in s.rows)
+    groups = [r for r in s.rows if r.tau == tau]
+    methods = s.methods
+    width = 0.8 / len(methods)
+    for g, row in enumerate(groups):
+        for j, m in enumerate(methods):
+            if not row.ran(m):
+                continue
+            x = g + (j - (len(methods) - 1) / 2) * width
+            score = row.score(m)
+            color = common.color(m)
+            if score is None:
+                ax.text(x, 0.02, "n/a", rotation=90, ha="center", va="bottom", fontsize=6, color=color)
+                continue
+            hatch = "///" if m.kind == "gbml" and m.split == "disjoint" else None
+            ax.bar(x, score.mean, width, yerr=score.std, color=color, hatch=hatch, edgecolor="white", alpha=0.9,
+                   capsize=1.2, error_kw={"lw": 0.7}, label=m.display if g == 0 else None)
+        chance = 1.0 / _n_way(row.family)
+        ax.hlines(chance, g - 0.45, g + 0.45, color="k", lw=1.0, ls=":",
+                  label="chance (1/n_way)" if g == 0 else None)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([f"{r.family}\nL={r.depth}, " + ("inf. width" if r.width is None else f"width {r.width}")
+                        for r in groups], fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"C5 on digits: accuracy on unseen test tasks, inner time τ={tau:g} (per λmax(Θ)), mean ± sd over "
+                 f"{s.config['seeds']} seeds (finite: {s.config['finite_seeds']}); n/a: not computable")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0))
+
+
+def main(results_dir, out_dir):
+    close, acc = _optional(results_dir, "closeness"), _optional(results_dir, "accuracy")
+    if close is None and acc is None:
+        raise common.MissingResults(f"no closeness or accuracy summary on digits under {results_dir}; run "
+                                    f"`ntk-bridge closeness --family digits --results {results_dir}` first")
+    rows = (close is not None) + (acc is not None)
+    fig = common.plt.figure(figsize=(12, 4.4 * rows))
+    grid = fig.add_gridspec(rows, 2)
+    if close is not None:
+        _closeness([fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])], close)
+    if acc is not None:
+        _accuracy(fig.add_subplot(grid[rows - 1, :]), acc)
+    return common.save(fig, out_dir, "digits", close if close is not None else acc)
+
+
+if __name__ == "__main__":
+    common.cli(main, CAPTION)
