@@ -161,6 +161,26 @@ def c3c(ctx) -> tuple[verdicts.Verdict, list]:
     return verdicts.c3_extension(closeness.c3_inputs(s) if s is not None else {}), []
 
 
+def _c3b_fits(s) -> list:
+    """Per trained method: the fitted ``err ~ c (L/n)^a`` (bootstrap interval of ``a``) and the width it
+    requires for each target error at each depth."""
+    out = []
+    for lab, _ in s.labels:
+        f = s.fit(lab)
+        if f is None:
+            continue
+        if not f.ok:
+            out.append(Para([Code(lab), ": no fit of err ~ c (L/n)^a (", f.error, ")."], style="item"))
+            continue
+        req = ["; ".join(f"{'-' if w is None else format(w, '.3g')} at L={L}" for L, w in
+                         zip(s.depths, s.required_width(lab, eps))) for eps in s.targets]
+        out.append(Para([Code(lab), ": err to the closed form ~ c (L/n)^a with a = ", Num(f.a), " [", Num(f.a_lo),
+                         ", ", Num(f.a_hi), "], c = ", Num(f.c), "; width needed for ",
+                         "; for ".join(f"err <= {eps}: {r}" for eps, r in zip(s.targets, req)),
+                         " (-: the interval of a reaches 0)."], style="item"))
+    return out
+
+
 def c3b(ctx) -> tuple[verdicts.Verdict, list]:
     s = ctx.read(fc_section.EXPERIMENT)
     if s is None:
@@ -178,13 +198,13 @@ def c3b(ctx) -> tuple[verdicts.Verdict, list]:
                 if g is not None:
                     gaps.append(g.mean)
             inf = s.gap(lab, L)
-            rows.append([prot, Num(L), *[stat_num(g) if (g := s.gap(lab, L, n)) else "excluded" for n in s.widths],
+            rows.append([prot, Num(L), *[fc_section.cell_text(s.gap(lab, L, n), s.ran(lab, n)) for n in s.widths],
                          "-" if inf is None else Num(inf)])
     blocks = [Table("repro-c3b", ["Rel. gap between trained ANIL and MTL nets of one initialization (mean ± std over "
                                   "seeds) and the closed forms' gap, per test-head protocol."],
                     ["protocol", "L", *[f"n={n}" for n in s.widths], "infinite"], rows,
                     align="lr" + "r" * (len(s.widths) + 1)),
-              Para([*ctx.record_info(s), "."], style="item")]
+              *_c3b_fits(s), Para([*ctx.record_info(s), "."], style="item")]
     return verdicts.c3_finite(within.get("trained"), within.get("fresh"), min(gaps) if gaps else None), blocks
 
 
