@@ -9,7 +9,8 @@ from ntk_bridge import experiments, store
 from ntk_bridge.experiments import conditioning as exp
 
 TINY = exp.Config(architectures=("concat", "multi-head-shared"), similarities=(0.0, 0.3, 0.6, 1.0), seeds=2,
-                  task_scales=(0.5, 2.0), support_sizes=(2, 4, 6), n_query=6, dim=4, n_boot=50)
+                  task_scales=(0.5, 2.0), support_sizes=(2, 4, 6), n_query=6, dim=4, n_boot=50,
+                  finite_widths=(32, 128), finite_similarities=(0.0, 1.0), finite_seeds=2)
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +37,13 @@ def test_registered():
     assert len(q.similarities) <= 5 and q.seeds <= 2 and len(q.architectures) <= 3
 
 
+def _kernel_points(root, summary):
+    return [p for p in store.points_of(root, summary) if p["config"].get("kind") != "finite"]
+
+
 def test_summary_is_recomputed_from_points(results):
     root, summary = results
-    points = store.points_of(root, summary)
+    points = _kernel_points(root, summary)
     s = exp.read(summary)
     n_curves = len(TINY.architectures) + len(TINY.task_scales) + len(TINY.architectures) * len(TINY.weightings)
     assert len(s.curves) == n_curves
@@ -84,7 +89,7 @@ def test_points_mse_against_direct_call(results):
     from ntk_bridge.tasks import shared_feature
 
     root, summary = results
-    p = next(r for r in store.points_of(root, summary) if r["config"]["architecture"] == "concat")
+    p = next(r for r in _kernel_points(root, summary) if r["config"]["architecture"] == "concat")
     cfg = p["config"]
     tasks = shared_feature(3, 6, 6, dim=4, similarity=cfg["similarity"], seed=cfg["seed"])
     kw = dict(ridge=cfg["ridge"], weights=cfg["weighting"], support_sizes=(2, 4, 6))
@@ -92,6 +97,47 @@ def test_points_mse_against_direct_call(results):
     ind = conditioning.mtl(MLPSpec(depth=2), tasks, architecture="independent", **kw)
     np.testing.assert_allclose(p["result"]["mse"], np.mean((pred - tasks.yq) ** 2, axis=(1, 2)), rtol=1e-12)
     np.testing.assert_allclose(p["result"]["mse_independent"], np.mean((ind - tasks.yq) ** 2, axis=(1, 2)),
+                               rtol=1e-12)
+
+
+def test_finite_arm_is_recomputed_from_points(results):
+    """The finite-width summary from its point records; one point against a direct training call."""
+    from ntk_bridge import conditioning
+    from ntk_bridge.finite import conditioned
+    from ntk_bridge.spec import MLPSpec
+    from ntk_bridge.tasks import shared_feature
+
+    root, summary = results
+    points = [p for p in store.points_of(root, summary) if p["config"].get("kind") == "finite"]
+    archs = TINY.architectures + ("independent",)
+    assert len(points) == len(archs) * len(TINY.finite_widths) * len(TINY.finite_similarities) * TINY.finite_seeds
+    res = {(p["config"]["architecture"], p["config"]["width"], p["config"]["similarity"], p["config"]["seed"]):
+           p["result"] for p in points}
+    s = exp.read(summary)
+    assert [(f.architecture, f.width) for f in s.finite] == [(a, w) for a in TINY.architectures
+                                                             for w in TINY.finite_widths]
+    for f in s.finite:
+        assert f.similarities == TINY.finite_similarities
+        for row in f.rows:
+            seeds = range(TINY.finite_seeds)
+            mine = [np.mean(res[(f.architecture, f.width, row.similarity, k)]["mse"])
+                    / np.mean(res[("independent", f.width, row.similarity, k)]["mse"]) for k in seeds]
+            assert row.ratio.mean == pytest.approx(np.mean(mine), rel=1e-12) and row.ratio.n == TINY.finite_seeds
+            errs = [res[(f.architecture, f.width, row.similarity, k)]["rel_err"] for k in seeds]
+            assert row.rel_err.mean == pytest.approx(np.mean(errs), rel=1e-12)
+            assert row.left_kernel_regime == 0 and row.not_converged == 0
+    # the error to the closed form falls with width (4x: the mean over architectures, seeds and similarities)
+    by_width = {w: np.mean([r["rel_err"] for (a, ww, _, _), r in res.items() if ww == w]) for w in TINY.finite_widths}
+    assert by_width[128] < 0.8 * by_width[32], by_width
+    # one point recomputed directly
+    p = next(p for p in points if p["config"]["architecture"] == "concat" and p["config"]["width"] == 32)
+    cfg = p["config"]
+    tasks = shared_feature(3, 6, 6, dim=4, similarity=cfg["similarity"], seed=cfg["seed"])
+    kw = dict(architecture="concat", task_scale=cfg["task_scale"], support_sizes=(2, 4, 6), layer=1)
+    pred = conditioned.fit_predict(MLPSpec(depth=2, width=32), tasks, seed=cfg["seed"], **kw)
+    ref = conditioning.mtl(MLPSpec(depth=2), tasks, ridge=cfg["ridge"], **kw)
+    np.testing.assert_allclose(p["result"]["mse"], np.mean((pred - tasks.yq) ** 2, axis=(1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(p["result"]["mse_closed_form"], np.mean((ref - tasks.yq) ** 2, axis=(1, 2)),
                                rtol=1e-12)
 
 
@@ -107,7 +153,8 @@ def test_crossing_helper():
 @pytest.mark.parametrize("bad", [dict(similarities=(0.5, 0.2)), dict(similarities=(0.0, 1.5)),
                                  dict(architectures=("independent",)), dict(weightings=("nope",)),
                                  dict(seeds=0), dict(weighting_ridge=0.0), dict(support_sizes=(3,)),
-                                 dict(layer=3)])
+                                 dict(layer=3), dict(finite_widths=(0,)), dict(finite_widths=[64]),
+                                 dict(finite_similarities=(1.5,)), dict(finite_seeds=0)])
 def test_bad_config(bad):
     with pytest.raises(ValueError):
         dataclasses.replace(TINY, **bad)
@@ -123,6 +170,8 @@ def test_figure_draws_from_records_only(results, tmp_path, monkeypatch):
     monkeypatch.setattr(conditioning, "mtl", forbidden)
     monkeypatch.setattr(conditioning, "kernel", forbidden)
     monkeypatch.setattr(exp, "_compute", forbidden)
+    from ntk_bridge.finite import conditioned
+    monkeypatch.setattr(conditioned, "fit_predict", forbidden)
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
@@ -143,7 +192,7 @@ def test_appendix_section_renders_crossings(results, tmp_path):
     root, summary = results
     section = sec.build(Context(root, tmp_path))
     text = render.md_section(section, 1)
-    points = store.points_of(root, summary)
+    points = _kernel_points(root, summary)
     for c in exp.read(summary).curves:
         means = []
         for s in c.similarities:
@@ -157,5 +206,10 @@ def test_appendix_section_renders_crossings(results, tmp_path):
             assert render.fmt(c.crossing.lo) in text and render.fmt(c.crossing.hi) in text
         else:
             assert "none in the measured range" in text
+    finite = exp.read(summary).finite
+    assert finite and "conditioning-finite" in text
+    for f in finite:
+        for row in f.rows:
+            assert render.fmt(row.ratio.mean) in text and render.fmt(row.rel_err.mean) in text
     missing = sec.build(Context(tmp_path / "empty", tmp_path))
     assert "ntk-bridge conditioning" in render.md_section(missing, 1)

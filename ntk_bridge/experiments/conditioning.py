@@ -17,6 +17,16 @@ Three curve groups, each a sweep over similarity and seeds:
 * ``"weighting"``: every architecture with loss weights uniform over tasks and proportional
   to data, at ``weighting_ridge`` (> 0: without ridge the two weightings give the same limit).
 
+A fourth, **finite-width** arm (``finite_widths``, empty: none): centered finite nets of each
+architecture and one independent net per task, trained jointly on the same tasks by
+:func:`ntk_bridge.finite.conditioned.fit_predict` (kernel-regime GD to convergence, ridge 0) at
+each width, similarity in ``finite_similarities`` and seed ``< finite_seeds``, uniform weights,
+``task_scale``.  Its record keeps the per-task MSEs, the relative error to the closed form of
+the main curves (same ridge) and the training monitor; the summary's ``"finite"`` list gives per
+(architecture, width) and similarity the MSE ratio of the trained nets against trained
+independent nets (paired by seed) beside the closed form's, the error to the closed form, and
+how many runs left the kernel regime or did not converge.
+
 The *crossing* of a curve is where the mean ratio over seeds crosses 1, by linear
 interpolation between grid similarities; with several sign changes the last one (above it
 every measured similarity transfers positively), and their number is kept.  Its interval
@@ -48,7 +58,8 @@ SHARING = tuple(a for a in conditioning.ARCHITECTURES if a not in ("independent"
 class Config:
     """Tasks: ``shared_feature(len(support_sizes), max(support_sizes), n_query, dim=dim)`` per (similarity, seed)."""
 
-    AXES: ClassVar[tuple] = ("architectures", "similarities", "seeds", "task_scales", "weightings", "n_boot")
+    AXES: ClassVar[tuple] = ("architectures", "similarities", "seeds", "task_scales", "weightings", "n_boot",
+                             "finite_widths", "finite_similarities", "finite_seeds")
     architectures: tuple = ("concat", "additive", "multiplicative", "multi-head-shared")
     similarities: tuple = tuple(float(s) for s in np.linspace(0.0, 1.0, 9))
     seeds: int = 5
@@ -64,6 +75,9 @@ class Config:
     weighting_ridge: float = 0.1
     n_boot: int = 1000
     level: float = 0.95
+    finite_widths: tuple = (256, 1024)        # the finite-width arm ((): none)
+    finite_similarities: tuple = (0.0, 0.5, 1.0)
+    finite_seeds: int = 3
 
     def __post_init__(self):
         if not isinstance(self.architectures, tuple) or not self.architectures:
@@ -91,11 +105,19 @@ class Config:
         object.__setattr__(self, "weighting_ridge", validate.positive("weighting_ridge", self.weighting_ridge))
         object.__setattr__(self, "n_boot", check_int("n_boot", self.n_boot))
         object.__setattr__(self, "level", validate.real("level", self.level, 0.0, 1.0, low_open=True, high_open=True))
+        if not isinstance(self.finite_widths, tuple):
+            raise ValueError(f"finite_widths must be a tuple of widths (() for none), got {self.finite_widths!r}")
+        object.__setattr__(self, "finite_widths", validate.integers("finite_widths", self.finite_widths)
+                           if self.finite_widths else ())
+        object.__setattr__(self, "finite_similarities",
+                           _reals("finite_similarities", self.finite_similarities, 0.0, 1.0))
+        object.__setattr__(self, "finite_seeds", check_int("finite_seeds", self.finite_seeds))
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(architectures=("concat", "multiplicative", "multi-head-shared"),
-                   similarities=(0.0, 0.25, 0.5, 0.75, 1.0), seeds=2, n_boot=200)
+                   similarities=(0.0, 0.25, 0.5, 0.75, 1.0), seeds=2, n_boot=200, finite_widths=(256,),
+                   finite_similarities=(0.0, 1.0), finite_seeds=1)
 
 
 def _reals(name, values, low, high) -> tuple:
@@ -119,6 +141,8 @@ _CURVE_KEYS = ("architecture", "task_scale", "weighting", "ridge")
 
 
 def _compute(p: dict) -> dict:
+    if p.get("kind") == "finite":
+        return _compute_finite(p)
     sizes = tuple(p["support_sizes"])
     tasks = shared_feature(len(sizes), max(sizes), p["n_query"], dim=p["dim"], similarity=p["similarity"],
                            seed=p["seed"])
@@ -130,6 +154,26 @@ def _compute(p: dict) -> dict:
     mse_ind = np.mean((ind - tasks.yq) ** 2, axis=(1, 2))
     return {"mse": [float(v) for v in mse], "mse_independent": [float(v) for v in mse_ind],
             "ratio": float(np.mean(mse) / np.mean(mse_ind))}
+
+
+def _compute_finite(p: dict) -> dict:
+    """One trained finite net (or one independent net per task): per-task query MSE, error to its closed form."""
+    from ..finite import conditioned
+
+    sizes = tuple(p["support_sizes"])
+    tasks = shared_feature(len(sizes), max(sizes), p["n_query"], dim=p["dim"], similarity=p["similarity"],
+                           seed=p["seed"])
+    spec = MLPSpec(depth=p["depth"])
+    kw = dict(architecture=p["architecture"], task_scale=p["task_scale"], layer=p["layer"], support_sizes=sizes,
+              weights=p["weighting"])
+    pred, info = conditioned.fit_predict(spec.replace(width=p["width"]), tasks, seed=p["seed"], return_info=True,
+                                         **kw)
+    ref = conditioning.mtl(spec, tasks, ridge=p["ridge"], **kw)
+    return {"mse": [float(v) for v in np.mean((pred - tasks.yq) ** 2, axis=(1, 2))],
+            "mse_closed_form": [float(v) for v in np.mean((ref - tasks.yq) ** 2, axis=(1, 2))],
+            "rel_err": float(np.linalg.norm(pred - ref) / np.linalg.norm(ref)),
+            **{k: info[k] for k in ("converged", "left_kernel_regime", "steps", "rises", "max_step_ratio",
+                                    "lr_halvings", "undone_rises")}}
 
 
 def crossing(similarities, ratios) -> dict:
@@ -174,7 +218,9 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     cs = curves(config)
     points = [point(config, **base, **{k: c[k] for k in _CURVE_KEYS}, similarity=s, seed=seed)
               for c in cs for s in config.similarities for seed in range(config.seeds)]
-    records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"])
+    finite = _finite_points(config, base)
+    records = store.sweep(root, NAME, points + finite, _compute, seed_of=lambda p: p["seed"])
+    finite_records, records = records[len(points):], records[:len(points)]
     table = {}
     for r in records:
         cfg = r["config"]
@@ -196,7 +242,42 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
         cross = crossing(config.similarities, per_seed.mean(axis=0))
         cross.update(_bootstrap(config.similarities, per_seed, config.n_boot, config.level, j))
         out.append({**c, "rows": rows, "crossing": cross})
-    return save_summary(root, NAME, config, records, {"curves": out}, start)
+    return save_summary(root, NAME, config, records + finite_records,
+                        {"curves": out, "finite": _finite_summary(config, finite_records)}, start)
+
+
+def _finite_points(config: Config, base: dict) -> list[dict]:
+    from ..finite.fit import SCHEDULE
+
+    return [point(config, **base, kind="finite", schedule=SCHEDULE, architecture=a, task_scale=config.task_scale,
+                  weighting="uniform", ridge=config.ridge, width=w, similarity=s, seed=seed)
+            for a in config.architectures + ("independent",) for w in config.finite_widths
+            for s in config.finite_similarities for seed in range(config.finite_seeds)]
+
+
+def _finite_summary(config: Config, records: list[dict]) -> list[dict]:
+    """Per (architecture, width): rows over ``finite_similarities`` of trained-net ratios against independent nets."""
+    table = {(r["config"]["architecture"], r["config"]["width"], r["config"]["similarity"], r["config"]["seed"]):
+             r["result"] for r in records}
+    out = []
+    seeds = range(config.finite_seeds)
+    for a in config.architectures:
+        for w in config.finite_widths:
+            rows = []
+            for s in config.finite_similarities:
+                res = [table[(a, w, s, seed)] for seed in seeds]
+                ind = [table[("independent", w, s, seed)] for seed in seeds]
+                rows.append({
+                    "similarity": s,
+                    "ratio": stat([np.mean(r["mse"]) / np.mean(i["mse"]) for r, i in zip(res, ind)]),
+                    "ratio_closed_form": stat([np.mean(r["mse_closed_form"]) / np.mean(i["mse_closed_form"])
+                                               for r, i in zip(res, ind)]),
+                    "rel_err": stat([r["rel_err"] for r in res]),
+                    "rel_err_independent": stat([i["rel_err"] for i in ind]),
+                    "left_kernel_regime": sum(bool(r["left_kernel_regime"]) for r in res + ind),
+                    "not_converged": sum(not r["converged"] for r in res + ind)})
+            out.append({"architecture": a, "width": w, "rows": rows})
+    return out
 
 
 # --------------------------------------------------------------------------- reading a summary
@@ -261,9 +342,32 @@ class Curve:
 
 
 @dataclasses.dataclass(frozen=True)
+class FiniteRow:
+    similarity: float
+    ratio: Stat                 # trained nets: mean_i MSE_arch / mean_i MSE_indep (paired by seed)
+    ratio_closed_form: Stat     # the same ratio of the closed forms, same seeds
+    rel_err: Stat               # ||trained - closed form|| / ||closed form|| of the architecture's net
+    rel_err_independent: Stat   # the same for the independent nets
+    left_kernel_regime: int     # runs (architecture and independent) flagged by the loss monitor
+    not_converged: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FiniteCurve:
+    architecture: str
+    width: int
+    rows: tuple
+
+    @property
+    def similarities(self) -> tuple:
+        return tuple(r.similarity for r in self.rows)
+
+
+@dataclasses.dataclass(frozen=True)
 class ConditioningSummary:
     record: dict = dataclasses.field(repr=False, compare=False)
     curves: tuple = ()
+    finite: tuple = ()          # FiniteCurve per (architecture, width); () without a finite arm
 
     @property
     def config(self) -> dict:
@@ -289,4 +393,8 @@ def read(summary: dict) -> ConditioningSummary:
                             {int(k): Stat.read(v) for k, v in r["task_ratio"].items()}) for r in c["rows"])
         curves_.append(Curve(c["group"], c["architecture"], float(c["task_scale"]), c["weighting"], float(c["ridge"]),
                              rows, cross))
-    return ConditioningSummary(summary, tuple(curves_))
+    finite = tuple(FiniteCurve(f["architecture"], int(f["width"]), tuple(
+        FiniteRow(float(r["similarity"]), Stat.read(r["ratio"]), Stat.read(r["ratio_closed_form"]),
+                  Stat.read(r["rel_err"]), Stat.read(r["rel_err_independent"]), int(r["left_kernel_regime"]),
+                  int(r["not_converged"])) for r in f["rows"])) for f in summary["result"].get("finite", ()))
+    return ConditioningSummary(summary, tuple(curves_), finite)

@@ -25,7 +25,8 @@ def build(ctx: Context) -> Section:
                     "ratio over seeds crosses 1 (linear interpolation between grid points; the last crossing if there "
                     "are several), with a percentile bootstrap interval over seeds. Loss weights uniform over tasks "
                     "and proportional to data give the same converged net without ridge, so they are compared at a "
-                    "positive ridge."])]
+                    "positive ridge. Where the record has a finite-width arm, trained finite nets of each "
+                    "architecture are set beside the closed forms."])]
     s = ctx.read(EXPERIMENT)
     if s is None:
         return Section("conditioning", TITLE, blocks + [ctx.missing(EXPERIMENT)])
@@ -51,5 +52,21 @@ def build(ctx: Context) -> Section:
                             ["MSE ratio to independent nets (mean ", Math(r"\pm"), " std over seeds) at task_scale ",
                              Num(cfg["task_scale"]), ", ridge ", Num(cfg["ridge"]), ", uniform weights."],
                             ["architecture", *[["s = ", Num(x)] for x in sims]], rows))
+    if s.finite:
+        rows = [[f.architecture, Num(f.width), Num(r.similarity), Num(r.ratio.mean, r.ratio.std, r.ratio.n),
+                 Num(r.ratio_closed_form.mean, r.ratio_closed_form.std, r.ratio_closed_form.n),
+                 Num(r.rel_err.mean, r.rel_err.std, r.rel_err.n),
+                 Num(r.rel_err_independent.mean, r.rel_err_independent.std, r.rel_err_independent.n),
+                 Num(r.left_kernel_regime), Num(r.not_converged)] for f in s.finite for r in f.rows]
+        blocks.append(Table("conditioning-finite",
+                            ["Finite width: centered nets of each architecture and one independent net per task, "
+                             "trained jointly on the same tasks by kernel-regime gradient descent to convergence (",
+                             Code("ntk_bridge.finite.conditioned"), "); MSE ratio of the trained nets to trained "
+                             "independent nets (paired by seed), beside the closed forms' ratio on the same seeds; "
+                             "relative error of the trained predictions to the closed form; runs (architecture and "
+                             "independent) that left the kernel regime or did not converge."],
+                            ["architecture", "width", "s", "ratio (trained)", "ratio (closed form)",
+                             "error to closed form", "error, independent", "left regime", "not converged"],
+                            rows, align="lrrrrrrrr"))
     blocks.append(Para(ctx.record_info(s)))
     return Section("conditioning", TITLE, blocks + ctx.figures_for("conditioning"))

@@ -1,0 +1,227 @@
+"""Finite task-conditioned nets trained jointly on every task: the finite-width :func:`conditioning.mtl` (#16).
+
+The net is :class:`~ntk_bridge.conditioning.ConditionedNet` (concat, additive, multiplicative,
+multi-head, independent; NTK parameterization), **centered** (theory.md §5):
+``g(x, i; p0 + delta) = f(x, i; p0 + delta) - f(x, i; p0)``, exactly zero at initialization,
+so one trained net estimates the infinite-width mean predictor.  Training: full-batch GD on
+
+    loss(delta) = 0.5 * sum_p W_p (g(x_p, t_p) - y_p)^2          over the union S of the supports
+
+(``W``: the loss weights of :func:`conditioning.mtl`, ``"uniform"`` or ``"data"``; ridge 0) from
+``delta = 0``, with the kernel-regime schedule of :mod:`ntk_bridge.finite.fit` (theory.md §8):
+step ``lr_scale / lambda_max`` of the net's own empirical NTK in output space (``J W J^T``,
+power iteration), momentum 0, ``lambda_max`` re-estimated before every chunk (warm-started)
+and the step lowered when the kernel sharpens; a chunk whose loss rises by more than
+``RISE_TOL`` in a step is undone and retried at half the step; every rise is recorded
+(:func:`~ntk_bridge.finite.fit.loss_monitor`) and a run that kept one is flagged
+``left_kernel_regime``.  Training stops at ``loss <= tol * initial loss``.  In the kernel
+regime this converges to ``K((x,i), S) K(S,S)^-1 Y_S`` with the net's empirical NTK, which
+tends to :func:`conditioning.mtl` with error ``O(width^-1/2)`` (tested).
+
+Pure functions of static ``(cnet, weighted)`` arguments, jitted once per shape.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import conditioning, validate
+from ..errors import NotComputable
+from ..precision import x64
+from ..spec import MLPSpec
+from ..tasks import TaskSet
+from .fit import MAX_HALVINGS, loss_monitor
+from .problem import DTYPES
+
+RECHECK_ITERS = 4   # warm-started power iterations before each chunk (as finite.fit)
+
+
+# --------------------------------------------------------------------------- pure pieces
+def _outputs(cnet, base, delta, x, t, off):
+    """Centered outputs ``f(x, t; base + delta) - off``, ``(P, k)``."""
+    return cnet.apply(jax.tree_util.tree_map(jnp.add, base, delta), x, t) - off
+
+
+def loss(cnet, delta, base, data):
+    """``0.5 * sum_p W_p ||g(x_p, t_p) - y_p||^2`` over the supports (``data``: ``x, t, y, off, w``)."""
+    r = _outputs(cnet, base, delta, data["x"], data["t"], data["off"]) - data["y"]
+    return 0.5 * jnp.sum(data["w"][:, None] * r * r)
+
+
+@functools.partial(jax.jit, static_argnames=("cnet",))
+def power_iteration(cnet, base, delta, data, u0, iters):
+    """``(lambda_max, u)`` of the output-space operator ``u -> J (J^T (W u))`` (eigenvalues of ``K W``).
+
+    ``iters`` is traced (one compilation serves the initial estimate and the warm-started rechecks).
+    """
+    def f(d):
+        return _outputs(cnet, base, d, data["x"], data["t"], data["off"])
+
+    _, vjp = jax.vjp(f, delta)
+
+    def op(u):
+        return jax.jvp(f, (delta,), vjp(data["w"][:, None] * u))[1]
+
+    def step(_, u):
+        v = op(u)
+        return v / jnp.linalg.norm(v)
+
+    u = jax.lax.fori_loop(0, iters, step, u0 / jnp.linalg.norm(u0))
+    v = op(u)
+    lam = jnp.linalg.norm(v)
+    return lam, v / lam
+
+
+@functools.partial(jax.jit, static_argnames=("cnet", "n_steps"))
+def train_steps(cnet, n_steps: int, delta, lr, base, data):
+    """``n_steps`` full-batch GD steps ``delta <- delta - lr grad loss`` (``lax.scan``).
+
+    Returns the new ``delta``, the losses before each step ``(n_steps,)`` and the loss after the last.
+    """
+    def step(d, _):
+        value, g = jax.value_and_grad(loss, argnums=1)(cnet, d, base, data)
+        return jax.tree_util.tree_map(lambda a, b: a - lr * b, d, g), value
+
+    delta, losses = jax.lax.scan(step, delta, None, length=n_steps)
+    return delta, losses, loss(cnet, delta, base, data)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _apply(cnet, params, x, t):
+    return cnet.apply(params, x, t)
+
+
+# --------------------------------------------------------------------------- public API
+def fit_predict(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-head-shared", task_scale: float = 1.0,
+                layer: int = 1, weights: str = "uniform", support_sizes=None, seed: int = 0,
+                outer_steps: int = 20000, tol: float = 1e-8, lr_scale: float = 1.0, chunk: int = 100,
+                power_iters: int = 20, target_scale: float = 1.0, dtype: str = "float32", return_info: bool = False):
+    """Train one centered conditioned net of width ``spec.width`` on every task's support; predict every query.
+
+    Same call shape and output as :func:`ntk_bridge.conditioning.mtl` (with ``ridge = 0``), which
+    it approaches as the width grows.
+
+    Args:
+      spec, architecture, task_scale, layer: the conditioned net (:func:`conditioning.net`).
+      tasks: ``N`` tasks; task ``i`` trains on its (first ``support_sizes[i]``) support points.
+      weights: loss weights, ``"uniform"`` over tasks or ``"data"`` (per point); without ridge they
+        change the path, not the limit.
+      seed: the initialization (parameters drawn in float32 whatever ``dtype``: one seed, one net).
+      outer_steps, tol: stop at ``loss <= tol * initial loss`` or after ``outer_steps`` steps.
+      lr_scale: step ``lr_scale / lambda_max`` of the net's empirical NTK (``<= 1`` stays in the kernel regime).
+      chunk: steps per jitted chunk (the step is re-checked between chunks).
+      power_iters: power iterations for the initial ``lambda_max``.
+      target_scale: train on ``s * Y`` and return predictions ``/ s`` (as :func:`ntk_bridge.finite.fit_predict`):
+        the closed form is linear in ``Y``, the net's drift from its linearization shrinks like ``s``.
+      dtype: ``"float32"`` (default) or ``"float64"``.
+    Returns:
+      ``(N, n_query, out_dim)`` float64; with ``return_info`` also a dict: ``initial_loss, final_loss,
+      steps, converged, lambda_max, outer_lr, lr_halvings, undone_rises, wall_s, dtype`` and the loss
+      monitor (``rises, max_step_ratio, max_loss_ratio, left_kernel_regime``).
+    Raises:
+      ValueError: naming a bad argument.
+      NotComputable: a degenerate net (zero NTK), divergence even at a 256x smaller step, or
+        non-finite losses or predictions.
+    """
+    validate.instance("spec", spec, MLPSpec)
+    validate.instance("tasks", tasks, TaskSet)
+    if tasks.out_dim != spec.out_dim:
+        raise ValueError(f"tasks.ys has out_dim {tasks.out_dim}, spec.out_dim is {spec.out_dim}")
+    weights = validate.choice("weights", weights, conditioning.WEIGHTS)
+    n = tasks.n_tasks
+    sizes = (tasks.n_support,) * n if support_sizes is None else \
+        validate.integers("support_sizes", support_sizes, 1, tasks.n_support)
+    if len(sizes) != n:
+        raise ValueError(f"support_sizes must have one entry per task ({n}), got {len(sizes)}")
+    seed = validate.integer("seed", seed, 0)
+    outer_steps = validate.integer("outer_steps", outer_steps, 0)
+    tol = validate.real("tol", tol, 0.0, 1.0, high_open=True)
+    lr_scale = validate.positive("lr_scale", lr_scale)
+    chunk = validate.integer("chunk", chunk, 1)
+    power_iters = validate.integer("power_iters", power_iters, 1)
+    target_scale = validate.positive("target_scale", target_scale)
+    dtype = validate.choice("dtype", dtype, DTYPES)
+    return_info = validate.flag("return_info", return_info)
+    cnet = conditioning.net(spec, architecture, n_tasks=n, in_dim=tasks.dim, task_scale=task_scale, layer=layer)
+
+    xs = np.concatenate([tasks.xs[i, :s] for i, s in enumerate(sizes)])
+    ys = target_scale * np.concatenate([tasks.ys[i, :s] for i, s in enumerate(sizes)])
+    ts = np.repeat(np.arange(n), sizes)
+    w = np.ones(len(ts)) if weights == "data" else len(ts) / (n * np.asarray(sizes, dtype=np.float64)[ts])
+    xq, tq = tasks.xq.reshape(-1, tasks.dim), np.repeat(np.arange(n), tasks.n_query)
+
+    start = time.perf_counter()
+    with x64(False):
+        p0 = cnet.init(jax.random.PRNGKey(seed))
+        u0 = jax.random.normal(jax.random.PRNGKey(seed + 1), ys.shape, jnp.float32)
+    ctx = x64() if dtype == "float64" else contextlib.nullcontext()
+    with ctx:
+        f = jnp.float64 if dtype == "float64" else jnp.float32
+        base = jax.tree_util.tree_map(lambda a: jnp.asarray(a, f), p0)
+        # supports and queries through the net in one call (one compiled shape): initial outputs, then trained
+        x_all = jnp.asarray(np.concatenate([xs, xq]), f)
+        t_all = jnp.asarray(np.concatenate([ts, tq]), jnp.int32)
+        off = _apply(cnet, base, x_all, t_all)
+        p = len(ts)
+        data = {"x": x_all[:p], "t": t_all[:p], "y": jnp.asarray(ys, f), "off": off[:p], "w": jnp.asarray(w, f)}
+        delta, info = _train(cnet, base, data, jnp.asarray(u0, f), outer_steps, tol, lr_scale, chunk, power_iters)
+        trained = _apply(cnet, jax.tree_util.tree_map(jnp.add, base, delta), x_all, t_all)
+        pred = np.asarray(trained[p:] - off[p:], dtype=np.float64).reshape(n, tasks.n_query, tasks.out_dim)
+    pred = pred / target_scale
+    if not np.all(np.isfinite(pred)):
+        raise NotComputable(f"conditioned {architecture!r} net: non-finite predictions after training")
+    info.update(wall_s=time.perf_counter() - start, dtype=dtype, architecture=architecture, width=spec.width)
+    return (pred, info) if return_info else pred
+
+
+def _train(cnet, base, data, u, outer_steps, tol, lr_scale, chunk, power_iters):
+    """GD with the kernel-regime schedule (module docstring); ``(delta, info)``."""
+    label = f"conditioned {cnet.architecture!r} net (width {cnet.spec.width})"
+    delta = jax.tree_util.tree_map(jnp.zeros_like, base)
+    # a centered net outputs exactly 0 at delta = 0, so the initial loss is 0.5 sum W y^2
+    loss0 = float(0.5 * np.sum(np.asarray(data["w"], np.float64)[:, None] * np.asarray(data["y"], np.float64) ** 2))
+    lam, u = power_iteration(cnet, base, delta, data, u, power_iters)
+    lam = float(lam)
+    if not (math.isfinite(lam) and lam > 0):
+        raise NotComputable(f"{label}: its empirical NTK has largest eigenvalue {lam}: the net is degenerate "
+                            f"(every unit dead?); use a wider net")
+    dt = data["y"].dtype
+    lr = lr_scale / lam
+    history, steps, halvings, undone, best, after = [], 0, 0, 0, loss0, loss0
+    while steps < outer_steps and after > tol * loss0:
+        if steps:
+            lam_now, u = power_iteration(cnet, base, delta, data, u, RECHECK_ITERS)
+            lam_now = float(lam_now)
+            if math.isfinite(lam_now) and lam_now > 0 and lr * lam_now > lr_scale:
+                lr = lr_scale / lam_now   # the kernel sharpened: keep the step at lr_scale / lambda_max
+        k = min(chunk, outer_steps - steps)
+        new_delta, losses, new_after = train_steps(cnet, k, delta, jnp.asarray(lr, dt), base, data)
+        losses, new_after = np.asarray(losses, dtype=np.float64), float(new_after)
+        diverged = not (np.all(np.isfinite(losses)) and math.isfinite(new_after) and new_after <= 10 * losses[0])
+        rose = not diverged and loss_monitor(np.append(losses, new_after), initial=loss0)["left_kernel_regime"]
+        stalled = not diverged and not rose and new_after >= best   # GD can cycle around ReLU kinks
+        if diverged or (rose and halvings < MAX_HALVINGS) or stalled:
+            lr, halvings = lr / 2, halvings + 1
+            if halvings > MAX_HALVINGS:
+                if diverged:
+                    raise NotComputable(f"{label}: training diverges even with the step {2 ** MAX_HALVINGS}x "
+                                        f"smaller; lower lr_scale")
+                break   # stalled: keep what we have (reported as not converged)
+            if diverged or rose:
+                undone += rose
+                continue
+        delta, after = new_delta, new_after
+        history.append(losses)
+        steps += k
+        best = min(best, after)
+    hist = np.concatenate(history) if history else np.zeros(0)
+    info = {"initial_loss": loss0, "final_loss": after, "steps": steps, "converged": after <= tol * loss0,
+            "lambda_max": lam, "outer_lr": lr_scale / lam, "lr_halvings": halvings, "undone_rises": undone,
+            **loss_monitor(hist, after if history else None)}
+    return delta, info
