@@ -34,7 +34,8 @@ optax, so this package never imports neural-tangents and runs on any recent JAX,
 
 Modules: :mod:`.problem` (method -> static problem, the one dispatch), :mod:`.initial` (the
 seed's initial net, heads and data layout), :mod:`.net` (pure jitted pieces: inner loop, outer
-loss and steps, prediction), :mod:`.guards` (stability and degeneracy checks), :mod:`.fit`
+loss and steps, prediction), :mod:`.lowrank` (MAML/FOMAML meta-outputs with each task's adapted weights
+as the shared ones minus a low-rank factor: exact, the default path), :mod:`.guards` (stability and degeneracy checks), :mod:`.fit`
 (``fit_predict``), :mod:`.empirical` (the cross-head kernel).  Timing lives in
 ``ntk_bridge.timing``; width sweeps in ``ntk_bridge.experiments.width``.
 """

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from ..spec import MLPSpec
+from . import lowrank
 from .problem import Problem
 
 
@@ -60,7 +61,23 @@ def _adapt_predict(cfg: Problem, base, delta, x_in, y_in, off_in, x_out, off_out
 
 
 def _tasks_adapt_predict(cfg: Problem, base, delta, data, first_order: bool):
-    """:func:`_adapt_predict` vmapped over the tasks of ``data``: ``(tasks, out points, k)``."""
+    """Every task of ``data`` adapted on its inner set, centered outputs on its outer set: ``(tasks, out points, k)``.
+
+    MAML/FOMAML (the inner loop adapts every layer): :func:`.lowrank.meta_outputs`, each task's
+    adapted weights as the shared ones minus a low-rank factor (exact: the same autodiff, rearranged;
+    agrees with :func:`reference_adapt_predict` to rounding, tests/test_finite_lowrank.py).  ANIL
+    (head only): the reference, unchanged.
+    """
+    if not cfg.head_only:
+        return lowrank.meta_outputs(cfg, base, delta, data, first_order)
+    return reference_adapt_predict(cfg, base, delta, data, first_order)
+
+
+def reference_adapt_predict(cfg: Problem, base, delta, data, first_order: bool):
+    """The reference: :func:`_adapt_predict` vmapped over the tasks of ``data``, ``(tasks, out points, k)``.
+
+    Every task materializes its own adapted parameters (``O(width^2)`` per layer and task).
+    """
     fn = functools.partial(_adapt_predict, cfg, first_order=first_order)
     return jax.vmap(fn, in_axes=(None, None, 0, 0, 0, 0, 0))(
         base, delta, data["x_in"], data["y_in"], data["off_in"], data["x_out"], data["off_out"])
