@@ -118,9 +118,11 @@ def test_headline_and_digits_summaries_are_read_apart(tmp_path):
     from ntk_bridge.appendix.context import Context
     from ntk_bridge.figures import common
 
-    closeness.run(closeness.Config(tasks=TaskConfig(n_train=3, n_test=2, n_support=3, n_query=3), depths=(1, 2),
-                                   seeds=2, lr_steps=(), widths=(), n_boot=20), tmp_path)
+    synthetic = closeness.Config(tasks=TaskConfig(n_train=3, n_test=2, n_support=3, n_query=3), depths=(1, 2),
+                                 seeds=2, lr_steps=(), widths=(), n_boot=20)
+    first = closeness.run(synthetic, tmp_path)
     run_tiny_digits(tmp_path)   # newer than the synthetic sweep
+    assert closeness.run(synthetic, tmp_path)["created"] == first["created"]   # rerun: summary kept, not rewritten
     assert store.latest_summary(tmp_path, "closeness")["config"]["tasks"]["family"] == "digits"
     ctx = Context(tmp_path, tmp_path / "out")
     assert ctx.read("closeness").config["tasks"]["family"] == "shared-feature"

@@ -290,7 +290,11 @@ def c5_digits(ctx) -> tuple[verdicts.Verdict, list]:
                  " draws its class centres afresh and permutes labels per task, so in the kernel regime only an "
                  "initial function transfers and its C5 rows measure test-time adaptation, not transfer; ",
                  Code("digits-fixed"), " is the fixed-label variant (one output per class, unseen images of the "
-                 "training classes), where class semantics can transfer."], style="item")
+                 "training classes), where class semantics can transfer. With permuted labels the trained initial "
+                 "function is label noise for a new episode, which a short inner loop does not undo, while the "
+                 "argmax of a short fine-tuning from the zero function (no transfer) is already a kernel "
+                 "classifier on the support (accuracy is blind to scale): there, transfer can fall below no "
+                 "transfer."], style="item")
     if s is None:
         return verdicts.c5_digits([]), [note]
     rows = []

@@ -114,14 +114,15 @@ def save_summary(root, experiment: str, config, records: list[dict], result: dic
 
     A summary is a function of its points: when the stored summary of this config lists
     exactly these points, none of them was (re)computed after it, and it is already the
-    newest summary of ``experiment``, it is kept as it is (not rewritten), so a finished
-    sweep reruns in a read-only results folder.
+    newest summary of ``experiment`` on its kind of data (:func:`on_digits`), it is kept as
+    it is (not rewritten), so a finished sweep reruns in a read-only results folder.
     """
     result = dict(result, points=list(dict.fromkeys(r["config_hash"] for r in records)))
     existing = store.get(root, experiment, config, kind="summary")
     if (existing is not None and existing["result"]["points"] == result["points"]
             and all(store.created_ns(r) <= store.created_ns(existing) for r in records)):
-        latest = store.latest_summary(root, experiment)
+        # newest among the summaries on the same kind of data (synthetic or digits: read apart)
+        latest = store.latest_summary(root, experiment, where=lambda r: on_digits(r) == on_digits(existing))
         if latest is not None and latest["config_hash"] == existing["config_hash"]:
             return existing
     timings = {"total_s": time.perf_counter() - start,

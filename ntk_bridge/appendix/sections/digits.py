@@ -71,7 +71,9 @@ def accuracy_blocks(ctx: Context) -> list:
         for f in s.families if f in SETTINGS), ". ", Code("digits-fixed"),
         " keeps one output per class and tests on the meta-train classes with unseen images (the fixed-label "
         "variant: class semantics can transfer); the others permute labels per episode and test on classes 5-9, "
-        "so only an initial function transfers, which a new labelling sees as noise. Mean ", Math(r"\pm"),
+        "so only an initial function transfers, which a new labelling sees as noise that a short inner loop "
+        "does not undo, while a short fine-tuning from zero (no transfer) already ranks classes like a kernel "
+        "classifier (the argmax is blind to scale). Mean ", Math(r"\pm"),
         " std over ", Num(s.config["seeds"]), " seeds (finite width: ", Num(s.config.get("finite_seeds")), "). ",
         *ctx.record_info(s), "."])]
     for fam in s.families:
