@@ -65,7 +65,7 @@ class Config:
     tasks: TaskConfig = TaskConfig(n_train=8, n_test=4, n_support=5, n_query=5, options=(("dim", 8),))
     task_seed: int = 0
     depths: tuple = (1, 2, 4, 8, 16)
-    widths: tuple = (64, 256, 1024)
+    widths: tuple = (64, 256, 512, 1024)
     methods: tuple = ("mtl-shared", "anil")
     splits: tuple = ("same",)
     protocols: tuple = ("trained",)

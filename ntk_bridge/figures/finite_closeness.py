@@ -20,6 +20,11 @@ def main(results_dir, out_dir):
     gbml = [lab for lab, prot in s.labels if prot == "trained" and not lab.startswith("mtl")]
     for ax, prot in zip(axes[0], ("trained", "fresh")):
         labs = [lab for lab, p in s.labels if p == prot and parse(lab).algo == "anil"]
+        if not labs:
+            ax.text(0.5, 0.5, f"{prot} test-head protocol not in this sweep\n(--protocols {prot})",
+                    ha="center", va="center", transform=ax.transAxes, fontsize=9, color="0.3")
+            ax.set_axis_off()
+            continue
         for lab in labs[:1]:
             for n, ls in zip(s.widths, ("-", "--", ":", "-.")):
                 common.errorbar(ax, s.depths, [s.gap(lab, L, n) for L in s.depths], f"trained nets, n={n}",
@@ -46,7 +51,7 @@ def main(results_dir, out_dir):
         for j in range(grid.shape[1]):
             txt = "excl." if np.isnan(grid[i, j]) else f"{grid[i, j]:.2f}"
             ax.text(j, i, txt, ha="center", va="center", fontsize=8,
-                    color="w" if np.isnan(grid[i, j]) or grid[i, j] < np.nanmean(grid) else "k")
+                    color="k" if np.isnan(grid[i, j]) or grid[i, j] >= np.nanmean(grid) else "w")
     ax.grid(False)
     ax.set_xticks(range(len(s.widths)), [str(n) for n in s.widths])
     ax.set_yticks(range(len(s.depths)), [str(L) for L in s.depths])
