@@ -17,7 +17,8 @@ Modules, one idea each:
     multi_task      mtl_predictor, mtl_from_kernels, no_transfer_...    §4, §6
     predictor       Predictor fn(t), Finetune (test-time inner loop)
     kernel_blocks   which kernel blocks are evaluated (each once), input checks
-    device          device="cpu" | "gpu" (JAX, float64) | "numpy" (NumPy/SciPy)
+    assembly        outer kernels and test rows assembled tile by tile, in place
+    device          device="numpy" (NumPy/SciPy, the default) | "cpu" | "gpu" (JAX, float64)
     spec_level      analytic, gbml, mtl, no_transfer of an MLPSpec
 
 ``meta_ntk`` and ``inner_operator`` are looked up in this namespace at call time, so

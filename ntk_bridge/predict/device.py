@@ -2,13 +2,25 @@
 
 ``device`` is one of :data:`DEVICES`:
 
-* ``"cpu"`` (the default) and ``"gpu"``: JAX under ``precision.x64()`` with that device as
-  the default device; eigendecompositions, Cholesky/LU solves and einsums run there.
-* ``"numpy"``: the NumPy/SciPy reference path (no JAX needed; LAPACK condition estimates).
+* ``"numpy"`` (the default): NumPy/SciPy LAPACK on the CPU, in place: the outer kernel is
+  assembled in its lower triangle and factored where it lies (one ``(M, M)`` float64 array in
+  all; LAPACK condition estimates).  No JAX needed.
+* ``"cpu"`` and ``"gpu"``: JAX under ``precision.x64()`` with that device as the default
+  device; eigendecompositions, Cholesky/LU solves and products run there.  JAX copies the
+  host matrix to the device and works out of place (``jnp.linalg.cholesky`` symmetrizes its
+  input), so it holds 3-4 ``(M, M)`` arrays at its peak.
+
+Why NumPy is the CPU default: measured on the 2-core machine (AMD EPYC, 2026-11-23, heavily
+loaded by other jobs, so upper bounds), ``benchmarks/predict_scaling.py`` at 300 training
+tasks took 42-63 s / 0.41-0.43 GB peak RSS (ANIL) and 49-68 s / 0.62-0.65 GB (MTL) on the
+NumPy path against 105 s / 0.79 GB and 154 s / 1.16 GB on the JAX-CPU path (the 2026-11-22
+measurement on a 6000 x 6000 MTL kernel: 15-19 s vs 30-37 s); at 2,000 tasks the JAX path's
+copies of the 30,000 x 30,000 meta-NTK (7.2 GB each) do not fit in 16 GB at all.
 
 Both paths compute the same float64 quantities and agree to ~1e-10 relative (tested).
-Kernels are evaluated by the kernel function (NumPy in, NumPy out) and moved to the device
-once.  The non-symmetric eigendecomposition (first-order MAML only) always runs on the host
+Kernels are evaluated by the kernel function (NumPy in, NumPy out), the outer kernels are
+assembled on the host (:mod:`.assembly`) and moved to the device once.  The non-symmetric
+eigendecomposition (first-order MAML only) always runs on the host
 through NumPy: JAX has no GPU ``eig`` on every supported version.
 """
 from __future__ import annotations

@@ -23,7 +23,8 @@ from .. import validate
 from ..errors import NotComputable
 from ..methods import ALGOS, SPLITS
 from ..tasks import TaskSet
-from .device import backend, einsum, host
+from . import assembly
+from .device import backend
 from .inner_loop import Adaptation
 from .kernel_blocks import KernelFn, api, check_common, check_times, flat, stacked_points
 from .outer_solve import OuterSolve
@@ -56,38 +57,25 @@ def gbml_sets(train: TaskSet, split: str):
 
 
 def meta_ntk(kernel_fn: KernelFn, train: TaskSet, *, algo: str = "anil", adapt: Adaptation = Adaptation(),
-             split: str = "disjoint", device: str = "cpu") -> MetaNTK:
+             split: str = "disjoint", device: str = "numpy", lower_only: bool = False) -> MetaNTK:
     """``Phi_ij = Theta(X'_i,X'_j) - A_i^T Theta(X_i,X'_j) - Theta(X'_i,X_j) A_j + A_i^T Theta(X_i,X_j) A_j``.
 
-    FOMAML: ``Psi_ij = Theta(X'_i,X'_j) - A_i^T Theta(X_i,X'_j)``.  One kernel call on the stacked
-    training points (inner then outer sets).  ``device``: see :mod:`ntk_bridge.predict.device`.
+    FOMAML: ``Psi_ij = Theta(X'_i,X'_j) - A_i^T Theta(X_i,X'_j)``.  Assembled block by block on the
+    host, in place, without the ``(N (s+q))^2`` training Gram matrix (:mod:`.assembly`): one kernel
+    call per pair of task blocks, each kernel entry once.  ``device`` is only validated (the
+    solves run there, not the assembly).  ``lower_only=True`` writes the lower triangle of the
+    symmetric ``Phi`` only (upper left zero), for the in-place NumPy solve; ``Psi`` is always full.
     """
     validate.instance("train", train, TaskSet)
     validate.choice("algo", algo, ALGOS)
     validate.choice("split", split, SPLITS)
     validate.instance("adapt", adapt, Adaptation)
-    be = backend(device)
+    validate.flag("lower_only", lower_only)
+    backend(device)
     x_in, y_in, x_out, y_out = gbml_sets(train, split)
-    n, s, q = train.n_tasks, x_in.shape[1], x_out.shape[1]
-    same = split == "same"
-    k = kernel_fn(flat(x_in) if same else np.concatenate([flat(x_in), flat(x_out)]))
-    ns, xp = n * s, be.xp
-    with be.scope():
-        th = be.put(k.theta)
-        k_in = be.put(k.sigma) if algo == "anil" else th
-        del k
-        th_ii = th[:ns, :ns].reshape(n, s, n, s)
-        th_oi = th_ii if same else th[ns:, :ns].reshape(n, q, n, s)               # Theta(X'_j, X_i)
-        th_oo = th_ii if same else th[ns:, ns:].reshape(n, q, n, q)
-        kin_ii = einsum(xp, "iaib->iab", k_in[:ns, :ns].reshape(n, s, n, s))      # (N, s, s)
-        kin_io = kin_ii if same else einsum(xp, "iaib->iab", k_in[:ns, ns:].reshape(n, s, n, q))
-        a = einsum(xp, "nst,ntq->nsq", api().inner_operator(kin_ii, adapt), kin_io)
-        f0 = einsum(xp, "nsq,nsk->nqk", a, be.put(y_in))
-        psi = th_oo - einsum(xp, "isq,jris->iqjr", a, th_oi)                      # rows dF_i J(X'_j)^T
-        if algo != "fomaml":                                                     # ... - dF_i J(X_j)^T A_j
-            rows_in = th_oi - einsum(xp, "isq,isjt->iqjt", a, th_ii)
-            psi = psi - einsum(xp, "iqjt,jtr->iqjr", rows_in, a)
-        return MetaNTK(host(psi.reshape(n * q, n * q)), host(f0), host(a), x_in, y_in, x_out, y_out)
+    phi, a, f0 = assembly.meta_blocks(kernel_fn, x_in, x_out, y_in, algo=algo, adapt=adapt, same=split == "same",
+                                      lower_only=bool(lower_only))
+    return MetaNTK(phi, f0, a, x_in, y_in, x_out, y_out)
 
 
 def check_conflicting_duplicates(x_out: np.ndarray, y_out: np.ndarray, split: str) -> None:
@@ -119,7 +107,7 @@ def check_conflicting_duplicates(x_out: np.ndarray, y_out: np.ndarray, split: st
 
 def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: str = "anil",
                    adapt: Adaptation = Adaptation(), split: str = "disjoint", ridge: float = 0.0,
-                   device: str = "cpu", _consume: bool = False) -> Predictor:
+                   device: str = "numpy", _consume: bool = False) -> Predictor:
     """GBML meta-trained for outer time ``t``, then adapted on each test task: ``fn(t=None)``.
 
     Builds the meta-NTK, ``psi`` on the test points and the test-time inner loop once; each
@@ -140,30 +128,32 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
     x_in, _, x_out, y_out = gbml_sets(train, split)
     if ridge == 0.0:
         check_conflicting_duplicates(x_out, y_out, split)
-    mk = api().meta_ntk(kernel_fn, train, algo=algo, adapt=adapt, split=split, device=device)
-    n, s = x_in.shape[:2]
     same, first_order = split == "same", algo == "fomaml"
-    cols = flat(x_out) if first_order or same else np.concatenate([flat(x_in), flat(x_out)])
-    k_tx = kernel_fn(stacked_points(test), cols).theta                               # Theta(x, X), Theta(x, X')
+    mk = api().meta_ntk(kernel_fn, train, algo=algo, adapt=adapt, split=split, device=device,
+                        lower_only=be.is_numpy and not first_order)
+    if first_order:       # psi(x)_j = Theta(x, X'_j)
+        rows = assembly.outer_rows(kernel_fn, stacked_points(test), mk.x_out)
+    else:                 # psi(x)_j = Theta(x, X'_j) - Theta(x, X_j) A_j = Theta(x, P_j) C_j^T
+        pts = assembly.points(mk.x_in, mk.x_out, same)
+        rows = assembly.outer_rows(kernel_fn, stacked_points(test), pts,
+                                   assembly.row_maps(mk.a, pts.shape[1], same=same, first_order=False))
     finetune = Finetune(kernel_fn, test, adapt, "head" if algo == "anil" else "all", be)
+    m = mk.phi.shape[0]
+    name = f"{'first-order meta-NTK Psi' if first_order else 'meta-NTK Phi'} ({algo}, split={split!r})"
+    r = (mk.y_out - mk.f0).reshape(m, -1)
+    phi = mk.phi
+    del mk                 # the solve may factor phi in place: hold no other reference
     with be.scope():
-        rows = be.put(k_tx)
-        del k_tx
-        if not first_order:   # psi(x)_j = Theta(x, X'_j) - Theta(x, X_j) A_j
-            th_x_in = rows[:, :n * s].reshape(-1, n, s)
-            th_x_out = rows if same else rows[:, n * s:]
-            rows = th_x_out - einsum(be.xp, "xjs,jsq->xjq", th_x_in, be.put(mk.a)).reshape(th_x_out.shape)
-        m = mk.phi.shape[0]
-        name = f"{'first-order meta-NTK Psi' if first_order else 'meta-NTK Phi'} ({algo}, split={split!r})"
-        solver = OuterSolve(be.put(mk.phi), be.put((mk.y_out - mk.f0).reshape(m, -1)), be=be, ridge=ridge,
-                            name=name, symmetric=not first_order, consume=_consume,
-                            fix=", or lower adapt.lr / adapt.steps")
+        rows = be.put(rows)
+        solver = OuterSolve(be.put(phi), be.put(r), be=be, ridge=ridge, name=name, symmetric=not first_order,
+                            consume=_consume, fix=", or lower adapt.lr / adapt.steps")
+    del phi
     return Predictor(be, finetune, solver, rows, train.out_dim, {"n_outer": int(m), "train_tasks": train.n_tasks})
 
 
 def gbml_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: str = "anil",
                       adapt: Adaptation = Adaptation(), split: str = "disjoint", ridge: float = 0.0,
-                      t=None, device: str = "cpu", return_info: bool = False):
+                      t=None, device: str = "numpy", return_info: bool = False):
     """GBML predictions after outer time ``t`` (``None``: to convergence); see :func:`gbml_predictor`.
 
     Returns ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence of ``t``), and

@@ -19,6 +19,7 @@ import numpy as np
 from .. import validate
 from ..methods import HEADS
 from ..tasks import TaskSet
+from . import assembly
 from .device import backend
 from .inner_loop import Adaptation
 from .kernel_blocks import KernelFn, check_common, check_times, flat, per_task, stacked_points
@@ -39,11 +40,12 @@ def mtl_kernel(theta, sigma, n: int, xp):
 
 
 def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: str = "shared",
-                  adapt: Adaptation = Adaptation(), ridge: float = 0.0, device: str = "cpu",
+                  adapt: Adaptation = Adaptation(), ridge: float = 0.0, device: str = "numpy",
                   _consume: bool = False) -> Predictor:
     """MTL trained for time ``t`` (``None``: to convergence), then head fine-tuning: ``fn(t=None)``.
 
-    Shared heads: one kernel call on the training points, one test-vs-training call.  Independent
+    Shared heads: the MTL kernel assembled tile by tile (one kernel call per pair of task blocks,
+    :mod:`.assembly`), the test rows one call per block of training tasks.  Independent
     heads: the prediction is the no-transfer baseline whatever ``t``; only the per-task blocks are
     evaluated, for the condition number reported in ``info``.
 
@@ -64,22 +66,18 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
             emin, emax = float(e.min()), float(e.max())
         info["cond"] = emax / emin if emin > 0 else math.inf
         return Predictor(be, finetune, None, None, train.out_dim, info)
-    k = kernel_fn(flat(x))
-    k_mtl = mtl_kernel(np.asarray(k.theta), np.asarray(k.sigma), n, np)   # elementwise, in place: on the host
-    del k   # the solve may factor k_mtl in place: free the kernels first
-    with be.scope():
-        k_mtl = be.put(k_mtl)
-        solver = OuterSolve(k_mtl, be.put(flat(y)), be=be, ridge=ridge, name=f"MTL kernel (heads={heads!r})",
-                            consume=_consume, fix=", or remove repeated training points")
-        del k_mtl
-    rows = kernel_fn(stacked_points(test), flat(x)).theta_body
+    k_mtl = assembly.mtl_blocks(kernel_fn, x, lower_only=be.is_numpy)   # blocked, in place, on the host
+    rows = assembly.outer_rows(kernel_fn, stacked_points(test), x, body=True)
     with be.scope():
         rows = be.put(rows)
+        solver = OuterSolve(be.put(k_mtl), be.put(flat(y)), be=be, ridge=ridge, name=f"MTL kernel (heads={heads!r})",
+                            consume=_consume, fix=", or remove repeated training points")
+    del k_mtl   # the NumPy solve may factor it in place: hold no other reference
     return Predictor(be, finetune, solver, rows, train.out_dim, info)
 
 
 def mtl_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: str = "shared",
-                     adapt: Adaptation = Adaptation(), ridge: float = 0.0, t=None, device: str = "cpu",
+                     adapt: Adaptation = Adaptation(), ridge: float = 0.0, t=None, device: str = "numpy",
                      return_info: bool = False):
     """MTL predictions after training time ``t``; see :func:`mtl_predictor` (shapes as for GBML)."""
     fn = mtl_predictor(kernel_fn, train, test, heads=heads, adapt=adapt, ridge=ridge, device=device,
@@ -89,7 +87,7 @@ def mtl_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, head
 
 
 def no_transfer_from_kernels(kernel_fn: KernelFn, test: TaskSet, *, adapt: Adaptation = Adaptation(),
-                             inner: str = "head", device: str = "cpu") -> np.ndarray:
+                             inner: str = "head", device: str = "numpy") -> np.ndarray:
     """Test-time fine-tuning from the zero function: ``K_in(X', X) T Y`` (``K_in = Sigma`` or ``Theta``)."""
     check_common(None, test, adapt, 0.0)
     validate.choice("inner", inner, INNER)

@@ -41,7 +41,8 @@ class OuterSolve:
     def __init__(self, k, r, *, be: Backend, ridge: float = 0.0, name: str = "kernel", symmetric: bool = True,
                  consume: bool = False, fix: str = ""):
         xp = be.xp
-        if not bool(xp.all(xp.isfinite(k))):
+        finite = all_finite(k, lower=symmetric) if be.is_numpy else bool(xp.all(xp.isfinite(k)))
+        if not finite:
             raise NotComputable(f"{name} has non-finite entries (overflow in the kernels); rescale the inputs, "
                                 f"e.g. to the unit sphere")
         n = k.shape[0]
@@ -74,7 +75,11 @@ class OuterSolve:
     def _symmetric_flow(self, t: float):
         xp = self._be.xp
         if "eigh" not in self._cache:
-            e, v = xp.linalg.eigh(self._need_k())
+            if self._be.is_numpy:   # k.T's upper triangle is k's lower one, in the Fortran order LAPACK works in
+                e, v = scipy.linalg.eigh(self._need_k().T, lower=False, overwrite_a=self._consume, check_finite=False)
+                self._release()
+            else:
+                e, v = xp.linalg.eigh(self._need_k())
             emin, emax = float(e[0]), float(e[-1])
             if emin < -1e-10 * abs(emax):   # PSD up to round-off; beyond it the flow diverges
                 raise NotComputable(f"{self._name} is indefinite (smallest eigenvalue {emin:.3g}); add ridge > "
@@ -88,15 +93,14 @@ class OuterSolve:
         if "chol" in self._cache:
             return self._cache["chol"]
         be, k, r = self._be, self._need_k(), self._r
-        if be.is_numpy:
-            norm1 = np.linalg.norm(k, 1)
-            try:
-                factor = scipy.linalg.cho_factor(k, lower=True, overwrite_a=self._consume, check_finite=False)
-            except np.linalg.LinAlgError:
+        if be.is_numpy:   # reads k's lower triangle only; in place (on k.T, Fortran order) when consuming
+            norm1 = symmetric_norm1(k)
+            factor, info = scipy.linalg.lapack.dpotrf(k.T, lower=0, overwrite_a=int(self._consume), clean=0)
+            if info != 0:
                 raise NotComputable(self._singular("Cholesky failed")) from None
-            rcond, _ = scipy.linalg.lapack.dpocon(factor[0], norm1, uplo="L")
+            rcond, _ = scipy.linalg.lapack.dpocon(factor, norm1, uplo="U")
             self._check_cond(1.0 / rcond if rcond > 0 else math.inf)
-            coef = scipy.linalg.cho_solve(factor, r, check_finite=False)
+            coef = scipy.linalg.cho_solve((factor, False), r, check_finite=False)
         else:
             import jax.scipy.linalg as jsl
 
@@ -135,15 +139,15 @@ class OuterSolve:
         if "lu" in self._cache:
             return self._cache["lu"]
         be, k, r = self._be, self._need_k(), self._r
-        if be.is_numpy:
-            norm1 = np.linalg.norm(k, 1)
+        if be.is_numpy:   # LU of k.T (Fortran order: in place when consuming); cond_1(k) = cond_inf(k.T)
+            norm1 = column_abs_sums(k).max()
             try:
-                lu, piv = scipy.linalg.lu_factor(k, overwrite_a=self._consume, check_finite=False)
+                lu, piv = scipy.linalg.lu_factor(k.T, overwrite_a=self._consume, check_finite=False)
             except (np.linalg.LinAlgError, ValueError):
                 raise NotComputable(self._singular("LU failed")) from None
-            rcond, _ = scipy.linalg.lapack.dgecon(lu, norm1, norm="1")
+            rcond, _ = scipy.linalg.lapack.dgecon(lu, norm1, norm="I")
             self._check_cond(1.0 / rcond if rcond > 0 else math.inf)
-            coef = scipy.linalg.lu_solve((lu, piv), r, check_finite=False)
+            coef = scipy.linalg.lu_solve((lu, piv), r, trans=1, check_finite=False)   # (k.T)^T coef = r
         else:
             import jax.scipy.linalg as jsl
 
@@ -222,3 +226,46 @@ def inverse_norm1(solve, solve_t, n: int, xp, max_iter: int = 5) -> float:
             break
         x = xp.zeros((n,)).at[j].set(1.0)
     return est
+
+
+ROW_CHUNK = 2048   # rows per chunk of the passes below: temporaries of ROW_CHUNK x M, never M x M
+
+
+def all_finite(k: np.ndarray, lower: bool = False) -> bool:
+    """Whether every entry of ``k`` (``lower``: of its lower triangle) is finite, chunk by chunk."""
+    n = k.shape[0]
+    for i in range(0, n, ROW_CHUNK):
+        rows = slice(i, min(i + ROW_CHUNK, n))
+        if lower:
+            block = k[rows, :rows.stop]
+            ok = np.isfinite(block[:, :i]).all() and np.isfinite(np.tril(block[:, i:])).all()
+        else:
+            ok = np.isfinite(k[rows]).all()
+        if not ok:
+            return False
+    return True
+
+
+def column_abs_sums(k: np.ndarray) -> np.ndarray:
+    """``sum_i |k_ij|`` per column ``j``, chunk by chunk."""
+    out = np.zeros(k.shape[1])
+    for i in range(0, k.shape[0], ROW_CHUNK):
+        out += np.abs(k[i:i + ROW_CHUNK]).sum(axis=0)
+    return out
+
+
+def symmetric_norm1(k: np.ndarray) -> float:
+    """``||K||_1`` of the symmetric ``K`` whose lower triangle is ``k``'s (the upper one is not read).
+
+    Column ``j``'s sum of ``|K|`` is ``sum_{i >= j} |k_ij|`` (column of the lower triangle) plus
+    ``sum_{i < j} |k_ji|`` (row ``j`` of the strict lower triangle).
+    """
+    n = k.shape[0]
+    cols, rows_ = np.zeros(n), np.zeros(n)
+    for i in range(0, n, ROW_CHUNK):
+        rows = slice(i, min(i + ROW_CHUNK, n))
+        block = np.abs(k[rows, :rows.stop])
+        block[:, i:] = np.tril(block[:, i:])
+        cols[:rows.stop] += block.sum(axis=0)
+        rows_[rows] = block.sum(axis=1) - np.diagonal(block[:, i:])
+    return float(np.max(cols + rows_)) if n else 0.0

@@ -31,7 +31,7 @@ def _check_out_dim(spec: MLPSpec, tasks: TaskSet, name: str) -> None:
 
 
 def gbml(spec: MLPSpec, train: TaskSet, test: TaskSet, *, algo: str = "anil", adapt: Adaptation = Adaptation(),
-         split: str = "disjoint", ridge: float = 0.0, t=None, backend: str = "native", device: str = "cpu",
+         split: str = "disjoint", ridge: float = 0.0, t=None, backend: str = "native", device: str = "numpy",
          return_info: bool = False):
     """Infinite-width GBML predictor of ``spec`` (see :func:`gbml_predictor`), ``(tasks, query, out_dim)``."""
     _check_out_dim(spec, train, "train")
@@ -40,7 +40,7 @@ def gbml(spec: MLPSpec, train: TaskSet, test: TaskSet, *, algo: str = "anil", ad
 
 
 def mtl(spec: MLPSpec, train: TaskSet, test: TaskSet, *, heads: str = "shared", adapt: Adaptation = Adaptation(),
-        ridge: float = 0.0, t=None, backend: str = "native", device: str = "cpu", return_info: bool = False):
+        ridge: float = 0.0, t=None, backend: str = "native", device: str = "numpy", return_info: bool = False):
     """Infinite-width MTL predictor of ``spec`` (see :func:`mtl_predictor`), ``(tasks, query, out_dim)``."""
     _check_out_dim(spec, train, "train")
     return mtl_from_kernels(analytic(spec, backend), train, test, heads=heads, adapt=adapt, ridge=ridge, t=t,
@@ -48,7 +48,7 @@ def mtl(spec: MLPSpec, train: TaskSet, test: TaskSet, *, heads: str = "shared", 
 
 
 def no_transfer(spec: MLPSpec, test: TaskSet, *, adapt: Adaptation = Adaptation(), inner: str = "head",
-                backend: str = "native", device: str = "cpu") -> np.ndarray:
+                backend: str = "native", device: str = "numpy") -> np.ndarray:
     """Infinite-width no-transfer baseline of ``spec`` (see :func:`no_transfer_from_kernels`)."""
     _check_out_dim(spec, test, "test")
     return no_transfer_from_kernels(analytic(spec, backend), test, adapt=adapt, inner=inner, device=device)
