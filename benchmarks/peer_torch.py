@@ -30,6 +30,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 
 import numpy as np
@@ -180,8 +181,11 @@ def main(argv=None) -> dict:
     import jax
 
     torch = _torch()
-    rows = [compare(w, depth=args.depth, n_tasks=args.tasks, method=args.method, repeats=args.repeats,
-                    reference=args.reference) for w in args.widths]
+    rows = []
+    for w in args.widths:
+        rows.append(compare(w, depth=args.depth, n_tasks=args.tasks, method=args.method, repeats=args.repeats,
+                            reference=args.reference))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # each width as soon as it is measured
     report = {"benchmark": "peer_torch", "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                                       "python": platform.python_version(),
                                                       "jax": jax.__version__, "torch": torch.__version__,
