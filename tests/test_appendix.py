@@ -165,8 +165,12 @@ METHOD = {parse(n, split=sp).display: parse(n, split=sp).label for n in ("mtl-sh
           for sp in ("same", "disjoint")}
 
 
-def points(root, experiment):
-    s = store.latest_summary(root, experiment)
+def points(root, experiment, digits: bool = False):
+    """The summary the appendix reads (the newest synthetic one, or with ``digits`` the newest on digits) and
+    its points."""
+    from ntk_bridge.experiments.common import on_digits
+
+    s = store.latest_summary(root, experiment, where=lambda r: on_digits(r) == digits)
     return s, store.points_of(root, s)
 
 
@@ -269,11 +273,12 @@ def test_kernel_and_accuracy_numbers_match_points(built):
         logs = [np.mean([np.log(p["result"][key]) for p in pts if p["config"]["depth"] == L]) for L in depths]
         assert num(row[1])[0] == pytest.approx(-np.polyfit(np.log(depths), logs, 1)[0], rel=REL)
     s, pts = points(built["root"], "accuracy")
-    methods = ["mtl", "anil-same", "anil-disjoint", "maml-same", "maml-disjoint", "no-transfer"]  # stored keys
+    methods = ["mtl", "anil-same", "anil-disjoint", "maml-same", "maml-disjoint", "fomaml-same", "fomaml-disjoint",
+               "no-transfer"]  # stored keys
     for fam in ("shared-feature", "clusters"):
         header, rows = tables[f"accuracy-{fam}"]
         assert header[3:-1] == ["MTL", "ANIL (same)", "ANIL (disjoint)", "MAML (same)", "MAML (disjoint)",
-                                "no transfer"]
+                                "FOMAML (same)", "FOMAML (disjoint)", "no transfer"]
         assert rows
         for row in rows:
             res = [p["result"] for p in pts if p["config"]["family"] == fam and p["config"]["depth"] == int(row[0])]
