@@ -100,24 +100,7 @@ def c3(ctx) -> tuple[verdicts.Verdict, list]:
     s = ctx.read("closeness")
     if s is None:
         return verdicts.c3({}), []
-    depths = s.depths
-    i0, i1 = depths.index(min(depths)), depths.index(max(depths))
-    rows = []
-    for split in s.splits:
-        for algo in ALGOS:
-            for gap in GAPS:
-                vals = s.gap(split, algo, gap)
-                a, b = vals[i0], vals[i1]
-                if a is None and b is None:
-                    continue
-                ratio = Num(b.mean / a.mean) if a and b and a.mean else "-"
-                rows.append([closeness.name(algo, split), closeness.GAP_NAMES[gap], stat_num(a), stat_num(b), ratio,
-                             *fit_cells(s.fit(split, algo, gap))[:2]])
-    blocks = [Table("repro-c3", ["Gap GBML vs MTL at the shallowest (L = ", Num(depths[i0]), ") and deepest (L = ",
-                                 Num(depths[i1]), ") depth, mean ± std over ", Num(s.config.get("seeds")),
-                                 " seeds, and the fitted rate r of gap ~ c L^-r."],
-                    ["method", "gap", f"L={depths[i0]}", f"L={depths[i1]}", "ratio", "r", "interval of r"],
-                    rows, align="llrrrrr")]
+    blocks = [_gap_table(s, "repro-c3", s.splits, ALGOS)]
     for algo in ALGOS:
         sweep = s.lr_steps.get(algo)
         f = None if sweep is None else (sweep.fit_scaled if algo == "maml" else sweep.fit)
@@ -129,6 +112,28 @@ def c3(ctx) -> tuple[verdicts.Verdict, list]:
     blocks.extend(_lr_scaling(ctx))
     blocks.append(Para([*ctx.record_info(s), "."], style="item"))
     return verdicts.c3(closeness.c3_inputs(s)), blocks
+
+
+def _gap_table(s, label: str, splits, algos) -> Table:
+    """Gap GBML vs MTL at the shallowest and deepest depth of closeness summary ``s`` and its fitted rate."""
+    depths = s.depths
+    i0, i1 = depths.index(min(depths)), depths.index(max(depths))
+    rows = []
+    for split in splits:
+        for algo in algos:
+            for gap in GAPS:
+                vals = s.gap(split, algo, gap)
+                a, b = vals[i0], vals[i1]
+                if a is None and b is None:
+                    continue
+                ratio = Num(b.mean / a.mean) if a and b and a.mean else "-"
+                rows.append([closeness.name(algo, split), closeness.GAP_NAMES[gap], stat_num(a), stat_num(b), ratio,
+                             *fit_cells(s.fit(split, algo, gap))[:2]])
+    return Table(label, ["Gap GBML vs MTL at the shallowest (L = ", Num(depths[i0]), ") and deepest (L = ",
+                         Num(depths[i1]), ") depth, mean ± std over ", Num(s.config.get("seeds")),
+                         " seeds, and the fitted rate r of gap ~ c L^-r."],
+                 ["method", "gap", f"L={depths[i0]}", f"L={depths[i1]}", "ratio", "r", "interval of r"],
+                 rows, align="llrrrrr")
 
 
 def _lr_scaling(ctx) -> list:
@@ -158,7 +163,12 @@ def c3a(ctx) -> tuple[verdicts.Verdict, list]:
 
 def c3c(ctx) -> tuple[verdicts.Verdict, list]:
     s = ctx.read("closeness")
-    return verdicts.c3_extension(closeness.c3_inputs(s) if s is not None else {}), []
+    if s is None:
+        return verdicts.c3_extension({}), []
+    algos = [a for a in ALGOS if a in ("maml", "fomaml")]
+    blocks = [_gap_table(s, "repro-c3c", [sp for sp in s.splits if sp == "same"], algos), *_lr_scaling(ctx),
+              Para([*ctx.record_info(s), "."], style="item")]
+    return verdicts.c3_extension(closeness.c3_inputs(s)), blocks
 
 
 def _c3b_fits(s) -> list:
