@@ -197,3 +197,38 @@ def test_gpu_device_without_a_gpu_is_a_value_error():
     else:   # a GPU is there: the GPU path equals the NumPy path
         ref = predict.gbml(SPEC, TR, TE, algo="maml", adapt=AD, device="numpy")
         assert rel_err(predict.gbml(SPEC, TR, TE, algo="maml", adapt=AD, device="gpu"), ref) < 1e-10
+
+
+# ------------------------------------------------------------------------ blocked Cholesky (large kernels)
+@pytest.mark.parametrize("n,block", [(300, 64), (257, 256), (40, 100), (90, 1)])
+def test_blocked_cholesky_equals_lapack_and_reads_the_upper_triangle_only(n, block):
+    from ntk_bridge.predict.outer_solve import cholesky_upper_blocked
+
+    x = np.random.default_rng(n).standard_normal((n, n + 3))
+    a_full = x @ x.T / n + 1e-3 * np.eye(n)
+    a = np.asfortranarray(a_full.copy())
+    a[np.tril_indices(n, -1)] = np.nan   # never read
+    assert cholesky_upper_blocked(a, block) == 0
+    assert np.max(np.abs(np.triu(a) - np.linalg.cholesky(a_full).T)) < 1e-12
+    bad = a_full.copy()
+    bad[n // 2, n // 2] = -1.0   # not positive definite from column n//2 + 1 on (1-based), as LAPACK reports
+    _, info = scipy.linalg.lapack.dpotrf(bad, lower=0)
+    assert cholesky_upper_blocked(np.asfortranarray(bad), block) == info == n // 2 + 1
+
+
+@pytest.mark.parametrize("consume", [False, True])
+def test_blocked_cholesky_path_of_the_outer_solve(monkeypatch, consume):
+    """Above ``BLOCKED_ABOVE`` the outer solve factors by blocks: same coefficients and condition estimate."""
+    from ntk_bridge.predict import outer_solve
+    from ntk_bridge.predict.device import backend
+
+    x = np.random.default_rng(1).standard_normal((120, 130))
+    k = x @ x.T / 130 + 1e-2 * np.eye(120)
+    r = np.random.default_rng(2).standard_normal((120, 2))
+    ref = outer_solve.OuterSolve(k.copy(), r, be=backend("numpy"))
+    want, cond = ref.coef(None), ref.cond
+    monkeypatch.setattr(outer_solve, "BLOCKED_ABOVE", 50)
+    monkeypatch.setattr(outer_solve, "CHOLESKY_BLOCK", 32)
+    got = outer_solve.OuterSolve(k.copy(), r, be=backend("numpy"), consume=consume)
+    assert rel_err(got.coef(None), want) < 1e-12 and got.cond == pytest.approx(cond, rel=1e-8)
+    assert rel_err(got.coef(None), np.linalg.solve(k, r)) < 1e-10

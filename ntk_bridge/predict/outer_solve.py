@@ -95,7 +95,11 @@ class OuterSolve:
         be, k, r = self._be, self._need_k(), self._r
         if be.is_numpy:   # reads k's lower triangle only; in place (on k.T, Fortran order) when consuming
             norm1 = symmetric_norm1(k)
-            factor, info = scipy.linalg.lapack.dpotrf(k.T, lower=0, overwrite_a=int(self._consume), clean=0)
+            if k.shape[0] > BLOCKED_ABOVE:   # LAPACK's one-call dpotrf crashed (SIGSEGV) at M = 30,000
+                factor = k.T if self._consume else np.array(k.T, order="F")
+                info = cholesky_upper_blocked(factor, CHOLESKY_BLOCK)
+            else:
+                factor, info = scipy.linalg.lapack.dpotrf(k.T, lower=0, overwrite_a=int(self._consume), clean=0)
             if info != 0:
                 raise NotComputable(self._singular("Cholesky failed")) from None
             rcond, _ = scipy.linalg.lapack.dpocon(factor, norm1, uplo="U")
@@ -229,6 +233,35 @@ def inverse_norm1(solve, solve_t, n: int, xp, max_iter: int = 5) -> float:
 
 
 ROW_CHUNK = 2048   # rows per chunk of the passes below: temporaries of ROW_CHUNK x M, never M x M
+BLOCKED_ABOVE = 8192  # Cholesky of larger kernels in blocks (scipy's bundled OpenBLAS dpotrf segfaulted at 30,000)
+CHOLESKY_BLOCK = 2048
+
+
+def cholesky_upper_blocked(a: np.ndarray, block: int = ROW_CHUNK) -> int:
+    """Cholesky ``A = U^T U`` in place, right-looking by blocks of ``block`` columns.
+
+    ``a`` is Fortran-ordered ``(M, M)``; only its upper triangle is read, and ``U`` is written
+    there (the lower triangle of the diagonal blocks is zeroed, the rest left as it was).  Per
+    block: ``U11 = chol(A11)`` (LAPACK ``dpotrf``), ``U12 = U11^-T A12`` (``dtrsm``),
+    ``A22 -= U12^T U12`` on the upper triangle in column chunks (temporaries ``M x block``,
+    never ``M x M``).  Returns LAPACK's ``info``: 0, or the 1-based column where ``A`` stopped
+    being positive definite.
+    """
+    n = a.shape[0]
+    for j0 in range(0, n, block):
+        j1 = min(j0 + block, n)
+        u11, info = scipy.linalg.lapack.dpotrf(a[j0:j1, j0:j1], lower=0, clean=1)
+        if info != 0:
+            return j0 + info if info > 0 else info
+        a[j0:j1, j0:j1] = u11
+        if j1 == n:
+            break
+        u12 = scipy.linalg.blas.dtrsm(1.0, u11, a[j0:j1, j1:], side=0, lower=0, trans_a=1)
+        a[j0:j1, j1:] = u12
+        for c0 in range(j1, n, block):
+            c1 = min(c0 + block, n)
+            a[j1:c1, c0:c1] -= u12[:, :c1 - j1].T @ u12[:, c0 - j1:c1 - j1]
+    return 0
 
 
 def all_finite(k: np.ndarray, lower: bool = False) -> bool:
