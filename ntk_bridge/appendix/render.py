@@ -107,7 +107,7 @@ def fmt(x: float | None, digits: int = DIGITS) -> str:
 
 def _num_md(n: Num) -> str:
     s = fmt(n.value, n.digits)
-    return s if n.std is None else f"{s} ± {fmt(n.std, 2)}"
+    return s if n.std is None or n.n == 1 else f"{s} ± {fmt(n.std, 2)}"  # one sample: no spread to show
 
 
 def _num_tex_one(s: str) -> str:
@@ -119,7 +119,7 @@ def _num_tex_one(s: str) -> str:
 
 def _num_tex(n: Num) -> str:
     s = _num_tex_one(fmt(n.value, n.digits))
-    return s if n.std is None else f"{s}\\,$\\pm$\\,{_num_tex_one(fmt(n.std, 2))}"
+    return s if n.std is None or n.n == 1 else f"{s}\\,$\\pm$\\,{_num_tex_one(fmt(n.std, 2))}"
 
 
 # --------------------------------------------------------------------------- LaTeX
