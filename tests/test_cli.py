@@ -10,7 +10,7 @@ from ntk_bridge import cli, store
     (["width", "--widths", "0"], "--widths: must be an integer >= 1, got 0"),
     (["accuracy", "--seeds", "x"], "--seeds: must be an integer >= 1, got 'x'"),
     (["closeness", "--family", "omniglot"], "invalid choice: 'omniglot'"),
-    (["kernel-share", "--family", "sinusoid"], "has no option --family"),
+    (["kernel-share", "--family", "sinusoid"], "family must be one of (None, 'digits'), got 'sinusoid'"),
     (["kernel-share", "--widths", "64"], "has no option --widths"),
     (["train"], "invalid choice: 'train'"),
     ([], "required"),
