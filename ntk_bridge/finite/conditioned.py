@@ -37,6 +37,7 @@ from ..precision import x64
 from ..spec import MLPSpec
 from ..tasks import TaskSet
 from .fit import MAX_HALVINGS, loss_monitor
+from .net import dominant_eig
 from .problem import DTYPES
 
 RECHECK_ITERS = 4   # warm-started power iterations before each chunk (as finite.fit)
@@ -68,14 +69,7 @@ def power_iteration(cnet, base, delta, data, u0, iters):
     def op(u):
         return jax.jvp(f, (delta,), vjp(data["w"][:, None] * u))[1]
 
-    def step(_, u):
-        v = op(u)
-        return v / jnp.linalg.norm(v)
-
-    u = jax.lax.fori_loop(0, iters, step, u0 / jnp.linalg.norm(u0))
-    v = op(u)
-    lam = jnp.linalg.norm(v)
-    return lam, v / lam
+    return dominant_eig(op, u0, iters)
 
 
 @functools.partial(jax.jit, static_argnames=("cnet", "n_steps"))

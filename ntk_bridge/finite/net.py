@@ -116,11 +116,17 @@ def power_iteration(cfg: Problem, base, delta, data, u0, iters: int):
     def op(u):
         return jax.jvp(lambda d: _outputs(cfg, base, d, data, False), (delta,), vjp(u))[1]
 
-    def power_step(_, u):
+    return dominant_eig(op, u0, iters)
+
+
+def dominant_eig(op, u0, iters):
+    """``(|lambda|, u)``: the dominant eigenvalue (modulus) and unit eigenvector of the linear map ``op``
+    by ``iters`` power steps from ``u0`` (traceable: ``iters`` may be a traced integer)."""
+    def step(_, u):
         v = op(u)
         return v / jnp.linalg.norm(v)
 
-    u = jax.lax.fori_loop(0, iters, power_step, u0 / jnp.linalg.norm(u0))
+    u = jax.lax.fori_loop(0, iters, step, u0 / jnp.linalg.norm(u0))
     v = op(u)
     lam = jnp.linalg.norm(v)
     return lam, v / lam
