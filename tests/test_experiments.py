@@ -182,8 +182,10 @@ def test_configure_validates_options():
     assert configure("closeness", quick=True, depths=(1, 2)).depths == (1, 2)
     assert configure("closeness", family="sinusoid").tasks.family == "sinusoid"
     assert configure("accuracy", family="clusters").families == ("clusters",)
+    with pytest.raises(ValueError, match=r"family must be one of \(None, 'digits'\), got 'sinusoid'"):
+        configure("kernel-share", family="sinusoid")   # kernel share takes digit images or the sphere only
     with pytest.raises(ValueError, match="no option --family"):
-        configure("kernel-share", family="sinusoid")
+        configure("cost", family="sinusoid")
     with pytest.raises(ValueError, match="depths"):
         configure("closeness", depths=(0, 2))
     with pytest.raises(ValueError, match="family"):
