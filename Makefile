@@ -43,10 +43,15 @@ define run_pytest
 	exit $$rc
 endef
 
+# The two stacks run side by side (most tests are single-threaded compilation: one core each);
+# each stack's output is printed whole when its run ends, pinned first.
 test: install install-latest  ## the test suite on both stacks (what CI runs); fails if either fails
-	@status=0; \
-	$(MAKE) --no-print-directory test-pinned || status=1; \
-	$(MAKE) --no-print-directory test-latest || status=1; \
+	@logs=$$(mktemp -d); status=0; \
+	echo "make test: the pinned and the latest stack run side by side; each one's output follows when it ends"; \
+	$(MAKE) --no-print-directory test-pinned > $$logs/pinned 2>&1 & pinned=$$!; \
+	$(MAKE) --no-print-directory test-latest > $$logs/latest 2>&1 & latest=$$!; \
+	wait $$pinned || status=1; cat $$logs/pinned; \
+	wait $$latest || status=1; cat $$logs/latest; rm -rf $$logs; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED on at least one stack (see above)" >&2; fi; \
 	exit $$status
 

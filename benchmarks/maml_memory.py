@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
+
+from ntk_bridge import store
 
 
 def run_point(width: int, path: str, *, depth: int = 4, n_tasks: int = 20, method: str = "maml") -> dict:
@@ -81,8 +82,7 @@ def main(argv=None) -> dict:
                 points.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(json.dumps(points[-1]), file=sys.stderr)
     report = {"benchmark": "maml_memory", "target_gb": 4.0,
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "python": platform.python_version()},
+              "machine": store.machine(),
               "points": points}
     print(json.dumps(report, indent=1))
     return report

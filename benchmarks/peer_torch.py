@@ -28,12 +28,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import sys
 import time
 
 import numpy as np
+
+from ntk_bridge import store
 
 
 def _torch():
@@ -186,10 +186,9 @@ def main(argv=None) -> dict:
         rows.append(compare(w, depth=args.depth, n_tasks=args.tasks, method=args.method, repeats=args.repeats,
                             reference=args.reference))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # each width as soon as it is measured
-    report = {"benchmark": "peer_torch", "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                                      "python": platform.python_version(),
-                                                      "jax": jax.__version__, "torch": torch.__version__,
-                                                      "torch_threads": torch.get_num_threads()},
+    report = {"benchmark": "peer_torch", "machine": dict(store.machine(), jax=jax.__version__,
+                                                                  torch=torch.__version__,
+                                                                  torch_threads=torch.get_num_threads()),
               "rows": rows}
     print(json.dumps(report, indent=1))
     return report

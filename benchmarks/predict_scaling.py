@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+from ntk_bridge import store
 
 METHODS = ("anil", "mtl")
 
@@ -96,8 +97,7 @@ def main(argv=None) -> dict:
         if len(rows) >= 2:
             a = np.polyfit(np.log([p["train_tasks"] for p in rows]), np.log([p["wall_s"] for p in rows]), 1)[0]
             fits[method] = round(float(a), 3)
-    report = {"benchmark": "predict_scaling", "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                                          "python": platform.python_version()},
+    report = {"benchmark": "predict_scaling", "machine": store.machine(),
               "points": points, "time_exponent": fits}
     print(json.dumps(report, indent=1))
     return report

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 
 import numpy as np
+
+from ntk_bridge import store
 
 METHODS = ("anil", "maml", "mtl")
 
@@ -80,7 +80,7 @@ def main(argv=None) -> dict:
     report = {"benchmark": "predict_times", "target_ratio": 1.5,
               "note": "ratio = many_t_s / one_t_s (end to end; noisy on a shared machine); ratio_marginal = "
                       "1 + extra_t_s / one_t_s (the cost of the further t values alone)",
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+              "machine": store.machine(),
               "points": points, "max_ratio": max(p["ratio"] for p in points)}
     print(json.dumps(report, indent=1))
     return report

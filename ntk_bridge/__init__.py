@@ -1,14 +1,14 @@
 """ntk_bridge: MTL and gradient-based meta-learning in the NTK regime, closed form and finite width."""
 import importlib
 
-from . import conditioning, kernels, methods, metrics, predict, tasks
+from . import conditioning, kernels, methods, metrics, predict, probe, tasks
 from .methods import Method
 from .predict import Adaptation
 from .spec import MLPSpec
 from .tasks import TaskSet
 
 __all__ = ["Adaptation", "MLPSpec", "Method", "TaskSet", "conditioning", "experiments", "finite", "kernels", "methods",
-           "metrics", "predict", "store", "tasks"]
+           "metrics", "probe", "predict", "store", "tasks"]
 __version__ = "0.1.0"
 _LAZY = ("experiments", "finite", "store")  # import JAX/optax only when used
 

@@ -136,6 +136,12 @@ def device() -> dict:
 _versions, _device = versions, device  # save()'s parameters of the same names shadow these
 
 
+def machine() -> dict:
+    """The host, for benchmark reports: CPU count and model, OS platform, Python version."""
+    return {"cpus": os.cpu_count(), "host_cpu": _host_cpu(), "platform": platform.platform(),
+            "python": platform.python_version()}
+
+
 def _host_cpu() -> str:
     try:
         with open("/proc/cpuinfo") as fh:

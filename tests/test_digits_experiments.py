@@ -161,3 +161,28 @@ def test_paper_repro_has_digits_rows_with_verdicts(tmp_path):
     assert "## C3-digits" in text and "## C5-digits" in text
     md = (tmp_path / "out" / "appendix.md").read_text()
     assert "Real images: scikit-learn's digits" in md and "Digits setting" in md
+
+
+def test_accuracy_probe_rows_and_flagged_finite_runs_are_excluded(tmp_path):
+    """The authors' probe: at infinite width one number for every method (= nb.probe.infinite on the same
+    test tasks); at finite width per trained body (no transfer: the seed's initial body).  Trained nets
+    that did not converge are excluded from the statistics unless include_flagged."""
+    import jax
+
+    cfg = accuracy.Config(families=("digits-2way",), n_train=3, n_test=2, depths=(1,), seeds=1, inner_times=(0.5,),
+                          widths=(32,), finite_families=("digits-2way",), finite_depth=1, finite_seeds=1,
+                          finite_outer_steps=2, finite_tol=1e-3)
+    inf_row, fin_row = accuracy.read(accuracy.run(cfg, tmp_path)).rows
+    _, test = accuracy.task_config("digits-2way", 3, 2).draw(0)
+    want = nb.probe.infinite(nb.MLPSpec(depth=1, out_dim=2), test)
+    assert all(inf_row.probe(m).mean == pytest.approx(want, abs=1e-12) for m in accuracy.METHODS)
+    spec = nb.MLPSpec(depth=1, width=32, out_dim=2)
+    body0 = spec.init(jax.random.split(jax.random.PRNGKey(0), 3)[0], test.dim)["body"]
+    assert fin_row.probe("no-transfer").mean == pytest.approx(nb.probe.finite(spec, body0, test), abs=1e-12)
+    trained = [m for m in accuracy.FINITE_METHODS if m.kind != "none"]
+    for m in trained:   # 2 outer steps cannot reach 1e-3 of the initial loss
+        assert fin_row.score(m) is None and "excluded" in fin_row.errors[m.label], m.label
+        assert fin_row.probe(m) is None
+    assert fin_row.score("no-transfer") is not None   # trains nothing: nothing to converge
+    kept = accuracy.read(accuracy.run(dataclasses.replace(cfg, include_flagged=True), tmp_path)).rows[1]
+    assert all(kept.score(m) is not None and kept.probe(m) is not None for m in trained)

@@ -17,12 +17,17 @@ TINY = TaskConfig(n_train=3, n_test=2, n_support=3, n_query=3)
 
 def _fake_fit_predict(spec, train, test, *, method, adapt, split="disjoint", seed=0, return_info=False, **kw):
     """The closed form plus width^-1/2 noise, standing in for training (drawing is under test, not training)."""
+    import jax
+
     if method == "mtl-shared":
         pred = predict.mtl(spec, train, test, adapt=adapt)
+    elif method == "no-transfer":
+        pred = predict.no_transfer(spec, test, adapt=adapt)
     else:
         pred = predict.gbml(spec, train, test, algo=method, adapt=adapt, split=split)
     pred = pred + np.random.default_rng(seed).standard_normal(pred.shape) / np.sqrt(spec.width)
-    info = {"converged": True, "steps": 1, "final_loss": 0.0, "initial_loss": 1.0, "wall_s": 0.0}
+    info = {"converged": True, "steps": 1, "final_loss": 0.0, "initial_loss": 1.0, "wall_s": 0.0,
+            "left_kernel_regime": False, "body": spec.init(jax.random.PRNGKey(seed), train.dim)["body"]}
     return (pred, info) if return_info else pred
 
 

@@ -241,16 +241,7 @@ def c5(ctx) -> tuple[verdicts.Verdict, list]:
     s = ctx.read("accuracy")
     if s is None:
         return verdicts.c5([]), []
-    rows = []
-    for r in s.rows:
-        inp = accuracy.c5_input(r)
-        if inp is None:
-            continue
-        best, best_stat = accuracy.best_gbml(r)
-        nt = r.score("no-transfer")
-        rows.append([Code(r.family), r.metric, Num(r.depth), Num(r.tau), "inf." if r.width is None else Num(r.width),
-                     stat_num(r.score("mtl-shared")), [stat_num(best_stat), ", ", best.display],
-                     stat_num(nt) if nt is not None else "-", "yes" if verdicts.c5_within(*inp[:3]) else "no"])
+    rows = [[row[0], r.metric, *row[1:]] for r, row in _c5_rows(s)]
     blocks = [Table("repro-c5", ["Test error of MTL, of the best GBML method and of no transfer (fine-tuning from "
                                  "the zero function) per setting, mean ± std over seeds. Within: MTL within the "
                                  "margin of the best GBML."],
@@ -258,6 +249,22 @@ def c5(ctx) -> tuple[verdicts.Verdict, list]:
                     align="llrrrrrrl"),
               Para([*ctx.record_info(s), "."], style="item")]
     return verdicts.c5(accuracy.c5_inputs(s)), blocks
+
+
+def _c5_rows(s) -> list[tuple]:
+    """``(row, cells)`` per accuracy setting where MTL and a GBML method were computed: setting, L, tau,
+    width, MTL, best GBML (and which), no transfer, within the C5 margin."""
+    out = []
+    for r in s.rows:
+        inp = accuracy.c5_input(r)
+        if inp is None:
+            continue
+        best, best_stat = accuracy.best_gbml(r)
+        nt = r.score("no-transfer")
+        out.append((r, [Code(r.family), Num(r.depth), Num(r.tau), "inf." if r.width is None else Num(r.width),
+                        stat_num(r.score("mtl-shared")), [stat_num(best_stat), ", ", best.display],
+                        stat_num(nt) if nt is not None else "-", "yes" if verdicts.c5_within(*inp[:3]) else "no"]))
+    return out
 
 
 def c3_digits(ctx) -> tuple[verdicts.Verdict, list]:
@@ -307,21 +314,23 @@ def c5_digits(ctx) -> tuple[verdicts.Verdict, list]:
                  "transfer."], style="item")
     if s is None:
         return verdicts.c5_digits([]), [note]
-    rows = []
-    for r in s.rows:
-        inp = accuracy.c5_input(r)
-        if inp is None:
-            continue
-        best, best_stat = accuracy.best_gbml(r)
-        nt = r.score("no-transfer")
-        rows.append([Code(r.family), Num(r.depth), Num(r.tau), "inf." if r.width is None else Num(r.width),
-                     stat_num(r.score("mtl-shared")), [stat_num(best_stat), ", ", best.display],
-                     stat_num(nt) if nt is not None else "-", "yes" if verdicts.c5_within(*inp[:3]) else "no"])
+    rows = [row for _, row in _c5_rows(s)]
     blocks = [Table("repro-c5-digits", ["Real data (digits): test accuracy of MTL, of the best GBML method and of no "
-                                        "transfer per setting, mean ± std over seeds."],
+                                        "transfer per setting, mean ± std over seeds; trained nets that did not "
+                                        "converge or left the kernel regime are excluded."],
                     ["setting", "L", "tau", "width", "MTL", "best GBML", "no transfer", "within"], rows,
-                    align="lrrrrrrl"),
-              note, Para([*ctx.record_info(s), "."], style="item")]
+                    align="lrrrrrrl"), note]
+    probe_rows = [[Code(r.family), Num(r.depth), "inf." if r.width is None else Num(r.width),
+                   *[stat_num(r.probe(m)) if r.probe(m) else "-" for m in ("mtl-shared", "anil-disjoint",
+                                                                            "maml-disjoint", "no-transfer")]]
+                  for r in s.rows if r.probes]
+    if probe_rows:
+        blocks.append(Table("repro-c5-digits-probe", [
+            "The authors' test-time procedure instead of the inner loop (frozen body, L2-normalized features, "
+            "logistic regression with C = ", Num(s.config.get("probe_C")), " on the support; ", Code("nb.probe"),
+            "): query accuracy. Not part of the verdict's rule. At infinite width every body is the initial one."],
+            ["setting", "L", "width", "MTL", "ANIL", "MAML", "no transfer"], probe_rows, align="lrrrrrr"))
+    blocks.append(Para([*ctx.record_info(s), "."], style="item"))
     return verdicts.c5_digits(accuracy.c5_inputs(s)), blocks
 
 

@@ -24,7 +24,7 @@ from ..predict import SPLITS, Adaptation
 from ..methods import Method, parse
 from .closeness import ALGOS, GAPS, evaluate
 from .common import TaskConfig, check_choice, check_int, check_ints, save_summary, stat
-from .stats import Stat
+from .stats import Stat, Summary
 
 NAME = "ablate"
 ABLATIONS = ("steps", "lr", "n_train", "similarity", "heads", "flow", "lr_scaling")
@@ -160,13 +160,9 @@ class Row:
 
 
 @dataclasses.dataclass(frozen=True)
-class AblateSummary:
-    record: dict = dataclasses.field(repr=False, compare=False)
+class AblateSummary(Summary):
     rows: tuple = ()
 
-    @property
-    def config(self) -> dict:
-        return self.record["config"]
 
     @property
     def ablations(self) -> tuple:

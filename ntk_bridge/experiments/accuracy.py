@@ -31,7 +31,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import metrics, store
+from .. import metrics, probe, store, validate
 from ..errors import NotComputable
 from ..kernels import BACKENDS
 from ..methods import Method, closed_form, parse
@@ -39,12 +39,13 @@ from ..predict import Adaptation
 from ..spec import MLPSpec
 from ..tasks import CLASSIFICATION, FAMILIES
 from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
-from .stats import Stat
+from .stats import Stat, Summary
 
 NAME = "accuracy"
 METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-same", "anil-disjoint", "maml-same", "maml-disjoint",
                                           "fomaml-same", "fomaml-disjoint", "no-transfer"))
-FINITE_METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-disjoint", "maml-disjoint", "fomaml-disjoint"))
+FINITE_METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-disjoint", "maml-disjoint", "fomaml-disjoint",
+                                                 "no-transfer"))
 
 
 def key(method: Method) -> str:
@@ -81,7 +82,8 @@ def metric(family: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class Config:
     AXES: ClassVar[tuple] = ("families", "depths", "seeds", "inner_times", "widths", "finite_families", "finite_depth",
-                             "finite_seeds", "finite_outer_steps")
+                             "finite_seeds", "finite_outer_steps", "finite_tol", "probe_C",
+                             "include_flagged")
     families: tuple = ("shared-feature", "sinusoid", "clusters")
     n_train: int = 20
     n_test: int = 20
@@ -94,6 +96,9 @@ class Config:
     finite_depth: int = 2
     finite_seeds: int = 2
     finite_outer_steps: int = 3000
+    finite_tol: float = 1e-7
+    probe_C: float = probe.C_AUTHORS
+    include_flagged: bool = False
     backend: str = "native"
 
     def __post_init__(self):
@@ -104,6 +109,9 @@ class Config:
             raise ValueError(f"finite_families must be a tuple of {known}, got {self.finite_families!r}")
         for name in ("n_train", "n_test", "seeds", "steps", "finite_depth", "finite_seeds", "finite_outer_steps"):
             check_int(name, getattr(self, name))
+        validate.real("finite_tol", self.finite_tol, 0.0, 1.0, low_open=True, high_open=True)
+        validate.positive("probe_C", self.probe_C)
+        validate.flag("include_flagged", self.include_flagged)
         check_ints("depths", self.depths)
         if self.widths:
             check_ints("widths", self.widths)
@@ -121,12 +129,18 @@ class Config:
     @classmethod
     def digits(cls, quick: bool = False) -> "Config":
         """C5 on real images: the four digits settings (:data:`SETTINGS`), closed forms at depths 2
-        and 8, inner time tau = 0.5, 2 seeds; trained nets of width 256 (depth 2) on 2-way, one seed,
-        1000 outer steps (CPU-sized: second-order MAML dominates)."""
+        and 8, inner time tau = 0.5, 2 seeds; trained nets of width 256 (depth 2) on every setting,
+        one seed, up to 3000 outer steps to 1e-4 of the initial loss (about 15 CPU-minutes: second-order
+        MAML dominates); the authors' logistic probe (C = 3) on every body."""
         if quick:
             return cls(families=DIGITS, n_train=8, n_test=8, seeds=2, depths=(2,), inner_times=(0.5,), widths=())
-        return cls(families=DIGITS, seeds=2, inner_times=(0.5,), finite_families=("digits-2way",), widths=(256,),
-                   finite_seeds=1, finite_outer_steps=1000)
+        return cls(families=DIGITS, seeds=2, inner_times=(0.5,), finite_families=DIGITS, widths=(256,),
+                   finite_seeds=1, finite_outer_steps=3000, finite_tol=1e-4)
+
+
+def _probe(config: Config, family: str) -> dict:
+    """The probe's point field: ``{"probe_C": C}`` for classification families, else nothing."""
+    return {"probe_C": config.probe_C} if metric(family) == "accuracy" else {}
 
 
 def _tasks(p: dict) -> TaskConfig:
@@ -157,6 +171,8 @@ def _compute(p: dict) -> dict:
             result[key(method)] = {"error": str(exc)}
         else:
             result[key(method)] = {"error_metric": _score(p["family"], pred, test.yq)}
+    if "probe_C" in p:   # classification: the authors' test-time probe on the (unmoved) infinite-width body
+        result["probe"] = probe.infinite(spec, test, p["probe_C"], backend=p["backend"])
     return result
 
 
@@ -169,22 +185,26 @@ def _compute_finite(p: dict) -> dict:
     result = {"lr": adapt.lr}
     for method in FINITE_METHODS:
         pred, info = finite.fit_predict(spec, train, test, method=method.name, adapt=adapt, split=method.split,
-                                        seed=p["seed"], outer_steps=p["outer_steps"], return_info=True)
+                                        seed=p["seed"], outer_steps=p["outer_steps"], tol=p["tol"], return_info=True)
         result[key(method)] = {"error_metric": _score(p["family"], pred, test.yq), "converged": bool(info["converged"]),
-                        "train_s": float(info["wall_s"])}
+                               "train_s": float(info["wall_s"]), "steps": int(info["steps"]),
+                               "left_kernel_regime": bool(info["left_kernel_regime"])}
+        if "probe_C" in p:   # the authors' test-time probe on the trained body (classification)
+            result[key(method)]["probe"] = probe.finite(spec, info["body"], test, p["probe_C"])
     return result
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     """Run (or resume) family x depth x tau x seed, and the finite-width points; store the summary."""
     start = time.perf_counter()
-    points = [point(config, family=f, depth=L, tau=tau, seed=s) for f in config.families for L in config.depths
-              for tau in config.inner_times for s in range(config.seeds)]
+    points = [point(config, family=f, depth=L, tau=tau, seed=s, **_probe(config, f)) for f in config.families
+              for L in config.depths for tau in config.inner_times for s in range(config.seeds)]
     records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc="accuracy (inf. width)")
     from ..finite import SCHEDULE  # the outer schedule is part of a trained point's identity (issue #14)
 
     finite_points = [point(config, family=f, depth=config.finite_depth, tau=min(config.inner_times), width=w,
-                           seed=s, outer_steps=config.finite_outer_steps, schedule=SCHEDULE)
+                           seed=s, outer_steps=config.finite_outer_steps, tol=config.finite_tol, schedule=SCHEDULE,
+                           **_probe(config, f))
                      for f in config.families if f in config.finite_families
                      for w in config.widths for s in range(config.finite_seeds)]
     finite_records = store.sweep(root, NAME, finite_points, _compute_finite, seed_of=lambda p: p["seed"],
@@ -195,27 +215,48 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
             for tau in config.inner_times:
                 res = [r["result"] for r in records
                        if (r["config"]["family"], r["config"]["depth"], r["config"]["tau"]) == (f, L, tau)]
-                rows.append({"family": f, "depth": L, "tau": tau, "width": None,
-                             "metric": metric(f), **{key(m): _stat_ok([x[key(m)] for x in res if key(m) in x])
-                                                     for m in METHODS}})
+                row = {"family": f, "depth": L, "tau": tau, "width": None, "metric": metric(f),
+                       **{key(m): _stat_ok([x[key(m)] for x in res if key(m) in x]) for m in METHODS}}
+                probes = [x["probe"] for x in res if "probe" in x]
+                if probes:   # one body for every method at infinite width: the same probe accuracy
+                    row["probe"] = {key(m): stat(probes) for m in METHODS}
+                rows.append(row)
         for w in config.widths if f in config.finite_families else ():
             res = [r["result"] for r in finite_records
                    if (r["config"]["family"], r["config"]["width"]) == (f, w)]
-            rows.append({"family": f, "depth": config.finite_depth, "tau": min(config.inner_times), "width": w,
-                         "metric": metric(f), **{key(m): _stat_ok([x[key(m)] for x in res if key(m) in x])
-                                                 for m in FINITE_METHODS}})
+            row = {"family": f, "depth": config.finite_depth, "tau": min(config.inner_times), "width": w,
+                   "metric": metric(f), **{key(m): _stat_ok([x[key(m)] for x in res if key(m) in x],
+                                                            config.include_flagged) for m in FINITE_METHODS}}
+            probes = {key(m): [x[key(m)]["probe"] for x in res if key(m) in x and "probe" in x[key(m)]
+                               and (config.include_flagged or not _flag(x[key(m)]))] for m in FINITE_METHODS}
+            if any(probes.values()):
+                row["probe"] = {k: stat(v) for k, v in probes.items() if v}
+            rows.append(row)
     return save_summary(root, NAME, config, records + finite_records, {"rows": rows}, start)
 
 
-def _stat_ok(results: list[dict]) -> dict | None:
+def _flag(result: dict) -> str | None:
+    """Why a trained net's result stays out of the statistics (not converged, left the kernel regime), or ``None``."""
+    if result.get("left_kernel_regime"):
+        return "left the kernel regime (its loss rose by more than 5% in a step)"
+    if result.get("converged") is False:
+        return f"did not converge in {result.get('steps', '?')} outer steps"
+    return None
+
+
+def _stat_ok(results: list[dict], include_flagged: bool = True) -> dict | None:
     """Stats of ``error_metric`` over seeds that computed; ``None`` (with the first error) if none did.
 
-    ``None`` also where no record holds the method (records stored before it was added).
+    Trained nets flagged by :func:`_flag` are counted as ``excluded`` and left out unless
+    ``include_flagged``.  ``None`` also where no record holds the method (records stored before it was added).
     """
-    ok = [r["error_metric"] for r in results if "error_metric" in r]
+    done = [r for r in results if "error_metric" in r]
+    ok = [r["error_metric"] for r in done if include_flagged or not _flag(r)]
     if not ok:
+        if done:
+            return {"error": f"every run excluded: {_flag(done[0])}", "excluded": len(done)}
         return {"error": results[0]["error"]} if results else None
-    return dict(stat(ok), failed=len(results) - len(ok))
+    return dict(stat(ok), failed=len(results) - len(done), excluded=len(done) - len(ok))
 
 
 # --------------------------------------------------------------------------- reading a summary
@@ -230,6 +271,7 @@ class Row:
     metric: str                     # "mse" (lower is better) | "accuracy" (higher is better)
     scores: dict                    # Method.label -> Stat (mean/std over the seeds that computed)
     errors: dict                    # Method.label -> message, where no seed could be computed
+    probes: dict = dataclasses.field(default_factory=dict)  # Method.label -> Stat: the authors' probe (nb.probe)
 
     def ran(self, method) -> bool:
         """Whether ``method`` (a :class:`Method` or name) was run at this setting."""
@@ -240,19 +282,20 @@ class Row:
         """Mean/std of the test error of ``method``; ``None`` if not run or not computable."""
         return self.scores.get(parse(method).label)
 
+    def probe(self, method) -> Stat | None:
+        """Query accuracy of the logistic probe (``nb.probe``, ``C = probe_C``) on ``method``'s body;
+        ``None`` where it was not run (regression, or records from before the probe)."""
+        return self.probes.get(parse(method).label)
+
     @property
     def higher_is_better(self) -> bool:
         return self.metric == "accuracy"
 
 
 @dataclasses.dataclass(frozen=True)
-class AccuracySummary:
-    record: dict = dataclasses.field(repr=False, compare=False)
+class AccuracySummary(Summary):
     rows: tuple = ()
 
-    @property
-    def config(self) -> dict:
-        return self.record["config"]
 
     @property
     def families(self) -> tuple:
@@ -278,5 +321,6 @@ def read(summary: dict) -> AccuracySummary:
                 errors[m.label] = str(v.get("error", "not computable"))
             else:
                 scores[m.label] = stat_
-        rows.append(Row(r["family"], r["depth"], r["tau"], r["width"], r["metric"], scores, errors))
+        probes = {m.label: Stat.read(r["probe"][key(m)]) for m in METHODS if key(m) in r.get("probe", {})}
+        rows.append(Row(r["family"], r["depth"], r["tau"], r["width"], r["metric"], scores, errors, probes))
     return AccuracySummary(summary, tuple(rows))

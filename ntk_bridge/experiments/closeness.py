@@ -35,7 +35,7 @@ from ..methods import Method, closed_form
 from ..predict import SPLITS, Adaptation
 from ..spec import MLPSpec
 from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
-from .stats import LinearFit, PowerFit, stats
+from .stats import LinearFit, PowerFit, Summary, stats
 
 NAME = "closeness"
 ALGOS = ("anil", "maml")
@@ -104,14 +104,14 @@ class Config:
     @classmethod
     def digits(cls, quick: bool = False) -> "Config":
         """Real images (``tasks.digits``): 2-way 5-shot episodes, 5 queries per class, meta-train
-        classes 0-4, meta-test 5-9, labels permuted per episode.  Full: depths 1-32, 3 seeds,
-        finite overlay at depth 2, widths 128 and 512 (one seed, 1000 outer steps: CPU-sized); quick (``reproduce --quick``): 8
+        classes 0-4, meta-test 5-9, labels permuted per episode.  Full: depths 1-32, 3 seeds, closed
+        forms (trained nets on digits: ``finite_closeness.Config.digits``, smaller tasks that converge
+        on a CPU; ``--widths`` adds this experiment's overlay); quick (``reproduce --quick``): 8
         training and 8 test tasks, depths 1, 4, 16, 2 seeds, closed forms only (about 10 s of CPU)."""
         if quick:
             return cls(tasks=TaskConfig("digits", 8, 8, 5, 5, options=(("n_way", 2),)), depths=(1, 4, 16), seeds=2,
                        lr_steps=(), widths=(), n_boot=200)
-        return cls(tasks=DIGITS_TASKS, depths=(1, 2, 4, 8, 16, 32), seeds=3, lr_steps=(), widths=(128, 512),
-                   finite_depths=(2,), finite_seeds=1, finite_outer_steps=1000, n_boot=1000)
+        return cls(tasks=DIGITS_TASKS, depths=(1, 2, 4, 8, 16, 32), seeds=3, lr_steps=(), widths=(), n_boot=1000)
 
 
 # --------------------------------------------------------------------------- one point
@@ -310,10 +310,9 @@ class FinitePoint:
 
 
 @dataclasses.dataclass(frozen=True)
-class ClosenessSummary:
+class ClosenessSummary(Summary):
     """A closeness summary record, typed.  Per-depth lists follow :attr:`depths`."""
 
-    record: dict = dataclasses.field(repr=False, compare=False)
     depths: tuple
     lr: float
     steps: int
@@ -324,9 +323,6 @@ class ClosenessSummary:
     lr_steps: dict = dataclasses.field(repr=False)  # algo -> LrSteps
     finite: tuple = ()
 
-    @property
-    def config(self) -> dict:
-        return self.record["config"]
 
     def gap(self, split: str, algo: str, gap: str = "rel_gap") -> tuple:
         """Mean/std over seeds per depth of ``gap`` (``"rel_gap"`` | ``"normalized_gap"``) between ``algo``

@@ -47,7 +47,7 @@ from .. import conditioning, store, validate
 from ..spec import MLPSpec
 from ..tasks import shared_feature
 from .common import check_int, point, save_summary, stat
-from .stats import Stat
+from .stats import Stat, Summary
 
 NAME = "conditioning"
 GROUPS = ("main", "task_scale", "weighting")
@@ -364,14 +364,10 @@ class FiniteCurve:
 
 
 @dataclasses.dataclass(frozen=True)
-class ConditioningSummary:
-    record: dict = dataclasses.field(repr=False, compare=False)
+class ConditioningSummary(Summary):
     curves: tuple = ()
     finite: tuple = ()          # FiniteCurve per (architecture, width); () without a finite arm
 
-    @property
-    def config(self) -> dict:
-        return self.record["config"]
 
     def group(self, name: str) -> tuple:
         return tuple(c for c in self.curves if c.group == name)

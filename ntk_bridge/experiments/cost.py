@@ -20,6 +20,7 @@ from ..predict import Adaptation
 from ..spec import MLPSpec
 from ..tasks import shared_feature
 from .common import check_choice, check_int, check_ints, point, save_summary, stat
+from .stats import Summary
 
 NAME = "cost"
 METHODS = timing.METHODS
@@ -95,15 +96,11 @@ class CostRow:
 
 
 @dataclasses.dataclass(frozen=True)
-class CostSummary:
-    record: dict = dataclasses.field(repr=False, compare=False)
+class CostSummary(Summary):
     rows: tuple = ()
     methods: tuple = ()                 # Method names timed, MTL first
     largest_width: int | None = None
 
-    @property
-    def config(self) -> dict:
-        return self.record["config"]
 
     @property
     def ratio_maml(self):

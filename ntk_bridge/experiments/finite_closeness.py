@@ -38,6 +38,7 @@ from ..errors import NotComputable
 from ..predict import SPLITS, Adaptation
 from ..spec import MLPSpec
 from .common import TaskConfig, check_int, check_ints, kernel_table, point, save_summary, stat
+from .stats import Summary
 from .width import _fit as _fit_kept
 
 NAME = "finite-closeness"
@@ -122,12 +123,13 @@ class Config:
     @classmethod
     def digits(cls, quick: bool = False) -> "Config":
         """Real images (``tasks.digits``, 2-way 3-shot, 3 queries per class; classes 0-4 / 5-9): the
-        quick surface, or a CPU-sized one (depths 1, 4; widths 128, 512; MTL and ANIL, split 'same')."""
+        quick surface, or a CPU-sized one (depths 1, 2, 4, 8; widths 128, 512; MTL and ANIL, split 'same';
+        2 seeds; the synthetic reference's schedule: up to 3000 outer steps to 1e-6 of the initial loss)."""
         tasks = TaskConfig("digits", 8, 4, 3, 3, options=(("n_way", 2),))
         if quick:
             return dataclasses.replace(cls.quick(), tasks=dataclasses.replace(tasks, n_train=4, n_test=2))
-        return cls(tasks=tasks, depths=(1, 4), widths=(128, 512), methods=("mtl-shared", "anil"), splits=("same",),
-                   seeds=2, ensembles=(1, 2), outer_steps=1000, tol=1e-4, n_boot=200)
+        return cls(tasks=tasks, depths=(1, 2, 4, 8), widths=(128, 512), methods=("mtl-shared", "anil"),
+                   splits=("same",), seeds=2, ensembles=(1, 2))
 
     @property
     def n_nets(self) -> int:
@@ -331,10 +333,9 @@ class DepthWidthLaw:
 
 
 @dataclasses.dataclass(frozen=True)
-class FiniteClosenessSummary:
+class FiniteClosenessSummary(Summary):
     """A finite-closeness summary record, typed.  Labels are ``Method.label`` (``"anil-same+fresh"``, ...)."""
 
-    record: dict = dataclasses.field(repr=False, compare=False)
     depths: tuple = ()
     widths: tuple = ()
     labels: tuple = ()      # (label, protocol)
@@ -380,9 +381,6 @@ class FiniteClosenessSummary:
         d = self.result.get(f"gap/{label}/{depth}/{width}")
         return None if d is None else Stat.read(d)
 
-    @property
-    def config(self) -> dict:
-        return self.record["config"]
 
     def ran(self, label: str, width: int) -> bool:
         """Whether ``label`` was trained at ``width`` (``Config.max_widths``)."""

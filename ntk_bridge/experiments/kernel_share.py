@@ -18,7 +18,7 @@ from .. import metrics, store
 from ..kernels import BACKENDS, kernels
 from ..spec import MLPSpec
 from .common import check_choice, check_int, check_ints, point, save_summary, stat
-from .stats import PowerFit, Stat
+from .stats import PowerFit, Stat, Summary
 
 NAME = "kernel-share"
 
@@ -120,14 +120,10 @@ class DepthRow:
 
 
 @dataclasses.dataclass(frozen=True)
-class KernelShareSummary:
-    record: dict = dataclasses.field(repr=False, compare=False)
+class KernelShareSummary(Summary):
     rows: tuple = ()
     fits: dict = dataclasses.field(default_factory=dict)   # name in FITTED -> PowerFit of c L^-r
 
-    @property
-    def config(self) -> dict:
-        return self.record["config"]
 
     @property
     def depths(self) -> tuple:

@@ -37,6 +37,17 @@ class Stat:
         return dataclasses.replace(self, mean=k * self.mean, std=k * self.std)
 
 
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """A stored summary record, typed by its experiment's ``read``: the record itself and its config."""
+
+    record: dict = dataclasses.field(repr=False, compare=False)
+
+    @property
+    def config(self) -> dict:
+        return self.record["config"]
+
+
 def stats(values) -> tuple:
     """A list of stored stats (``None`` entries kept) as a tuple of ``Stat | None``."""
     return tuple(Stat.read(v) for v in (values or ()))

@@ -30,6 +30,7 @@ from ..kernels import BACKENDS
 from ..predict import SPLITS, Adaptation
 from ..spec import MLPSpec
 from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
+from .stats import Summary
 
 NAME = "width"
 METHODS = ("mtl-shared", "anil", "maml")  # the default sweep
@@ -230,11 +231,10 @@ class GapToMtl:
 
 
 @dataclasses.dataclass(frozen=True)
-class WidthSummary:
+class WidthSummary(Summary):
     """A width summary record, typed.  Methods are :class:`~ntk_bridge.methods.Method` names; per-width
     tuples follow :attr:`widths` (``None``: not run at that width, or every seed excluded)."""
 
-    record: dict = dataclasses.field(repr=False, compare=False)
     widths: tuple = ()
     depths: tuple = ()
     methods: tuple = ()
@@ -245,9 +245,6 @@ class WidthSummary:
     gaps: dict = dataclasses.field(default_factory=dict, repr=False)       # (depth, name) -> GapToMtl
     excluded: tuple = ()   # every run left out: dicts with depth, width, method, seed, point (hash), reason
 
-    @property
-    def config(self) -> dict:
-        return self.record["config"]
 
     def widths_of(self, method) -> tuple:
         """The widths ``method`` was trained at (``max_width`` caps them)."""

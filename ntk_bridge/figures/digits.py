@@ -13,7 +13,9 @@ SECTION = "digits"
 CAPTION = ("Real images (scikit-learn's 8x8 digits, meta-train classes 0-4, meta-test 5-9). Top: gap between MTL and "
            "ANIL / MAML on unseen test tasks against depth, split='same' (the theorem's setting) and 'disjoint'. "
            "Bottom: test accuracy of every method per digits setting (labels permuted per episode, except "
-           "digits-fixed), closed form and trained finite nets, with chance level")
+           "digits-fixed), closed form and trained finite nets, with chance level and the authors' logistic probe "
+           "on each body (diamonds). Third row (finite-closeness on digits): each trained net's distance to its "
+           "closed form against L/n with the fitted law, and the trained ANIL-MTL gap against depth per width")
 
 
 def _optional(results_dir, experiment):
@@ -57,6 +59,7 @@ def _accuracy(ax, s):
     groups = [r for r in s.rows if r.tau == tau]
     methods = s.methods
     width = 0.8 / len(methods)
+    probe_drawn = False
     for g, row in enumerate(groups):
         for j, m in enumerate(methods):
             if not row.ran(m):
@@ -70,6 +73,10 @@ def _accuracy(ax, s):
             hatch = "///" if m.kind == "gbml" and m.split == "disjoint" else None
             ax.bar(x, score.mean, width, yerr=score.std, color=color, hatch=hatch, edgecolor="white", alpha=0.9,
                    capsize=1.2, error_kw={"lw": 0.7}, label=m.display if g == 0 else None)
+            if row.probe(m) is not None:
+                ax.plot(x, row.probe(m).mean, marker="D", ms=3.2, color="k", ls="none",
+                        label="logistic probe (frozen body, C=3)" if not probe_drawn else None)
+                probe_drawn = True
         chance = 1.0 / _n_way(row.family)
         ax.hlines(chance, g - 0.45, g + 0.45, color="k", lw=1.0, ls=":",
                   label="chance (1/n_way)" if g == 0 else None)
@@ -83,19 +90,71 @@ def _accuracy(ax, s):
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0))
 
 
+def _finite(axes, s):
+    """Trained nets on digits: each net's distance to its closed form against L/n (with the fitted law), and the
+    trained ANIL-MTL gap against depth per width beside the closed forms' gap."""
+    import numpy as np
+
+    from ..methods import parse
+
+    ax = axes[0]
+    for lab, prot in s.labels:
+        if prot != "trained":
+            continue
+        color = common.color(parse(lab).name)
+        pts = [(L / n, c.err) for L in s.depths for n in s.widths
+               if (c := s.cell(lab, L, n)) is not None and c.err is not None]
+        if not pts:
+            continue
+        x, st = zip(*pts)
+        ax.errorbar(x, [v.mean for v in st], yerr=[v.std for v in st], fmt="o", ms=3.5, color=color, capsize=2,
+                    label=f"{parse(lab).display} (trained nets)")
+        law = s.fit(lab)
+        if law is not None and law.ok:
+            xs = np.geomspace(min(x), max(x), 50)
+            ax.plot(xs, law.c * xs ** law.a, color=color, ls="--", lw=1,
+                    label=f"fit c (L/n)^a, a = {law.a:.2f} [{law.a_lo:.2f}, {law.a_hi:.2f}]")
+    common.loglog(ax, "L / n (depth / width)", "||f_trained - f_∞|| / ||f_∞||")
+    ax.set_title(f"digits, finite width: each net vs its closed form ({len(s.excluded)} runs excluded)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax = axes[1]
+    lab = next((lab for lab, p in s.labels if p == "trained" and parse(lab).algo == "anil"), None)
+    if lab is None:
+        ax.set_axis_off()
+        return
+    for n, ls in zip(s.widths, ("-", "--", ":", "-.")):
+        common.errorbar(ax, s.depths, [s.gap(lab, L, n) for L in s.depths], f"trained nets, n={n}",
+                        color=common.color("anil"), ls=ls)
+    inf = [(L, v) for L in s.depths if (v := s.gap(lab, L)) is not None]
+    if inf:
+        ax.plot(*zip(*inf), color="k", lw=1.5, marker="s", ms=3, label="infinite width (closed forms)")
+    common.loglog(ax, "depth L", "rel. gap ANIL vs MTL on test queries")
+    t = s.config["tasks"]
+    ax.set_title(f"digits, finite width: trained ANIL vs MTL ({dict(t.get('options') or []).get('n_way', 5)}-way "
+                 f"{t['n_support']}-shot, {t['n_train']} tasks, split '{parse(lab).split}')")
+    ax.legend(fontsize=7)
+
+
 def main(results_dir, out_dir):
     close, acc = _optional(results_dir, "closeness"), _optional(results_dir, "accuracy")
-    if close is None and acc is None:
-        raise common.MissingResults(f"no closeness or accuracy summary on digits under {results_dir}; run "
-                                    f"`ntk-bridge closeness --family digits --results {results_dir}` first")
-    rows = (close is not None) + (acc is not None)
+    fin = _optional(results_dir, "finite-closeness")
+    if close is None and acc is None and fin is None:
+        raise common.MissingResults(f"no closeness, accuracy or finite-closeness summary on digits under "
+                                    f"{results_dir}; run `ntk-bridge closeness --family digits --results "
+                                    f"{results_dir}` first")
+    rows = (close is not None) + (acc is not None) + (fin is not None)
     fig = common.plt.figure(figsize=(12, 4.4 * rows))
     grid = fig.add_gridspec(rows, 2)
+    row = 0
     if close is not None:
-        _closeness([fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])], close)
+        _closeness([fig.add_subplot(grid[row, 0]), fig.add_subplot(grid[row, 1])], close)
+        row += 1
     if acc is not None:
-        _accuracy(fig.add_subplot(grid[rows - 1, :]), acc)
-    return common.save(fig, out_dir, "digits", close if close is not None else acc)
+        _accuracy(fig.add_subplot(grid[row, :]), acc)
+        row += 1
+    if fin is not None:
+        _finite([fig.add_subplot(grid[row, 0]), fig.add_subplot(grid[row, 1])], fin)
+    return common.save(fig, out_dir, "digits", next(x for x in (close, acc, fin) if x is not None))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Section "Accuracy": test error of every method on each task family (experiment ``accuracy``, claim C5)."""
 from __future__ import annotations
 
+from ...methods import parse
 from ..context import Context, stat_num
 from ..render import Code, Math, Num, Para, Section, Table
 from ..verdicts import c5_within
@@ -43,8 +44,9 @@ def cell(row, method):
         return "-"
     st = row.score(method)
     if st is None:
-        return "failed"
-    return [stat_num(st), f" ({st.failed} failed)"] if st.failed else stat_num(st)
+        return "excluded" if "excluded" in row.errors.get(parse(method).label, "") else "failed"
+    notes = [f"{k} {what}" for k, what in ((st.failed, "failed"), (st.excluded, "excluded")) if k]
+    return [stat_num(st), f" ({', '.join(notes)})"] if notes else stat_num(st)
 
 
 def build(ctx: Context) -> Section:
@@ -60,17 +62,19 @@ def build(ctx: Context) -> Section:
     blocks.append(Para(["Mean ", Math(r"\pm"), " std over ", Num(cfg["seeds"]), " seeds (finite width: ",
                         Num(cfg.get("finite_seeds")), "). ", *ctx.record_info(s), "."]))
     for fam in s.families:
-        rows = [r for r in s.rows if r.family == fam]
-        table = []
-        for r in rows:
-            inp = c5_input(r)
-            table.append([Num(r.depth), Num(r.tau), "inf." if r.width is None else Num(r.width),
-                          *[cell(r, m) for m in s.methods],
-                          ("yes" if c5_within(*inp[:3]) else "no") if inp else "-"])
-        metric = rows[0].metric
-        blocks.append(Table(f"accuracy-{fam}", ["Family ", Code(fam), f": test {metric} (",
-                                               "higher is better" if metric == "accuracy" else "lower is better",
-                                               "). Within: MTL within the claim-C5 margin of the best GBML."],
-                            ["L", "tau", "width", *[m.display for m in s.methods], "within"], table,
-                            align="rrr" + "r" * len(s.methods) + "l"))
+        metric = next(r.metric for r in s.rows if r.family == fam)
+        blocks.append(family_table(s, fam, f"accuracy-{fam}", [
+            "Family ", Code(fam), f": test {metric} (", "higher is better" if metric == "accuracy" else
+            "lower is better", "). Within: MTL within the claim-C5 margin of the best GBML."]))
     return Section("accuracy", TITLE, blocks + ctx.figures_for("accuracy"))
+
+
+def family_table(s, family: str, label: str, caption: list) -> Table:
+    """Every method's test error at each (L, tau, width) setting of ``family``, and whether MTL is within C5's margin."""
+    table = []
+    for r in (r for r in s.rows if r.family == family):
+        inp = c5_input(r)
+        table.append([Num(r.depth), Num(r.tau), "inf." if r.width is None else Num(r.width),
+                      *[cell(r, m) for m in s.methods], ("yes" if c5_within(*inp[:3]) else "no") if inp else "-"])
+    return Table(label, caption, ["L", "tau", "width", *[m.display for m in s.methods], "within"], table,
+                 align="rrr" + "r" * len(s.methods) + "l")

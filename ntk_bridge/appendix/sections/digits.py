@@ -9,8 +9,7 @@ from __future__ import annotations
 from ...experiments.closeness import ALGOS, GAPS
 from ..context import Context, fit_cells, stat_num
 from ..render import Code, Math, Num, Para, Section, Table
-from ..verdicts import c5_within
-from .accuracy import c5_input, cell
+from .accuracy import family_table
 from .closeness import GAP_NAMES, GAP_SHORT, name
 
 TITLE = "Real images: scikit-learn's digits"
@@ -78,17 +77,23 @@ def accuracy_blocks(ctx: Context) -> list:
         " std over ", Num(s.config["seeds"]), " seeds (finite width: ", Num(s.config.get("finite_seeds")), "). ",
         *ctx.record_info(s), "."])]
     for fam in s.families:
-        rows = [r for r in s.rows if r.family == fam]
-        table = []
-        for r in rows:
-            inp = c5_input(r)
-            table.append([Num(r.depth), Num(r.tau), "inf." if r.width is None else Num(r.width),
-                          *[cell(r, m) for m in s.methods],
-                          ("yes" if c5_within(*inp[:3]) else "no") if inp else "-"])
-        blocks.append(Table(f"digits-accuracy-{fam}", ["Digits setting ", Code(fam), ": test accuracy (higher is "
-                                                       "better). Within: MTL within the C5 margin of the best GBML."],
-                            ["L", "tau", "width", *[m.display for m in s.methods], "within"], table,
-                            align="rrr" + "r" * len(s.methods) + "l"))
+        blocks.append(family_table(s, fam, f"digits-accuracy-{fam}", [
+            "Digits setting ", Code(fam), ": test accuracy (higher is better). Within: MTL within the C5 margin "
+            "of the best GBML; trained nets that did not converge or left the kernel regime are excluded."]))
+    probe_rows = [[Code(r.family), Num(r.depth), "inf." if r.width is None else Num(r.width),
+                   *[stat_num(r.probe(m)) if r.probe(m) else "-" for m in s.methods]]
+                  for r in s.rows if r.probes]
+    if probe_rows:
+        blocks.append(Para(["The authors' test-time procedure (", Code("nb.probe"), "): the body frozen, its "
+                            "last-layer features L2-normalized, multinomial logistic regression with C = ",
+                            Num(s.config.get("probe_C")), " fit on the support, accuracy on the query. At infinite "
+                            "width no body moves in the kernel regime, so every method's probe is the same number "
+                            "(the initial features' NNGP kernel); at finite width it reads how far training moved "
+                            "the body. Unlike the inner loop, the probe starts from no head, so a permuted "
+                            "labelling costs it nothing."]))
+        blocks.append(Table("digits-probe", ["Digits: query accuracy of the logistic probe on each method's body."],
+                            ["setting", "L", "width", *[m.display for m in s.methods]], probe_rows,
+                            align="lrr" + "r" * len(s.methods)))
     return blocks
 
 
@@ -138,11 +143,25 @@ def finite_closeness_blocks(ctx: Context) -> list:
             inf = s.gap(lab, L)
             rows.append([prot, Num(L), *[stat_num(g) if (g := s.gap(lab, L, n)) else "excluded" for n in s.widths],
                          "-" if inf is None else Num(inf)])
+    errs = []
+    for lab, _ in s.labels:
+        law = s.fit(lab)
+        for L in s.depths:
+            cells = [s.cell(lab, L, n) for n in s.widths]
+            errs.append([Code(lab), Num(L), *["-" if c is None else stat_num(c.err) if c.err else "excluded"
+                                              for c in cells],
+                         ("-" if law is None or not law.ok else Num(law.a)) if L == s.depths[0] else ""])
     return [Table("digits-finite-closeness", ["Digits at finite width: rel. gap between trained ANIL and MTL nets of "
                                               "one initialization (mean ± std over seeds) and the closed forms' gap, "
                                               "per test-head protocol. ", *ctx.record_info(s), "."],
                   ["protocol", "L", *[f"n={n}" for n in s.widths], "infinite"], rows,
-                  align="lr" + "r" * (len(s.widths) + 1))]
+                  align="lr" + "r" * (len(s.widths) + 1)),
+            Table("digits-finite-err", ["Digits: each trained net's relative distance to its own closed form "
+                                        "(mean ± std over seeds; runs that did not converge or left the kernel regime "
+                                        "excluded) and the fitted exponent ", Math(r"a"), " of ",
+                                        Math(r"\mathrm{err} \approx c\,(L/n)^{a}"), " (", Math("a = 1/2"),
+                                        ": the empirical NTK's fluctuation, theory.md §8)."],
+                  ["method", "L", *[f"n={n}" for n in s.widths], "a"], errs, align="lr" + "r" * (len(s.widths) + 1))]
 
 
 def build(ctx: Context) -> Section:

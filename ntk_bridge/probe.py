@@ -1,0 +1,111 @@
+"""The test-time procedure of the authors' MTL code: a logistic-regression probe on frozen features.
+
+Per test task: the last-hidden-layer features ``phi(x)`` of a frozen body on the task's
+support and query, each row scaled to unit L2 norm; multinomial logistic regression with an
+L2 penalty (scikit-learn's ``LogisticRegression``, lbfgs, inverse strength ``C``, default
+:data:`C_AUTHORS` = 3) fit on the support labels; the accuracy of its prediction on the query.
+Labels are the argmax of the (centred one-hot) targets, so only classification task sets
+(``tasks.CLASSIFICATION``) have them.
+
+Finite width (:func:`finite`): ``phi = MLPSpec.features(body, x)`` of a (trained) body.
+Infinite width (:func:`infinite`): the body does not move in the kernel regime, so the
+features are the initial ones, whose Gram is the last hidden layer's NNGP kernel
+``k(x, x') = (Sigma(x, x') - b_std^2) / head_std^2`` (``Sigma``: the head's kernel,
+``kernels.Kernels.sigma``).  Features that reproduce a Gram matrix ``G`` exactly on the task's
+points are ``V sqrt(E)`` (``G = V E V^T``, :func:`gram_features`); an L2-penalized linear model's
+fit and predictions depend on its features only through their inner products (representer
+theorem; the penalty is rotation-invariant), so the probe on them equals the probe on the
+infinite-dimensional features.  Every method's body at infinite width is the initial body:
+one probe accuracy per task set, the same for MTL, ANIL, MAML and no transfer.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import validate
+from .spec import MLPSpec
+from .tasks import TaskSet
+
+C_AUTHORS = 3.0     # the authors' MTL code (Wang, Zhao & Li 2021): LogisticRegression(C=3) at test time
+MAX_ITER = 1000
+NEGATIVE_TOL = 1e-9  # relative size of a Gram eigenvalue below 0 that is rounding (clipped), not indefiniteness
+
+
+def labels(ys: np.ndarray, name: str = "test.ys") -> np.ndarray:
+    """Class indices ``argmax(ys, -1)``, ``(tasks, points)``; ``ValueError`` for single-output targets."""
+    ys = np.asarray(ys)
+    if ys.ndim != 3 or ys.shape[-1] < 2:
+        raise ValueError(f"{name}: the logistic probe needs one-hot class targets (out_dim >= 2, a classification "
+                         f"family: clusters or digits), got shape {ys.shape}")
+    return np.argmax(ys, axis=-1)
+
+
+def task_accuracy(phi_s: np.ndarray, y_s: np.ndarray, phi_q: np.ndarray, y_q: np.ndarray,
+                  C: float = C_AUTHORS) -> float:
+    """Query accuracy of L2-penalized multinomial logistic regression fit on one task's support.
+
+    ``phi_s (s, p)``, ``phi_q (q, p)`` features (rows scaled to unit norm here), ``y_s (s,)``,
+    ``y_q (q,)`` class indices.  A support with one class predicts that class everywhere.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    phi_s, phi_q = _unit_rows(phi_s), _unit_rows(phi_q)
+    if np.unique(y_s).size < 2:
+        return float(np.mean(y_q == y_s[0]))
+    model = LogisticRegression(C=C, max_iter=MAX_ITER, tol=1e-8)
+    model.fit(phi_s, y_s)
+    return float(np.mean(model.predict(phi_q) == y_q))
+
+
+def gram_features(gram: np.ndarray) -> np.ndarray:
+    """Rows ``F`` with ``F F^T = gram`` (``(m, m)`` symmetric PSD): ``V sqrt(E)``, eigen-form, float64.
+
+    Eigenvalues below ``-NEGATIVE_TOL * max|E|`` raise ``ValueError`` (not a Gram matrix);
+    smaller negative ones are rounding and become 0.
+    """
+    g = np.asarray(gram, dtype=np.float64)
+    if g.ndim != 2 or g.shape[0] != g.shape[1] or not np.all(np.isfinite(g)):
+        raise ValueError(f"gram must be a finite square matrix, got shape {g.shape}")
+    e, v = np.linalg.eigh((g + g.T) / 2)
+    scale = max(float(np.max(np.abs(e))), np.finfo(float).tiny)
+    if e[0] < -NEGATIVE_TOL * scale:
+        raise ValueError(f"gram is not positive semi-definite (smallest eigenvalue {e[0]:.3g}, largest "
+                         f"{e[-1]:.3g}): it is not a feature Gram matrix")
+    return v * np.sqrt(np.clip(e, 0.0, None))
+
+
+def finite(spec: MLPSpec, body, test: TaskSet, C: float = C_AUTHORS) -> float:
+    """Mean query accuracy over ``test``'s tasks of the probe on ``spec.features(body, x)``."""
+    validate.instance("spec", spec, MLPSpec)
+    validate.instance("test", test, TaskSet)
+    C = validate.positive("C", C)
+    ys, yq = labels(test.ys), labels(test.yq, "test.yq")
+    phi_s = np.asarray(spec.features(body, test.xs), dtype=np.float64)
+    phi_q = np.asarray(spec.features(body, test.xq), dtype=np.float64)
+    return float(np.mean([task_accuracy(phi_s[i], ys[i], phi_q[i], yq[i], C) for i in range(test.n_tasks)]))
+
+
+def infinite(spec: MLPSpec, test: TaskSet, C: float = C_AUTHORS, backend: str = "native") -> float:
+    """Mean query accuracy over ``test``'s tasks of the probe on the infinite-width (initial) features."""
+    from .kernels import kernels
+
+    validate.instance("spec", spec, MLPSpec)
+    validate.instance("test", test, TaskSet)
+    C = validate.positive("C", C)
+    ys, yq = labels(test.ys), labels(test.yq, "test.yq")
+    s = test.xs.shape[1]
+    acc = []
+    for i in range(test.n_tasks):
+        x = np.concatenate([test.xs[i], test.xq[i]])
+        gram = (kernels(spec, x, backend=backend).sigma - spec.b_std ** 2) / spec.head_std ** 2
+        f = gram_features(gram)
+        acc.append(task_accuracy(f[:s], ys[i], f[s:], yq[i], C))
+    return float(np.mean(acc))
+
+
+def _unit_rows(phi: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(phi, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        raise ValueError("a point has all-zero features (a dead body): the probe's L2 normalization is undefined; "
+                         "use a wider net")
+    return phi / norms

@@ -1,0 +1,79 @@
+"""The logistic-regression probe (the authors' MTL test-time procedure), nb.probe."""
+import numpy as np
+import pytest
+
+import ntk_bridge as nb
+from ntk_bridge import probe
+
+
+def _unit(a):
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def test_gram_features_reproduce_the_gram_and_refuse_an_indefinite_matrix():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(12, 5))
+    g = a @ a.T                                  # rank 5: seven eigenvalues are rounding-level
+    f = probe.gram_features(g)
+    np.testing.assert_allclose(f @ f.T, g, atol=1e-10 * np.abs(g).max())
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        probe.gram_features(g - 0.1 * np.abs(g).max() * np.eye(12))
+
+
+def test_probe_on_gram_features_equals_the_probe_on_the_features():
+    """Representer theorem: an L2-penalized logistic regression sees its features only through
+    their inner products, so eigen-form features of the Gram give the same probabilities."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    phi = rng.normal(size=(25 + 40, 300)) + 0.3 * rng.normal(size=300)      # 5-way 5-shot + 40 queries
+    y = np.concatenate([np.repeat(np.arange(5), 5), rng.integers(0, 5, 40)])
+    f = probe.gram_features(phi @ phi.T)                                     # 65 columns, not 300
+    probs = []
+    for feats in (phi, f):
+        u = _unit(feats)
+        model = LogisticRegression(C=probe.C_AUTHORS, max_iter=5000, tol=1e-12).fit(u[:25], y[:25])
+        probs.append(model.predict_proba(u[25:]))
+    np.testing.assert_allclose(probs[1], probs[0], atol=1e-5)
+    assert probe.task_accuracy(f[:25], y[:25], f[25:], y[25:]) == probe.task_accuracy(phi[:25], y[:25], phi[25:], y[25:])
+
+
+@pytest.mark.parametrize("b_std", [0.0, 1.0])
+def test_infinite_width_feature_kernel_is_the_wide_nets_feature_gram(b_std):
+    """(Sigma - b_std^2) / head_std^2 is the last hidden layer's Gram E[phi phi']: a wide random
+    net's phi phi^T / width matches it to O(1/sqrt(width)); without the bias correction it would not."""
+    import jax
+
+    spec = nb.MLPSpec(depth=2, width=8192, b_std=b_std, head_std=0.7, out_dim=5)
+    tasks = nb.tasks.digits(1, 5, 1, 3, classes="test", seed=0)
+    x = np.concatenate([tasks.xs[0], tasks.xq[0]])
+    phi = np.asarray(spec.features(spec.init(jax.random.PRNGKey(0), x.shape[1])["body"], x), dtype=np.float64)
+    finite = phi @ phi.T / spec.width
+    sigma = nb.kernels.kernels(spec, x).sigma
+    infinite = (sigma - b_std ** 2) / spec.head_std ** 2
+    scale = np.abs(infinite).max()
+    assert np.abs(finite - infinite).max() < 0.15 * scale     # measured 0.10 (b_std 0): ~3 sd of sqrt(5L/n)
+    if b_std > 0:
+        assert np.abs(finite - sigma / spec.head_std ** 2).max() > 0.5 * scale
+
+
+def test_a_wide_random_body_probes_like_the_infinite_width_one():
+    import jax
+
+    spec = nb.MLPSpec(depth=2, width=4096, out_dim=5)
+    test = nb.tasks.digits(10, 5, 1, 3, classes="test", seed=3)
+    body = spec.init(jax.random.PRNGKey(1), test.dim)["body"]
+    acc_inf = nb.probe.infinite(spec, test)
+    acc_fin = nb.probe.finite(spec, body, test)
+    assert 0.4 < acc_inf <= 1.0                     # far above chance (0.2) on real digits
+    assert abs(acc_fin - acc_inf) <= 0.1            # 150 query points
+
+
+def test_probe_refuses_regression_targets_and_a_bad_C():
+    spec = nb.MLPSpec(depth=1, out_dim=1)
+    reg = nb.tasks.shared_feature(2, 5, 5, dim=4, seed=0)
+    with pytest.raises(ValueError, match="test.ys.*one-hot"):
+        nb.probe.infinite(spec, reg)
+    cls = nb.tasks.digits(2, 2, 1, 1, classes="test", seed=0)
+    with pytest.raises(ValueError, match="C"):
+        nb.probe.infinite(nb.MLPSpec(depth=1, out_dim=2), cls, C=0.0)
