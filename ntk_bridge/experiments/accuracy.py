@@ -18,7 +18,15 @@ the first training task's data (support ∪ query): one loop for every method, s
 nearly fitted).  GBML predictors that cannot be computed (``errors.NotComputable``: a
 singular meta-NTK when the inner loop fits ``D_i`` with ``split="same"``) are stored as
 errors; any other error propagates.  Finite-width points (``nb.finite.fit_predict``, centered
-nets) use the smallest ``tau``, for the families in both ``families`` and ``finite_families``.
+nets, no transfer included: the seed's initial net fine-tuned) use the smallest ``tau``, for the
+families in both ``families`` and ``finite_families``; a trained net that did not reach
+``finite_tol`` of its initial loss or left the kernel regime is recorded and kept out of the
+statistics (counted as ``excluded``) unless ``include_flagged``.
+
+Classification families also run the authors' test-time procedure (:mod:`ntk_bridge.probe`,
+logistic regression with ``C = probe_C`` on the frozen body's normalized features): at
+infinite width once per point (every method's body is the initial one), at finite width on
+every trained body; rows carry it as ``Row.probe(method)``.
 
 Methods are :class:`~ntk_bridge.methods.Method` s; figures and the appendix read the
 summary through :func:`read`.

@@ -68,7 +68,9 @@ def _accuracy(ax, s):
             score = row.score(m)
             color = common.color(m)
             if score is None:
-                ax.text(x, 0.02, "n/a", rotation=90, ha="center", va="bottom", fontsize=6, color=color)
+                excluded = "excluded" in row.errors.get(m.label, "")
+                ax.text(x, 0.02, "excl." if excluded else "n/a", rotation=90, ha="center", va="bottom", fontsize=6,
+                        color=color)
                 continue
             hatch = "///" if m.kind == "gbml" and m.split == "disjoint" else None
             ax.bar(x, score.mean, width, yerr=score.std, color=color, hatch=hatch, edgecolor="white", alpha=0.9,
@@ -81,12 +83,13 @@ def _accuracy(ax, s):
         ax.hlines(chance, g - 0.45, g + 0.45, color="k", lw=1.0, ls=":",
                   label="chance (1/n_way)" if g == 0 else None)
     ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels([f"{r.family}\nL={r.depth}, " + ("inf. width" if r.width is None else f"width {r.width}")
+    ax.set_xticklabels([f"{r.family}\nL={r.depth}\n" + ("inf. width" if r.width is None else f"width {r.width}")
                         for r in groups], fontsize=7)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("test accuracy")
     ax.set_title(f"C5 on digits: accuracy on unseen test tasks, inner time τ={tau:g} (per λmax(Θ)), mean ± sd over "
-                 f"{s.config['seeds']} seeds (finite: {s.config['finite_seeds']}); n/a: not computable")
+                 f"{s.config['seeds']} seeds (finite: {s.config['finite_seeds']})\nn/a: not computable; excl.: the trained "
+                 f"net did not converge (kept out)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0))
 
 
