@@ -164,3 +164,36 @@ def test_max_widths_cells_not_run(tmp_path):
     assert md == 0
     header, rows = md_tables((tmp_path / "app" / "appendix.md").read_text())["fc-gap"]
     assert all(row[header.index("n=256")] == "not run" for row in rows)
+
+
+def test_digits_finite_err_table_and_figure_row(tmp_path):
+    """On digits the appendix's "Real images" section tabulates each trained net's distance to its closed
+    form (kept seeds only, recomputed here from the point records) and the digits figure draws its finite row."""
+    import dataclasses
+
+    from ntk_bridge.figures import digits as digits_figure
+
+    from test_appendix import close
+
+    cfg = dataclasses.replace(CFG, tasks=common.TaskConfig("digits", 3, 2, 2, 2, options=(("n_way", 2),)),
+                              protocols=("trained",))
+    root = tmp_path / "results"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fc, "_compute", _fake)
+        summary = fc.run(cfg, root)
+    assert common.on_digits(summary)
+    out = tmp_path / "appendix"
+    assert main(["--results", str(root), "--out", str(out), "--no-pdf", "--paper-repro", str(tmp_path / "r.md")]) == 0
+    header, rows = md_tables((out / "appendix.md").read_text())["digits-finite-err"]
+    assert header == ["method", "L", "n=64", "n=256", "a"]
+    err = {(r["config"]["method"], r["config"]["depth"], r["config"]["width"], r["config"]["seed"]): r["result"]["err"]
+           for r in store.points_of(root, summary)}
+    assert len(rows) == 2 * 3
+    for row in rows:
+        lab, L = row[0].strip("`"), int(row[1])
+        for n, cell in zip((64, 256), row[2:4]):
+            close(cell, [err[lab, L, n, s] for s in range(2) if (lab, L, n, s) != FLAGGED])
+    law = fc.read(summary).fit("anil-same")
+    assert num(next(r for r in rows if r[0] == "`anil-same`")[4])[0] == pytest.approx(law.a, rel=REL)
+    files = digits_figure.main(root, tmp_path / "figures")
+    assert any(str(f).endswith("digits.png") for f in files)

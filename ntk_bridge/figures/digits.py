@@ -118,7 +118,11 @@ def _finite(axes, s):
             ax.plot(xs, law.c * xs ** law.a, color=color, ls="--", lw=1,
                     label=f"fit c (L/n)^a, a = {law.a:.2f} [{law.a_lo:.2f}, {law.a_hi:.2f}]")
     common.loglog(ax, "L / n (depth / width)", "||f_trained - f_∞|| / ||f_∞||")
-    ax.set_title(f"digits, finite width: each net vs its closed form ({len(s.excluded)} runs excluded)")
+    ticks = sorted({L / n for L in s.depths for n in s.widths})
+    ax.set_xticks(ticks, [f"1/{round(1 / x)}" for x in ticks], fontsize=7)
+    ax.minorticks_off()
+    ax.set_title(f"digits, finite width: each trained net vs its closed form\n({len(s.excluded)} runs not "
+                 f"converged, kept out)", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
     ax = axes[1]
     lab = next((lab for lab, p in s.labels if p == "trained" and parse(lab).algo == "anil"), None)
@@ -133,8 +137,8 @@ def _finite(axes, s):
         ax.plot(*zip(*inf), color="k", lw=1.5, marker="s", ms=3, label="infinite width (closed forms)")
     common.loglog(ax, "depth L", "rel. gap ANIL vs MTL on test queries")
     t = s.config["tasks"]
-    ax.set_title(f"digits, finite width: trained ANIL vs MTL ({dict(t.get('options') or []).get('n_way', 5)}-way "
-                 f"{t['n_support']}-shot, {t['n_train']} tasks, split '{parse(lab).split}')")
+    ax.set_title(f"digits, finite width: trained ANIL vs MTL\n({dict(t.get('options') or []).get('n_way', 5)}-way "
+                 f"{t['n_support']}-shot, {t['n_train']} tasks, split '{parse(lab).split}')", fontsize=10)
     ax.legend(fontsize=7)
 
 
