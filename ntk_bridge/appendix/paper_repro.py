@@ -320,16 +320,13 @@ def c5_digits(ctx) -> tuple[verdicts.Verdict, list]:
                                         "converge or left the kernel regime are excluded."],
                     ["setting", "L", "tau", "width", "MTL", "best GBML", "no transfer", "within"], rows,
                     align="lrrrrrrl"), note]
-    probe_rows = [[Code(r.family), Num(r.depth), "inf." if r.width is None else Num(r.width),
-                   *[stat_num(r.probe(m)) if r.probe(m) else "-" for m in ("mtl-shared", "anil-disjoint",
-                                                                            "maml-disjoint", "no-transfer")]]
-                  for r in s.rows if r.probes]
-    if probe_rows:
+    probes = accuracy.probe_rows(s, ("mtl-shared", "anil-disjoint", "maml-disjoint", "no-transfer"))
+    if probes:
         blocks.append(Table("repro-c5-digits-probe", [
             "The authors' test-time procedure instead of the inner loop (frozen body, L2-normalized features, "
             "logistic regression with C = ", Num(s.config.get("probe_C")), " on the support; ", Code("nb.probe"),
             "): query accuracy. Not part of the verdict's rule. At infinite width every body is the initial one."],
-            ["setting", "L", "width", "MTL", "ANIL", "MAML", "no transfer"], probe_rows, align="lrrrrrr"))
+            ["setting", "L", "width", "MTL", "ANIL", "MAML", "no transfer"], probes, align="lrrrrrr"))
     blocks.append(Para([*ctx.record_info(s), "."], style="item"))
     return verdicts.c5_digits(accuracy.c5_inputs(s)), blocks
 

@@ -129,17 +129,12 @@ def _finite(axes, s):
     if lab is None:
         ax.set_axis_off()
         return
-    for n, ls in zip(s.widths, ("-", "--", ":", "-.")):
-        common.errorbar(ax, s.depths, [s.gap(lab, L, n) for L in s.depths], f"trained nets, n={n}",
-                        color=common.color("anil"), ls=ls)
-    inf = [(L, v) for L in s.depths if (v := s.gap(lab, L)) is not None]
-    if inf:
-        ax.plot(*zip(*inf), color="k", lw=1.5, marker="s", ms=3, label="infinite width (closed forms)")
-    common.loglog(ax, "depth L", "rel. gap ANIL vs MTL on test queries")
+    from .finite_closeness import gap_curves
+
+    gap_curves(ax, s, lab)
     t = s.config["tasks"]
     ax.set_title(f"digits, finite width: trained ANIL vs MTL\n({dict(t.get('options') or []).get('n_way', 5)}-way "
                  f"{t['n_support']}-shot, {t['n_train']} tasks, split '{parse(lab).split}')", fontsize=10)
-    ax.legend(fontsize=7)
 
 
 def main(results_dir, out_dir):

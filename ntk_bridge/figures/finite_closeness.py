@@ -14,6 +14,21 @@ CAPTION = ("Claim C3 at finite width. Top: gap between trained ANIL and MTL nets
            "and the width the fitted law err ~ c (L/n)^a requires for err <= 0.1 and 0.05 at each depth")
 
 
+def gap_curves(ax, s, lab: str) -> None:
+    """Trained ``lab``-vs-MTL gap against depth, one curve per width, beside the closed forms' gap (log-log)."""
+    for n, ls in zip(s.widths, ("-", "--", ":", "-.")):
+        common.errorbar(ax, s.depths, [s.gap(lab, L, n) for L in s.depths], f"trained nets, n={n}",
+                        color=common.color(parse(lab).name), ls=ls)
+    inf = [(L, v) for L in s.depths if (v := s.gap(lab, L)) is not None]
+    if inf and all(v > 1e-9 for _, v in inf):
+        ax.plot(*zip(*inf), color="k", lw=1.5, marker="s", ms=3, label="infinite width (closed forms)")
+    elif inf:  # the fresh-head protocol: both closed forms are the no-transfer baseline (theory.md §6)
+        ax.text(0.02, 0.02, "infinite width: gap 0 (both = no-transfer baseline)", transform=ax.transAxes,
+                fontsize=8)
+    common.loglog(ax, "depth L", "rel. gap ANIL vs MTL on test queries")
+    ax.legend(fontsize=7)
+
+
 def main(results_dir, out_dir):
     s = common.summary(results_dir, EXPERIMENT)
     fig, axes = common.plt.subplots(2, 2, figsize=(11, 8.5))
@@ -25,19 +40,8 @@ def main(results_dir, out_dir):
                     ha="center", va="center", transform=ax.transAxes, fontsize=9, color="0.3")
             ax.set_axis_off()
             continue
-        for lab in labs[:1]:
-            for n, ls in zip(s.widths, ("-", "--", ":", "-.")):
-                common.errorbar(ax, s.depths, [s.gap(lab, L, n) for L in s.depths], f"trained nets, n={n}",
-                                color=common.color(parse(lab).name), ls=ls)
-            inf = [(L, v) for L in s.depths if (v := s.gap(lab, L)) is not None]
-            if inf and all(v > 1e-9 for _, v in inf):
-                ax.plot(*zip(*inf), color="k", lw=1.5, marker="s", ms=3, label="infinite width (closed forms)")
-            elif inf:  # the fresh-head protocol: both closed forms are the no-transfer baseline (theory.md §6)
-                ax.text(0.02, 0.02, "infinite width: gap 0 (both = no-transfer baseline)", transform=ax.transAxes,
-                        fontsize=8)
-        common.loglog(ax, "depth L", "rel. gap ANIL vs MTL on test queries")
+        gap_curves(ax, s, labs[0])
         ax.set_title(f"ANIL vs MTL, {prot} test head")
-        ax.legend(fontsize=7)
     ax = axes[1, 0]
     mtl = next((lab for lab, p in s.labels if p == "trained" and lab.startswith("mtl")), s.labels[0][0])
     grid = np.full((len(s.depths), len(s.widths)), np.nan)

@@ -78,3 +78,9 @@ def family_table(s, family: str, label: str, caption: list) -> Table:
                       *[cell(r, m) for m in s.methods], ("yes" if c5_within(*inp[:3]) else "no") if inp else "-"])
     return Table(label, caption, ["L", "tau", "width", *[m.display for m in s.methods], "within"], table,
                  align="rrr" + "r" * len(s.methods) + "l")
+
+
+def probe_rows(s, methods) -> list:
+    """Rows ``setting, L, width, probe accuracy per method`` of the settings where the logistic probe ran."""
+    return [[Code(r.family), Num(r.depth), "inf." if r.width is None else Num(r.width),
+             *[stat_num(r.probe(m)) if r.probe(m) else "-" for m in methods]] for r in s.rows if r.probes]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ...experiments.closeness import ALGOS, GAPS
 from ..context import Context, fit_cells, stat_num
 from ..render import Code, Math, Num, Para, Section, Table
-from .accuracy import family_table
+from .accuracy import family_table, probe_rows
 from .closeness import GAP_NAMES, GAP_SHORT, name
 
 TITLE = "Real images: scikit-learn's digits"
@@ -80,10 +80,8 @@ def accuracy_blocks(ctx: Context) -> list:
         blocks.append(family_table(s, fam, f"digits-accuracy-{fam}", [
             "Digits setting ", Code(fam), ": test accuracy (higher is better). Within: MTL within the C5 margin "
             "of the best GBML; trained nets that did not converge or left the kernel regime are excluded."]))
-    probe_rows = [[Code(r.family), Num(r.depth), "inf." if r.width is None else Num(r.width),
-                   *[stat_num(r.probe(m)) if r.probe(m) else "-" for m in s.methods]]
-                  for r in s.rows if r.probes]
-    if probe_rows:
+    probes = probe_rows(s, s.methods)
+    if probes:
         blocks.append(Para(["The authors' test-time procedure (", Code("nb.probe"), "): the body frozen, its "
                             "last-layer features L2-normalized, multinomial logistic regression with C = ",
                             Num(s.config.get("probe_C")), " fit on the support, accuracy on the query. At infinite "
@@ -92,7 +90,7 @@ def accuracy_blocks(ctx: Context) -> list:
                             "the body. Unlike the inner loop, the probe starts from no head, so a permuted "
                             "labelling costs it nothing."]))
         blocks.append(Table("digits-probe", ["Digits: query accuracy of the logistic probe on each method's body."],
-                            ["setting", "L", "width", *[m.display for m in s.methods]], probe_rows,
+                            ["setting", "L", "width", *[m.display for m in s.methods]], probes,
                             align="lrr" + "r" * len(s.methods)))
     return blocks
 
