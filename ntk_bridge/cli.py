@@ -6,8 +6,8 @@
     ntk-bridge figures   [--quick] [--results DIR] [--out DIR]
     ntk-bridge check     [proofs_checks options, e.g. --fast]
     ntk-bridge appendix  --out DIR [appendix options]
-    ntk-bridge reproduce --quick [--results DIR] [--out DIR] [--executor local|ray] [--address ADDR]
-    ntk-bridge verify    [--quick] [--results DIR]
+    ntk-bridge reproduce --quick [--results DIR] [--out DIR] [--jobs N] [--executor local|ray] [--address ADDR]
+    ntk-bridge verify    [--quick] [--results DIR] [--manifest] [--remove-stale]
 
 Results go to ``results/`` (``results/quick/`` with ``--quick``), figures to
 ``out/figures`` (``out/quick/figures``).  Bad arguments exit with status 2 and a one-line
@@ -20,6 +20,7 @@ tasks (a local Ray instance, or the cluster at ``--address``) with the same reco
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -85,13 +86,21 @@ def _parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands their arguments to the delegate untouched.
     sub.add_parser("check", help="numerical proofs of the theory contract (proofs_checks; try --fast, --help)")
     sub.add_parser("appendix", help="the paper appendix from stored records (ntk_bridge.appendix; try --help)")
-    p = sub.add_parser("verify", help="check every stored record (JSON, hashes, fields, summaries' points)")
+    p = sub.add_parser("verify", help="check every stored record (JSON, hashes, fields, summaries' points, "
+                                      "code identity)")
     p.add_argument("--quick", action="store_true", help="read results/quick/ (default results/)")
     p.add_argument("--results", type=Path, metavar="DIR")
+    p.add_argument("--manifest", action="store_true",
+                   help="also write DIR/manifest.json: every summary with its code identity, device and date")
+    p.add_argument("--remove-stale", action="store_true",
+                   help="delete the records made by another algorithm version of their experiment")
     p = sub.add_parser("reproduce", help="experiments, then figures, fast checks and the appendix")
     p.add_argument("--quick", action="store_true", help="the quick configuration (< 10 minutes)")
     p.add_argument("--results", type=Path, metavar="DIR")
     p.add_argument("--out", type=Path, metavar="DIR", help="figures and appendix (default out/ or out/quick/)")
+    p.add_argument("--jobs", type=_positive_int, metavar="N",
+                   help="experiments run in N processes at once with the local executor (default: the CPU "
+                        "count, at most 4)")
     _executor_options(p)
     return parser
 
@@ -155,11 +164,16 @@ def _os_error(exc: OSError) -> str:
     return str(exc) or type(exc).__name__
 
 
-def verify(results: Path) -> int:
-    """Print what ``results`` holds per experiment and every problem found; 1 if any."""
-    from . import store
+def verify(results: Path, remove_stale: bool = False) -> int:
+    """Print what ``results`` holds per experiment, every problem and every stale record; 1 if any.
+
+    Stale: made by another algorithm version of its experiment than this code's (``store.stale``);
+    ``remove_stale`` deletes those files instead (then they do not count).
+    """
+    from . import experiments, store
 
     counts, problems, notes = store.verify(results)
+    stale = store.stale(results, experiments.algorithms()) if results.is_dir() else []
     known = set(EXPERIMENTS)
     print(f"verify {results}: {sum(sum(c.values()) for c in counts.values())} valid records")
     for name, c in counts.items():
@@ -170,8 +184,18 @@ def verify(results: Path) -> int:
         print(f"note: {note}")
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
-    print(f"verify: {len(problems)} problems" if problems else "verify: ok")
-    return 1 if problems else 0
+    if remove_stale:
+        for path, _ in stale:
+            path.unlink()
+        print(f"verify: removed {len(stale)} stale records")
+        stale = []
+    for path, why in stale:
+        print(f"stale: {path}: {why}", file=sys.stderr)
+    if stale:
+        print(f"verify: {len(stale)} stale records: rerun their experiments with this code to refresh them "
+              f"(stored points of the current version are reused)", file=sys.stderr)
+    print(f"verify: {len(problems)} problems, {len(stale)} stale" if problems or stale else "verify: ok")
+    return 1 if problems or stale else 0
 
 
 def main(argv=None) -> int:
@@ -203,7 +227,14 @@ def main(argv=None) -> int:
 
 def _run(cmd: str, args, results: Path, out: Path) -> int:
     if cmd == "verify":
-        return verify(results)
+        status = verify(results, args.remove_stale)
+        if args.manifest and results.is_dir():
+            from . import atomic, experiments, store
+
+            doc = store.manifest(results, experiments.algorithms())
+            atomic.write_text(results / "manifest.json", json.dumps(doc, indent=1) + "\n")
+            print(f"manifest: {len(doc['summaries'])} summaries -> {results / 'manifest.json'}")
+        return status
     if cmd == "figures":
         return _figures(results, args.out or out / "figures")
     from . import executor, experiments
@@ -214,6 +245,10 @@ def _run(cmd: str, args, results: Path, out: Path) -> int:
         print(f"ntk-bridge {cmd}: error: {exc}", file=sys.stderr)
         return 2
     if cmd == "reproduce":
+        if args.executor == "local":
+            import os
+
+            return reproduce(args.quick, results, out, None, args.jobs or max(1, min(os.cpu_count() or 1, 4)))
         return reproduce(args.quick, results, out, ex)
 
     overrides = {"seeds": args.seeds, "family": args.family, "backend": args.backend,
@@ -235,22 +270,50 @@ def _run(cmd: str, args, results: Path, out: Path) -> int:
     return 0
 
 
-def reproduce(quick: bool, results: Path, out: Path, ex=None) -> int:
+# Longest first: with several jobs, each free worker takes the next (largest-first scheduling).
+_COST_ORDER = ("accuracy", "closeness", "width", "finite-closeness", "cost", "conditioning", "ablate", "kernel-share")
+
+
+def _one_thread() -> None:
+    """Worker initializer: XLA computes on one thread (the jobs share the cores; set before JAX starts)."""
+    import os
+
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+
+
+def reproduce(quick: bool, results: Path, out: Path, ex=None, jobs: int = 1) -> int:
     """Every experiment, then the figures, the fast proof checks and the appendix (if available).
 
     Returns the worst exit status of the steps (a missing appendix module is reported, not fatal).
     ``ex``: the executor of the experiments' sweeps (default local, :mod:`ntk_bridge.executor`).
+    ``jobs``: with the local executor, experiments run in that many worker processes at once
+    (each experiment in one process, so each compiles its own programs; the records are the same).
     """
     from . import executor, experiments
 
     start = time.perf_counter()
-    with executor.use(ex or executor.Local()):
-        for name, config in experiments.reproduce_plan(quick):  # with one digits closeness sweep
-            run_experiment(name, config, results)
+    plan = experiments.reproduce_plan(quick)  # with one digits closeness sweep
+    if jobs > 1 and ex is None:
+        import concurrent.futures
+        import multiprocessing
+
+        order = sorted(plan, key=lambda nc: _COST_ORDER.index(nc[0]) if nc[0] in _COST_ORDER else len(_COST_ORDER))
+        ctx = multiprocessing.get_context("spawn")  # JAX must not be forked
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                                                    initializer=_one_thread) as pool:
+            for future in [pool.submit(run_experiment, name, config, results) for name, config in order]:
+                future.result()  # an experiment's error ends reproduce, as in one process
+    else:
+        with executor.use(ex or executor.Local()):
+            for name, config in plan:
+                run_experiment(name, config, results)
     status = {"figures": _figures(results, out / "figures")}
     steps = {"checks": ("proofs_checks", ["--fast", "--out", str(results / "checks.json")]),
              "appendix": ("ntk_bridge.appendix", ["--results", str(results), "--out", str(out / "appendix"),
-                                                  "--paper-repro", str(out / "paper_repro.md")])}
+                                                  "--paper-repro", str(out / "paper_repro.md"),
+                                                  *(["--figures", str(out / "figures")] if status["figures"] == 0
+                                                    else [])])}
     for step, (name, argv) in steps.items():
         mod = _load(name)
         if mod is None:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import validate
+from . import code_maps, validate
 from .spec import MLPSpec
 
 BACKENDS = ("nt", "native")
@@ -276,6 +276,7 @@ def empirical(spec: MLPSpec, params, x1, x2=None, *, head2=None) -> Kernels:
     """
     x2 = x1 if x2 is None else x2
     cross_head = head2 is not None
+    code_maps.ensure_headroom()
     theta, sigma = _empirical_fn(spec, cross_head)(
         params["body"], params["head"], head2 if cross_head else params["head"], x1, x2)
     return _check_finite(Kernels(np.asarray(theta), np.asarray(sigma)), spec, np.asarray(x1), np.asarray(x2))

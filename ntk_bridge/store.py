@@ -6,8 +6,9 @@ Layout: ``<root>/<experiment>/<config_hash>.json`` (default root ``results/``, q
     {"experiment": str,          # e.g. "closeness"
      "kind": "point" | "summary",  # one sweep point, or the fits over a whole sweep
      "config": {...},            # the full configuration, canonical JSON
-     "config_hash": str,         # sha256(canonical {"schema", "experiment", "kind", "config"})[:16]
+     "config_hash": str,         # sha256(canonical {"schema", "experiment", "kind", "config"[, "algorithm"]})[:16]
      "seed": int | None,
+     "code": {"ntk_bridge": str, "algorithm": int},   # code identity (registered experiments only)
      "versions": {...},          # ntk_bridge, python, numpy, jax, jaxlib, neural_tangents
      "device": {...},            # jax backend, device kind, host CPU
      "timings": {"total_s": float, ...},
@@ -21,6 +22,14 @@ record is never reused for it.  After its points, every experiment writes one *s
 record whose ``result["points"]`` lists the hashes of the points it was computed from:
 figures and the appendix read a summary and exactly those points, never a mix of sweeps.
 
+**Code identity.**  Each experiment module registers an *algorithm version*
+(:func:`register`), an integer it bumps whenever what its records hold would change for the
+same config (a new training schedule, a fixed bug, another estimator).  A record of a
+registered experiment carries ``code = {"ntk_bridge": package version, "algorithm": n}``, and
+``n`` is part of its hash: after a bump a sweep recomputes its points instead of reading old
+ones back, and :func:`stale` names every record made by another algorithm version (or with
+no code identity at all, as before it existed).
+
 Records are written atomically (:mod:`ntk_bridge.atomic`, mode 0644).  A record file that is
 not a valid record (truncated, garbage, hand-edited so that its hash no longer matches its
 config) is *damaged*: the loaders log one line naming it, move it aside to
@@ -33,6 +42,8 @@ Loaders (what figures and ``ntk_bridge.appendix`` use):
     points_of(root, summary)           -> the point records a summary lists, in its order
                                           (MissingRecords if any is missing or damaged)
     verify(root)                       -> counts per experiment and problems, changing nothing
+    stale(root)                        -> records made by another version of the code
+    manifest(root)                     -> every summary with its code identity, device and date
 """
 from __future__ import annotations
 
@@ -97,9 +108,37 @@ def canonical(value: Any) -> str:
     return json.dumps(to_jsonable(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def config_hash(experiment: str, config: Any, kind: str = "point") -> str:
-    """First 16 hex digits of ``sha256(canonical({schema, experiment, kind, config}))``."""
+ALGORITHMS: dict[str, int] = {}   # experiment -> its current algorithm version (register)
+_UNSET = object()
+
+
+def register(experiment: str, algorithm: int) -> None:
+    """Declare the current algorithm version of ``experiment`` (each experiment module does, at import)."""
+    _check_name(experiment)
+    if isinstance(algorithm, bool) or not isinstance(algorithm, int) or algorithm < 1:
+        raise ValueError(f"algorithm must be an integer >= 1, got {algorithm!r}")
+    ALGORITHMS[experiment] = algorithm
+
+
+def code_identity(experiment: str) -> dict | None:
+    """``{"ntk_bridge": version, "algorithm": n}`` of a registered experiment, ``None`` for others."""
+    if experiment not in ALGORITHMS:
+        return None
+    return {"ntk_bridge": _versions()["ntk_bridge"], "algorithm": ALGORITHMS[experiment]}
+
+
+def config_hash(experiment: str, config: Any, kind: str = "point", algorithm: Any = _UNSET) -> str:
+    """First 16 hex digits of ``sha256(canonical({schema, experiment, kind, config[, algorithm]}))``.
+
+    ``algorithm``: the algorithm version hashed with the config (default: the registered one of
+    ``experiment``; ``None``: none, as for unregistered experiments and records made before code
+    identities existed).
+    """
+    if algorithm is _UNSET:
+        algorithm = ALGORITHMS.get(experiment)
     payload = {"schema": SCHEMA_VERSION, "experiment": experiment, "kind": kind, "config": config}
+    if algorithm is not None:
+        payload["algorithm"] = algorithm
     return hashlib.sha256(canonical(payload).encode()).hexdigest()[:16]
 
 
@@ -184,6 +223,7 @@ def save(root, experiment: str, config: Any, result: dict, *, seed: int | None =
         "config": json.loads(canonical(config)),
         "config_hash": path.stem,
         "seed": seed,
+        "code": code_identity(experiment),
         "versions": dict(versions) if versions is not None else _versions(),
         "device": dict(device) if device is not None else dict(_device()),
         "timings": to_jsonable(timings),
@@ -320,8 +360,11 @@ def problems(record: Any, path=None) -> list[str]:
             out.append("summary without a list of point hashes in result.points")
     if out:
         return out
+    code = record.get("code")
+    if code is not None and not (isinstance(code, dict) and isinstance(code.get("algorithm"), int)):
+        return [f"code {code!r} is not a code identity {{'ntk_bridge': version, 'algorithm': n}}"]
     try:
-        expected = config_hash(experiment, record["config"], kind)
+        expected = config_hash(experiment, record["config"], kind, None if code is None else code["algorithm"])
     except ValueError as exc:
         return [f"config cannot be hashed ({exc})"]
     if record["config_hash"] != expected:
@@ -420,6 +463,57 @@ def verify(root) -> tuple[dict, list[str], list[str]]:
     if not counts:
         faults.append(f"{root}: no records (no <experiment>/<hash>.json files)")
     return counts, faults, notes
+
+
+def stale(root, current: dict[str, int] | None = None) -> list[tuple[Path, str]]:
+    """Records under ``root`` made by another version of their experiment's code: ``(path, why)`` each.
+
+    ``current``: experiment -> algorithm version (default :data:`ALGORITHMS`, what the imported
+    experiment modules registered).  A record of an experiment in ``current`` is stale when its
+    ``code`` is absent (made before code identities) or names another algorithm version.
+    Damaged records are left to :func:`verify`.
+    """
+    current = ALGORITHMS if current is None else current
+    out = []
+    for experiment in sorted(current):
+        folder = Path(root) / experiment
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            try:
+                record = read(path)
+            except (DamagedRecord, OSError):
+                continue
+            code = record.get("code")
+            if code is None:
+                out.append((path, "no code identity (made before code identities were recorded)"))
+            elif code["algorithm"] != current[experiment]:
+                out.append((path, f"made by {experiment} algorithm version {code['algorithm']}, the current is "
+                                  f"{current[experiment]}"))
+    return out
+
+
+def manifest(root, current: dict[str, int] | None = None) -> dict:
+    """What ``root`` holds, summary by summary: the reference record's table of contents.
+
+    ``{"root", "created", "machine", "code": {"ntk_bridge", "algorithms"}, "summaries": [{"experiment",
+    "summary" (its hash), "points", "code", "current" (made by this code's algorithm version),
+    "device", "versions", "created"}, ...]}``, summaries oldest first within each experiment.
+    """
+    current = ALGORITHMS if current is None else current
+    rows = []
+    for folder in sorted(d for d in Path(root).iterdir() if d.is_dir()) if Path(root).is_dir() else []:
+        if folder.name.startswith(".") or not any(folder.glob("*.json")):
+            continue
+        for record in load(root, folder.name, kind="summary"):
+            code = record.get("code")
+            rows.append({"experiment": record["experiment"], "summary": record["config_hash"],
+                         "points": len(record["result"]["points"]), "code": code,
+                         "current": code is not None and code["algorithm"] == current.get(record["experiment"]),
+                         "device": record.get("device"), "versions": record.get("versions"),
+                         "created": record["created"]})
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return {"root": str(root), "created": now, "machine": machine(),
+            "code": {"ntk_bridge": _versions()["ntk_bridge"], "algorithms": dict(sorted(current.items()))},
+            "summaries": rows}
 
 
 def _check_name(experiment: str) -> None:

@@ -16,6 +16,7 @@ from .registry import Outcome, at_most, check
 N_TASKS = 3
 WIDTHS = (64, 128, 256, 512, 1024, 2048, 4096)
 SEEDS = (0, 1, 2, 3)
+DECAY_SEEDS = tuple(range(20))   # independent_decay: see its statement
 
 
 def _points(n: int = 5, dim: int = 4, seed: int = 0) -> np.ndarray:
@@ -90,7 +91,8 @@ def check_exact():
 @check("mtl_kernel.analytic")
 def check_analytic():
     """With shared-init heads the finite MTL kernel Theta_body + [i==j] Sigma approaches the analytic one at
-    large width: rel. error ~ width^-1/2, below 0.1 at width 4096.
+    large width: rel. error ~ width^-1/2, below 0.1 at width 4096.  Measured: 0.041 with a spread of 0.012
+    over seeds, so the tolerance is 8 standard errors of the 3-seed mean away (false failure far below 1e-4).
     """
     x = _points(8)
     errs = []
@@ -103,17 +105,21 @@ def check_analytic():
                    "MTL kernel (3 tasks x 8 points)", np.mean(errs), 0.1, per_seed=errs)
 
 
+def second_head(spec, seed: int, in_dim: int):
+    """The head of task 2, drawn independently of the net's own head (independent init)."""
+    return spec.init(jax.random.PRNGKey(10_000 + seed), in_dim)["head"]
+
+
 @functools.lru_cache(maxsize=1)
 def cross_block_ratios() -> np.ndarray:
     """``||cross-head body block|| / ||diagonal block||`` per seed and width, ``(seeds, widths)``."""
     x = _points(8)
-    out = np.empty((len(SEEDS), len(WIDTHS)))
-    for a, seed in enumerate(SEEDS):
+    out = np.empty((len(DECAY_SEEDS), len(WIDTHS)))
+    for a, seed in enumerate(DECAY_SEEDS):
         for b, width in enumerate(WIDTHS):
             spec = nb.MLPSpec(depth=2, width=width, out_dim=1)
             params = spec.init(jax.random.PRNGKey(seed), x.shape[1])
-            head2 = spec.init(jax.random.PRNGKey(10_000 + seed), x.shape[1])["head"]
-            cross = nb.kernels.empirical(spec, params, x, head2=head2).theta
+            cross = nb.kernels.empirical(spec, params, x, head2=second_head(spec, seed, x.shape[1])).theta
             out[a, b] = np.linalg.norm(cross) / np.linalg.norm(nb.kernels.empirical(spec, params, x).theta)
     return out
 
@@ -122,12 +128,16 @@ def cross_block_ratios() -> np.ndarray:
 def check_independent_decay():
     """With independently initialized heads the cross-task block of the MTL NTK vanishes like width^-1/2: the
     fitted rate r of ||Theta_cross|| / ||Theta_ii|| ~ c width^-r is 1/2 within 0.1, with a bootstrap
-    interval above 0.
+    interval above 0.  Designed for a false-failure rate below 1e-4: one seed's log-log slope over widths
+    64..4096 has a standard deviation of 0.105 (measured over 32 seeds, 2026-12-04; the ratio's log spreads
+    by 0.37 at every width), so the mean over 20 seeds has a standard error of 0.023 and the tolerance 0.1
+    is 4.3 of them.  (4 seeds, before: 0.05, two standard errors, and the newest JAX's random stream fell
+    outside.)
     """
     ratios = cross_block_ratios()
     fit = nb.metrics.fit_power_law(np.array(WIDTHS, float), ratios)
     dev = abs(fit["r"] - 0.5)
     passed = dev <= 0.1 and fit["r_lo"] > 0
-    return Outcome(f"|r - 1/2| for the fitted rate over widths {WIDTHS[0]}..{WIDTHS[-1]}, {len(SEEDS)} seeds "
+    return Outcome(f"|r - 1/2| for the fitted rate over widths {WIDTHS[0]}..{WIDTHS[-1]}, {len(DECAY_SEEDS)} seeds "
                    f"(r = {fit['r']:.3f}, {fit['level']:.0%} interval [{fit['r_lo']:.3f}, {fit['r_hi']:.3f}])",
                    dev, 0.1, passed, "<=", {"fit": fit, "widths": WIDTHS, "mean_ratio": ratios.mean(0)})

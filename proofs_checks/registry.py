@@ -167,8 +167,10 @@ def run_one(chk: Check) -> CheckResult:
     A missing requirement (or a :class:`Skip` raised by the check) gives a SKIP whose
     ``computed`` is the reason; the check's body does not run without its requirements.
     """
+    from ntk_bridge import code_maps
     from ntk_bridge.precision import x64
 
+    code_maps.ensure_headroom()
     start = time.perf_counter()
     reasons = [r for r in map(missing_requirement, chk.requires) if r]
     if reasons:

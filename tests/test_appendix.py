@@ -451,9 +451,10 @@ def test_record_text_is_escaped(built):
 def test_pdf_compiles(built, tmp_path):
     work = tmp_path / "pdf"
     shutil.copytree(built["out"], work)
-    pdf, msg = compile_pdf(work / "appendix.tex")
+    pdf, msg = compile_pdf(work / "appendix.tex", keep_leftovers=True)
     assert pdf is not None and pdf.stat().st_size > 10_000, msg
     log = (work / "appendix.log").read_text(errors="replace")
+    assert compile_pdf(work / "appendix.tex")[0] is not None and not (work / "appendix.aux").exists()
     assert "Overfull \\hbox" not in log or max(float(x) for x in re.findall(r"Overfull \\hbox \(([\d.]+)pt", log)) < 5
 
 

@@ -142,3 +142,23 @@ def test_nt_backend_without_neural_tangents_names_the_extra(tmp_path, capsys, mo
     assert cli.main(KS + ["--backend", "nt", "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert 'ntk-bridge[nt]' in err and "Traceback" not in err and not any(tmp_path.iterdir())
+
+
+def test_reproduce_in_worker_processes_stores_what_one_process_stores(tmp_path, monkeypatch):
+    """``reproduce --jobs 2`` runs experiments in spawned workers: the same records as one process."""
+    import dataclasses
+
+    from ntk_bridge import experiments
+    from ntk_bridge.experiments import closeness, kernel_share
+
+    plan = [("kernel-share", dataclasses.replace(kernel_share.Config.quick(), depths=(1, 2), seeds=1, n_boot=10)),
+            ("closeness", dataclasses.replace(closeness.Config.quick(), depths=(1, 2), seeds=1, lr_steps=(),
+                                              widths=(), n_boot=10))]
+    monkeypatch.setattr(experiments, "reproduce_plan", lambda quick: plan)
+    monkeypatch.setattr(cli, "_figures", lambda results, out: 0)   # only the experiments are compared
+    monkeypatch.setattr(cli, "_load", lambda name: None)
+    assert cli.reproduce(True, tmp_path / "two", tmp_path / "out", None, jobs=2) == 0
+    assert cli.reproduce(True, tmp_path / "one", tmp_path / "out", None, jobs=1) == 0
+    for name, _ in plan:
+        two, one = (store.latest_summary(tmp_path / r, name) for r in ("two", "one"))
+        assert two["config_hash"] == one["config_hash"] and two["result"] == one["result"]

@@ -176,8 +176,13 @@ def _check_outer_gradients(train, _):
     assert rel_err(flat["fomaml"], manual) < 1e-10
 
 
+@pytest.mark.slow
 def test_finite_approaches_closed_form_with_width(tmp_path):
-    """Error to the infinite-width closed form at width 2048 well below the error at width 128 (2 seeds)."""
+    """Error to the infinite-width closed form at width 2048 well below the error at width 128 (2 seeds).
+
+    Slow tier (a minute, second-order MAML at width 2048); the fast tier checks the same approach for
+    MTL and ANIL (tests/test_finite_width.py, tests/test_experiments.py::test_width_tiny_records_match_closed_form).
+    """
     cfg = width.Config(tasks=TaskConfig(n_train=4, n_test=2, n_support=5, n_query=5, options=(("dim", 8),)),
                        depths=(1,), widths=(128, 2048), methods=width.ALL_METHODS, seeds=2, lr=ADAPT.lr,
                        steps=ADAPT.steps, split="disjoint", n_boot=20)

@@ -60,7 +60,7 @@ def test_untrained_fresh_head_is_finetuning_with_that_head(tasks, method):
         assert rel_err(trained_head, ref) > 1e-3
 
 
-@pytest.mark.parametrize("method", ["mtl-shared", "anil", "maml"])
+@pytest.mark.parametrize("method", ["mtl-shared", "anil", pytest.param("maml", marks=pytest.mark.slow)])
 def test_trained_fresh_head_approaches_no_transfer_with_width(tasks, method):
     train, test = tasks
     spec = nb.MLPSpec(depth=1)

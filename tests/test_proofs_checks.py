@@ -106,6 +106,38 @@ def test_mtl_exact_fails_without_the_head_term(monkeypatch):
     assert not _one("mtl_kernel.exact").passed
 
 
+@pytest.fixture
+def fresh_ratios():
+    mtl_kernel.cross_block_ratios.cache_clear()
+    yield
+    mtl_kernel.cross_block_ratios.cache_clear()
+
+
+@pytest.mark.slow
+def test_independent_decay_passes(fresh_ratios):
+    """The full check (20 seeds x 7 widths, ~45 s); `python -m proofs_checks` runs it too."""
+    res = _one("mtl_kernel.independent_decay")
+    assert res.passed, res.computed
+
+
+def test_independent_decay_fails_for_shared_heads(fresh_ratios, monkeypatch):
+    monkeypatch.setattr(mtl_kernel, "DECAY_SEEDS", (0, 1, 2))
+    monkeypatch.setattr(mtl_kernel, "WIDTHS", (64, 256, 1024))
+    # a "second" head equal to the net's own: the cross block is Theta_body, which does not vanish
+    monkeypatch.setattr(mtl_kernel, "second_head",
+                        lambda spec, seed, in_dim: spec.init(mtl_kernel.jax.random.PRNGKey(seed), in_dim)["head"])
+    res = _one("mtl_kernel.independent_decay")
+    assert not res.passed and res.details["fit"]["r"] < 0.2
+
+
+def test_analytic_mtl_kernel_check_fails_for_a_wrong_analytic_head_kernel(monkeypatch):
+    import ntk_bridge as nb
+    true_kernels = nb.kernels.kernels
+    monkeypatch.setattr(nb.kernels, "kernels", lambda *a, **kw: true_kernels(*a, **kw)._replace(
+        sigma=1.5 * true_kernels(*a, **kw).sigma))
+    assert not _one("mtl_kernel.analytic").passed
+
+
 def test_diagonal_check_fails_for_a_wrong_head_share(monkeypatch):
     import ntk_bridge as nb
     true_kernels = nb.kernels.kernels

@@ -186,3 +186,77 @@ def test_verify_reports_every_problem_and_changes_nothing(tmp_path):
 def test_verify_of_an_empty_or_missing_folder_is_a_problem(tmp_path):
     assert store.verify(tmp_path)[1] == [f"{tmp_path}: no records (no <experiment>/<hash>.json files)"]
     assert store.verify(tmp_path / "nope")[1] == [f"{tmp_path / 'nope'}: not a directory"]
+
+
+# ------------------------------------------------------------------ code identity: stale records (issue #22)
+@pytest.fixture
+def registered(monkeypatch):
+    """``sq`` registered at algorithm version 1 (restored afterwards)."""
+    monkeypatch.setattr(store, "ALGORITHMS", dict(store.ALGORITHMS))
+    store.register("sq", 1)
+    return lambda n: store.register("sq", n)
+
+
+def test_records_carry_their_code_identity_and_a_bump_recomputes(tmp_path, registered):
+    calls = []
+    first = store.sweep(tmp_path, "sq", [{"x": 3}], lambda c: calls.append(c) or _square(c))
+    assert first[0]["code"] == {"ntk_bridge": store.versions()["ntk_bridge"], "algorithm": 1}
+    assert first[0]["config_hash"] == store.config_hash("sq", {"x": 3}, algorithm=1) != \
+        store.config_hash("sq", {"x": 3}, algorithm=None)
+    assert store.stale(tmp_path) == [] and not store.verify(tmp_path)[1]
+    store.sweep(tmp_path, "sq", [{"x": 3}], lambda c: calls.append(c) or _square(c))
+    assert len(calls) == 1                                   # same algorithm: read back
+    registered(2)
+    again = store.sweep(tmp_path, "sq", [{"x": 3}], lambda c: calls.append(c) or _square(c))
+    assert len(calls) == 2 and again[0]["code"]["algorithm"] == 2   # bumped: computed anew
+    ((path, why),) = store.stale(tmp_path)
+    assert path.stem == first[0]["config_hash"] and "algorithm version 1, the current is 2" in why
+    assert not store.verify(tmp_path)[1]                     # stale is not damaged
+
+
+def test_a_record_without_code_identity_is_stale_and_an_edited_one_damaged(tmp_path, registered):
+    old = store.sweep(tmp_path, "sq", [{"x": 1}], _square)[0]
+    store.ALGORITHMS.pop("sq")
+    legacy = store.sweep(tmp_path, "sq", [{"x": 2}], _square)[0]    # as before code identities existed
+    assert legacy["code"] is None
+    registered(1)
+    ((path, why),) = store.stale(tmp_path)
+    assert path.stem == legacy["config_hash"] and "no code identity" in why
+    path = tmp_path / "sq" / f"{old['config_hash']}.json"
+    rec = json.loads(path.read_text())
+    rec["code"]["algorithm"] = 7                             # hand-edited identity: the hash no longer matches
+    path.write_text(json.dumps(rec))
+    assert any("does not match" in p for p in store.verify(tmp_path)[1])
+
+
+def test_cli_verify_fails_on_a_stale_record(tmp_path, capsys):
+    from ntk_bridge import cli, experiments
+
+    experiments.algorithms()                                 # registers every experiment
+    rec = store.save(tmp_path, "cost", {"x": 1}, {"y": 1})
+    assert rec["code"]["algorithm"] >= 1 and cli.main(["verify", "--results", str(tmp_path)]) == 0
+    path = tmp_path / "cost" / f"{rec['config_hash']}.json"
+    legacy = {k: v for k, v in rec.items() if k != "code"}
+    legacy["config_hash"] = store.config_hash("cost", {"x": 1}, algorithm=None)
+    path.unlink()
+    (tmp_path / "cost" / f"{legacy['config_hash']}.json").write_text(json.dumps(legacy))
+    assert cli.main(["verify", "--results", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "stale:" in err and "no code identity" in err
+    assert cli.main(["verify", "--results", str(tmp_path), "--remove-stale"]) == 0
+    assert not list((tmp_path / "cost").glob("*.json"))
+
+
+def test_manifest_lists_each_summary_with_its_code_identity(tmp_path, registered):
+    from ntk_bridge import cli
+
+    pts = store.sweep(tmp_path, "sq", [{"x": 1}, {"x": 2}], _square)
+    summary = store.save(tmp_path, "sq", {"xs": [1, 2]}, {"points": [p["config_hash"] for p in pts]}, kind="summary")
+    (row,) = store.manifest(tmp_path)["summaries"]
+    assert (row["experiment"], row["summary"], row["points"], row["current"]) == ("sq", summary["config_hash"], 2, True)
+    assert row["code"] == summary["code"] and row["device"] == summary["device"]
+    registered(2)
+    assert store.manifest(tmp_path)["summaries"][0]["current"] is False
+    assert cli.main(["verify", "--results", str(tmp_path), "--manifest"]) == 0   # "sq" is no experiment of the CLI
+    doc = json.loads((tmp_path / "manifest.json").read_text())
+    assert doc["summaries"][0]["summary"] == summary["config_hash"] and "closeness" in doc["code"]["algorithms"]

@@ -5,6 +5,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+# What LaTeX leaves beside the PDF: removed after a successful build (a failed one keeps its .log).
+LEFTOVERS = (".aux", ".log", ".out", ".toc", ".fls", ".fdb_latexmk", ".synctex.gz")
+
 
 def latex_tool() -> list[str] | None:
     """The command that compiles a .tex to PDF, or ``None`` if no LaTeX toolchain is installed."""
@@ -15,8 +18,11 @@ def latex_tool() -> list[str] | None:
     return None
 
 
-def compile_pdf(tex_path: Path, timeout: float = 300) -> tuple[Path | None, str]:
-    """Compile ``tex_path`` in its folder; ``(pdf path or None, message)``."""
+def compile_pdf(tex_path: Path, timeout: float = 300, keep_leftovers: bool = False) -> tuple[Path | None, str]:
+    """Compile ``tex_path`` in its folder; ``(pdf path or None, message)``.
+
+    After a successful build the LaTeX leftovers (:data:`LEFTOVERS`) are removed unless ``keep_leftovers``.
+    """
     tool = latex_tool()
     if tool is None:
         return None, ("PDF skipped: no LaTeX toolchain (pdflatex/latexmk) on PATH; on Debian/Ubuntu: apt-get install "
@@ -33,4 +39,8 @@ def compile_pdf(tex_path: Path, timeout: float = 300) -> tuple[Path | None, str]
             tail = log.read_text(errors="replace").splitlines()[-25:] if log.exists() else proc.stdout.splitlines()[-25:]
             return None, f"PDF failed ({tool[0]} exit {proc.returncode}); end of {log}:\n" + "\n".join(tail)
     pdf = tex_path.with_suffix(".pdf")
-    return (pdf, f"PDF written: {pdf}") if pdf.exists() else (None, f"PDF failed: {tool[0]} wrote no {pdf.name}")
+    if not pdf.exists():
+        return None, f"PDF failed: {tool[0]} wrote no {pdf.name}"
+    for suffix in () if keep_leftovers else LEFTOVERS:
+        tex_path.with_name(tex_path.stem + suffix).unlink(missing_ok=True)
+    return pdf, f"PDF written: {pdf}"

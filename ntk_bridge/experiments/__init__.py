@@ -32,6 +32,11 @@ def module(name: str):
     return importlib.import_module(f"{__name__}.{MODULES[name]}")
 
 
+def algorithms() -> dict[str, int]:
+    """Every experiment's current algorithm version (imports each module, which registers it with the store)."""
+    return {name: module(name).ALGORITHM for name in ORDER}
+
+
 def configure(name: str, quick: bool = False, **overrides):
     """The quick or full config of ``name`` with ``overrides`` applied (``None`` values ignored).
 

@@ -50,6 +50,10 @@ from .common import TaskConfig, check_choice, check_int, check_ints, kernel_tabl
 from .stats import Stat, Summary
 
 NAME = "accuracy"
+# Algorithm version: bump it when this module would store different results for the same config
+# (store.register: a bump gives new record hashes, and `ntk-bridge verify` reports the old records as stale).
+ALGORITHM = 1
+store.register(NAME, ALGORITHM)
 METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-same", "anil-disjoint", "maml-same", "maml-disjoint",
                                           "fomaml-same", "fomaml-disjoint", "no-transfer"))
 FINITE_METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-disjoint", "maml-disjoint", "fomaml-disjoint",
@@ -132,7 +136,7 @@ class Config:
     @classmethod
     def quick(cls) -> "Config":
         return cls(seeds=3, widths=(128,), finite_families=("shared-feature",), finite_seeds=1,
-                   finite_outer_steps=1000)
+                   finite_outer_steps=1000, finite_tol=1e-5)
 
     @classmethod
     def digits(cls, quick: bool = False) -> "Config":

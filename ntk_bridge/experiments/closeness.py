@@ -28,7 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import metrics, store
+from .. import metrics, store, validate
 from ..errors import NotComputable
 from ..kernels import BACKENDS
 from ..methods import Method, closed_form
@@ -38,6 +38,10 @@ from .common import TaskConfig, check_choice, check_int, check_ints, kernel_tabl
 from .stats import LinearFit, PowerFit, Summary, stats
 
 NAME = "closeness"
+# Algorithm version: bump it when this module would store different results for the same config
+# (store.register: a bump gives new record hashes, and `ntk-bridge verify` reports the old records as stale).
+ALGORITHM = 1
+store.register(NAME, ALGORITHM)
 ALGOS = ("anil", "maml")
 GAPS = ("rel_gap", "normalized_gap")
 # Real images: 2-way 5-shot digits episodes, 5 queries per class (Config.digits).
@@ -55,7 +59,7 @@ class Config:
     """
 
     AXES: ClassVar[tuple] = ("depths", "seeds", "lr_steps", "lr_steps_depths", "widths", "finite_depths",
-                             "finite_seeds", "finite_outer_steps", "n_boot", "fit_min_depth")
+                             "finite_seeds", "finite_outer_steps", "finite_tol", "n_boot", "fit_min_depth")
     tasks: TaskConfig = TaskConfig(n_support=5, n_query=10)
     depths: tuple = (1, 2, 4, 8, 16, 32, 64)
     seeds: int = 5
@@ -68,6 +72,7 @@ class Config:
     finite_depths: tuple = (1, 2, 4)
     finite_seeds: int = 2
     finite_outer_steps: int = 3000
+    finite_tol: float = 1e-7
     n_boot: int = 2000
     fit_min_depth: int = 1
     backend: str = "native"
@@ -89,6 +94,7 @@ class Config:
             check_ints("finite_depths", self.finite_depths)
         check_int("finite_seeds", self.finite_seeds)
         check_int("finite_outer_steps", self.finite_outer_steps)
+        validate.real("finite_tol", self.finite_tol, 0.0, 1.0, low_open=True, high_open=True)
         check_int("n_boot", self.n_boot)
         check_int("fit_min_depth", self.fit_min_depth)
         check_choice("backend", self.backend, BACKENDS)
@@ -99,7 +105,7 @@ class Config:
     def quick(cls) -> "Config":
         return cls(seeds=3, lr_steps=((0.02, 1), (0.02, 5), (0.05, 5), (0.1, 5), (0.2, 5)),
                    lr_steps_depths=(2, 4, 8, 16), widths=(64, 256), finite_depths=(2,), finite_seeds=1,
-                   finite_outer_steps=1000, n_boot=1000)
+                   finite_outer_steps=1000, finite_tol=1e-5, n_boot=1000)
 
     @classmethod
     def digits(cls, quick: bool = False) -> "Config":
@@ -176,14 +182,12 @@ def _compute_finite(p: dict) -> dict:
     kfn = kernel_table(spec, train, test, backend=p["backend"])
     inf = {"mtl": closed_form(Method.mtl(), kfn, train, test, adapt=adapt)}
     fin, info = {}, {}
-    fin["mtl"], info["mtl"] = finite.fit_predict(spec, train, test, method="mtl-shared", adapt=adapt,
-                                                 seed=p["seed"], outer_steps=p["outer_steps"], return_info=True)
+    fit = dict(adapt=adapt, seed=p["seed"], outer_steps=p["outer_steps"], tol=p["tol"], return_info=True)
+    fin["mtl"], info["mtl"] = finite.fit_predict(spec, train, test, method="mtl-shared", **fit)
     result = {}
     for split in p["splits"]:
         inf["anil"] = closed_form(Method.gbml("anil", split), kfn, train, test, adapt=adapt)
-        fin["anil"], info["anil"] = finite.fit_predict(spec, train, test, method="anil", adapt=adapt, split=split,
-                                                       seed=p["seed"], outer_steps=p["outer_steps"],
-                                                       return_info=True)
+        fin["anil"], info["anil"] = finite.fit_predict(spec, train, test, method="anil", split=split, **fit)
         result[split] = {"rel_gap": metrics.rel_gap(fin["anil"], fin["mtl"]),
                          "rel_gap_infinite": metrics.rel_gap(inf["anil"], inf["mtl"]),
                          "err_to_infinite": {k: metrics.rel_gap(fin[k], inf[k]) for k in fin},
@@ -221,7 +225,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     from ..finite import SCHEDULE  # the outer schedule is part of a trained point's identity (issue #14)
 
     finite_points = [point(config, depth=L, width=w, seed=seed, outer_steps=config.finite_outer_steps,
-                           schedule=SCHEDULE)
+                           tol=config.finite_tol, schedule=SCHEDULE)
                      for L in config.finite_depths for w in config.widths for seed in range(config.finite_seeds)]
     finite_records = store.sweep(root, NAME, finite_points, _compute_finite, seed_of=lambda p: p["seed"],
                                  desc="closeness (finite width)") if config.widths else []

@@ -23,6 +23,10 @@ from .common import check_choice, check_int, check_ints, point, save_summary, st
 from .stats import Summary
 
 NAME = "cost"
+# Algorithm version: bump it when this module would store different results for the same config
+# (store.register: a bump gives new record hashes, and `ntk-bridge verify` reports the old records as stale).
+ALGORITHM = 1
+store.register(NAME, ALGORITHM)
 METHODS = timing.METHODS
 
 

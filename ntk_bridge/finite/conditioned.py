@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import conditioning, validate
+from .. import code_maps, conditioning, validate
 from ..errors import NotComputable
 from ..precision import x64
 from ..spec import MLPSpec
@@ -150,6 +150,7 @@ def fit_predict(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-hea
     w = np.ones(len(ts)) if weights == "data" else len(ts) / (n * np.asarray(sizes, dtype=np.float64)[ts])
     xq, tq = tasks.xq.reshape(-1, tasks.dim), np.repeat(np.arange(n), tasks.n_query)
 
+    code_maps.ensure_headroom()
     start = time.perf_counter()
     with x64(False):
         p0 = cnet.init(jax.random.PRNGKey(seed))

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import validate
+from .. import code_maps, validate
 from ..errors import NotComputable
 from ..methods import Method
 from ..precision import x64
@@ -176,6 +176,7 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
     preds, members = [], []
     with ctx, jax.default_device(dev):
         for member in range(opt.n_ensemble):
+            code_maps.ensure_headroom()
             pred, info = _fit_one(cfg, m, adapt, train, test, opt, opt.seed + member, dev, analytic)
             preds.append(pred)
             members.append(info)

@@ -108,9 +108,13 @@ def power_lambda_max(cfg: Problem, base, delta, data, u0, iters: int):
     return power_iteration(cfg, base, delta, data, u0, iters)[0]
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "iters"))
-def power_iteration(cfg: Problem, base, delta, data, u0, iters: int):
-    """``(lambda_max, u)``: :func:`power_lambda_max` and its unit vector (to warm-start the next estimate)."""
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def power_iteration(cfg: Problem, base, delta, data, u0, iters):
+    """``(lambda_max, u)``: :func:`power_lambda_max` and its unit vector (to warm-start the next estimate).
+
+    ``iters`` is traced: one compiled program serves the first estimate and every re-check (for
+    second-order MAML this program takes seconds to compile).
+    """
     _, vjp = jax.vjp(lambda d: _outputs(cfg, base, d, data, cfg.first_order), delta)
 
     def op(u):
@@ -121,15 +125,18 @@ def power_iteration(cfg: Problem, base, delta, data, u0, iters: int):
 
 def dominant_eig(op, u0, iters):
     """``(|lambda|, u)``: the dominant eigenvalue (modulus) and unit eigenvector of the linear map ``op``
-    by ``iters`` power steps from ``u0`` (traceable: ``iters`` may be a traced integer)."""
-    def step(_, u):
-        v = op(u)
-        return v / jnp.linalg.norm(v)
+    by ``iters`` power steps from ``u0`` (traceable: ``iters`` may be a traced integer).
 
-    u = jax.lax.fori_loop(0, iters, step, u0 / jnp.linalg.norm(u0))
-    v = op(u)
-    lam = jnp.linalg.norm(v)
-    return lam, v / lam
+    ``op`` appears once in the program (the estimate is the last of ``iters + 1`` products): for
+    second-order MAML it is the costly part to compile.
+    """
+    def step(_, carry):
+        v = op(carry[1])
+        lam = jnp.linalg.norm(v)
+        return lam, v / lam
+
+    u0 = u0 / jnp.linalg.norm(u0)
+    return jax.lax.fori_loop(0, iters + 1, step, (jnp.zeros((), u0.dtype), u0))
 
 
 @functools.lru_cache(maxsize=8)
