@@ -173,7 +173,7 @@ def verify(results: Path, remove_stale: bool = False) -> int:
     from . import experiments, store
 
     counts, problems, notes = store.verify(results)
-    stale = store.stale(results, experiments.algorithms()) if results.is_dir() else []
+    stale = store.stale(results, experiments.algorithms())
     known = set(EXPERIMENTS)
     print(f"verify {results}: {sum(sum(c.values()) for c in counts.values())} valid records")
     for name, c in counts.items():

@@ -27,9 +27,7 @@ from .common import TaskConfig, check_choice, check_int, check_ints, save_summar
 from .stats import Stat, Summary
 
 NAME = "ablate"
-# Algorithm version: bump it when this module would store different results for the same config
-# (store.register: a bump gives new record hashes, and `ntk-bridge verify` reports the old records as stale).
-ALGORITHM = 1
+ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
 ABLATIONS = ("steps", "lr", "n_train", "similarity", "heads", "flow", "lr_scaling")
 

@@ -38,9 +38,7 @@ from .common import TaskConfig, check_choice, check_int, check_ints, kernel_tabl
 from .stats import LinearFit, PowerFit, Summary, stats
 
 NAME = "closeness"
-# Algorithm version: bump it when this module would store different results for the same config
-# (store.register: a bump gives new record hashes, and `ntk-bridge verify` reports the old records as stale).
-ALGORITHM = 1
+ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
 ALGOS = ("anil", "maml")
 GAPS = ("rel_gap", "normalized_gap")

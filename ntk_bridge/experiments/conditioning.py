@@ -50,9 +50,7 @@ from .common import check_int, point, save_summary, stat
 from .stats import Stat, Summary
 
 NAME = "conditioning"
-# Algorithm version: bump it when this module would store different results for the same config
-# (store.register: a bump gives new record hashes, and `ntk-bridge verify` reports the old records as stale).
-ALGORITHM = 1
+ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
 GROUPS = ("main", "task_scale", "weighting")
 SHARING = tuple(a for a in conditioning.ARCHITECTURES if a not in ("independent", "multi-head-independent"))

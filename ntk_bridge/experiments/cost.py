@@ -23,9 +23,7 @@ from .common import check_choice, check_int, check_ints, point, save_summary, st
 from .stats import Summary
 
 NAME = "cost"
-# Algorithm version: bump it when this module would store different results for the same config
-# (store.register: a bump gives new record hashes, and `ntk-bridge verify` reports the old records as stale).
-ALGORITHM = 1
+ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
 METHODS = timing.METHODS
 

@@ -42,9 +42,7 @@ from .stats import Summary
 from .width import _fit as _fit_kept
 
 NAME = "finite-closeness"
-# Algorithm version: bump it when this module would store different results for the same config
-# (store.register: a bump gives new record hashes, and `ntk-bridge verify` reports the old records as stale).
-ALGORITHM = 1
+ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
 ALL_METHODS = ("mtl-shared", "anil", "maml", "fomaml")
 PROTOCOLS = ("trained", "fresh")

@@ -33,9 +33,7 @@ from .common import TaskConfig, check_choice, check_int, check_ints, kernel_tabl
 from .stats import Summary
 
 NAME = "width"
-# Algorithm version: bump it when this module would store different results for the same config
-# (store.register: a bump gives new record hashes, and `ntk-bridge verify` reports the old records as stale).
-ALGORITHM = 1
+ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
 METHODS = ("mtl-shared", "anil", "maml")  # the default sweep
 ALL_METHODS = ("mtl-shared", "mtl-independent", "anil", "maml", "fomaml")  # what a sweep may train
