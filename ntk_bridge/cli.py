@@ -1,8 +1,9 @@
 """The ``ntk-bridge`` command line.
 
-    ntk-bridge closeness|width|kernel-share|accuracy|cost|ablate [--quick] [--results DIR]
-               [--seeds N] [--depths L ...] [--widths N ...] [--family F] [--backend native|nt]
-               [--executor local|ray] [--address ADDR] [--gpus-per-point G]
+    ntk-bridge closeness|width|kernel-share|accuracy|cost|ablate|finite-closeness|conditioning
+               [--quick] [--results DIR] [--seeds N] [--depths L ...] [--widths N ...] [--family F]
+               [--backend native|nt] ... [--executor local|ray] [--address ADDR] [--gpus-per-point G]
+               (each experiment takes exactly the options its Config has; its --help lists them)
     ntk-bridge figures   [--quick] [--results DIR] [--out DIR]
     ntk-bridge check     [proofs_checks options, e.g. --fast]
     ntk-bridge appendix  --out DIR [appendix options]
@@ -11,8 +12,9 @@
 
 Results go to ``results/`` (``results/quick/`` with ``--quick``), figures to
 ``out/figures`` (``out/quick/figures``).  Bad arguments exit with status 2 and a one-line
-message, no traceback; so does a ``--results`` that is not a directory, or ``--executor ray``
-without Ray installed.  A results folder that cannot be written (read-only, full disk) ends
+message, no traceback; so does a ``--results`` that is not a directory (or, for ``verify``,
+does not exist), or ``--executor ray`` without Ray installed.  Ctrl-C ends a sweep with one
+line (records stored, how to resume) and status 130.  A results folder that cannot be written (read-only, full disk) ends
 the command with status 1 and one line.  ``--executor ray`` computes the sweep points as Ray
 tasks (a local Ray instance, or the cluster at ``--address``) with the same records
 (:mod:`ntk_bridge.executor`).
@@ -59,6 +61,32 @@ def _make_executor(args):
     return executor.make(args.executor, address=args.address, gpus_per_point=args.gpus_per_point)
 
 
+# Options that override a field of an experiment's Config: (flag, field, argparse keywords).  Each
+# experiment's parser lists exactly those whose field its Config has (``family`` sets
+# ``tasks.family`` or ``families``: experiments.configure).
+_SWEEP_OPTIONS = (
+    ("--seeds", "seeds", dict(type=_positive_int, metavar="N", help="number of task-sampling seeds")),
+    ("--depths", "depths", dict(type=_positive_int, nargs="+", metavar="L", help="network depths (>= 1)")),
+    ("--widths", "widths", dict(type=_positive_int, nargs="+", metavar="N", help="finite widths (>= 1)")),
+    ("--family", "family", dict(choices=sorted(FAMILIES), help="task family")),
+    ("--methods", "methods", dict(nargs="+", metavar="M", help="finite-width methods")),
+    ("--backend", "backend", dict(choices=("native", "nt"), help="kernel backend (default native)")),
+    ("--splits", "splits", dict(nargs="+", choices=("same", "disjoint"), help="GBML splits")),
+    ("--protocols", "protocols", dict(nargs="+", choices=("trained", "fresh"), help="test-time head protocols")),
+    ("--ensembles", "ensembles", dict(type=_positive_int, nargs="+", metavar="M",
+                                      help="ensemble sizes of centered nets")),
+)
+
+
+def _config_fields(name: str) -> set[str]:
+    """The field names of experiment ``name``'s Config."""
+    import dataclasses
+
+    from .experiments import module
+
+    return {f.name for f in dataclasses.fields(module(name).Config)}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ntk-bridge", description=(
         "Bridging MTL and meta-learning in the NTK regime: experiments, figures, checks, appendix."))
@@ -67,17 +95,10 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=f"run the {name} experiment (resumable)")
         p.add_argument("--quick", action="store_true", help="the small configuration (minutes on a laptop)")
         p.add_argument("--results", type=Path, metavar="DIR", help="results root (default results/, or results/quick/)")
-        p.add_argument("--seeds", type=_positive_int, metavar="N", help="number of task-sampling seeds")
-        p.add_argument("--depths", type=_positive_int, nargs="+", metavar="L", help="network depths (>= 1)")
-        p.add_argument("--widths", type=_positive_int, nargs="+", metavar="N", help="finite widths (>= 1)")
-        p.add_argument("--family", choices=sorted(FAMILIES), help="task family")
-        p.add_argument("--methods", nargs="+", metavar="M", help="finite-width methods (width experiment)")
-        p.add_argument("--backend", choices=("native", "nt"), help="kernel backend (default native)")
-        p.add_argument("--splits", nargs="+", choices=("same", "disjoint"), help="GBML splits (finite-closeness)")
-        p.add_argument("--protocols", nargs="+", choices=("trained", "fresh"),
-                       help="test-time head protocols (finite-closeness)")
-        p.add_argument("--ensembles", type=_positive_int, nargs="+", metavar="M",
-                       help="ensemble sizes of centered nets (finite-closeness)")
+        fields = _config_fields(name)
+        for flag, field, kwargs in _SWEEP_OPTIONS:
+            if field in fields or (field == "family" and fields & {"tasks", "families"}):
+                p.add_argument(flag, **kwargs)
         _executor_options(p)
     p = sub.add_parser("figures", help="draw every figure from stored records")
     p.add_argument("--quick", action="store_true", help="read results/quick/ (default results/)")
@@ -86,8 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands their arguments to the delegate untouched.
     sub.add_parser("check", help="numerical proofs of the theory contract (proofs_checks; try --fast, --help)")
     sub.add_parser("appendix", help="the paper appendix from stored records (ntk_bridge.appendix; try --help)")
-    p = sub.add_parser("verify", help="check every stored record (JSON, hashes, fields, summaries' points, "
-                                      "code identity)")
+    p = sub.add_parser("verify", help="check every stored record (JSON, hashes, seals, finite results, "
+                                      "summaries' points, code identity)")
     p.add_argument("--quick", action="store_true", help="read results/quick/ (default results/)")
     p.add_argument("--results", type=Path, metavar="DIR")
     p.add_argument("--manifest", action="store_true",
@@ -218,11 +239,24 @@ def main(argv=None) -> int:
     if results.exists() and not results.is_dir():
         print(f"ntk-bridge {cmd}: error: --results {results} is not a directory", file=sys.stderr)
         return 2
+    if cmd == "verify" and not results.exists():
+        print(f"ntk-bridge verify: error: results folder {results} does not exist", file=sys.stderr)
+        return 2
     try:
         return _run(cmd, args, results, out)
     except OSError as exc:  # unwritable or vanished results: one line, not a traceback (bugs still raise)
         print(f"ntk-bridge {cmd}: error: {_os_error(exc)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: what is stored and how to go on, not a traceback from inside JAX
+        print(f"\nntk-bridge {cmd}: interrupted; {_stored(results, cmd)} records stored under {results}; "
+              f"run the same command again to resume (stored points are reused)", file=sys.stderr)
+        return 130
+
+
+def _stored(results: Path, cmd: str) -> int:
+    """How many record files an interrupted ``cmd`` leaves under ``results`` (its experiment's folder, or all)."""
+    folders = [results / cmd] if cmd in EXPERIMENTS else [d for d in results.glob("*") if d.is_dir()]
+    return sum(len(list(f.glob("*.json"))) for f in folders if f.is_dir())
 
 
 def _run(cmd: str, args, results: Path, out: Path) -> int:
@@ -251,11 +285,8 @@ def _run(cmd: str, args, results: Path, out: Path) -> int:
             return reproduce(args.quick, results, out, None, args.jobs or max(1, min(os.cpu_count() or 1, 4)))
         return reproduce(args.quick, results, out, ex)
 
-    overrides = {"seeds": args.seeds, "family": args.family, "backend": args.backend,
-                 "depths": tuple(args.depths) if args.depths else None,
-                 "widths": tuple(args.widths) if args.widths else None,
-                 "methods": tuple(args.methods) if args.methods else None,
-                 **{k: tuple(v) for k in ("splits", "protocols", "ensembles") if (v := getattr(args, k))}}
+    overrides = {field: tuple(v) if isinstance(v, list) else v for _, field, _ in _SWEEP_OPTIONS
+                 if (v := getattr(args, field, None)) is not None}
     try:
         config = experiments.configure(cmd, quick=args.quick, **overrides)
         if getattr(config, "backend", None) == "nt":
@@ -275,9 +306,16 @@ _COST_ORDER = ("accuracy", "closeness", "width", "finite-closeness", "cost", "co
 
 
 def _one_thread() -> None:
-    """Worker initializer: XLA computes on one thread (the jobs share the cores; set before JAX starts)."""
+    """Worker initializer: XLA computes on one thread (the jobs share the cores; set before JAX starts);
+    Ctrl-C is left to the main process, which stops the workers and says how to resume."""
     import os
+    import signal
+    import threading
 
+    from tqdm.std import tqdm
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tqdm.set_lock(threading.RLock())  # not tqdm's default process-shared lock: a stopped worker leaks none
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                                " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
 
@@ -295,15 +333,16 @@ def reproduce(quick: bool, results: Path, out: Path, ex=None, jobs: int = 1) -> 
     start = time.perf_counter()
     plan = experiments.reproduce_plan(quick)  # with one digits closeness sweep
     if jobs > 1 and ex is None:
-        import concurrent.futures
         import multiprocessing
 
         order = sorted(plan, key=lambda nc: _COST_ORDER.index(nc[0]) if nc[0] in _COST_ORDER else len(_COST_ORDER))
-        ctx = multiprocessing.get_context("spawn")  # JAX must not be forked
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
-                                                    initializer=_one_thread) as pool:
-            for future in [pool.submit(run_experiment, name, config, results) for name, config in order]:
-                future.result()  # an experiment's error ends reproduce, as in one process
+        pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_one_thread)  # JAX must not be forked
+        try:
+            for job in [pool.apply_async(run_experiment, (name, config, results)) for name, config in order]:
+                job.get()  # an experiment's error ends reproduce, as in one process
+        finally:  # also on Ctrl-C: the workers ignore it (one message, from main), so stop them here
+            pool.terminate()
+            pool.join()
     else:
         with executor.use(ex or executor.Local()):
             for name, config in plan:

@@ -14,7 +14,16 @@ Layout: ``<root>/<experiment>/<config_hash>.json`` (default root ``results/``, q
      "timings": {"total_s": float, ...},
      "created": "2021-07-18T12:00:00.123456+00:00",   # UTC, microseconds
      "created_ns": int,          # nanoseconds since the epoch, strictly increasing within a process
-     "result": {...}}
+     "result": {...},
+     "point_digests": {hash: digest, ...},   # summaries only: the points it was built from
+     "digest": str}              # sha256(canonical(every other field)): the record's seal
+
+**Seals.**  ``digest`` covers the whole record (config, result, timings, provenance), so an
+edit by hand anywhere (a result value, a summary value) breaks it; a record whose seal does
+not match, or whose result holds a non-finite number, is damaged like a truncated file.  A
+summary lists the digests of the point records it was built from (``point_digests``):
+:func:`points_of` refuses a summary whose points changed since, and a rerun rebuilds it.
+Records written before seals existed load as before and are reported stale.
 
 A sweep is many small point records (one per configuration point and seed); rerunning it
 skips the points already stored, and a changed configuration gets a new hash, so an old
@@ -44,9 +53,14 @@ Loaders (what figures and ``ntk_bridge.appendix`` use):
     verify(root)                       -> counts per experiment and problems, changing nothing
     stale(root)                        -> records made by another version of the code
     manifest(root)                     -> every summary with its code identity, device and date
+
+``with read_only():`` makes the loaders leave damaged files where they are (figures and the
+appendix read a results folder without changing it).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import datetime as _dt
 import functools
@@ -57,6 +71,7 @@ import logging
 import math
 import os
 import platform
+import sys
 import threading
 import time
 from pathlib import Path
@@ -106,6 +121,24 @@ def to_jsonable(value: Any) -> Any:
 def canonical(value: Any) -> str:
     """Canonical JSON text: sorted keys, no spaces, so equal configs give equal strings."""
     return json.dumps(to_jsonable(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def digest(record: dict) -> str:
+    """The seal of a record: ``sha256(canonical(record without "digest"))``, 64 hex digits."""
+    body = {k: v for k, v in record.items() if k != "digest"}
+    return hashlib.sha256(canonical(body).encode()).hexdigest()
+
+
+def non_finite(value: Any, where: str = "result") -> str | None:
+    """The path of the first NaN or infinity in a JSON value (``result.a[2]``), or ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = non_finite(item, f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]")
+        if found:
+            return found
+    return None
 
 
 ALGORITHMS: dict[str, int] = {}   # experiment -> its current algorithm version (register)
@@ -229,13 +262,27 @@ def save(root, experiment: str, config: Any, result: dict, *, seed: int | None =
         "timings": to_jsonable(timings),
         "result": to_jsonable(result),
     }
+    if kind == "summary":
+        record["point_digests"] = _point_digests(root, experiment, record["result"].get("points", []))
     ns = _now_ns()
     record["created_ns"] = ns
     record["created"] = _dt.datetime.fromtimestamp(ns // 10**9, _dt.timezone.utc).replace(
         microsecond=ns // 1000 % 10**6).isoformat(timespec="microseconds")
+    record["digest"] = digest(record)
     text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False)
     atomic.write_text(path, text + "\n")
     return record
+
+
+def _point_digests(root, experiment: str, hashes) -> dict:
+    """``{hash: digest}`` of the stored point records ``hashes`` (those present and sealed)."""
+    out = {}
+    for h in hashes if isinstance(hashes, list) else []:
+        path = Path(root) / experiment / f"{h}.json"
+        record = _read_or_set_aside(path) if path.exists() else None
+        if record is not None and "digest" in record:
+            out[h] = record["digest"]
+    return out
 
 
 def get(root, experiment: str, config: Any, kind: str = "point") -> dict | None:
@@ -270,17 +317,25 @@ def points_of(root, summary: dict) -> list[dict]:
         message names the first and says to rerun the experiment, which recomputes them.
     """
     folder = Path(root) / summary["experiment"]
-    records, missing = [], []
+    sealed = summary.get("point_digests")
+    records, missing, changed = [], [], []
     for h in summary["result"]["points"]:
         path = folder / f"{h}.json"
         record = _read_or_set_aside(path) if path.exists() else None
         if record is None:
             missing.append(path)
+        elif sealed is not None and sealed.get(h) != record.get("digest"):
+            changed.append(path)
         records.append(record)
+    rerun = f"rerun `ntk-bridge {summary['experiment']}` with the same options"
     if missing:
         raise MissingRecords(f"{len(missing)} of the {len(records)} point records of the {summary['experiment']} "
                              f"summary {summary['config_hash']} are missing or damaged (first: {missing[0]}); "
-                             f"rerun `ntk-bridge {summary['experiment']}` with the same options to recompute them")
+                             f"{rerun} to recompute them")
+    if changed:
+        raise MissingRecords(f"{len(changed)} of the {len(records)} point records of the {summary['experiment']} "
+                             f"summary {summary['config_hash']} changed after it was built (first: {changed[0]}); "
+                             f"{rerun} to rebuild it")
     return records
 
 
@@ -293,7 +348,8 @@ def sweep(root, experiment: str, configs: Iterable[Any], compute: Callable[[Any]
     computed by ``executor`` (default :func:`ntk_bridge.executor.current`: this process,
     or the Ray tasks of an ``executor.use`` block) and each record is written here, by
     this process, as soon as its point is done, so an interrupted sweep loses only the
-    points in flight.  A config listed twice is computed once.  Each new record stores
+    points in flight; a rerun says on stderr how many stored points it reused.  A config
+    listed twice is computed once.  Each new record stores
     ``timings["total_s"]``, the wall time of its ``compute`` call.
     """
     from tqdm.auto import tqdm
@@ -308,6 +364,10 @@ def sweep(root, experiment: str, configs: Iterable[Any], compute: Callable[[Any]
         if record is None:
             todo.setdefault(config_hash(experiment, config), []).append(i)
     first = [indices[0] for indices in todo.values()]
+    reused = len(configs) - sum(map(len, todo.values()))
+    if reused:
+        print(f"{desc or experiment}: {reused} of {len(configs)} points already stored under {root}, reused; "
+              f"{len(first)} to compute", file=sys.stderr, flush=True)
     with tqdm(total=len(configs), initial=len(configs) - sum(map(len, todo.values())), desc=desc or experiment,
               unit="pt", disable=None, leave=False) as bar:
         for done in run.map(compute, [configs[i] for i in first], label=experiment):
@@ -337,9 +397,10 @@ def read(path) -> dict:
 def problems(record: Any, path=None) -> list[str]:
     """What is wrong with ``record`` (read from ``path``, if given): empty when it is a valid record.
 
-    Checks the required fields, the kind, that ``config_hash`` is :func:`config_hash` of its
-    experiment, kind and config, and (with ``path``) that the file is named after that hash
-    and lies in its experiment's folder.
+    Checks the required fields, the kind, that the result holds finite numbers only, the seal
+    (``digest``, when present), that ``config_hash`` is :func:`config_hash` of its experiment,
+    kind and config, and (with ``path``) that the file is named after that hash and lies in its
+    experiment's folder.
     """
     if not isinstance(record, dict):
         return [f"not a record (a JSON {type(record).__name__}, expected an object)"]
@@ -360,6 +421,9 @@ def problems(record: Any, path=None) -> list[str]:
             out.append("summary without a list of point hashes in result.points")
     if out:
         return out
+    found = non_finite(record["result"])
+    if found:
+        return [f"{found} is not a finite number"]
     code = record.get("code")
     if code is not None and not (isinstance(code, dict) and isinstance(code.get("algorithm"), int)):
         return [f"code {code!r} is not a code identity {{'ntk_bridge': version, 'algorithm': n}}"]
@@ -375,6 +439,13 @@ def problems(record: Any, path=None) -> list[str]:
             out.append(f"file name does not match the config hash {expected!r}")
         if path.parent.name != experiment:
             out.append(f"record of experiment {experiment!r} in folder {path.parent.name!r}")
+    try:
+        sealed = "digest" not in record or record["digest"] == digest(record)
+    except ValueError as exc:
+        sealed = False
+        out.append(f"cannot be sealed ({exc})")
+    if not sealed and not out:
+        out.append("its content was changed after it was written (the digest does not match)")
     return out
 
 
@@ -390,11 +461,28 @@ def set_aside(path) -> Path:
     return dest
 
 
+_READ_ONLY = contextvars.ContextVar("ntk_bridge_store_read_only", default=False)
+
+
+@contextlib.contextmanager
+def read_only():
+    """Within the block the loaders leave damaged record files in place (logged and ignored)."""
+    token = _READ_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _READ_ONLY.reset(token)
+
+
 def _read_or_set_aside(path: Path) -> dict | None:
-    """:func:`read`; a damaged record is logged in one line, moved aside (where writable) and gives ``None``."""
+    """:func:`read`; a damaged record is logged in one line, moved aside (where writable, and not
+    within :func:`read_only`) and gives ``None``."""
     try:
         return read(path)
     except DamagedRecord as exc:
+        if _READ_ONLY.get():
+            log.warning("store: damaged record %s; ignored (left in place: read-only)", exc)
+            return None
         try:
             dest = set_aside(path)
         except OSError as move:
@@ -426,8 +514,9 @@ def verify(root) -> tuple[dict, list[str], list[str]]:
 
     Returns ``(counts, problems, notes)``: ``counts[experiment] = {"point": n, "summary": m}``
     of valid records; ``problems``, one line each (invalid JSON, missing fields, a
-    ``config_hash`` that does not match its config, a summary listing points that are not
-    there); ``notes``: harmless findings (records set aside as ``*.corrupt``, leftover
+    ``config_hash`` that does not match its config, a broken seal (content edited after it was
+    written), a non-finite result, a summary listing points that are not there or that changed
+    after it was built); ``notes``: harmless findings (records set aside as ``*.corrupt``, leftover
     temporary files).
     """
     root = Path(root)
@@ -450,10 +539,18 @@ def verify(root) -> tuple[dict, list[str], list[str]]:
             c[record["kind"]] += 1
             if record["kind"] != "summary":
                 continue
+            path = folder / (record['config_hash'] + '.json')
             lost = [h for h in record["result"]["points"] if valid.get(h, {}).get("kind") != "point"]
             if lost:
-                faults.append(f"{folder / (record['config_hash'] + '.json')}: summary lists {len(lost)} point "
-                              f"records that are missing or invalid (first: {lost[0]}.json)")
+                faults.append(f"{path}: summary lists {len(lost)} point records that are missing or invalid "
+                              f"(first: {lost[0]}.json)")
+                continue
+            sealed = record.get("point_digests")
+            changed = [h for h in record["result"]["points"]
+                       if sealed is not None and sealed.get(h) != valid[h].get("digest")]
+            if changed:
+                faults.append(f"{path}: {len(changed)} of its points changed after the summary was built "
+                              f"(first: {changed[0]}.json); rerun the experiment to rebuild it")
         aside = sorted(folder.glob(f"*{CORRUPT_SUFFIX}*"))
         if aside:
             notes.append(f"{folder}: {len(aside)} damaged record(s) set aside earlier ({aside[0].name}, ...)")
@@ -470,7 +567,8 @@ def stale(root, current: dict[str, int] | None = None) -> list[tuple[Path, str]]
 
     ``current``: experiment -> algorithm version (default :data:`ALGORITHMS`, what the imported
     experiment modules registered).  A record of an experiment in ``current`` is stale when its
-    ``code`` is absent (made before code identities) or names another algorithm version.
+    ``code`` is absent (made before code identities) or names another algorithm version, or it
+    carries no seal (``digest``, or a summary's ``point_digests``: made before seals).
     Damaged records are left to :func:`verify`.
     """
     current = ALGORITHMS if current is None else current
@@ -488,6 +586,8 @@ def stale(root, current: dict[str, int] | None = None) -> list[tuple[Path, str]]
             elif code["algorithm"] != current[experiment]:
                 out.append((path, f"made by {experiment} algorithm version {code['algorithm']}, the current is "
                                   f"{current[experiment]}"))
+            elif "digest" not in record or (record["kind"] == "summary" and "point_digests" not in record):
+                out.append((path, "not sealed (made before records carried digests)"))
     return out
 
 

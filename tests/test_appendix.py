@@ -758,3 +758,41 @@ def test_default_results_root(built, tmp_path, monkeypatch):
     shutil.copytree(built["root"] / "kernel-share", tmp_path / "results" / "kernel-share")
     assert resolve_results(None) == Path("results")
     assert resolve_results(Path("elsewhere")) == Path("elsewhere")
+
+
+# --------------------------------------------------------------------------- issue #23: read-only, errors, setup
+def test_setup_table_lists_every_experiment_run(built):
+    header, rows = md_tables(built["md"])["setup-tasks"]
+    listed = {r[0].strip("`") for r in rows}
+    ran = {name for name in ("closeness", "kernel-share", "accuracy", "ablate", "conditioning", "width", "cost",
+                             "finite-closeness") if store.latest_summary(built["root"], name) is not None}
+    assert ran - {"cost"} <= listed          # cost times synthetic nets of its own: no task family
+    cond = next(r for r in rows if r[0].strip("`") == "conditioning")
+    assert cond[1] == "shared-feature" and cond[2] == "2" and cond[4] == "2-3"
+
+
+def test_appendix_leaves_damaged_records_where_they_are(built, tmp_path):
+    root = tmp_path / "results"
+    shutil.copytree(built["root"], root)
+    summary = store.latest_summary(root, "kernel-share")
+    victim = root / "kernel-share" / f"{summary['result']['points'][0]}.json"
+    victim.write_text(victim.read_text()[:200])          # truncated: damaged
+    before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    (tmp_path / "figs").mkdir()
+    main(["--results", str(root), "--out", str(tmp_path / "out"), "--no-pdf", "--figures", str(tmp_path / "figs")])
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before
+
+
+@pytest.mark.parametrize("case", ["results-is-a-file", "checks-not-json", "out-is-a-file"])
+def test_bad_paths_are_one_line(built, tmp_path, capsys, case):
+    afile = tmp_path / "a.txt"
+    afile.write_text("not json {")
+    argv = {"results-is-a-file": ["--results", str(afile), "--out", str(tmp_path / "o")],
+            "checks-not-json": ["--results", str(built["root"]), "--checks", str(afile), "--out", str(tmp_path / "o")],
+            "out-is-a-file": ["--results", str(built["root"]), "--out", str(afile)]}[case]
+    assert main(argv + ["--no-pdf"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ntk-bridge appendix: error: ") and "Traceback" not in err
+    assert {"results-is-a-file": "is a file, not a folder", "checks-not-json": "is not a proofs_checks JSON file",
+            "out-is-a-file": f"--out {afile} is a file"}[case] in err
+    assert not (tmp_path / "o").exists()

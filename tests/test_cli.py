@@ -11,7 +11,7 @@ from ntk_bridge import cli, store
     (["accuracy", "--seeds", "x"], "--seeds: must be an integer >= 1, got 'x'"),
     (["closeness", "--family", "omniglot"], "invalid choice: 'omniglot'"),
     (["kernel-share", "--family", "sinusoid"], "family must be one of (None, 'digits'), got 'sinusoid'"),
-    (["kernel-share", "--widths", "64"], "has no option --widths"),
+    (["kernel-share", "--widths", "64"], "unrecognized arguments: --widths 64"),
     (["train"], "invalid choice: 'train'"),
     ([], "required"),
 ])
@@ -86,9 +86,8 @@ def test_read_only_results_rerun_a_finished_sweep_and_fail_new_work_in_one_line(
     assert _run_ks(tmp_path) == 0                                   # nothing to write: succeeds
     assert {p.name: p.read_bytes() for p in (tmp_path / "kernel-share").iterdir()} == files
     assert cli.main(KS[:-1] + ["2", "--results", str(tmp_path)]) == 1   # a new point cannot be stored
-    err = capsys.readouterr().err
-    assert "ntk-bridge kernel-share: error: Permission denied: " in err and "Traceback" not in err
-    assert err.strip().count("\n") == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if "already stored" not in line]
+    assert len(err) == 1 and "ntk-bridge kernel-share: error: Permission denied: " in err[0]
 
 
 def test_programming_errors_are_not_swallowed(tmp_path, monkeypatch):
@@ -162,3 +161,108 @@ def test_reproduce_in_worker_processes_stores_what_one_process_stores(tmp_path, 
     for name, _ in plan:
         two, one = (store.latest_summary(tmp_path / r, name) for r in ("two", "one"))
         assert two["config_hash"] == one["config_hash"] and two["result"] == one["result"]
+
+
+# ------------------------------------------------------------------ a CLI that keeps its word (issue #23.7-8)
+@pytest.mark.parametrize("name", cli.EXPERIMENTS)
+def test_each_experiment_lists_exactly_the_options_it_accepts(name):
+    """Every sweep option in an experiment's --help is accepted by its config; every other one is refused."""
+    from ntk_bridge import experiments
+
+    sub = cli._parser()._subparsers._group_actions[0].choices[name]
+    listed = {flag for action in sub._actions for flag in action.option_strings}
+    sample = {"seeds": 1, "depths": (1,), "widths": (64,), "family": "shared-feature", "methods": ("mtl-shared",),
+              "backend": "native", "splits": ("same",), "protocols": ("trained",), "ensembles": (1,)}
+    for flag, field, _ in cli._SWEEP_OPTIONS:
+        if flag in listed:
+            try:
+                experiments.configure(name, quick=True, **{field: sample[field]})
+            except ValueError as exc:
+                assert "has no option" not in str(exc), (name, flag)
+        else:
+            with pytest.raises(ValueError, match="has no option"):
+                experiments.configure(name, quick=True, **{field: sample[field]})
+
+
+def test_verify_of_a_missing_folder_is_one_line_and_status_2(tmp_path, capsys):
+    assert cli.main(["verify", "--results", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"ntk-bridge verify: error: results folder {tmp_path / 'missing'} does not exist\n"
+
+
+def test_verify_names_an_edited_result_in_one_line(tmp_path, capsys):
+    import json
+
+    assert _run_ks(tmp_path) == 0
+    summary = store.latest_summary(tmp_path, "kernel-share")
+    path = tmp_path / "kernel-share" / f"{summary['config_hash']}.json"
+    rec = json.loads(path.read_text())
+    node = rec["result"]
+    while True:                                  # the first number in the summary's result: set it to 9.99
+        key = next(k for k, v in node.items() if isinstance(v, (float, dict)) and k != "points")
+        if isinstance(node[key], float):
+            break
+        node = node[key]
+    node[key] = 9.99
+    path.write_text(json.dumps(rec))
+    capsys.readouterr()
+    assert cli.main(["verify", "--results", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"problem: {path}: its content was changed after it was written (the digest does not match)"]
+
+
+def test_figures_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    assert _run_ks(tmp_path / "r") == 0
+    target = tmp_path / "figs.png"
+    target.write_text("a file")
+    capsys.readouterr()
+    assert cli.main(["figures", "--results", str(tmp_path / "r"), "--out", str(target)]) == 2
+    assert capsys.readouterr().err == f"ntk-bridge figures: error: --out {target} is a file, not a folder\n"
+
+
+def test_figures_leave_a_damaged_record_where_it_is(tmp_path, capsys):
+    assert _run_ks(tmp_path) == 0
+    summary = store.latest_summary(tmp_path, "kernel-share")
+    victim = tmp_path / "kernel-share" / f"{summary['result']['points'][0]}.json"
+    victim.write_text(victim.read_text()[:200])
+    before = sorted(p.name for p in (tmp_path / "kernel-share").iterdir())
+    cli.main(["figures", "--results", str(tmp_path), "--out", str(tmp_path.parent / (tmp_path.name + "-figs"))])
+    assert sorted(p.name for p in (tmp_path / "kernel-share").iterdir()) == before
+
+
+def test_an_interrupted_command_says_what_is_stored_in_one_line(tmp_path, capsys, monkeypatch):
+    from ntk_bridge import experiments
+
+    def interrupted(name, config, root):
+        store.save(root, name, {"x": 1}, {"y": 1})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments, "run", interrupted)
+    assert cli.main(KS + ["--results", str(tmp_path)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"ntk-bridge kernel-share: interrupted; 1 records stored under {tmp_path}; run the same "
+                   f"command again to resume (stored points are reused)"]
+
+
+@pytest.mark.parametrize("argv", [["width", "--quick"], ["reproduce", "--quick", "--jobs", "2"]],
+                         ids=["experiment", "reproduce"])
+def test_ctrl_c_during_a_sweep_is_one_line_not_a_traceback(tmp_path, argv):
+    """A real SIGINT, sent once the first point is stored (mid-sweep, typically inside JAX)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "ntk_bridge.cli", *argv, "--results", str(tmp_path / "r"),
+                             *(["--out", str(tmp_path / "o")] if argv[0] == "reproduce" else [])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not list((tmp_path / "r").glob("*/*.json")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, "finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip() and "already stored" not in line]
+    assert "Traceback" not in err and len(lines) == 1, err
+    assert "interrupted;" in lines[0] and "run the same command again to resume" in lines[0]

@@ -142,3 +142,25 @@ def test_figures_and_appendix_read_summaries_only_through_the_readers():
     assert offenders == []
     for name in experiments.ORDER:
         assert callable(experiments.module(name).read), name
+
+
+def test_required_width_panel_says_why_when_no_law_gives_a_width():
+    """A fit whose exponent interval reaches 0: no curve, so the panel says why instead of an empty legend."""
+    from ntk_bridge.experiments.finite_closeness import DepthWidthLaw
+    from ntk_bridge.figures import common, finite_closeness as fig_fc
+
+    class Spanning:
+        depths, widths, targets = (1, 2), (64, 256), (0.1, 0.05)
+
+        def fit(self, label):
+            return DepthWidthLaw(a=0.3, c=1.0, a_lo=-0.1, a_hi=0.7, level=0.9) if label == "mtl-shared" else None
+
+        def required_width(self, label, eps):
+            return (None, None)
+
+    fig, ax = common.plt.subplots()
+    fig_fc.required_width_panel(ax, Spanning(), ["mtl-shared", "anil-same"])
+    text = " ".join(t.get_text() for t in ax.texts)
+    assert not ax.lines and ax.get_legend() is None
+    assert "No required width" in text and "[-0.10, 0.70] reaches 0" in text and "no fit" in text
+    common.plt.close(fig)

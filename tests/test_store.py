@@ -94,7 +94,8 @@ def test_latest_summary_is_the_last_saved_even_within_one_second(tmp_path):
 def test_records_of_the_old_format_still_order_by_created(tmp_path):
     for i, created in enumerate(["2021-07-18T12:00:05+00:00", "2021-07-18T12:00:01+00:00"]):
         rec = store.save(tmp_path, "demo", {"sweep": i}, {"points": []}, kind="summary")
-        rec.pop("created_ns")
+        for field in ("created_ns", "digest", "point_digests"):   # the old format had none of these
+            rec.pop(field)
         rec["created"] = created
         (tmp_path / "demo" / f"{rec['config_hash']}.json").write_text(json.dumps(rec))
     assert store.latest_summary(tmp_path, "demo")["config"] == {"sweep": 0}
@@ -236,7 +237,7 @@ def test_cli_verify_fails_on_a_stale_record(tmp_path, capsys):
     rec = store.save(tmp_path, "cost", {"x": 1}, {"y": 1})
     assert rec["code"]["algorithm"] >= 1 and cli.main(["verify", "--results", str(tmp_path)]) == 0
     path = tmp_path / "cost" / f"{rec['config_hash']}.json"
-    legacy = {k: v for k, v in rec.items() if k != "code"}
+    legacy = {k: v for k, v in rec.items() if k not in ("code", "digest")}   # as before either existed
     legacy["config_hash"] = store.config_hash("cost", {"x": 1}, algorithm=None)
     path.unlink()
     (tmp_path / "cost" / f"{legacy['config_hash']}.json").write_text(json.dumps(legacy))
@@ -260,3 +261,104 @@ def test_manifest_lists_each_summary_with_its_code_identity(tmp_path, registered
     assert cli.main(["verify", "--results", str(tmp_path), "--manifest"]) == 0   # "sq" is no experiment of the CLI
     doc = json.loads((tmp_path / "manifest.json").read_text())
     assert doc["summaries"][0]["summary"] == summary["config_hash"] and "closeness" in doc["code"]["algorithms"]
+
+
+# ------------------------------------------------------------------ seals: edited results (issue #23.1)
+def _edit(path, change):
+    rec = json.loads(path.read_text())
+    change(rec)
+    path.write_text(json.dumps(rec, indent=1, sort_keys=True))
+
+
+def test_an_edited_point_result_is_caught_by_verify_and_recomputed(tmp_path):
+    recs = _sweep(tmp_path)
+    first = common.save_summary(tmp_path, "sq", {"sweep": 1}, recs, {"total": 14}, start=0.0)
+    path = tmp_path / "sq" / f"{recs[2]['config_hash']}.json"
+    _edit(path, lambda r: r["result"].update(square=5))                  # hash left alone
+    _, problems, _ = store.verify(tmp_path)
+    assert problems[0] == f"{path}: its content was changed after it was written (the digest does not match)"
+    assert len(problems) == 2 and "summary lists 1 point records that are missing or invalid" in problems[1]
+    again = _sweep(tmp_path)                                             # recomputed, not read back
+    assert [r["result"]["square"] for r in again] == [0, 1, 4, 9]
+    rebuilt = common.save_summary(tmp_path, "sq", {"sweep": 1}, again, {"total": 14}, start=0.0)
+    assert rebuilt["created_ns"] > first["created_ns"] and store.verify(tmp_path)[1] == []
+
+
+def test_an_edited_summary_value_is_caught_and_rebuilt(tmp_path):
+    recs = _sweep(tmp_path)
+    first = common.save_summary(tmp_path, "sq", {"sweep": 1}, recs, {"total": 14}, start=0.0)
+    path = tmp_path / "sq" / f"{first['config_hash']}.json"
+    _edit(path, lambda r: r["result"].update(total=9.99))
+    _, problems, _ = store.verify(tmp_path)
+    assert len(problems) == 1 and problems[0].startswith(f"{path}: its content was changed")
+    again = common.save_summary(tmp_path, "sq", {"sweep": 1}, recs, {"total": 14}, start=0.0)
+    assert again["result"]["total"] == 14 and json.loads(path.read_text())["result"]["total"] == 14
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_results_are_reported(tmp_path, value):
+    recs = _sweep(tmp_path)
+    path = tmp_path / "sq" / f"{recs[1]['config_hash']}.json"
+    text = path.read_text()
+    path.write_text(text.replace('"square": 1', f'"square": {value}'))
+    _, problems, _ = store.verify(tmp_path)
+    assert problems == [f"{path}: result.square is not a finite number"]
+
+
+def test_a_summary_whose_points_changed_is_flagged_and_refused(tmp_path):
+    """A point recomputed (validly sealed) after its summary: verify names the summary, readers refuse it."""
+    recs = _sweep(tmp_path)
+    summary = common.save_summary(tmp_path, "sq", {"sweep": 1}, recs, {"total": 14}, start=0.0)
+    store.save(tmp_path, "sq", {"x": 3, "seed": 0}, {"square": 9}, seed=0)   # the same point, written anew
+    _, problems, _ = store.verify(tmp_path)
+    spath = tmp_path / "sq" / f"{summary['config_hash']}.json"
+    assert problems == [f"{spath}: 1 of its points changed after the summary was built "
+                        f"(first: {recs[3]['config_hash']}.json); rerun the experiment to rebuild it"]
+    with pytest.raises(store.MissingRecords, match="changed after it was built"):
+        store.points_of(tmp_path, summary)
+    rebuilt = common.save_summary(tmp_path, "sq", {"sweep": 1}, _sweep(tmp_path), {"total": 14}, start=0.0)
+    assert rebuilt["created_ns"] > summary["created_ns"] and store.verify(tmp_path)[1] == []
+
+
+def test_the_seal_covers_every_field_and_is_recomputable(tmp_path):
+    import hashlib
+
+    rec = _sweep(tmp_path, [3])[0]
+    body = {k: v for k, v in rec.items() if k != "digest"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))     # independent canonical form
+    assert rec["digest"] == hashlib.sha256(text.encode()).hexdigest()
+    path = tmp_path / "sq" / f"{rec['config_hash']}.json"
+    for field, value in [("timings", {"total_s": 123.0}), ("seed", 5), ("created", "2020-01-01T00:00:00+00:00")]:
+        saved = path.read_text()
+        _edit(path, lambda r: r.update({field: value}))
+        assert store.problems(json.loads(path.read_text()), path), field
+        path.write_text(saved)
+
+
+def test_records_without_a_seal_load_and_are_stale(tmp_path, registered):
+    rec = store.sweep(tmp_path, "sq", [{"x": 2}], _square)[0]
+    path = tmp_path / "sq" / f"{rec['config_hash']}.json"
+    _edit(path, lambda r: r.pop("digest"))                                 # as written before seals existed
+    assert store.get(tmp_path, "sq", {"x": 2})["result"] == {"square": 4}
+    ((where, why),) = store.stale(tmp_path)
+    assert where == path and "not sealed" in why
+
+
+def test_read_only_loaders_leave_damaged_records_in_place(tmp_path, caplog):
+    recs = _sweep(tmp_path)
+    path = tmp_path / "sq" / f"{recs[0]['config_hash']}.json"
+    _edit(path, lambda r: r["result"].update(square=-1))
+    with store.read_only(), caplog.at_level(logging.WARNING, logger="ntk_bridge.store"):
+        assert len(store.load(tmp_path, "sq")) == 3
+    assert path.exists() and not list((tmp_path / "sq").glob("*.corrupt"))
+    assert "left in place" in caplog.records[0].getMessage()
+    store.load(tmp_path, "sq")                                             # outside the block: set aside
+    assert not path.exists()
+
+
+def test_a_resumed_sweep_says_how_many_points_it_reused(tmp_path, capsys):
+    _sweep(tmp_path, range(3))
+    capsys.readouterr()
+    _sweep(tmp_path, range(5))
+    err = capsys.readouterr().err
+    assert f"sq: 3 of 5 points already stored under {tmp_path}, reused; 2 to compute" in err

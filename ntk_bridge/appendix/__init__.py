@@ -75,7 +75,11 @@ def load_checks(path: Path | None, root: Path, out: Path, run: bool) -> tuple[di
         path = root / "checks.json"
     if path is not None:
         with open(path) as fh:
-            return json.load(fh), str(path)
+            try:
+                return json.load(fh), str(path)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ValueError(f"--checks {path} is not a proofs_checks JSON file ({exc}); write one with "
+                                 f"`python -m proofs_checks --out FILE`") from None
     if not run:
         return None, None
     try:
@@ -163,12 +167,20 @@ def _error(message: str) -> int:
 
 def main(argv=None) -> int:
     """Command line; 0 on success, 1 if a section or figure could not be built or the PDF failed, 2 (one line
-    on stderr, nothing written) on bad arguments or a missing results folder."""
+    on stderr, nothing written) on bad arguments or a missing results folder.  The results are read,
+    never changed (:func:`ntk_bridge.store.read_only`: damaged records are reported and left in place)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    with store.read_only():
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     root = resolve_results(args.results)
     if not root.is_dir():
-        return _error(f"results folder {root} does not exist")
+        return _error(f"results folder {root} " + ("is a file, not a folder" if root.exists() else "does not exist"))
+    if args.out.exists() and not args.out.is_dir():
+        return _error(f"--out {args.out} is a file, not a folder")
     if args.checks is not None and not args.checks.is_file():
         return _error(f"--checks {args.checks} does not exist")
     if args.figures is not None and not args.figures.is_dir():
@@ -176,7 +188,10 @@ def main(argv=None) -> int:
     if not has_results(root):
         print(f"appendix: no experiment summaries under {root}; every results section will say so", file=sys.stderr)
     repro = args.paper_repro if args.paper_repro is not None else reference_repro(root)
-    checks, source = load_checks(args.checks, root, args.out, run=args.run_checks)
+    try:
+        checks, source = load_checks(args.checks, root, args.out, run=args.run_checks)
+    except ValueError as exc:
+        return _error(str(exc))
     command = "ntk-bridge appendix" + "".join(" " + shlex.quote(a) for a in argv)
     res = build(root, args.out, checks=checks, checks_source=source, figures_from=args.figures, pdf=not args.no_pdf,
                 paper_repro_path=repro, command=command)

@@ -112,15 +112,16 @@ def point(config, **fields) -> dict:
 def save_summary(root, experiment: str, config, records: list[dict], result: dict, start: float) -> dict:
     """Store the sweep's summary record: ``result`` plus the hashes of its point records.
 
-    A summary is a function of its points: when the stored summary of this config lists
-    exactly these points, none of them was (re)computed after it, and it is already the
-    newest summary of ``experiment`` on its kind of data (:func:`on_digits`), it is kept as
-    it is (not rewritten), so a finished sweep reruns in a read-only results folder.
+    A summary is a function of its points: when the stored summary of this config was built
+    from exactly these point records (their digests, ``point_digests``; its own seal intact)
+    and it is already the newest summary of ``experiment`` on its kind of data
+    (:func:`on_digits`), it is kept as it is (not rewritten), so a finished sweep reruns in a
+    read-only results folder.  Otherwise it is rebuilt from the points.
     """
     result = dict(result, points=list(dict.fromkeys(r["config_hash"] for r in records)))
     existing = store.get(root, experiment, config, kind="summary")
     if (existing is not None and existing["result"]["points"] == result["points"]
-            and all(store.created_ns(r) <= store.created_ns(existing) for r in records)):
+            and existing.get("point_digests") == {r["config_hash"]: r.get("digest") for r in records}):
         # newest among the summaries on the same kind of data (synthetic or digits: read apart)
         latest = store.latest_summary(root, experiment, where=lambda r: on_digits(r) == on_digits(existing))
         if latest is not None and latest["config_hash"] == existing["config_hash"]:

@@ -40,7 +40,7 @@ def check_results(results) -> str | None:
 
     results = Path(results)
     if not results.is_dir():
-        return f"results folder {results} does not exist"
+        return f"results folder {results} " + ("is a file, not a folder" if results.exists() else "does not exist")
     if not any(store.latest_summary(results, module(n).EXPERIMENT) is not None for n in NAMES):
         return f"no experiment summary under {results} (run `ntk-bridge reproduce --quick --results {results}`)"
     return None
@@ -70,11 +70,19 @@ def draw(results, out_dir, names=NAMES, log=print) -> tuple[dict, dict, dict]:
 
 def main(results, out_dir) -> int:
     """Every figure whose experiment was run; 0, 1 if a figure failed, 2 (one line) if ``results``
-    is missing or holds no summary (then nothing is written)."""
-    problem = check_results(results)
-    if problem is not None:
-        print(f"ntk-bridge figures: error: {problem}", file=sys.stderr)
-        return 2
-    _, _, failed = draw(results, out_dir, log=lambda m: print(m, file=sys.stderr if "FAILED" in m or
-                                                              "skipped" in m else sys.stdout, flush=True))
+    is missing or holds no summary, or ``out_dir`` is a file (then nothing is written).
+
+    Reads ``results`` without changing it (:func:`ntk_bridge.store.read_only`: a damaged record
+    is reported and left in place)."""
+    from .. import store
+
+    with store.read_only():
+        problem = check_results(results)
+        if problem is None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+            problem = f"--out {out_dir} is a file, not a folder"
+        if problem is not None:
+            print(f"ntk-bridge figures: error: {problem}", file=sys.stderr)
+            return 2
+        _, _, failed = draw(results, out_dir, log=lambda m: print(m, file=sys.stderr if "FAILED" in m or
+                                                                  "skipped" in m else sys.stdout, flush=True))
     return 1 if failed else 0

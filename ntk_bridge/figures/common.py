@@ -107,7 +107,8 @@ def cli(main, caption: str) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder the figure is written to")
     args = parser.parse_args()
     try:
-        paths = main(args.results, args.out)
+        with store.read_only():  # figures never change the results they read
+            paths = main(args.results, args.out)
     except MissingResults as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

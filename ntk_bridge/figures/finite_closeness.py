@@ -29,6 +29,41 @@ def gap_curves(ax, s, lab: str) -> None:
     ax.legend(fontsize=7)
 
 
+def required_width_panel(ax, s, labels) -> None:
+    """Per depth, the width the fitted law ``err ~ c (L/n)^a`` requires for each target error; where no
+    method's law gives one (no fit, or an exponent interval reaching 0), the panel says why per method."""
+    why = []
+    for lab in labels:
+        fit = s.fit(lab)
+        if fit is None or not fit.ok:
+            why.append(f"{parse(lab).display}: no fit (too few kept runs)")
+            continue
+        color = common.color(parse(lab).name)
+        drawn = False
+        for eps, ls in zip(s.targets, ("-", "--", ":")):
+            pts = [(L, w) for L, w in zip(s.depths, s.required_width(lab, eps)) if w is not None]
+            if pts:
+                drawn = True
+                ax.plot(*zip(*pts), color=color, ls=ls, marker="o", ms=3,
+                        label=f"{parse(lab).display}, err ≤ {eps}: a = {fit.a:.2f} [{fit.a_lo:.2f}, {fit.a_hi:.2f}]")
+        if not drawn:
+            why.append(f"{parse(lab).display}: a = {fit.a:.2f}, interval [{fit.a_lo:.2f}, {fit.a_hi:.2f}] "
+                       f"reaches 0 (no established fall with n/L)")
+    ax.set_title("Width for err ≤ eps from err ~ c (L/n)^a (grey: widths run)")
+    if not ax.lines:
+        ax.text(0.5, 0.5, "No required width can be extrapolated:\n" + "\n".join(why), ha="center", va="center",
+                transform=ax.transAxes, fontsize=8, color="0.3", wrap=True)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    for n in s.widths:
+        ax.axhline(n, color="0.6", lw=0.6)
+    common.loglog(ax, "depth L", "required width n (fitted law)")
+    ax.legend(fontsize=6.5)
+    if why:
+        ax.text(0.02, 0.02, "not drawn: " + "; ".join(why), transform=ax.transAxes, fontsize=6.5, color="0.3")
+
+
 def main(results_dir, out_dir):
     s = common.summary(results_dir, EXPERIMENT)
     fig, axes = common.plt.subplots(2, 2, figsize=(11, 8.5))
@@ -63,23 +98,7 @@ def main(results_dir, out_dir):
     ax.set_ylabel("depth L")
     ax.set_title(f"{parse(mtl).display}: ||f_trained - f_∞|| / ||f_∞||")
     fig.colorbar(im, ax=ax)
-    ax = axes[1, 1]
-    for lab in [mtl] + gbml:
-        fit = s.fit(lab)
-        if fit is None or not fit.ok:
-            continue
-        color = common.color(parse(lab).name)
-        for eps, ls in zip(s.targets, ("-", "--", ":")):
-            req = s.required_width(lab, eps)
-            pts = [(L, w) for L, w in zip(s.depths, req) if w is not None]
-            if pts:
-                ax.plot(*zip(*pts), color=color, ls=ls, marker="o", ms=3,
-                        label=f"{parse(lab).display}, err ≤ {eps}: a = {fit.a:.2f} [{fit.a_lo:.2f}, {fit.a_hi:.2f}]")
-    for n in s.widths:
-        ax.axhline(n, color="0.6", lw=0.6)
-    common.loglog(ax, "depth L", "required width n (fitted law)")
-    ax.set_title("Width for err ≤ eps from err ~ c (L/n)^a (grey: widths run)")
-    ax.legend(fontsize=6.5)
+    required_width_panel(axes[1, 1], s, [mtl] + gbml)
     cfg = s.config
     left_out = f"\n{len(s.excluded)} runs left out (unconverged, left the kernel regime, or not computable)" \
         if s.excluded else ""

@@ -20,7 +20,7 @@ def _flat(config: dict, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def _int(v):
-    return "" if v is None else Num(v)
+    return "" if v is None else v if isinstance(v, str) else Num(v)
 
 
 def build(ctx: Context) -> Section:
@@ -58,6 +58,13 @@ def _tasks_table(present) -> Table:
         if not tasks and "families" in cfg:
             tasks = [{"family": f, "n_train": cfg.get("n_train"), "n_test": cfg.get("n_test")}
                      for f in cfg["families"]]
+        if name == "conditioning":  # one task per support size, at each task similarity of the grid
+            sizes = cfg["support_sizes"]
+            tasks = [{"family": "shared-feature", "n_train": len(sizes), "n_support": f"{min(sizes)}-{max(sizes)}",
+                      "n_query": cfg["n_query"], "options": [("dim", cfg["dim"]),
+                                                             ("similarities", len(cfg["similarities"]))]}]
+        if name == "kernel-share":  # kernels over inputs only: no tasks
+            tasks = [{"family": cfg.get("family") or "sphere (inputs)", "options": [("points", cfg["n_points"])]}]
         for t in tasks:
             opts = "; ".join(f"{k}={v}" for k, v in (t.get("options") or [])) or "-"
             rows.append([Code(name), t["family"], _int(t.get("n_train")), _int(t.get("n_test")),
