@@ -344,7 +344,8 @@ def sweep(root, experiment: str, configs: Iterable[Any], compute: Callable[[Any]
           desc: str | None = None, executor=None) -> list[dict]:
     """Run ``compute(config) -> result`` for each config not yet stored; return all records, in ``configs`` order.
 
-    Resumable: points whose record exists are read back, not recomputed.  The others are
+    Resumable: points whose record exists are read back, not recomputed (except records made
+    before seals existed, which are recomputed and overwritten).  The others are
     computed by ``executor`` (default :func:`ntk_bridge.executor.current`: this process,
     or the Ray tasks of an ``executor.use`` block) and each record is written here, by
     this process, as soon as its point is done, so an interrupted sweep loses only the
@@ -359,6 +360,7 @@ def sweep(root, experiment: str, configs: Iterable[Any], compute: Callable[[Any]
     run = _executor.current() if executor is None else executor
     configs = list(configs)
     records = [get(root, experiment, config) for config in configs]
+    records = [r if r is not None and "digest" in r else None for r in records]   # unsealed: recomputed
     todo: dict[str, list[int]] = {}  # hash -> indices of the configs with that hash, not stored yet
     for i, (config, record) in enumerate(zip(configs, records)):
         if record is None:

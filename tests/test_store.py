@@ -342,6 +342,8 @@ def test_records_without_a_seal_load_and_are_stale(tmp_path, registered):
     assert store.get(tmp_path, "sq", {"x": 2})["result"] == {"square": 4}
     ((where, why),) = store.stale(tmp_path)
     assert where == path and "not sealed" in why
+    again = store.sweep(tmp_path, "sq", [{"x": 2}], _square)[0]           # a rerun recomputes it, sealed
+    assert "digest" in again and store.stale(tmp_path) == []
 
 
 def test_read_only_loaders_leave_damaged_records_in_place(tmp_path, caplog):
