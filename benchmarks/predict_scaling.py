@@ -1,15 +1,19 @@
 """Wall time and peak memory of the closed-form predictors vs. the number of training tasks.
 
 Each (method, tasks) point runs in a fresh subprocess so that its peak resident memory
-(``ru_maxrss``) is its own.  Prints one JSON document: the points and the fitted scaling
-exponent ``time ~ tasks^a`` per method.  Per point: ``wall_s`` = ``build_s`` (blocked kernel
-assembly of the outer kernel, test rows, test-time inner loop) + ``solve_s`` (one Cholesky
-factorization in place, condition estimate, products); ``cpu_s`` (user + system, all threads)
-and the load average before/after, since wall times on a shared machine are upper bounds.
+(``ru_maxrss``) is its own.  Prints one JSON document: the points, the fitted scaling
+exponent ``time ~ tasks^a`` per method and, where both were run at the same number of tasks,
+first-order MAML's wall time and peak memory over MAML's (target: at most 3).  Per point:
+``wall_s`` = ``build_s`` (blocked kernel assembly of the outer kernel, test rows, test-time
+inner loop) + ``solve_s`` (one factorization in place: Cholesky, or for FOMAML a Cholesky of
+``Psi``'s symmetric part proving convergence and an LU; condition estimate, products);
+``cpu_s`` (user + system, all threads) and the load average before/after, since wall times on
+a shared machine are upper bounds.
 
     python benchmarks/predict_scaling.py                  # 50, 100, 200, 500 tasks
     python benchmarks/predict_scaling.py --tasks 50 100   # a subset
     python benchmarks/predict_scaling.py --tasks 2000 --methods anil   # issue #13's target point
+    python benchmarks/predict_scaling.py --tasks 300 --methods maml fomaml   # FOMAML vs MAML
 """
 from __future__ import annotations
 
@@ -25,13 +29,15 @@ import numpy as np
 
 from ntk_bridge import store
 
-METHODS = ("anil", "mtl")
+METHODS = ("anil", "maml", "fomaml", "mtl")
+FOMAML_TARGET = 3.0   # FOMAML's wall time and peak memory, each at most 3x MAML's
 
 
 def run_point(method: str, n_tasks: int, *, n_test: int = 100, dim: int = 16, depth: int = 4,
               backend: str = "native", device: str = "numpy") -> dict:
-    """One timed ANIL or MTL closed form (5 support + 15 query per task), as ``predict.gbml`` /
-    ``predict.mtl`` run it (build the predictor consuming its outer kernel, evaluate at ``t=None``)."""
+    """One timed GBML (``method`` one of ``ALGOS``) or MTL closed form (5 support + 15 query per task), as
+    ``predict.gbml`` / ``predict.mtl`` run it (build the predictor consuming its outer kernel, evaluate at
+    ``t=None``)."""
     import ntk_bridge as nb
 
     spec = nb.MLPSpec(depth=depth)
@@ -41,8 +47,8 @@ def run_point(method: str, n_tasks: int, *, n_test: int = 100, dim: int = 16, de
     kernel_fn = nb.predict.analytic(spec, backend)
     load0, cpu0 = os.getloadavg()[0], _cpu_s()
     start = time.perf_counter()
-    if method == "anil":
-        fn = nb.predict.gbml_predictor(kernel_fn, train, test, algo="anil", adapt=adapt, device=device, _consume=True)
+    if method != "mtl":
+        fn = nb.predict.gbml_predictor(kernel_fn, train, test, algo=method, adapt=adapt, device=device, _consume=True)
     else:
         fn = nb.predict.mtl_predictor(kernel_fn, train, test, adapt=adapt, device=device, _consume=True)
     built, cpu_built = time.perf_counter(), _cpu_s()
@@ -74,7 +80,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, nargs="+", default=[50, 100, 200, 500])
     parser.add_argument("--backend", default="native", choices=["native", "nt"])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--methods", nargs="+", default=["anil", "mtl"], choices=METHODS)
     parser.add_argument("--device", default="numpy", choices=["numpy", "cpu", "gpu"],
                         help="where the linear algebra runs (nb.predict device=; numpy is the default)")
     parser.add_argument("--point", nargs=2, metavar=("METHOD", "TASKS"), help=argparse.SUPPRESS)
@@ -99,6 +105,15 @@ def main(argv=None) -> dict:
             fits[method] = round(float(a), 3)
     report = {"benchmark": "predict_scaling", "machine": store.machine(),
               "points": points, "time_exponent": fits}
+    pairs = [(f, m) for f in points for m in points
+             if f["method"] == "fomaml" and m["method"] == "maml" and f["train_tasks"] == m["train_tasks"]]
+    if pairs:
+        report["fomaml_over_maml"] = [
+            {"train_tasks": f["train_tasks"], "time_ratio": round(f["wall_s"] / m["wall_s"], 3),
+             "cpu_ratio": round(f["cpu_s"] / m["cpu_s"], 3),
+             "peak_rss_ratio": round(f["peak_rss_gb"] / m["peak_rss_gb"], 3), "target": FOMAML_TARGET,
+             "ok": f["wall_s"] <= FOMAML_TARGET * m["wall_s"] and f["peak_rss_gb"] <= FOMAML_TARGET * m["peak_rss_gb"]}
+            for f, m in pairs]
     print(json.dumps(report, indent=1))
     return report
 

@@ -155,6 +155,9 @@ def test_chunked_helpers_equal_dense_numpy(monkeypatch):
     full = np.tril(full) + np.tril(full, -1).T                          # symmetric, mixed signs
     assert outer_solve.symmetric_norm1(np.tril(full)) == pytest.approx(np.linalg.norm(full, 1), rel=1e-14)
     assert outer_solve.column_abs_sums(full) == pytest.approx(np.abs(full).sum(0), rel=1e-14)
+    k = np.random.default_rng(5).standard_normal((30, 30))
+    for tile in (4, 7, 30, 256):                                        # ragged, exact and single tiles
+        assert np.array_equal(np.tril(outer_solve.symmetric_part_lower(k, tile)), np.tril(k + k.T))
     assert np.array_equal(assembly.mirror_lower(np.tril(full)), full)
     bad = np.tril(full)
     bad[3, 29] = np.inf                                                 # upper triangle: not read
@@ -181,7 +184,7 @@ def test_predict_scaling_benchmark_point_smoke():
     module_spec = importlib.util.spec_from_file_location("predict_scaling", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    for method, n_outer in (("anil", 4 * 15), ("mtl", 4 * 20)):
+    for method, n_outer in (("anil", 4 * 15), ("maml", 4 * 15), ("fomaml", 4 * 15), ("mtl", 4 * 20)):
         row = module.run_point(method, 4, n_test=2, dim=4, depth=1)
         assert row["n_outer"] == n_outer and row["device"] == "numpy" and np.isfinite(row["cond"])
         assert row["wall_s"] == pytest.approx(row["build_s"] + row["solve_s"], abs=2e-3) and row["cpu_s"] > 0

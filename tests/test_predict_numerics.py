@@ -1,6 +1,9 @@
 """No silent wrong answers: inner-loop numerics, first-order convergence, conflicting duplicates,
-overflow, singular solves; and argument handling of the closed forms (issue #12, #10)."""
+overflow, singular solves, training times up to the largest float; argument handling of the
+closed forms (issue #12, #10); and no silent long computations (progress on stderr)."""
 import json
+import re
+import time
 
 import jax.numpy as jnp
 import numpy as np
@@ -11,6 +14,8 @@ import ntk_bridge as nb
 from conftest import rel_err
 from ntk_bridge import predict
 from ntk_bridge.errors import NotComputable
+from ntk_bridge.predict import outer_solve, progress
+from ntk_bridge.predict.device import backend
 
 SPEC = nb.MLPSpec(depth=2)
 TR = nb.tasks.shared_feature(6, 5, 10, dim=8, seed=0)
@@ -78,6 +83,14 @@ def test_inner_loop_overshooting_but_converging_steps_are_exact():
     assert rel_err(got, direct) < 1e-14
 
 
+def test_inner_flow_whose_lr_times_eigenvalue_overflows_is_converged():
+    """lr * e = inf for e = 2, 30: the gain was lr * 0 = 0 there; flow for time 1e308 is K^-1 to round-off."""
+    q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((3, 3)))
+    e = np.array([0.5, 2.0, 30.0])
+    got = predict.inner_operator((q * e) @ q.T, nb.Adaptation(1e308, 1, flow=True))
+    assert rel_err(got, (q / e) @ q.T) < 1e-12
+
+
 def test_diverging_inner_loop_is_not_computable():
     with pytest.raises(NotComputable, match="inner loop diverges.*use lr <"):
         predict.gbml(SPEC, TR, TE, algo="maml", adapt=nb.Adaptation(lr=50.0, steps=2))
@@ -91,22 +104,150 @@ def test_fomaml_that_cannot_converge_raises(t):
         predict.gbml(SPEC, TR, TE, algo="fomaml", adapt=nb.Adaptation(1.0, 5), split="same", t=t)
 
 
-def test_fomaml_finite_time_equals_the_matrix_exponential():
-    """Convergent first-order flow: the eigen-form equals ``(I - expm(-t Psi)) Psi^-1 r`` computed directly."""
+def _dense_gbml(algo, adapt, split, coef_of):
+    """GBML predictions from dense matrices: ``coef_of(phi, r)`` gives ``coef``; ``psi`` and the
+    test-time inner loop written out (theory.md §3), no blocked assembly or ``OuterSolve``."""
     fn = predict.analytic(SPEC)
-    mk = predict.meta_ntk(fn, TR, algo="fomaml", adapt=AD, split="disjoint")
-    assert np.min(np.linalg.eigvals(mk.phi).real) > 0
+    mk = predict.meta_ntk(fn, TR, algo=algo, adapt=adapt, split=split)
     r = (mk.y_out - mk.f0).reshape(-1, 1)
-    xt = np.concatenate([TE.xs, TE.xq], 1)
-    for t in (0.5, 20.0):
-        coef = np.linalg.solve(mk.phi, (np.eye(len(r)) - scipy.linalg.expm(-t * mk.phi)) @ r)
-        g = (fn(xt.reshape(-1, 8), mk.x_out.reshape(-1, 8)).theta @ coef).reshape(3, 15, 1)
-        want = []
-        for i in range(3):
-            k_ss, k_qs = fn(TE.xs[i]).theta, fn(TE.xq[i], TE.xs[i]).theta
-            want.append(g[i, 5:] + k_qs @ predict.inner_operator(k_ss, AD) @ (TE.ys[i] - g[i, :5]))
-        got = predict.gbml(SPEC, TR, TE, algo="fomaml", adapt=AD, t=t)
-        assert np.all(np.isfinite(got)) and rel_err(got, np.stack(want)) < 1e-10
+    xt = np.concatenate([TE.xs, TE.xq], 1).reshape(-1, 8)
+    psi = fn(xt, mk.x_out.reshape(-1, 8)).theta
+    if algo != "fomaml":                                 # psi(x)_j = Theta(x, X'_j) - Theta(x, X_j) A_j
+        psi = psi - fn(xt, mk.x_in.reshape(-1, 8)).theta @ scipy.linalg.block_diag(*mk.a)
+    g = (psi @ coef_of(mk.phi, r)).reshape(3, 15, 1)
+    k_in = (lambda a, b=None: fn(a, b).sigma) if algo == "anil" else (lambda a, b=None: fn(a, b).theta)
+    return np.stack([g[i, 5:] + k_in(TE.xq[i], TE.xs[i]) @ predict.inner_operator(k_in(TE.xs[i]), adapt)
+                     @ (TE.ys[i] - g[i, :5]) for i in range(3)])
+
+
+@pytest.mark.parametrize("algo", predict.ALGOS)
+def test_finite_time_equals_the_matrix_exponential(algo):
+    """The eigen-form of ``coef(t)`` equals ``Phi^-1 (I - expm(-t Phi)) r`` (``Psi`` for FOMAML) computed directly."""
+    for t in (0.5, 20.0, 1e3):
+        want = _dense_gbml(algo, AD, "disjoint",
+                           lambda phi, r: np.linalg.solve(phi, (np.eye(len(r)) - scipy.linalg.expm(-t * phi)) @ r))
+        got = predict.gbml(SPEC, TR, TE, algo=algo, adapt=AD, t=t)
+        assert np.all(np.isfinite(got)) and rel_err(got, want) < 1e-10
+
+
+def _old_fomaml_limit(adapt, split):
+    """The dense first-order ``t = None`` closed form: eigenvalues and eigenvectors of ``Psi``, raise if an
+    eigenvalue has real part ``<= 0``, else ``Psi^-1 r``.  Returns the predictions or the offending eigenvalue."""
+    out = {}
+
+    def coef_of(psi, r):
+        lam = np.linalg.eig(psi)[0]
+        out["worst"] = lam[np.argmin(lam.real)]
+        return np.linalg.solve(psi, r)
+    pred = _dense_gbml("fomaml", adapt, split, coef_of)
+    return (None, out["worst"]) if out["worst"].real <= 0 else (pred, None)
+
+
+@pytest.mark.parametrize("lr,split", [(0.1, "disjoint"), (0.1, "same"), (1.0, "disjoint"), (1.0, "same")])
+def test_fomaml_limit_equals_the_dense_eigendecomposition_path(lr, split, monkeypatch):
+    """t=None: Cholesky of Psi + Psi^T proves convergence (no eigenvectors: np.linalg.eig is never called);
+    same predictions and the same NotComputable decision as the dense computation with ``np.linalg.eig``."""
+    adapt = nb.Adaptation(lr, 5)
+    want, worst = _old_fomaml_limit(adapt, split)
+    eig_calls = []
+    true_eig = np.linalg.eig
+    monkeypatch.setattr(np.linalg, "eig", lambda a: eig_calls.append(a.shape) or true_eig(a))
+    if worst is None:
+        got = predict.gbml(SPEC, TR, TE, algo="fomaml", adapt=adapt, split=split)
+        assert rel_err(got, want) < 1e-8
+    else:                                                # lr = 1.0, split="same": eigenvalue -2.03
+        with pytest.raises(NotComputable, match=rf"eigenvalue {worst.real:.4g}.*real part <= 0"):
+            predict.gbml(SPEC, TR, TE, algo="fomaml", adapt=adapt, split=split)
+    assert eig_calls == []
+
+
+@pytest.mark.parametrize("k,converges", [([[1.0, 3.0], [0.0, 1.0]], True),       # S = K + K^T indefinite
+                                         ([[1.0, 3.0], [0.0, -0.1]], False),
+                                         ([[2.0, 0.5], [-0.5, 1.0]], True)],      # S positive definite
+                         ids=["fallback-converges", "fallback-raises", "symmetric-part-proves"])
+def test_first_order_convergence_test_is_the_eigenvalue_decision(k, converges, request, monkeypatch):
+    """Bendixson's test decides where it can; elsewhere the eigenvalues (no eigenvectors) decide, as before."""
+    k, r = np.array(k), np.array([[1.0], [2.0]])
+    calls = []
+    true_eigvals = np.linalg.eigvals
+    monkeypatch.setattr(np.linalg, "eigvals", lambda a: calls.append(a.shape) or true_eigvals(a))
+    solver = outer_solve.OuterSolve(k.copy(), r, be=backend("numpy"), symmetric=False, name="Psi")
+    if converges:
+        assert rel_err(solver.coef(None), np.linalg.solve(k, r)) < 1e-12
+    else:
+        with pytest.raises(NotComputable, match=r"Psi has the eigenvalue -0\.1\+0j with real part <= 0"):
+            solver.coef(None)
+    assert len(calls) == (0 if "symmetric-part" in request.node.callspec.id else 1)
+
+
+# ------------------------------------------------------------------------ training times up to the largest float
+HUGE_TIMES = (1e12, 1e308, np.finfo(np.float64).max)
+PREDICTORS = [("gbml", dict(algo=a)) for a in predict.ALGOS] + [("mtl", dict(heads="shared"))]
+
+
+@pytest.mark.parametrize("device", ["numpy", "cpu"])
+@pytest.mark.parametrize("kind,kw", PREDICTORS, ids=["anil", "maml", "fomaml", "mtl"])
+def test_huge_training_times_equal_infinite_time(kind, kw, device):
+    """``t e`` overflowed to ``inf`` and the gain became 0, not ``1 / e``: t = 1e308 differed from t = None by 0.2."""
+    make = predict.gbml_predictor if kind == "gbml" else predict.mtl_predictor
+    fn = make(predict.analytic(SPEC), TR, TE, adapt=AD, device=device, **kw)
+    limit = fn(None)
+    for pred in fn(list(HUGE_TIMES)):
+        assert rel_err(pred, limit) < 1e-10
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_coefficients_that_overflow_at_a_huge_time_are_not_computable(symmetric):
+    """Eigenvalue -1e-14, zero up to round-off: the flow grows like exp(1e-14 t), inf at t = 1e308 (returned before)."""
+    k, r = np.diag([1.0, -1e-14]), np.ones((2, 1))
+    solver = outer_solve.OuterSolve(k, r, be=backend("numpy"), symmetric=symmetric, name="K")
+    assert np.all(np.isfinite(solver.coef(1e3)))
+    with pytest.raises(NotComputable, match=r"at t=1e\+308 the outer coefficients overflow: K is singular.*ridge"):
+        solver.coef(1e308)
+
+
+def test_nearly_defective_first_order_kernel_reaches_its_limit():
+    """Eigenvectors nearly parallel (expm path): -t K overflowed for huge t; finite t still equals the dense formula."""
+    k = np.array([[1.0, 1e3, 0.0], [0.0, 1.0 + 1e-6, 0.0], [0.0, 0.0, 2.0]])
+    assert np.linalg.cond(np.linalg.eig(k)[1], 1) > outer_solve.MAX_EIGVEC_COND
+    r = np.array([[1.0], [-2.0], [0.5]])
+    solver = outer_solve.OuterSolve(k.copy(), r, be=backend("numpy"), symmetric=False)
+    limit = np.linalg.solve(k, r)
+    assert rel_err(solver.coef(None), limit) < 1e-12
+    for t in HUGE_TIMES:
+        assert rel_err(solver.coef(t), limit) < 1e-10
+    for t in (0.3, 5.0):
+        want = np.linalg.solve(k, (np.eye(3) - scipy.linalg.expm(-t * k)) @ r)
+        assert rel_err(solver.coef(t), want) < 1e-10
+
+
+# ------------------------------------------------------------------------ progress of long closed forms
+def test_long_closed_forms_report_their_stages_on_stderr(monkeypatch, capsys):
+    predict.gbml(SPEC, TR, TE, algo="fomaml", adapt=AD)
+    assert capsys.readouterr().err == ""                 # ~0.1 s: silent
+    monkeypatch.setattr(progress, "AFTER_S", 0.0)        # every closed form counts as long
+    predict.gbml(SPEC, TR, TE, algo="fomaml", adapt=AD)
+    err = capsys.readouterr().err
+    psi = "ntk_bridge.predict: first-order meta-NTK Psi (fomaml, split='disjoint'), 60 x 60: "
+    build = "ntk_bridge.predict: GBML closed form (fomaml, split='disjoint', 6 training tasks): "
+    for line in (build + "meta-NTK assembly (", build + "test rows (", psi + "LU factorization (", psi + "done in ",
+                 psi + "convergence test (Cholesky of the symmetric part) ("):
+        assert line in err
+    predict.mtl(SPEC, TR, TE, adapt=AD, t=2.0)
+    err = capsys.readouterr().err
+    assert "MTL closed form (6 training tasks): MTL kernel assembly (" in err
+    assert "MTL kernel (heads='shared'), 90 x 90: symmetric eigendecomposition (" in err
+
+
+def test_a_stage_that_runs_long_is_reported_while_it_runs(monkeypatch, capsys):
+    monkeypatch.setattr(progress, "AFTER_S", 0.2)
+    with progress.Progress("job", "fast stage") as prog:
+        prog.stage("slow stage")
+        time.sleep(1.0)
+        assert re.fullmatch(r"ntk_bridge\.predict: job: slow stage \([\d.]+ s\)\n", capsys.readouterr().err)  # watcher
+        prog.stage("last stage")
+    lines = r"ntk_bridge\.predict: job: last stage \([\d.]+ s\)\nntk_bridge\.predict: job: done in [\d.]+ s\n"
+    assert re.fullmatch(lines, capsys.readouterr().err)
 
 
 # ------------------------------------------------------------------------ conflicting duplicates

@@ -19,6 +19,7 @@ Modules, one idea each:
     kernel_blocks   which kernel blocks are evaluated (each once), input checks
     assembly        outer kernels and test rows assembled tile by tile, in place
     device          device="numpy" (NumPy/SciPy, the default) | "cpu" | "gpu" (JAX, float64)
+    progress        stages of a closed form that runs longer than a few seconds, on stderr
     spec_level      analytic, gbml, mtl, no_transfer of an MLPSpec
 
 ``meta_ntk`` and ``inner_operator`` are looked up in this namespace at call time, so

@@ -46,9 +46,10 @@ class Adaptation:
 def inner_operator(k, adapt: Adaptation):
     """``T = K^-1 (I - (I - lr K)^steps)`` (or ``K^-1 (I - exp(-lr steps K))`` for flow).
 
-    Eigen-form ``T = V g(E) V^T`` with ``g(e) = -expm1(s log1p(-lr e)) / e`` (discrete) or
-    ``-expm1(-s lr e) / e`` (flow), ``g(0) = lr s``: defined for a singular ``K`` and accurate
-    whatever ``s``, since the argument that matters is ``s lr e``, not ``lr e``.
+    Eigen-form ``T = V g(E) V^T`` with ``g(e) = -expm1(s log1p(-lr e)) / e`` (discrete,
+    :func:`steps_gain`) or ``-expm1(-s lr e) / e`` (flow, :func:`flow_gain` at time ``lr s``),
+    ``g(0) = lr s``: defined for a singular ``K`` and accurate whatever ``s``, since the argument
+    that matters is ``s lr e``, not ``lr e``.
 
     Args:
       k: ``(..., n, n)`` symmetric, batched over leading axes.  A NumPy array is processed by
@@ -70,36 +71,55 @@ def inner_operator(k, adapt: Adaptation):
         raise NotComputable("the inner-loop kernel K(X, X) has non-finite entries (overflow in the kernels?); "
                             "rescale the inputs, e.g. to the unit sphere")
     e, v = xp.linalg.eigh(k)
-    x = adapt.lr * e
-    x_max = float(xp.max(x)) if x.size else 0.0
-    if not adapt.flow and x_max > 2.0:
-        raise NotComputable(
-            f"inner loop diverges: lr * lambda_max = {x_max:.4g} > 2 for Adaptation(lr={adapt.lr}, "
-            f"steps={adapt.steps}), so (1 - lr lambda)^steps grows; use lr < {2.0 * adapt.lr / x_max:.4g}, "
-            f"or flow=True (large inputs make lambda_max large: rescale them, e.g. to the unit sphere)")
-    g = adapt.lr * scaled_gain(x, adapt.steps, adapt.flow)
+    if adapt.flow:
+        g = flow_gain(adapt.time, e)
+    else:
+        x = adapt.lr * e
+        x_max = float(xp.max(x)) if x.size else 0.0
+        if x_max > 2.0:
+            raise NotComputable(
+                f"inner loop diverges: lr * lambda_max = {x_max:.4g} > 2 for Adaptation(lr={adapt.lr}, "
+                f"steps={adapt.steps}), so (1 - lr lambda)^steps grows; use lr < {2.0 * adapt.lr / x_max:.4g}, "
+                f"or flow=True (large inputs make lambda_max large: rescale them, e.g. to the unit sphere)")
+        g = adapt.lr * steps_gain(x, adapt.steps)
     if not bool(xp.all(xp.isfinite(g))):
         raise NotComputable(f"the inner-loop operator overflows: K(X, X) has eigenvalue {float(xp.min(e)):.3g} "
                             f"(an indefinite kernel); check the kernel function")
     return einsum(xp, "...ij,...j,...kj->...ik", v, g, v)
 
 
-def scaled_gain(x, s: int, flow: bool):
-    """``(1 - (1 - x)^s) / x`` (discrete) or ``(1 - exp(-s x)) / x`` (flow), ``s`` at ``x = 0``.
+SATURATED = 746.0   # exp(-x) is 0 in float64 for x > 745.2: beyond it (1 - exp(-x)) / e is 1 / e exactly
 
-    ``T``'s eigenvalues are ``lr * scaled_gain(lr e, s, flow)``; the outer gradient flow uses
-    ``t * scaled_gain(t e, 1, True) = (1 - exp(-t e)) / e``.  Written with ``expm1``/``log1p``
-    of ``s log1p(-x)`` so that no cancellation occurs for small ``x`` and any ``s``; for
-    ``x >= 1`` (``1 - x <= 0``, steps that overshoot) the power is taken directly, with no
-    cancellation there.  Works on NumPy and JAX arrays alike.
+
+def flow_gain(t: float, e):
+    """``(1 - exp(-t e)) / e`` per eigenvalue ``e``, ``t`` at ``e = 0``: gradient flow for time ``t``.
+
+    ``e``: real or complex (first-order MAML's ``Psi``), NumPy or JAX.  Where ``Re(t e) > SATURATED``
+    the gain is ``1 / e`` exactly, so ``t`` up to the largest float reaches the ``t -> inf`` limit
+    smoothly (``t e`` may overflow to ``inf`` there: it is replaced, never used).  ``T``'s flow
+    eigenvalues are ``flow_gain(lr s, e)``; the outer solve's ``coef(t)`` uses ``flow_gain(t, e)``.
+    """
+    xp = array_module(e)
+    with np.errstate(over="ignore"):   # t e = inf only where the gain is 1 / e (below)
+        x = t * e
+    zero = e == 0
+    saturated = ~(x.real <= SATURATED)   # inf included
+    es = xp.where(zero, 1.0, e)
+    val = xp.where(saturated, 1.0 / es, -xp.expm1(-xp.where(saturated, 0.0, x)) / es)
+    return xp.where(zero, t, val)
+
+
+def steps_gain(x, s: int):
+    """``(1 - (1 - x)^s) / x``, ``s`` at ``x = 0``: ``T``'s eigenvalues are ``lr * steps_gain(lr e, s)``.
+
+    Written with ``expm1``/``log1p`` of ``s log1p(-x)`` so that no cancellation occurs for small
+    ``x`` and any ``s``; for ``x >= 1`` (``1 - x <= 0``, steps that overshoot) the power is taken
+    directly, with no cancellation there.  Works on NumPy and JAX arrays alike.
     """
     xp = array_module(x)
     zero = x == 0
     xs = xp.where(zero, 1.0, x)
-    if flow:
-        val = -xp.expm1(-s * xs) / xs
-    else:
-        below = xs < 1.0
-        safe = xp.where(below, xs, 0.5)  # log1p(-x) needs x < 1; the other branch is discarded
-        val = xp.where(below, -xp.expm1(s * xp.log1p(-safe)) / xs, (1.0 - (1.0 - xs) ** s) / xs)
+    below = xs < 1.0
+    safe = xp.where(below, xs, 0.5)  # log1p(-x) needs x < 1; the other branch is discarded
+    val = xp.where(below, -xp.expm1(s * xp.log1p(-safe)) / xs, (1.0 - (1.0 - xs) ** s) / xs)
     return xp.where(zero, float(s), val)

@@ -29,6 +29,7 @@ from .inner_loop import Adaptation
 from .kernel_blocks import KernelFn, api, check_common, check_times, flat, stacked_points
 from .outer_solve import OuterSolve
 from .predictor import Finetune, Predictor
+from .progress import Progress
 
 
 class MetaNTK(NamedTuple):
@@ -111,7 +112,8 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
     """GBML meta-trained for outer time ``t``, then adapted on each test task: ``fn(t=None)``.
 
     Builds the meta-NTK, ``psi`` on the test points and the test-time inner loop once; each
-    ``fn(t)`` costs a product with the cached factorization of ``Phi`` (theory.md §3).
+    ``fn(t)`` costs a product with the cached factorization of ``Phi`` (theory.md §3).  A build or
+    factorization longer than a few seconds reports its stages on stderr (:mod:`.progress`).
 
     Returns:
       :class:`Predictor`: ``fn(t)`` -> ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence).
@@ -129,15 +131,19 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
     if ridge == 0.0:
         check_conflicting_duplicates(x_out, y_out, split)
     same, first_order = split == "same", algo == "fomaml"
-    mk = api().meta_ntk(kernel_fn, train, algo=algo, adapt=adapt, split=split, device=device,
-                        lower_only=be.is_numpy and not first_order)
-    if first_order:       # psi(x)_j = Theta(x, X'_j)
-        rows = assembly.outer_rows(kernel_fn, stacked_points(test), mk.x_out)
-    else:                 # psi(x)_j = Theta(x, X'_j) - Theta(x, X_j) A_j = Theta(x, P_j) C_j^T
-        pts = assembly.points(mk.x_in, mk.x_out, same)
-        rows = assembly.outer_rows(kernel_fn, stacked_points(test), pts,
-                                   assembly.row_maps(mk.a, pts.shape[1], same=same, first_order=False))
-    finetune = Finetune(kernel_fn, test, adapt, "head" if algo == "anil" else "all", be)
+    with Progress(f"GBML closed form ({algo}, split={split!r}, {train.n_tasks} training tasks)",
+                  "meta-NTK assembly") as progress:
+        mk = api().meta_ntk(kernel_fn, train, algo=algo, adapt=adapt, split=split, device=device,
+                            lower_only=be.is_numpy and not first_order)
+        progress.stage("test rows")
+        if first_order:       # psi(x)_j = Theta(x, X'_j)
+            rows = assembly.outer_rows(kernel_fn, stacked_points(test), mk.x_out)
+        else:                 # psi(x)_j = Theta(x, X'_j) - Theta(x, X_j) A_j = Theta(x, P_j) C_j^T
+            pts = assembly.points(mk.x_in, mk.x_out, same)
+            rows = assembly.outer_rows(kernel_fn, stacked_points(test), pts,
+                                       assembly.row_maps(mk.a, pts.shape[1], same=same, first_order=False))
+        progress.stage("test-time inner loop")
+        finetune = Finetune(kernel_fn, test, adapt, "head" if algo == "anil" else "all", be)
     m = mk.phi.shape[0]
     name = f"{'first-order meta-NTK Psi' if first_order else 'meta-NTK Phi'} ({algo}, split={split!r})"
     r = (mk.y_out - mk.f0).reshape(m, -1)

@@ -25,6 +25,7 @@ from .inner_loop import Adaptation
 from .kernel_blocks import KernelFn, check_common, check_times, flat, per_task, stacked_points
 from .outer_solve import OuterSolve
 from .predictor import INNER, Finetune, Predictor
+from .progress import Progress
 
 
 def mtl_kernel(theta, sigma, n: int, xp):
@@ -47,7 +48,8 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
     Shared heads: the MTL kernel assembled tile by tile (one kernel call per pair of task blocks,
     :mod:`.assembly`), the test rows one call per block of training tasks.  Independent
     heads: the prediction is the no-transfer baseline whatever ``t``; only the per-task blocks are
-    evaluated, for the condition number reported in ``info``.
+    evaluated, for the condition number reported in ``info``.  A build or factorization longer
+    than a few seconds reports its stages on stderr (:mod:`.progress`).
 
     Raises:
       NotComputable: a diverging inner loop, a singular/indefinite/ill-conditioned MTL kernel.
@@ -66,8 +68,10 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
             emin, emax = float(e.min()), float(e.max())
         info["cond"] = emax / emin if emin > 0 else math.inf
         return Predictor(be, finetune, None, None, train.out_dim, info)
-    k_mtl = assembly.mtl_blocks(kernel_fn, x, lower_only=be.is_numpy)   # blocked, in place, on the host
-    rows = assembly.outer_rows(kernel_fn, stacked_points(test), x, body=True)
+    with Progress(f"MTL closed form ({n} training tasks)", "MTL kernel assembly") as progress:
+        k_mtl = assembly.mtl_blocks(kernel_fn, x, lower_only=be.is_numpy)   # blocked, in place, on the host
+        progress.stage("test rows")
+        rows = assembly.outer_rows(kernel_fn, stacked_points(test), x, body=True)
     with be.scope():
         rows = be.put(rows)
         solver = OuterSolve(be.put(k_mtl), be.put(flat(y)), be=be, ridge=ridge, name=f"MTL kernel (heads={heads!r})",

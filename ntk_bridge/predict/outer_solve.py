@@ -9,6 +9,9 @@ Gradient flow on ``0.5 ||K c - r||``-type losses in the kernel regime gives the 
 ``K`` is ``(M, M)``: symmetric PSD (meta-NTK ``Phi``, the MTL kernel) or, for first-order
 MAML, the non-symmetric ``Psi``; ``r`` is ``(M, k)``.  Factorizations are computed lazily and
 once each: Cholesky (symmetric) or LU for ``t = None``, an eigendecomposition for finite ``t``.
+Any ``t`` up to the largest float is exact: the gain ``(1 - exp(-t e)) / e`` reaches ``1 / e``
+smoothly (:func:`.inner_loop.flow_gain`).  A factorization that runs longer than a few seconds
+says so on stderr (:mod:`.progress`).
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ import scipy.linalg
 
 from ..errors import NotComputable
 from .device import Backend, host
-from .inner_loop import scaled_gain
+from .inner_loop import SATURATED, flow_gain
+from .progress import Progress
 
 MAX_COND = 1e12      # beyond this the outer solve loses more than ~4 of float64's 16 digits
 MAX_EIGVEC_COND = 1e8  # non-symmetric eigen-form accurate to ~1e-8 below this; exact expm above
@@ -56,6 +60,7 @@ class OuterSolve:
         self._symmetric, self._consume, self._fix = symmetric, consume, fix
         self._ridge_hint = 1e-8 * float(xp.trace(k)) / n   # mean eigenvalue x 1e-8: sizes the suggested ridge
         self._cache: dict = {}
+        self._progress: Progress | None = None   # the latest coef call's, for its stages
         self.cond: float | None = None
 
     # ------------------------------------------------------------------ public
@@ -64,17 +69,21 @@ class OuterSolve:
 
         Raises:
           NotComputable: singular, indefinite or ill-conditioned ``k`` (``t=None``), indefinite ``k``
-            (finite ``t``), or a first-order ``Psi`` with an eigenvalue of real part ``<= 0``.
+            (finite ``t``), coefficients that overflow (finite ``t``, ``k`` singular up to round-off), or a
+            first-order ``Psi`` with an eigenvalue of real part ``<= 0``.
         """
-        if self._symmetric:
-            return self._cholesky_solve() if t is None else self._symmetric_flow(t)
-        self._check_converges(t)
-        return self._lu_solve() if t is None else self._general_flow(t)
+        n = self._r.shape[0]
+        with Progress(f"{self._name}, {n} x {n}", "outer solve") as self._progress:
+            if self._symmetric:
+                return self._cholesky_solve() if t is None else self._symmetric_flow(t)
+            self._check_converges(t)
+            return self._lu_solve() if t is None else self._general_flow(t)
 
     # ------------------------------------------------------------------ symmetric
     def _symmetric_flow(self, t: float):
         xp = self._be.xp
         if "eigh" not in self._cache:
+            self._stage("symmetric eigendecomposition")
             if self._be.is_numpy:   # k.T's upper triangle is k's lower one, in the Fortran order LAPACK works in
                 e, v = scipy.linalg.eigh(self._need_k().T, lower=False, overwrite_a=self._consume, check_finite=False)
                 self._release()
@@ -86,20 +95,19 @@ class OuterSolve:
                                     f"{-emin:.3g}{self._fix}")
             self._cache["eigh"] = (e, v, v.T @ self._r, emax / emin if emin > 0 else math.inf)
         e, v, vr, self.cond = self._cache["eigh"]
-        g = t * scaled_gain(t * e, 1, True)   # (1 - exp(-t e)) / e, = t at e = 0
-        return v @ (g[:, None] * vr)
+        with np.errstate(over="ignore", invalid="ignore"):   # an overflow is raised on just below
+            coef = v @ (flow_gain(t, e)[:, None] * vr)
+        self._check_finite(coef, t, float(e[0]))
+        return coef
 
     def _cholesky_solve(self):
         if "chol" in self._cache:
             return self._cache["chol"]
         be, k, r = self._be, self._need_k(), self._r
+        self._stage("Cholesky factorization")
         if be.is_numpy:   # reads k's lower triangle only; in place (on k.T, Fortran order) when consuming
             norm1 = symmetric_norm1(k)
-            if k.shape[0] > BLOCKED_ABOVE:   # LAPACK's one-call dpotrf crashed (SIGSEGV) at M = 30,000
-                factor = k.T if self._consume else np.array(k.T, order="F")
-                info = cholesky_upper_blocked(factor, CHOLESKY_BLOCK)
-            else:
-                factor, info = scipy.linalg.lapack.dpotrf(k.T, lower=0, overwrite_a=int(self._consume), clean=0)
+            factor, info = cholesky_upper(k.T, self._consume)
             if info != 0:
                 raise NotComputable(self._singular("Cholesky failed")) from None
             rcond, _ = scipy.linalg.lapack.dpocon(factor, norm1, uplo="U")
@@ -122,12 +130,29 @@ class OuterSolve:
     # ------------------------------------------------------------------ non-symmetric (first-order MAML)
     def _eig(self):
         if "eig" not in self._cache:
+            self._stage("non-symmetric eigendecomposition")
             self._cache["eig"] = np.linalg.eig(host(self._need_k()))
         return self._cache["eig"]
 
     def _check_converges(self, t: float | None) -> None:
-        """Gradient flow ``dc/dt = r - K c`` converges iff every eigenvalue of ``K`` has ``Re > 0`` (theory.md §3)."""
-        lam = self._eig()[0]
+        """Raise unless ``dc/dt = r - K c`` converges: every eigenvalue of ``K`` has ``Re > 0`` (theory.md §3).
+
+        Finite ``t`` reads the eigenvalues off the eigendecomposition its flow uses anyway.  ``t = None``
+        needs no eigenvectors: first :meth:`_symmetric_part_positive`, one Cholesky factorization
+        (Bendixson: ``Re lam >= lambda_min((K + K^T) / 2)``, a sufficient condition); only where it
+        fails are the eigenvalues computed, without eigenvectors (LAPACK ``dgeev`` with ``jobvr='N'``),
+        and tested as for finite ``t``.  Same decision either way.  (Eigenvalues and eigenvectors for
+        ``t = None`` made FOMAML's closed form 11-17x slower than MAML's, at 3x its peak memory, at 300
+        training tasks: ``benchmarks/predict_scaling.py --tasks 300 --methods maml fomaml``.)
+        """
+        if t is not None or "eig" in self._cache:
+            lam = self._eig()[0]
+        else:
+            if "eigvals" not in self._cache:
+                self._cache["eigvals"] = None if self._symmetric_part_positive() else self._eigvals()
+            lam = self._cache["eigvals"]
+            if lam is None:   # proven convergent
+                return
         worst = lam[np.argmin(lam.real)]
         floor = 0.0 if t is None else -1e-10 * float(np.max(np.abs(lam)))   # round-off margin for finite t
         if worst.real <= floor:
@@ -139,10 +164,29 @@ class OuterSolve:
                 f"eigenvalue of the non-symmetric Psi has a positive real part); {what}. Lower adapt.lr, use "
                 f"algo='maml', or pass ridge > {max(-worst.real, 0.0):.3g}")
 
+    def _symmetric_part_positive(self) -> bool:
+        """Whether ``S - delta I`` is positive definite (its Cholesky factorization succeeds), ``S = K + K^T``.
+
+        Then every eigenvalue of ``K`` has ``Re lam > 0``: for ``K v = lam v``, ``|v| = 1``,
+        ``2 Re lam = v* S v >= lambda_min(S) > delta``.  The margin ``delta = M eps sum_i |S_ii|`` is at
+        least ``M eps ||S||_2`` (``tr(S) >= ||S||_2`` for ``S >= 0``), Cholesky's backward error, so a
+        success is no round-off artefact.  Costs one ``(M, M)`` array (on the host) and half an LU.
+        """
+        self._stage("convergence test (Cholesky of the symmetric part)")
+        s = symmetric_part_lower(host(self._need_k()))
+        diag = np.diag_indices(s.shape[0])
+        s[diag] -= s.shape[0] * np.finfo(np.float64).eps * float(np.abs(s[diag]).sum())
+        return cholesky_upper(s.T, True)[1] == 0   # s.T's upper triangle is s's lower one, in Fortran order
+
+    def _eigvals(self) -> np.ndarray:
+        self._stage("convergence test (eigenvalues)")
+        return np.linalg.eigvals(host(self._need_k()))
+
     def _lu_solve(self):
         if "lu" in self._cache:
             return self._cache["lu"]
         be, k, r = self._be, self._need_k(), self._r
+        self._stage("LU factorization")
         if be.is_numpy:   # LU of k.T (Fortran order: in place when consuming); cond_1(k) = cond_inf(k.T)
             norm1 = column_abs_sums(k).max()
             try:
@@ -174,18 +218,29 @@ class OuterSolve:
             self._cache["vinv_r"] = (vinv @ host(self._r), np.linalg.norm(vecs, 1) * np.linalg.norm(vinv, 1))
         vinv_r, vcond = self._cache["vinv_r"]
         self.cond = float(np.max(np.abs(lam)) / np.min(np.abs(lam))) if np.min(np.abs(lam)) > 0 else math.inf
+        low = float(np.min(lam.real))
         if vcond < MAX_EIGVEC_COND:
-            safe = np.where(lam == 0, 1.0, lam)
-            g = np.where(lam == 0, t, -np.expm1(-t * safe) / safe)
-            return self._be.put((vecs @ (g[:, None] * vinv_r)).real)
-        # Nearly defective Psi: (I - exp(-tK)) K^-1 = t phi1(-tK), phi1 from the augmented matrix's expm.
-        k = host(self._need_k())
-        n = k.shape[0]
-        aug = np.zeros((2 * n, 2 * n))
-        aug[:n, :n], aug[:n, n:] = -t * k, np.eye(n)
-        return self._be.put(t * scipy.linalg.expm(aug)[:n, n:] @ host(self._r))
+            with np.errstate(over="ignore", invalid="ignore"):   # an overflow is raised on below
+                coef = (vecs @ (flow_gain(t, lam)[:, None] * vinv_r)).real
+        else:
+            # Nearly defective Psi: (I - exp(-tK)) K^-1 = t phi1(-tK), phi1 from the augmented matrix's expm.
+            # exp(-tK) decays like exp(-t low) times a polynomial in t: zero in float64 from t low = 4 SATURATED
+            # on, so t is capped there (-t K would overflow near the largest float).
+            self._stage("matrix exponential")
+            t = min(t, 4 * SATURATED / low) if low > 0 else t
+            k = host(self._need_k())
+            n = k.shape[0]
+            aug = np.zeros((2 * n, 2 * n))
+            aug[:n, :n], aug[:n, n:] = -t * k, np.eye(n)
+            coef = t * scipy.linalg.expm(aug)[:n, n:] @ host(self._r)
+        self._check_finite(coef, t, low)
+        return self._be.put(coef)
 
     # ------------------------------------------------------------------ helpers
+    def _stage(self, name: str) -> None:
+        if self._progress is not None:   # None when a private method is called directly
+            self._progress.stage(name)
+
     def _need_k(self):
         if self._k is None:   # a consuming factorization overwrote it: one-shot use only
             raise RuntimeError("OuterSolve(consume=True) evaluates one kind of t only")
@@ -194,6 +249,14 @@ class OuterSolve:
     def _release(self) -> None:
         if self._consume:
             self._k = None
+
+    def _check_finite(self, coef, t: float, low: float) -> None:
+        """Raise if ``coef(t)`` overflowed: ``k`` has an eigenvalue (real part ``low``) <= 0 up to round-off."""
+        if not bool(self._be.xp.all(self._be.xp.isfinite(coef))):
+            raise NotComputable(
+                f"at t={t:g} the outer coefficients overflow: {self._name} is singular up to round-off (eigenvalue "
+                f"with real part {low:.3g}), along which the flow grows without bound; pass a smaller t, or ridge > 0, "
+                f"e.g. ridge={self._ridge_hint:.3g}{self._fix}")
 
     def _singular(self, how: str) -> str:
         return (f"{self._name} is singular or indefinite ({how}): the outer solve has no unique solution; pass "
@@ -262,6 +325,32 @@ def cholesky_upper_blocked(a: np.ndarray, block: int = CHOLESKY_BLOCK) -> int:
             c1 = min(c0 + block, n)
             a[j1:c1, c0:c1] -= (u12[:, c0 - j1:c1 - j1].T @ u12[:, :c1 - j1]).T
     return 0
+
+
+def cholesky_upper(a: np.ndarray, overwrite: bool) -> tuple[np.ndarray, int]:
+    """``A = U^T U`` from the upper triangle of the Fortran-ordered ``a``: ``(U, info)``, in place when ``overwrite``.
+
+    ``info`` is LAPACK's (0, or the 1-based column where ``A`` stopped being positive definite).
+    Above ``BLOCKED_ABOVE`` by blocks: LAPACK's one-call dpotrf crashed (SIGSEGV) at M = 30,000.
+    """
+    if a.shape[0] > BLOCKED_ABOVE:
+        factor = a if overwrite else np.array(a, order="F")
+        return factor, cholesky_upper_blocked(factor, CHOLESKY_BLOCK)
+    factor, info = scipy.linalg.lapack.dpotrf(a, lower=0, overwrite_a=int(overwrite), clean=0)
+    return factor, info
+
+
+def symmetric_part_lower(k: np.ndarray, tile: int = 256) -> np.ndarray:
+    """``k + k^T`` in the lower triangle of a new ``(M, M)`` array (the upper one unset), tile by tile.
+
+    Square tiles keep the transposed reads in cache: ~3x faster than ``k + k.T`` at ``M = 4500``.
+    """
+    n = k.shape[0]
+    out = np.empty_like(k)
+    for i in range(0, n, tile):
+        for j in range(0, i + 1, tile):
+            np.add(k[i:i + tile, j:j + tile], k[j:j + tile, i:i + tile].T, out=out[i:i + tile, j:j + tile])
+    return out
 
 
 def all_finite(k: np.ndarray, lower: bool = False) -> bool:
