@@ -6,8 +6,10 @@ eigenvalue of the net's own (meta-)NTK in output space (power iteration, the def
 ``SCHEDULE``: step ``1 / lambda_max``, momentum 0) or of the infinite-width one
 (:func:`analytic_lambda_max`).  The loss is monitored at every step (:func:`loss_monitor`).  Two guards halve the step: a diverging chunk is undone, a stalled one
 continues at half the step; after ``MAX_HALVINGS`` divergence raises and a stall stops.
-Before training, and again on the trained net, :mod:`~ntk_bridge.finite.guards` checks every
-inner loop against its stability edge and the net for dead points.
+Before training, :mod:`~ntk_bridge.finite.guards` checks the inputs against the dtype's range, the
+net for dead points and the initial loss for the targets' range; before training and again on
+the trained net, every inner loop against its stability edge.  Each failure names the quantity
+that decides it (:func:`_diverges` for the outer loop).
 """
 from __future__ import annotations
 
@@ -155,10 +157,12 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
       (chunks undone and retried at half the step because their loss rose by more than ``RISE_TOL``), ``schedule`` and
       ``members`` (one dict per net).
     Raises:
-      ValueError: naming the bad argument.
+      ValueError: naming the bad argument; inputs whose kernel over- or underflows the dtype (rescale them).
       NotComputable: an inner loop past its stability edge (lower ``adapt.lr`` or use ``flow=True``),
-        a degenerate net (zero Jacobian on every point of a task: widen it), outer training that diverges, or
-        non-finite losses or predictions.
+        a degenerate net (zero Jacobian on every point of a task: widen it), targets out of range
+        (a non-finite initial loss or (meta-)NTK), outer training that diverges (past the step's edge:
+        lower ``lr_scale``; within it: the targets against the net's output scale, or the width), or
+        non-finite predictions within the test-time loop's edge (the test targets).
     """
     m = resolve(method, split, test_head)
     opt = _check(spec, train, test, adapt, seed=seed, centered=centered, n_ensemble=n_ensemble,
@@ -277,27 +281,36 @@ def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: T
     base, data = prep.base, prep.train
     delta = jax.tree_util.tree_map(jnp.zeros_like, base)
     init_abs = float(net.init_max_abs(cfg, base, prep.test_base, data, prep.test))
-    points = {"test supports": test.xs}
+    sets = {}  # {which: (inputs' fields, inputs, targets)}: what each task trains or adapts on
     if cfg.outputs != "none":
-        points = {"training tasks": np.concatenate([train.xs, train.xq], axis=1), **points}
-    guards.check_alive(cfg.spec, prep.test_base, points, label=m.label)
+        sets["train"] = ("train.xs, train.xq", np.concatenate([train.xs, train.xq], axis=1),
+                         {"train.ys": train.ys, "train.yq": train.yq})
+    sets["test"] = ("test.xs", test.xs, {"test.ys": test.ys})
+    scale = guards.check_inputs(cfg.spec, prep.test_base, {f: x for f, x, _ in sets.values()}, {"test.xq": test.xq},
+                                label=m.label)
+    targets = {k: guards.targets_note(y, scale[f], opt.target_scale) for k, (f, _, y) in sets.items()}
     edge = {"init": _guard(cfg, m, adapt, opt.flow_substeps, prep, delta, when="at initialization")}
     loss0 = float(net.loss_jit(cfg, delta, base, data)) if cfg.outputs != "none" else 0.0
+    if not math.isfinite(loss0):
+        inner = ", and its inner loops within their edges" if cfg.outputs == "meta" else ""
+        raise NotComputable(f"{m.label}: the initial outer loss is {loss0} in {opt.dtype}, with the net's kernel "
+                            f"finite on every input{inner}: {targets['train']}")
     history, steps, halvings, lam, undone = [], 0, 0, math.nan, 0
     if cfg.outputs != "none":
-        lam = _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic)
-        delta, steps, halvings, history, undone = _train(cfg, m, opt, prep, delta, lam, loss0, tqdm, seed)
+        lam = _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic, targets["train"])
+        delta, steps, halvings, history, undone = _train(cfg, m, adapt, opt, prep, delta, lam, loss0, tqdm, seed,
+                                                         targets["train"])
     final = float(net.loss_jit(cfg, delta, base, data)) if cfg.outputs != "none" else 0.0
-    if not math.isfinite(final):
-        raise NotComputable(f"{m.label}: training produced a non-finite loss ({final}); lower lr_scale or adapt.lr")
     if cfg.outputs != "none":  # training moves the kernels: check the trained net's inner loops again
         edge["trained"] = _guard(cfg, m, adapt, opt.flow_substeps, prep, delta, when="after training",
                                  train_raises=False)
     pred = np.asarray(net.predict(cfg.for_test(), prep.test_base, test_delta(m, prep, delta), prep.test),
                       dtype=np.float64)
-    if not np.all(np.isfinite(pred)):
-        raise NotComputable(f"{m.label}: the test-time fine-tuning produced non-finite predictions; lower "
-                            f"adapt.lr or use Adaptation(..., flow=True)")
+    if not np.all(np.isfinite(pred)):  # its step is within the edge (_guard raised otherwise)
+        within = edge["trained" if "trained" in edge else "init"]["test"]
+        raise NotComputable(f"{m.label}: the test-time fine-tuning produced non-finite predictions with its step "
+                            f"within the stability edge (inner lr x lambda_max = {within:.3g} <= {guards.EDGE:g}), "
+                            f"so it leaves the net's linearization: {targets['test']}")
     return pred, {"final_loss": final, "initial_loss": loss0, "steps": steps,
                   "converged": cfg.outputs == "none" or final <= opt.tol * loss0,
                   "outer_lr": opt.lr_scale / lam if cfg.outputs != "none" else 0.0, "lr_halvings": halvings,
@@ -312,8 +325,11 @@ def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: T
                                  final if cfg.outputs != "none" and history else None)}
 
 
-def _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic: dict) -> float:
-    """``lambda_max`` of the outer step: analytic (computed once per :func:`fit_predict`) or power iteration."""
+def _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic: dict, targets: str) -> float:
+    """``lambda_max`` of the outer step: analytic (computed once per :func:`fit_predict`) or power iteration.
+
+    ``targets``: :func:`guards.targets_note` of the training targets, for the message of a non-finite one.
+    """
     if opt.lr_from == "analytic":
         if "lam" not in analytic:
             try:
@@ -329,15 +345,19 @@ def _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic: di
         u0 = jax.random.normal(jax.random.PRNGKey(seed + 1), y.shape, jnp.float32).astype(y.dtype)
         lam = float(net.power_lambda_max(cfg, prep.base, delta, prep.train, u0, opt.power_iters))
     if not (math.isfinite(lam) and lam > 0):
-        raise NotComputable(f"{m.label}: the (meta-)NTK's largest eigenvalue is {lam}: the net is degenerate or "
-                            f"its inner loop diverges; use a wider net or lower adapt.lr")
+        cause = (f"the meta-outputs' Jacobian carries the inner loop's residuals: {targets}"
+                 if cfg.outputs == "meta" and opt.lr_from == "power" else
+                 "its sum over the training points overflows: rescale the inputs (the kernel grows like |x|^2)")
+        raise NotComputable(f"{m.label}: the (meta-)NTK's largest eigenvalue is {lam} in {opt.dtype} although the "
+                            f"net's kernel on every input and the initial loss are finite; {cause}")
     return lam
 
 
 RECHECK_ITERS = 4  # warm-started power iterations per chunk: the step follows the net's current kernel
 
 
-def _train(cfg, m, opt: Options, prep, delta, lam: float, loss0: float, tqdm, seed: int):
+def _train(cfg, m, adapt: Adaptation, opt: Options, prep, delta, lam: float, loss0: float, tqdm, seed: int,
+           targets: str):
     """The outer loop with its step guards; ``(delta, steps, halvings, history, undone)``.
 
     Kernel-regime schedule (``lr_from="power"``, theory.md §8): before every chunk the largest
@@ -347,6 +367,8 @@ def _train(cfg, m, opt: Options, prep, delta, lam: float, loss0: float, tqdm, se
     per step although the initial step was ``1 / lambda_max``) and the step is lowered to
     ``lr_scale / lambda_max`` when it exceeds it; a chunk whose loss rises by more than
     ``RISE_TOL`` in one step is undone and retried at half the step (``undone`` counts them).
+    Divergence at every step size raises :func:`_diverges`'s diagnosis (``targets``: the training
+    targets' :func:`guards.targets_note`).
     """
     base, data = prep.base, prep.train
     lr = jnp.asarray(opt.lr_scale / lam, data["y_out"].dtype)
@@ -372,16 +394,16 @@ def _train(cfg, m, opt: Options, prep, delta, lam: float, loss0: float, tqdm, se
         # with a fixed step can cycle around the kinks of ReLU near the optimum (FOMAML's update,
         # not a gradient, most of all).  After MAX_HALVINGS, divergence raises and a stall stops
         # training; a rise is then kept (and flagged by loss_monitor).
-        diverged = not (np.all(np.isfinite(losses)) and losses[-1] <= 10 * losses[0])
-        rose, after = False, float(net.loss_jit(cfg, new_delta, base, data))  # the loss after the chunk
+        after = float(net.loss_jit(cfg, new_delta, base, data))  # the loss after the chunk
+        diverged = not (np.all(np.isfinite(losses)) and math.isfinite(after) and losses[-1] <= 10 * losses[0])
+        rose = False
         if track and not diverged and losses.size > 1:
             full = np.append(losses, after)
             rose = loss_monitor(full, initial=loss0)["left_kernel_regime"] and halvings < MAX_HALVINGS
         if diverged or rose or losses.min() > 0.99 * best:
+            if halvings >= MAX_HALVINGS and diverged:
+                _diverges(cfg, m, adapt, opt, prep, delta, float(lr), u, targets)
             lr, halvings = lr / 2, halvings + 1
-            if halvings > MAX_HALVINGS and diverged:
-                raise NotComputable(f"{m.label}: outer training diverges even with the step "
-                                    f"{2 ** MAX_HALVINGS}x smaller; lower lr_scale or adapt.lr")
             if halvings > MAX_HALVINGS:
                 break
             if diverged or rose:
@@ -396,3 +418,28 @@ def _train(cfg, m, opt: Options, prep, delta, lam: float, loss0: float, tqdm, se
             break
     bar.close()
     return delta, steps, halvings, history, undone
+
+
+def _diverges(cfg, m, adapt: Adaptation, opt: Options, prep, delta, step: float, u, targets: str):
+    """Raise :class:`NotComputable` for outer training that diverges at ``step``, naming what decides it.
+
+    On the net's linearization at ``delta`` (the last net that trained) GD diverges iff
+    ``step * lambda_max > 2``, ``lambda_max`` of its (meta-)NTK (power iteration from ``u``), or an
+    inner loop is past its edge (:func:`guards.check_inner_loop`, GBML); with both within, the
+    loss rises because the net leaves its linearization, which targets large against the net's
+    output scale drive (``targets``: :func:`guards.targets_note`), as does a narrow net.
+    """
+    lam = float(net.power_lambda_max(cfg, prep.base, delta, prep.train, u, opt.power_iters))
+    head = f"{m.label}: outer training diverges even with the step {2 ** MAX_HALVINGS}x smaller"
+    if step * lam > guards.EDGE:
+        raise NotComputable(f"{head}: step {step:.4g} x lambda_max {lam:.4g} of the net's (meta-)NTK = "
+                            f"{step * lam:.4g} > {guards.EDGE:g}, so the step itself diverges; lower lr_scale (at 1 "
+                            f"the step is 1 / lambda_max)")
+    if cfg.outputs == "meta":
+        guards.check_inner_loop(cfg, net.add(prep.base, delta), prep.train["x_in"],
+                                where="the training tasks' inner sets", label=f"{m.label} (during training)",
+                                flow=adapt.flow, flow_substeps=opt.flow_substeps)
+    raise NotComputable(f"{head}, although it is within the stability edge of the net's linearization (step x "
+                        f"lambda_max = {step * lam:.3g} <= {guards.EDGE:g}"
+                        f"{', and so are its inner loops' if cfg.outputs == 'meta' else ''}): the net leaves its "
+                        f"linearization; {targets}, or widen the net (width {cfg.spec.width})")
