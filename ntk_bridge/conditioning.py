@@ -86,14 +86,17 @@ import math
 import numpy as np
 
 from . import validate
+from .errors import NotComputable
 from .kernels import Kernels, _points
+from .predict.device import backend
+from .predict.outer_solve import OuterSolve
+from .predict.spec_level import _check_out_dim
 from .spec import MLPSpec, _dense
 from .tasks import TaskSet
 
 ARCHITECTURES = ("concat", "additive", "multiplicative", "multi-head-shared", "multi-head-independent",
                  "independent")
 WEIGHTS = ("uniform", "data")
-MAX_COND = 1e12   # beyond this the solve loses more than ~4 of float64's 16 digits
 
 
 # ------------------------------------------------------------------------ analytic kernels
@@ -112,9 +115,11 @@ def kernel(spec: MLPSpec, x1, t1, x2=None, t2=None, *, architecture: str = "conc
         fan-in ``d + N``); ``None``: ``1 + max`` task index seen.  Pass it explicitly when
         kernel blocks are computed separately, so that they agree.
     Returns:
-      :class:`Kernels` ``(theta, sigma)``, each ``(n1, n2)`` float64.
+      :class:`Kernels` ``(theta, sigma)``, each ``(n1, n2)`` float64, finite.
     Raises:
       ValueError: naming the bad argument.
+      NotComputable: entries past float64's range: they grow like ``task_scale^2``, and the
+        message gives the largest usable ``task_scale`` for these inputs and ``spec``.
     """
     validate.instance("spec", spec, MLPSpec)
     architecture = validate.choice("architecture", architecture, ARCHITECTURES)
@@ -134,7 +139,45 @@ def kernel(spec: MLPSpec, x1, t1, x2=None, t2=None, *, architecture: str = "conc
         raise ValueError(f"x2 has input dim {x2.shape[1]}, x1 has {x1.shape[1]}")
     seen = 1 + int(max(t1.max(), t2.max()))
     n_tasks = seen if n_tasks is None else validate.integer("n_tasks", n_tasks, seen)
-    return _pair_kernels(spec, x1, t1, x2, t2, architecture, task_scale, layer, n_tasks)
+    out = _finite_or_none(spec, x1, t1, x2, t2, architecture, task_scale, layer, n_tasks)
+    if out is None:
+        c_max = _max_task_scale(spec, np.concatenate([x1, x2]), architecture, layer, n_tasks, task_scale)
+        if c_max == 0.0:
+            raise NotComputable(f"the {architecture!r} kernel of these inputs overflows float64 even at task_scale=0: "
+                                f"rescale the inputs, e.g. to the unit sphere, or lower spec.w_std / spec.head_std")
+        raise NotComputable(f"task_scale={task_scale:g} makes the {architecture!r} kernel overflow float64 (it grows "
+                            f"like task_scale^2): use 0 <= task_scale <= {c_max:.3g} for these inputs and spec")
+    return out
+
+
+def _finite_or_none(spec, x1, t1, x2, t2, architecture, c, layer, n_tasks) -> Kernels | None:
+    """:func:`_pair_kernels`, or ``None`` where an entry overflows float64 (inf or nan)."""
+    with np.errstate(over="ignore", invalid="ignore"):   # overflow is the caller's error, not a warning
+        out = _pair_kernels(spec, x1, t1, x2, t2, architecture, c, layer, n_tasks)
+    return out if np.isfinite(out.theta).all() and np.isfinite(out.sigma).all() else None
+
+
+def _max_task_scale(spec, x, architecture, layer, n_tasks, too_big: float) -> float:
+    """The largest ``task_scale`` below ``too_big`` (to 1%) at which the kernels of the points ``x`` are finite.
+
+    Every intermediate of the recursion is bounded by its diagonal's (the kernels are PSD), and
+    the diagonal grows with ``|x|^2`` and, affinely, with ``task_scale^2``: the kernels are finite
+    iff those of the longest point with itself are, and finiteness is monotone in ``task_scale``,
+    so a geometric bisection on that ``1 x 1`` kernel finds the edge.  ``0.0`` if even
+    ``task_scale = 0`` overflows.
+    """
+    p, t = x[[int(np.argmax(np.einsum("ij,ij->i", x, x)))]], np.zeros(1, dtype=np.int64)
+
+    def finite(c):
+        return _finite_or_none(spec, p, t, p, t, architecture, c, layer, n_tasks) is not None
+
+    if not finite(0.0):
+        return 0.0
+    lo, hi = np.finfo(np.float64).tiny, too_big          # tiny^2 underflows: the same kernel as 0
+    while hi > 1.01 * lo:
+        mid = math.sqrt(lo) * math.sqrt(hi)
+        lo, hi = (mid, hi) if finite(mid) else (lo, mid)
+    return lo
 
 
 def concat_as_additive(spec: MLPSpec, x, task_scale: float, n_tasks: int):
@@ -253,11 +296,12 @@ def mtl(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-head-shared
     Returns:
       ``(N, n_query, out_dim)`` float64.
     Raises:
-      ValueError: bad arguments, or a singular / ill-conditioned ``K + ridge W^-1`` (the
-        message suggests ``ridge``).
+      ValueError: bad arguments (``spec.out_dim`` must be the tasks' output dimension).
+      NotComputable: a singular, indefinite or ill-conditioned ``K + ridge W^-1`` (the message
+        suggests ``ridge``), as :func:`ntk_bridge.predict.mtl`; a kernel past float64's range
+        (:func:`kernel`).
     """
-    validate.instance("spec", spec, MLPSpec)
-    validate.instance("tasks", tasks, TaskSet)
+    _check_out_dim(spec, tasks, "tasks")
     ridge = validate.nonnegative("ridge", ridge)
     weights = validate.choice("weights", weights, WEIGHTS)
     n = tasks.n_tasks
@@ -274,25 +318,10 @@ def mtl(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-head-shared
     k_train = kernel(spec, xs, ts, **opts).theta
     k_query = kernel(spec, xq, tq, xs, ts, **opts).theta
     w = np.ones(len(ts)) if weights == "data" else len(ts) / (n * np.asarray(sizes, dtype=np.float64)[ts])
-    alpha = solve(k_train, ys, ridge / w, name=f"conditioned NTK ({architecture!r})")
-    return (k_query @ alpha).reshape(n, tasks.n_query, tasks.out_dim)
-
-
-def solve(k, y, diag_ridge, *, name: str = "kernel") -> np.ndarray:
-    """``(k + diag(diag_ridge))^-1 y`` for symmetric PSD ``k`` by eigendecomposition, with a condition check.
-
-    Raises:
-      ValueError: if ``k + diag(diag_ridge)`` is not positive definite or its condition number
-        exceeds :data:`MAX_COND`; the message suggests ``ridge``.
-    """
-    a = np.asarray(k, dtype=np.float64) + np.diag(np.broadcast_to(np.asarray(diag_ridge, np.float64), (len(k),)))
-    e, v = np.linalg.eigh(a)
-    cond = e[-1] / e[0] if e[0] > 0 else math.inf
-    if not cond < MAX_COND:
-        raise ValueError(f"{name} is singular or ill-conditioned (smallest eigenvalue {e[0]:.3g}, condition number "
-                         f"~{cond:.3g} > {MAX_COND:.0e}); pass ridge > 0 (e.g. ridge=1e-6 * mean diagonal "
-                         f"{np.mean(np.diag(a)):.3g}), or remove repeated training points")
-    return v @ ((v.T @ np.asarray(y, np.float64)) / e[:, None])
+    k_train[np.diag_indices(len(ts))] += ridge / w           # per-point ridge ridge / W_p
+    solver = OuterSolve(k_train, ys, be=backend("numpy"), name=f"conditioned NTK ({architecture!r})", consume=True,
+                        fix=", or remove repeated training points")
+    return (k_query @ solver.coef(None)).reshape(n, tasks.n_query, tasks.out_dim)
 
 
 # ------------------------------------------------------------------------ finite conditioned nets

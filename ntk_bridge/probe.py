@@ -23,12 +23,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import validate
+from .predict.spec_level import _check_out_dim
 from .spec import MLPSpec
 from .tasks import TaskSet
 
 C_AUTHORS = 3.0     # the authors' MTL code (Wang, Zhao & Li 2021): LogisticRegression(C=3) at test time
 MAX_ITER = 1000
 NEGATIVE_TOL = 1e-9  # relative size of a Gram eigenvalue below 0 that is rounding (clipped), not indefiniteness
+ASYMMETRY_TOL = 1e-9  # relative size of gram - gram^T that is rounding (symmetrized), not a non-symmetric matrix
 
 
 def labels(ys: np.ndarray, name: str = "test.ys") -> np.ndarray:
@@ -60,12 +62,17 @@ def task_accuracy(phi_s: np.ndarray, y_s: np.ndarray, phi_q: np.ndarray, y_q: np
 def gram_features(gram: np.ndarray) -> np.ndarray:
     """Rows ``F`` with ``F F^T = gram`` (``(m, m)`` symmetric PSD): ``V sqrt(E)``, eigen-form, float64.
 
-    Eigenvalues below ``-NEGATIVE_TOL * max|E|`` raise ``ValueError`` (not a Gram matrix);
-    smaller negative ones are rounding and become 0.
+    ``max|gram - gram^T| > ASYMMETRY_TOL * max|gram|`` and eigenvalues below
+    ``-NEGATIVE_TOL * max|E|`` raise ``ValueError`` (not a Gram matrix); smaller asymmetry and
+    negative eigenvalues are rounding: ``gram`` is symmetrized and those eigenvalues become 0.
     """
     g = np.asarray(gram, dtype=np.float64)
     if g.ndim != 2 or g.shape[0] != g.shape[1] or not np.all(np.isfinite(g)):
         raise ValueError(f"gram must be a finite square matrix, got shape {g.shape}")
+    asym, top = float(np.max(np.abs(g - g.T))), float(np.max(np.abs(g)))
+    if asym > ASYMMETRY_TOL * top:
+        raise ValueError(f"gram is not symmetric (max |gram - gram^T| = {asym:.3g}, max |gram| = {top:.3g}): "
+                         f"it is not a feature Gram matrix; pass F F^T")
     e, v = np.linalg.eigh((g + g.T) / 2)
     scale = max(float(np.max(np.abs(e))), np.finfo(float).tiny)
     if e[0] < -NEGATIVE_TOL * scale:
@@ -75,9 +82,17 @@ def gram_features(gram: np.ndarray) -> np.ndarray:
 
 
 def finite(spec: MLPSpec, body, test: TaskSet, C: float = C_AUTHORS) -> float:
-    """Mean query accuracy over ``test``'s tasks of the probe on ``spec.features(body, x)``."""
-    validate.instance("spec", spec, MLPSpec)
-    validate.instance("test", test, TaskSet)
+    """Mean query accuracy over ``test``'s tasks of the probe on ``spec.features(body, x)``.
+
+    ``body``: ``spec.depth`` pairs ``(W, b)``, ``W`` ``(fan_in, spec.width)`` with ``fan_in =
+    test.dim`` for the first layer and ``spec.width`` after, ``b`` ``(spec.width,)``, finite (the
+    ``"body"`` of ``spec.init(key, test.dim)`` or of a trained net).
+
+    Raises:
+      ValueError: naming ``body``, ``spec``, ``test`` or ``C``.
+    """
+    _check_out_dim(spec, test, "test")
+    body = _body(spec, body, test.dim)
     C = validate.positive("C", C)
     ys, yq = labels(test.ys), labels(test.yq, "test.yq")
     phi_s = np.asarray(spec.features(body, test.xs), dtype=np.float64)
@@ -89,8 +104,7 @@ def infinite(spec: MLPSpec, test: TaskSet, C: float = C_AUTHORS, backend: str = 
     """Mean query accuracy over ``test``'s tasks of the probe on the infinite-width (initial) features."""
     from .kernels import kernels
 
-    validate.instance("spec", spec, MLPSpec)
-    validate.instance("test", test, TaskSet)
+    _check_out_dim(spec, test, "test")
     C = validate.positive("C", C)
     ys, yq = labels(test.ys), labels(test.yq, "test.yq")
     s = test.xs.shape[1]
@@ -101,6 +115,30 @@ def infinite(spec: MLPSpec, test: TaskSet, C: float = C_AUTHORS, backend: str = 
         f = gram_features(gram)
         acc.append(task_accuracy(f[:s], ys[i], f[s:], yq[i], C))
     return float(np.mean(acc))
+
+
+def _body(spec: MLPSpec, body, in_dim: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``body`` as float64 ``(W, b)`` pairs after checking it is a finite body of ``spec`` on ``in_dim`` inputs."""
+    if isinstance(body, (str, bytes, dict)) or not hasattr(body, "__len__"):
+        raise ValueError(f"body must be a sequence of depth = {spec.depth} pairs (W, b), the 'body' of "
+                         f"spec.init(key, in_dim) or of a trained net, got {type(body).__name__}")
+    if len(body) != spec.depth:
+        raise ValueError(f"body has {len(body)} layers, spec.depth is {spec.depth}: pass the body of a net of this spec")
+    out = []
+    for l, layer in enumerate(body):
+        if isinstance(layer, (str, bytes, dict)) or not hasattr(layer, "__len__") or len(layer) != 2:
+            raise ValueError(f"body[{l}] must be a pair (W, b), got {type(layer).__name__}")
+        w, b = (np.asarray(a, dtype=np.float64) for a in layer)
+        want = (in_dim if l == 0 else spec.width, spec.width)
+        if w.shape != want:
+            raise ValueError(f"body[{l}] has W of shape {w.shape}, expected {want} (spec.width = {spec.width}, "
+                             f"input dim {in_dim}): pass the body of a net of this spec on these tasks")
+        if b.shape != (spec.width,):
+            raise ValueError(f"body[{l}] has b of shape {b.shape}, expected ({spec.width},) (spec.width)")
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            raise ValueError(f"body[{l}] has non-finite entries (NaN or inf): a diverged net has no features to probe")
+        out.append((w, b))
+    return out
 
 
 def _unit_rows(phi: np.ndarray) -> np.ndarray:

@@ -180,10 +180,10 @@ def gaussian_clusters(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: in
     Class centres are drawn afresh per task inside a ``rank``-dimensional subspace shared
     by all tasks (``world_seed``); points are ``centre + spread * N(0, I_d)``, projected
     on the sphere.  Targets are one-hot rows minus ``1 / n_way`` (centred), out_dim
-    ``n_way``.  Support holds ``k_shot`` and query ``n_query`` points per class.
+    ``n_way >= 2``.  Support holds ``k_shot`` and query ``n_query`` points per class.
     """
-    n_tasks, n_way, k_shot, n_query, dim = _sizes(n_tasks=n_tasks, n_way=n_way, k_shot=k_shot, n_query=n_query,
-                                                  dim=dim)
+    n_tasks, k_shot, n_query, dim = _sizes(n_tasks=n_tasks, k_shot=k_shot, n_query=n_query, dim=dim)
+    n_way = validate.integer("n_way", n_way, 2)   # one class: the centred targets e_0 - 1 are all 0
     rank = validate.integer("rank", rank, 1, dim)
     spread = validate.nonnegative("spread", spread)
     world_seed, seed = _seeds(world_seed, seed)
@@ -295,8 +295,8 @@ def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, c
     * ``"none"``: raw pixel intensities 0..16.
 
     Args:
-      n_tasks, n_way, k_shot, n_query: tasks, classes per task, support and query images
-        per class.
+      n_tasks, n_way, k_shot, n_query: tasks, classes per task (``n_way >= 2``: one class has
+        all-zero centred targets), support and query images per class.
       classes: the class pool (see above).
       labels: ``"permuted"`` or ``"fixed"`` (see above).
       normalize: one of ``NORMALIZATIONS`` (see above).
@@ -312,7 +312,8 @@ def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, c
       ValueError: naming the argument, for bad values; for a pool with too few classes
         (``n_way``) or images (``n_tasks``, ``k_shot + n_query``), saying how many are available.
     """
-    n_tasks, n_way, k_shot, n_query = _sizes(n_tasks=n_tasks, n_way=n_way, k_shot=k_shot, n_query=n_query)
+    n_tasks, k_shot, n_query = _sizes(n_tasks=n_tasks, k_shot=k_shot, n_query=n_query)
+    n_way = validate.integer("n_way", n_way, 2)   # one class: the centred targets e_0 - 1 are all 0
     pool = _class_pool(classes)
     labels = validate.choice("labels", labels, LABELS)
     normalize = validate.choice("normalize", normalize, NORMALIZATIONS)

@@ -4,6 +4,8 @@ Identities between architectures at 1e-10, the analytic kernels against the empi
 finite conditioned nets (error ~ width^-1/2), and the joint-training predictor against a
 naive dense solve.  Float64 throughout.
 """
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,6 +14,7 @@ from conftest import TOL, rel_err
 
 import ntk_bridge as nb
 from ntk_bridge import conditioning as cond
+from ntk_bridge.errors import NotComputable
 from ntk_bridge.precision import x64
 
 F64 = TOL[np.dtype(np.float64)]
@@ -241,3 +244,49 @@ def test_bad_kernel_arguments_name_the_field():
         cond.kernel(SPEC, x, t, x[:, :2], t)
     with pytest.raises(ValueError, match="in_dim"):
         cond.net(SPEC, "concat", n_tasks=2, in_dim=0)
+
+
+# ------------------------------------------------------------------------ overflow of task_scale
+CONDITIONED = ("concat", "additive", "multiplicative")
+
+
+def _usable_max(message: str) -> float:
+    found = re.search(r"task_scale <= ([0-9.e+-]+)", message)
+    assert found, message
+    return float(found.group(1))
+
+
+@pytest.mark.parametrize("arch", CONDITIONED)
+def test_kernel_refuses_an_overflowing_task_scale_and_names_its_range(arch):
+    """The kernel grows like task_scale^2: past float64's range it raises naming task_scale and the
+    largest usable value (never inf/nan entries); half that value gives finite kernels."""
+    x, t = points()
+    with pytest.raises(NotComputable, match="task_scale") as err:
+        cond.kernel(SPEC, x, t, architecture=arch, task_scale=1e200, layer=2)
+    c_max = _usable_max(str(err.value))
+    assert 1e50 < c_max < 1e200
+    k = cond.kernel(SPEC, x, t, architecture=arch, task_scale=0.5 * c_max, layer=2)
+    assert np.all(np.isfinite(k.theta)) and np.all(np.isfinite(k.sigma))
+    with pytest.raises(NotComputable, match="task_scale"):
+        cond.kernel(SPEC, x, t, architecture=arch, task_scale=2 * c_max, layer=2)
+
+
+def test_task_scale_ignored_by_multi_head_never_overflows():
+    x, t = points()
+    for arch in ("multi-head-shared", "multi-head-independent", "independent"):
+        big = cond.kernel(SPEC, x, t, architecture=arch, task_scale=1e200)
+        assert np.array_equal(big.theta, cond.kernel(SPEC, x, t, architecture=arch).theta), arch
+
+
+def test_kernel_overflowing_without_task_scale_asks_to_rescale():
+    x, t = points()
+    with pytest.raises(NotComputable, match="even at task_scale=0.*rescale"):
+        cond.kernel(SPEC.replace(w_std=1e80), x, t, architecture="concat", task_scale=1.0)
+
+
+@pytest.mark.parametrize("arch", CONDITIONED)
+def test_mtl_with_an_overflowing_task_scale_is_not_computable(arch):
+    """Was numpy's LinAlgError ('Eigenvalues did not converge') on the inf/nan kernel."""
+    ts, _ = task_set((4, 4, 4))
+    with pytest.raises(NotComputable, match=r"task_scale=1e\+160.*task_scale <= "):
+        cond.mtl(SPEC, ts, architecture=arch, task_scale=1e160)

@@ -77,3 +77,58 @@ def test_probe_refuses_regression_targets_and_a_bad_C():
     cls = nb.tasks.digits(2, 2, 1, 1, classes="test", seed=0)
     with pytest.raises(ValueError, match="C"):
         nb.probe.infinite(nb.MLPSpec(depth=1, out_dim=2), cls, C=0.0)
+
+
+def test_gram_features_refuse_a_non_symmetric_matrix_and_reproduce_a_psd_one():
+    """F F^T = gram for a valid (full-rank) PSD input; a non-symmetric matrix has no such F."""
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(6, 9))
+    g = a @ a.T
+    f = probe.gram_features(g)
+    np.testing.assert_allclose(f @ f.T, g, rtol=0, atol=1e-12 * np.abs(g).max())
+    probe.gram_features(g + 1e-14 * np.abs(g).max() * rng.normal(size=g.shape))   # rounding-level asymmetry
+    skew = g + 0.5 * np.triu(np.ones_like(g), 1)         # PSD symmetric part, but not a Gram matrix
+    with pytest.raises(ValueError, match="gram.*not symmetric"):
+        probe.gram_features(skew)
+
+
+def test_probe_spec_out_dim_must_match_the_tasks():
+    test = nb.tasks.digits(2, 5, 1, 1, classes="test", seed=0)       # 5-way: out_dim 5
+    with pytest.raises(ValueError, match=r"out_dim 5, spec.out_dim is 3"):
+        nb.probe.infinite(nb.MLPSpec(depth=1, out_dim=3), test)
+    import jax
+
+    spec = nb.MLPSpec(depth=1, width=16, out_dim=3)
+    body = spec.init(jax.random.PRNGKey(0), test.dim)["body"]
+    with pytest.raises(ValueError, match=r"out_dim 5, spec.out_dim is 3"):
+        nb.probe.finite(spec, body, test)
+
+
+def _bad_body(case):
+    """``(spec, body, message)``: a depth-1, width-16 spec on the 64-pixel digits and a body that does not fit it."""
+    import jax
+
+    spec = nb.MLPSpec(depth=1, width=16, out_dim=2)
+    w, b = (np.asarray(a) for a in spec.init(jax.random.PRNGKey(0), 64)["body"][0])
+    if case == "none":
+        return spec, None, "body must be a sequence of depth = 1"
+    if case == "depth":
+        return spec, spec.replace(depth=2).init(jax.random.PRNGKey(0), 64)["body"], "body has 2 layers, spec.depth is 1"
+    if case == "in-dim":
+        return spec, [(w[:10], b)], r"body\[0\] has W of shape \(10, 16\), expected \(64, 16\)"
+    if case == "width":
+        return spec, [(w[:, :8], b[:8])], r"body\[0\] has W of shape \(64, 8\), expected \(64, 16\)"
+    if case == "bias":
+        return spec, [(w, b[:3])], r"body\[0\] has b of shape \(3,\), expected \(16,\)"
+    if case == "nan":
+        return spec, [(np.where(w == w[0, 0], np.nan, w), b)], r"body\[0\] has non-finite"
+    return spec, [w], r"body\[0\] must be a pair \(W, b\)"
+
+
+@pytest.mark.parametrize("case", ["none", "depth", "in-dim", "width", "bias", "nan", "not-a-pair"])
+def test_finite_probe_checks_the_body_against_spec_and_tasks(case):
+    """A depth-1 spec with a 2-layer body used to score 0.9; None / wrong shapes / NaN failed inside NumPy or sklearn."""
+    spec, body, match = _bad_body(case)
+    test = nb.tasks.digits(2, 2, 1, 1, classes="test", seed=0)
+    with pytest.raises(ValueError, match=match):
+        nb.probe.finite(spec, body, test)

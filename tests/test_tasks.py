@@ -126,7 +126,9 @@ def test_clusters_have_centred_one_hot_targets_and_a_shared_subspace():
     (lambda: sinusoid(2, n_query=0), "n_query"),
     (lambda: gaussian_clusters(2, dim=4, rank=5), "rank"),
     (lambda: gaussian_clusters(2, n_way=True), "n_way"),
-], ids=["family", "n_tasks", "similarity", "noise", "n_query", "rank", "n_way"])
+    (lambda: gaussian_clusters(2, n_way=1), "n_way must be an integer >= 2"),   # one class: targets e_0 - 1 = 0
+    (lambda: nb.tasks.digits(2, n_way=1), "n_way must be an integer >= 2"),
+], ids=["family", "n_tasks", "similarity", "noise", "n_query", "rank", "n_way", "one-way-clusters", "one-way-digits"])
 def test_family_arguments_are_validated(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -36,9 +36,11 @@ Modules: :mod:`.problem` (method -> static problem, the one dispatch), :mod:`.in
 seed's initial net, heads and data layout), :mod:`.net` (pure jitted pieces: inner loop, outer
 loss and steps, prediction), :mod:`.lowrank` (MAML/FOMAML meta-outputs with each task's adapted weights
 as the shared ones minus a low-rank factor: exact, the default path), :mod:`.guards` (stability and degeneracy checks), :mod:`.fit`
-(``fit_predict``), :mod:`.empirical` (the cross-head kernel).  Timing lives in
+(``fit_predict``), :mod:`.empirical` (the cross-head kernel), :mod:`.conditioned` (task-conditioned
+nets trained jointly: the finite :func:`ntk_bridge.conditioning.mtl`).  Timing lives in
 ``ntk_bridge.timing``; width sweeps in ``ntk_bridge.experiments.width``.
 """
+from . import conditioned
 from .empirical import cross_head_kernel
 from .decompose import decompose, linearized_predict
 from .fit import MAX_HALVINGS, RISE_FLOOR, RISE_TOL, SCHEDULE, analytic_lambda_max, fit_predict, loss_monitor
@@ -47,4 +49,4 @@ from .net import loss, train_steps
 from .problem import DEVICES, DTYPES, METHODS, Problem, problem, resolve
 
 __all__ = ["DEVICES", "DTYPES", "MAX_HALVINGS", "METHODS", "Prepared", "Problem", "RISE_FLOOR", "RISE_TOL", "SCHEDULE",
-           "analytic_lambda_max", "cross_head_kernel", "decompose", "fit_predict", "linearized_predict", "loss_monitor", "fresh_head", "loss", "prepare", "problem", "resolve", "train_steps"]
+           "analytic_lambda_max", "conditioned", "cross_head_kernel", "decompose", "fit_predict", "linearized_predict", "loss_monitor", "fresh_head", "loss", "prepare", "problem", "resolve", "train_steps"]
