@@ -253,9 +253,12 @@ def test_ctrl_c_during_a_sweep_is_one_line_not_a_traceback(tmp_path, argv):
     import sys
     import time
 
+    # A job started with `&` by a non-interactive shell (make test, CI) inherits SIGINT ignored, and
+    # Python then installs no KeyboardInterrupt handler: give the child the default, as a terminal does.
     proc = subprocess.Popen([sys.executable, "-m", "ntk_bridge.cli", *argv, "--results", str(tmp_path / "r"),
                              *(["--out", str(tmp_path / "o")] if argv[0] == "reproduce" else [])],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while not list((tmp_path / "r").glob("*/*.json")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
