@@ -1,4 +1,4 @@
-"""Numerical proofs of the ntk_bridge theory contract (``/work/shared/spec/theory.md``).
+"""Numerical proofs of the ntk_bridge theory contract (``docs/theory.md`` in the repository).
 
 ``python -m proofs_checks`` runs every check and prints a table; :func:`run_checks` returns
 :class:`CheckResult` records; :func:`main` is the command line (also ``ntk-bridge check``).
