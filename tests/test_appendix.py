@@ -21,11 +21,11 @@ from ntk_bridge.appendix import compile_pdf, main, verdicts
 from ntk_bridge.appendix.render import Num, Table, fmt, md, tex, tex_escape
 from ntk_bridge.methods import parse
 
+from builders import FC_CFG, REL, close, fake_fc_compute, md_tables, num, run_tiny_digits
+
 REPO_REPRO = Path(__file__).resolve().parents[1] / "paper_repro.md"
 
 NASTY = "a_b & 50% $x$ #1 {y} ~z ^w \\q <p> |r| ∪ ≥ λ"
-REL = 6e-3     # 3 significant digits: rounding error <= 0.5e-2 relative
-REL_STD = 6e-2  # spreads print 2 significant digits
 
 
 # --------------------------------------------------------------------------- fixture
@@ -107,10 +107,8 @@ def built(tmp_path_factory):
         width.run(width.Config(tasks=tasks, depths=(1, 2), widths=(64, 256, 1024), methods=("mtl-shared", "anil"),
                                seeds=3, n_boot=50), root)
         from ntk_bridge.experiments import finite_closeness
-        from test_appendix_finite_closeness import CFG as FC_CFG, _fake as _fake_fc_compute
-        mp.setattr(finite_closeness, "_compute", _fake_fc_compute)
+        mp.setattr(finite_closeness, "_compute", fake_fc_compute)
         finite_closeness.run(FC_CFG, root)
-    from test_digits_experiments import run_tiny_digits  # closeness and accuracy on digits
     run_tiny_digits(root)
     checks = tmp / "checks.json"
     checks.write_text(json.dumps(_checks_doc()))
@@ -125,41 +123,6 @@ def built(tmp_path_factory):
 
 
 # --------------------------------------------------------------------------- parsing helpers
-def md_tables(text: str) -> dict:
-    """``{label: (header, rows)}`` of the Markdown tables (cells as stripped strings)."""
-    tables = {}
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        m = re.fullmatch(r"<!-- table: (\S+) -->", line)
-        if not m:
-            continue
-        j = i + 1
-        while not lines[j].startswith("|"):
-            j += 1
-        block = []
-        while j < len(lines) and lines[j].startswith("|"):
-            block.append([c.strip() for c in re.split(r"(?<!\\)\|", lines[j])[1:-1]])
-            j += 1
-        tables[m.group(1)] = (block[0], block[2:])
-    return tables
-
-
-def num(cell: str) -> tuple[float, float | None]:
-    """``"0.123 ± 0.004"`` -> ``(0.123, 0.004)``; ``"1.5e-05"`` -> ``(1.5e-05, None)``."""
-    parts = [p.strip() for p in cell.split("±")]
-    return float(parts[0]), (float(parts[1]) if len(parts) > 1 else None)
-
-
-def close(cell: str, values, rel=REL, rel_std=REL_STD):
-    """The printed mean ± std equals the mean and sample std of ``values`` to printing precision."""
-    mean, std = num(cell)
-    v = np.asarray(values, dtype=float)
-    assert mean == pytest.approx(v.mean(), rel=rel, abs=1e-12), cell
-    if len(v) > 1:
-        assert std is not None, cell
-        assert std == pytest.approx(v.std(ddof=1), rel=rel_std, abs=1e-12), cell
-
-
 # display name -> method name, as the tables print them
 METHOD = {parse(n, split=sp).display: parse(n, split=sp).label for n in ("mtl-shared", "anil", "maml", "fomaml")
           for sp in ("same", "disjoint")}

@@ -16,36 +16,14 @@ from ntk_bridge.appendix import main, verdicts
 from ntk_bridge.experiments import common
 from ntk_bridge.experiments import finite_closeness as fc
 
-from test_appendix import REL, md_tables, num
-
-CFG = fc.Config(tasks=common.TaskConfig(n_train=3, n_test=2, n_support=2, n_query=2), depths=(1, 4, 16),
-                widths=(64, 256), methods=("mtl-shared", "anil"), splits=("same",), protocols=("trained", "fresh"),
-                seeds=2, ensembles=(1, 2),
-                n_boot=50)
-FLAGGED = ("anil-same", 16, 64, 1)
-
-
-def _fake(p):
-    rng = np.random.default_rng([p["seed"], p["width"], p["depth"], len(p["method"])])
-    inf = np.linspace(-1, 1, 4).reshape(2, 2, 1) * (1.0 + 0.1 * ("anil" in p["method"]) / p["depth"])
-    scale = 0.5 * (p["depth"] / p["width"]) ** 0.5 * (1 + 0.1 * p["seed"])
-    pred = inf + scale * rng.standard_normal(inf.shape)
-    lin = inf + 0.5 * scale * rng.standard_normal(inf.shape)
-    fresh = p["method"].endswith("+fresh")
-    flagged = (p["method"], p["depth"], p["width"], p["seed"]) == FLAGGED
-    return {"err": metrics.rel_gap(pred, inf), "fluctuation": None if fresh else metrics.rel_gap(lin, inf),
-            "drift": None if fresh else metrics.rel_gap(pred, lin), "converged": True,
-            "left_kernel_regime": flagged, "rises": 3 if flagged else 0, "max_step_ratio": 1.4 if flagged else 0.99,
-            "max_loss_ratio": 1.0, "steps": 10, "final_loss": 1e-7, "initial_loss": 1.0, "train_s": 0.01,
-            "pred": pred, "pred_linearized": None if fresh else lin, "pred_infinite": inf}
-
+from builders import FC_CFG as CFG, FLAGGED, REL, close, fake_fc_compute, md_tables, num
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fc_appendix")
     root = tmp / "results"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fc, "_compute", _fake)
+        mp.setattr(fc, "_compute", fake_fc_compute)
         summary = fc.run(CFG, root)
     out, repro = tmp / "appendix", tmp / "paper_repro.md"
     rc = main(["--results", str(root), "--out", str(out), "--no-pdf", "--paper-repro", str(repro)])
@@ -144,7 +122,7 @@ def test_max_widths_cells_not_run(tmp_path):
                     seeds=2, ensembles=(1, 2), n_boot=50, max_widths=(("anil", 64),))
     calls = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fc, "_compute", lambda p: calls.append((p["method"], p["width"])) or _fake(p))
+        mp.setattr(fc, "_compute", lambda p: calls.append((p["method"], p["width"])) or fake_fc_compute(p))
         summary = fc.run(cfg, tmp_path / "results")
     assert ("anil-same", 256) not in calls and ("anil-same", 64) in calls and ("mtl-shared", 256) in calls
     s = fc.read(summary)
@@ -173,13 +151,12 @@ def test_digits_finite_err_table_and_figure_row(tmp_path):
 
     from ntk_bridge.figures import digits as digits_figure
 
-    from test_appendix import close
 
     cfg = dataclasses.replace(CFG, tasks=common.TaskConfig("digits", 3, 2, 2, 2, options=(("n_way", 2),)),
                               protocols=("trained",))
     root = tmp_path / "results"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fc, "_compute", _fake)
+        mp.setattr(fc, "_compute", fake_fc_compute)
         summary = fc.run(cfg, root)
     assert common.on_digits(summary)
     out = tmp_path / "appendix"

@@ -11,16 +11,7 @@ from ntk_bridge.appendix import verdicts
 from ntk_bridge.experiments import accuracy, closeness, kernel_share
 from ntk_bridge.experiments.common import TaskConfig, on_digits, point
 
-TINY_DIGITS = TaskConfig("digits", 3, 2, 2, 2, options=(("n_way", 2),))
-
-
-def run_tiny_digits(root) -> None:
-    """Tiny digits closeness and accuracy sweeps (for the figure and appendix fixtures)."""
-    closeness.run(closeness.Config(tasks=TINY_DIGITS, depths=(1, 2, 4), seeds=2, lr_steps=(), widths=(), n_boot=20),
-                  root)
-    accuracy.run(accuracy.Config(families=("digits-2way", "digits-fixed"), n_train=3, n_test=2, depths=(2,), seeds=2,
-                                 inner_times=(0.5,), widths=(), finite_families=()), root)
-
+from builders import run_tiny_digits
 
 def test_accuracy_on_digits_scores_argmax_accuracy_like_an_independent_computation():
     p = {"family": "digits-2way", "n_train": 3, "n_test": 2, "depth": 2, "tau": 0.5, "steps": 5, "seed": 1,

@@ -12,6 +12,8 @@ from ntk_bridge import cli, experiments, figures, finite, predict
 from ntk_bridge.experiments import ablate, accuracy, closeness, cost, kernel_share, width
 from ntk_bridge.experiments.common import TaskConfig
 
+from builders import FC_CFG, fake_fc_compute, run_tiny_digits
+
 TINY = TaskConfig(n_train=3, n_test=2, n_support=3, n_query=3)
 
 
@@ -53,10 +55,8 @@ def results(tmp_path_factory):
             architectures=("concat",), similarities=(0.0, 1.0), seeds=2, task_scales=(1.0,), support_sizes=(2, 3),
             n_query=3, dim=4, n_boot=20), root)
         from ntk_bridge.experiments import finite_closeness  # synthetic points: drawing is under test
-        from test_appendix_finite_closeness import CFG as FC_CFG, _fake as _fake_fc_compute
-        mp.setattr(finite_closeness, "_compute", _fake_fc_compute)
+        mp.setattr(finite_closeness, "_compute", fake_fc_compute)
         finite_closeness.run(FC_CFG, root)
-        from test_digits_experiments import run_tiny_digits  # the digits figure's closeness and accuracy
         run_tiny_digits(root)
     finally:
         mp.undo()

@@ -9,7 +9,7 @@ from conftest import rel_err
 from ntk_bridge import predict
 from ntk_bridge.errors import NotComputable
 from ntk_bridge.predict import assembly, outer_solve
-from test_predict_blocks import CountingKernel
+from builders import CountingKernel
 
 SPEC = nb.MLPSpec(depth=2)
 TRAIN = nb.tasks.shared_feature(7, 2, 3, dim=4, seed=5)     # 7 tasks of 5 points

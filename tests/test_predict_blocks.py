@@ -7,48 +7,12 @@ import ntk_bridge as nb
 from conftest import rel_err
 from ntk_bridge import predict
 
+from builders import CountingKernel
+
 SPEC = nb.MLPSpec(depth=2)
 TRAIN = nb.tasks.shared_feature(100, 2, 3, dim=4, seed=3)     # 100 training tasks
 TEST = nb.tasks.shared_feature(4, 2, 3, dim=4, seed=4)
 AD = nb.Adaptation(0.1, 3)
-
-
-class CountingKernel:
-    """Wraps a kernel function; records every evaluated entry as an unordered pair of point ids.
-
-    A symmetric call ``K(x)`` evaluates each unordered pair once (the kernel is mirrored).
-    """
-
-    def __init__(self, *task_sets):
-        rows = [(s, task, row) for s, t in enumerate(task_sets)
-                for task, pts in enumerate(np.concatenate([t.xs, t.xq], 1)) for row in pts]
-        self.index = {row.tobytes(): i for i, (_, _, row) in enumerate(rows)}
-        self.set = np.array([r[0] for r in rows])
-        self.task = np.array([r[1] for r in rows])
-        self.fn = predict.analytic(SPEC)
-        self.codes = []
-
-    def _ids(self, x):
-        return np.array([self.index[np.asarray(row, dtype=np.float64).tobytes()] for row in x])
-
-    def __call__(self, x1, x2=None):
-        a = self._ids(x1)
-        b = a if x2 is None else self._ids(x2)
-        lo, hi = np.minimum.outer(a, b), np.maximum.outer(a, b)
-        keep = np.triu(np.ones(lo.shape, dtype=bool)) if x2 is None else np.ones(lo.shape, dtype=bool)
-        self.codes.append(lo[keep] * len(self.index) + hi[keep])
-        return self.fn(x1, x2)
-
-    def check(self):
-        """No pair twice; no pair of points from two different test tasks.  Returns the number of entries."""
-        codes = np.concatenate(self.codes)
-        n_twice = codes.size - np.unique(codes).size
-        assert n_twice == 0, f"{n_twice} kernel entries evaluated twice"
-        lo, hi = np.divmod(codes, len(self.index))
-        cross_test = (self.set[lo] == 1) & (self.set[hi] == 1) & (self.task[lo] != self.task[hi])
-        assert not cross_test.any(), f"{cross_test.sum()} entries between different test tasks"
-        return codes.size
-
 
 CALLS = {
     **{f"{a}-{s}": (lambda fn, a=a, s=s: predict.gbml_from_kernels(fn, TRAIN, TEST, algo=a, adapt=AD, split=s,

@@ -1,0 +1,126 @@
+"""Builders and parsers shared by several test modules (imported as ``from builders import ...``).
+
+Tiny result sets (digits sweeps, a synthetic finite-closeness sweep), the Markdown-table parsers
+the appendix tests read numbers back with, and a kernel function that counts its entries.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import ntk_bridge as nb
+from ntk_bridge import metrics, predict
+from ntk_bridge.experiments import accuracy, closeness, common
+from ntk_bridge.experiments import finite_closeness as fc
+from ntk_bridge.experiments.common import TaskConfig
+
+REL = 6e-3     # 3 significant digits: rounding error <= 0.5e-2 relative
+REL_STD = 6e-2  # spreads print 2 significant digits
+
+
+def md_tables(text: str) -> dict:
+    """``{label: (header, rows)}`` of the Markdown tables (cells as stripped strings)."""
+    tables = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        m = re.fullmatch(r"<!-- table: (\S+) -->", line)
+        if not m:
+            continue
+        j = i + 1
+        while not lines[j].startswith("|"):
+            j += 1
+        block = []
+        while j < len(lines) and lines[j].startswith("|"):
+            block.append([c.strip() for c in re.split(r"(?<!\\)\|", lines[j])[1:-1]])
+            j += 1
+        tables[m.group(1)] = (block[0], block[2:])
+    return tables
+
+
+def num(cell: str) -> tuple[float, float | None]:
+    """``"0.123 ± 0.004"`` -> ``(0.123, 0.004)``; ``"1.5e-05"`` -> ``(1.5e-05, None)``."""
+    parts = [p.strip() for p in cell.split("±")]
+    return float(parts[0]), (float(parts[1]) if len(parts) > 1 else None)
+
+
+def close(cell: str, values, rel=REL, rel_std=REL_STD):
+    """The printed mean ± std equals the mean and sample std of ``values`` to printing precision."""
+    mean, std = num(cell)
+    v = np.asarray(values, dtype=float)
+    assert mean == pytest.approx(v.mean(), rel=rel, abs=1e-12), cell
+    if len(v) > 1:
+        assert std is not None, cell
+        assert std == pytest.approx(v.std(ddof=1), rel=rel_std, abs=1e-12), cell
+
+
+FC_CFG = fc.Config(tasks=common.TaskConfig(n_train=3, n_test=2, n_support=2, n_query=2), depths=(1, 4, 16),
+                widths=(64, 256), methods=("mtl-shared", "anil"), splits=("same",), protocols=("trained", "fresh"),
+                seeds=2, ensembles=(1, 2),
+                n_boot=50)
+FLAGGED = ("anil-same", 16, 64, 1)
+
+
+def fake_fc_compute(p):
+    """Synthetic finite-closeness point results (the experiment's training replaced), one run flagged."""
+    rng = np.random.default_rng([p["seed"], p["width"], p["depth"], len(p["method"])])
+    inf = np.linspace(-1, 1, 4).reshape(2, 2, 1) * (1.0 + 0.1 * ("anil" in p["method"]) / p["depth"])
+    scale = 0.5 * (p["depth"] / p["width"]) ** 0.5 * (1 + 0.1 * p["seed"])
+    pred = inf + scale * rng.standard_normal(inf.shape)
+    lin = inf + 0.5 * scale * rng.standard_normal(inf.shape)
+    fresh = p["method"].endswith("+fresh")
+    flagged = (p["method"], p["depth"], p["width"], p["seed"]) == FLAGGED
+    return {"err": metrics.rel_gap(pred, inf), "fluctuation": None if fresh else metrics.rel_gap(lin, inf),
+            "drift": None if fresh else metrics.rel_gap(pred, lin), "converged": True,
+            "left_kernel_regime": flagged, "rises": 3 if flagged else 0, "max_step_ratio": 1.4 if flagged else 0.99,
+            "max_loss_ratio": 1.0, "steps": 10, "final_loss": 1e-7, "initial_loss": 1.0, "train_s": 0.01,
+            "pred": pred, "pred_linearized": None if fresh else lin, "pred_infinite": inf}
+
+
+TINY_DIGITS = TaskConfig("digits", 3, 2, 2, 2, options=(("n_way", 2),))
+
+
+def run_tiny_digits(root) -> None:
+    """Tiny digits closeness and accuracy sweeps (for the figure and appendix fixtures)."""
+    closeness.run(closeness.Config(tasks=TINY_DIGITS, depths=(1, 2, 4), seeds=2, lr_steps=(), widths=(), n_boot=20),
+                  root)
+    accuracy.run(accuracy.Config(families=("digits-2way", "digits-fixed"), n_train=3, n_test=2, depths=(2,), seeds=2,
+                                 inner_times=(0.5,), widths=(), finite_families=()), root)
+
+
+class CountingKernel:
+    """Wraps a kernel function; records every evaluated entry as an unordered pair of point ids.
+
+    A symmetric call ``K(x)`` evaluates each unordered pair once (the kernel is mirrored).
+    """
+
+    def __init__(self, *task_sets):
+        rows = [(s, task, row) for s, t in enumerate(task_sets)
+                for task, pts in enumerate(np.concatenate([t.xs, t.xq], 1)) for row in pts]
+        self.index = {row.tobytes(): i for i, (_, _, row) in enumerate(rows)}
+        self.set = np.array([r[0] for r in rows])
+        self.task = np.array([r[1] for r in rows])
+        self.fn = predict.analytic(nb.MLPSpec(depth=2))
+        self.codes = []
+
+    def _ids(self, x):
+        return np.array([self.index[np.asarray(row, dtype=np.float64).tobytes()] for row in x])
+
+    def __call__(self, x1, x2=None):
+        a = self._ids(x1)
+        b = a if x2 is None else self._ids(x2)
+        lo, hi = np.minimum.outer(a, b), np.maximum.outer(a, b)
+        keep = np.triu(np.ones(lo.shape, dtype=bool)) if x2 is None else np.ones(lo.shape, dtype=bool)
+        self.codes.append(lo[keep] * len(self.index) + hi[keep])
+        return self.fn(x1, x2)
+
+    def check(self):
+        """No pair twice; no pair of points from two different test tasks.  Returns the number of entries."""
+        codes = np.concatenate(self.codes)
+        n_twice = codes.size - np.unique(codes).size
+        assert n_twice == 0, f"{n_twice} kernel entries evaluated twice"
+        lo, hi = np.divmod(codes, len(self.index))
+        cross_test = (self.set[lo] == 1) & (self.set[hi] == 1) & (self.task[lo] != self.task[hi])
+        assert not cross_test.any(), f"{cross_test.sum()} entries between different test tasks"
+        return codes.size
