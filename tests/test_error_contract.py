@@ -46,3 +46,25 @@ def test_readme_path_finite_conditioned_fit_predict_in_a_fresh_process():
     code = "import ntk_bridge as nb; assert callable(nb.finite.conditioned.fit_predict)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize("call", ["gbml", "mtl"])
+def test_inputs_so_small_the_kernel_underflows_name_the_inputs_not_a_zero_ridge(call):
+    """Inputs x1e-200: every kernel entry underflows to 0, so no ridge helps (it used to suggest ridge=0)."""
+    import dataclasses
+
+    spec = nb.MLPSpec(depth=2)
+    train, test = nb.tasks.shared_feature(5, 5, 5, dim=4, seed=0), nb.tasks.shared_feature(3, 5, 5, dim=4, seed=1)
+    tiny = {name: dataclasses.replace(t, xs=t.xs * 1e-200, xq=t.xq * 1e-200) for name, t in (("train", train),
+                                                                                             ("test", test))}
+    assert not nb.kernels.kernels(spec, tiny["train"].xs[0]).theta.any()      # the premise: it underflows
+    adapt = nb.Adaptation(0.1, 5)
+    with pytest.raises(NotComputable) as info:
+        if call == "gbml":
+            nb.predict.gbml(spec, tiny["train"], tiny["test"], algo="anil", adapt=adapt)
+        else:
+            nb.predict.mtl(spec, tiny["train"], tiny["test"], adapt=adapt)
+    message = str(info.value)
+    assert "underflows" in message and "rescale them" in message and "ridge=0" not in message
+    with pytest.raises(NotComputable, match=r"pass ridge > 0, e\.g\. ridge=[1-9]"):    # a singular, not tiny, kernel
+        nb.predict.mtl(spec, dataclasses.replace(train, xs=np.repeat(train.xs[:, :1], 5, axis=1)), test, adapt=adapt)

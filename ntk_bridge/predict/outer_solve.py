@@ -58,7 +58,12 @@ class OuterSolve:
                 k = k.at[xp.arange(n), xp.arange(n)].add(ridge)
         self._k, self._r, self._be, self._name = k, r, be, name
         self._symmetric, self._consume, self._fix = symmetric, consume, fix
-        self._ridge_hint = 1e-8 * float(xp.trace(k)) / n   # mean eigenvalue x 1e-8: sizes the suggested ridge
+        mean_eig = abs(float(xp.trace(k))) / n
+        # The fix a failure suggests: a ridge of 1e-8 x the mean |eigenvalue|, unless the kernel has
+        # underflowed (that mean is not a normal number): then no ridge helps, the inputs do.
+        self._remedy = (f"pass ridge > 0, e.g. ridge={1e-8 * mean_eig:.3g}{fix}" if mean_eig >= np.finfo(np.float64).tiny
+                        else f"its mean eigenvalue is {mean_eig:.3g}: the kernel underflows, the inputs are far too "
+                             f"small (Theta(x, x) grows like |x|^2); rescale them, e.g. to the unit sphere")
         self._cache: dict = {}
         self._progress: Progress | None = None   # the latest coef call's, for its stages
         self.cond: float | None = None
@@ -255,19 +260,18 @@ class OuterSolve:
         if not bool(self._be.xp.all(self._be.xp.isfinite(coef))):
             raise NotComputable(
                 f"at t={t:g} the outer coefficients overflow: {self._name} is singular up to round-off (eigenvalue "
-                f"with real part {low:.3g}), along which the flow grows without bound; pass a smaller t, or ridge > 0, "
-                f"e.g. ridge={self._ridge_hint:.3g}{self._fix}")
+                f"with real part {low:.3g}), along which the flow grows without bound; pass a smaller t, or "
+                f"{self._remedy}")
 
     def _singular(self, how: str) -> str:
-        return (f"{self._name} is singular or indefinite ({how}): the outer solve has no unique solution; pass "
-                f"ridge > 0, e.g. ridge={self._ridge_hint:.3g}{self._fix}")
+        return f"{self._name} is singular or indefinite ({how}): the outer solve has no unique solution; {self._remedy}"
 
     def _check_cond(self, cond: float) -> None:
         """Raise unless ``cond < MAX_COND``."""
         self.cond = cond
         if not cond < MAX_COND:
             raise NotComputable(f"{self._name} is ill-conditioned (condition number ~{cond:.3g} > {MAX_COND:.0e}); "
-                                f"pass ridge > 0, e.g. ridge={self._ridge_hint:.3g}{self._fix}")
+                                f"{self._remedy}")
 
 
 def inverse_norm1(solve, solve_t, n: int, xp, max_iter: int = 5) -> float:
