@@ -52,7 +52,9 @@ def test_infinite_width_feature_kernel_is_the_wide_nets_feature_gram(b_std):
     sigma = nb.kernels.kernels(spec, x).sigma
     infinite = (sigma - b_std ** 2) / spec.head_std ** 2
     scale = np.abs(infinite).max()
-    assert np.abs(finite - infinite).max() < 0.15 * scale     # measured 0.10 (b_std 0): ~3 sd of sqrt(5L/n)
+    # over 40 initializations (jax 0.10.2): 0.074 +- 0.017 x scale at b_std 0 (max 0.106), 0.035 +- 0.018 at
+    # b_std 1: the bound is 4.4 sd away, a false failure below 1e-4 for any random stream
+    assert np.abs(finite - infinite).max() < 0.15 * scale
     if b_std > 0:
         assert np.abs(finite - sigma / spec.head_std ** 2).max() > 0.5 * scale
 
@@ -66,7 +68,9 @@ def test_a_wide_random_body_probes_like_the_infinite_width_one():
     acc_inf = nb.probe.infinite(spec, test)
     acc_fin = nb.probe.finite(spec, body, test)
     assert 0.4 < acc_inf <= 1.0                     # far above chance (0.2) on real digits
-    assert abs(acc_fin - acc_inf) <= 0.1            # 150 query points
+    # 150 query points; over 20 initializations (jax 0.10.2) acc_fin - acc_inf = -0.017 +- 0.017 (max |.| 0.053):
+    # the bound is 4.9 sd away
+    assert abs(acc_fin - acc_inf) <= 0.1
 
 
 def test_probe_refuses_regression_targets_and_a_bad_C():
