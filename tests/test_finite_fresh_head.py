@@ -68,9 +68,13 @@ def test_trained_fresh_head_approaches_no_transfer_with_width(tasks, method):
     fresh = methods.parse(method, test_head="fresh")
     baseline = methods.closed_form(fresh, kfn, train, test, adapt=ADAPT)
     np.testing.assert_allclose(baseline, predict.no_transfer(spec, test, adapt=ADAPT, inner=fresh.inner), rtol=1e-12)
-    gap = {w: metrics.rel_gap(finite.fit_predict(spec.replace(width=w), train, test, method=fresh, adapt=ADAPT),
-                              baseline) for w in (128, 2048)}
+    gap = {w: np.mean([metrics.rel_gap(finite.fit_predict(spec.replace(width=w), train, test, method=fresh,
+                                                          adapt=ADAPT, seed=s), baseline) for s in range(6)])
+           for w in (128, 2048)}
     trained = finite.fit_predict(spec.replace(width=2048), train, test, method=method, adapt=ADAPT)
-    # measured: 0.06-0.10 at width 2048, 0.36-0.42 at 128; the trained head: 1.5-2.6
+    # Per initialization (8 seeds, jax 0.10.2): 0.27-0.32 +- 0.08-0.10 at width 128, 0.065 +- 0.016 at 2048, and
+    # their ratio 0.23-0.27 +- 0.09-0.12 (width^-1/2 predicts 0.25): one seed's ratio exceeds 0.4 about once in
+    # seven.  Means over 6 seeds: the ratio's sd ~0.037, so 0.4 is 4 sd away, and 0.15 is 13 sd from 0.065.
+    # The trained head: 1.5-2.6.
     assert gap[2048] < 0.15 and gap[2048] < 0.4 * gap[128], gap
     assert metrics.rel_gap(trained, baseline) > 1.0
