@@ -38,7 +38,7 @@ def run_point(width: int, path: str, *, depth: int = 4, n_tasks: int = 20, metho
     spec = nb.MLPSpec(depth=depth, width=width)
     train = nb.tasks.shared_feature(n_tasks, 5, 15, dim=16, seed=1)
     m = resolve(method)
-    prep = initial._prepare(spec, train, train, m, 0, True, "float32")
+    prep = initial.prepare(spec, train, train, method=m)
     cfg = problem(spec, m, nb.Adaptation(lr=0.1, steps=5))
     delta = jax.tree_util.tree_map(jnp.zeros_like, prep.base)
     state = net.sgd(0.0).init(delta)

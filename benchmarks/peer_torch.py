@@ -96,7 +96,7 @@ def compare(width: int, *, depth: int = 4, n_tasks: int = 20, n_support: int = 5
     spec = nb.MLPSpec(depth=depth, width=width)
     train = nb.tasks.shared_feature(n_tasks, n_support, n_query, dim=dim, seed=1)
     m = resolve(method)
-    prep = initial._prepare(spec, train, train, m, 0, True, "float32")
+    prep = initial.prepare(spec, train, train, method=m)
     cfg = problem(spec, m, nb.Adaptation(lr=inner_lr, steps=inner_steps))
     base, data = prep.base, prep.train
     outer_lr = jnp.asarray(1e-4, jnp.float32)  # small: the cost does not depend on it

@@ -48,9 +48,9 @@ def run_point(method: str, n_tasks: int, *, n_test: int = 100, dim: int = 16, de
     load0, cpu0 = os.getloadavg()[0], _cpu_s()
     start = time.perf_counter()
     if method != "mtl":
-        fn = nb.predict.gbml_predictor(kernel_fn, train, test, algo=method, adapt=adapt, device=device, _consume=True)
+        fn = nb.predict.gbml_predictor(kernel_fn, train, test, algo=method, adapt=adapt, device=device, consume=True)
     else:
-        fn = nb.predict.mtl_predictor(kernel_fn, train, test, adapt=adapt, device=device, _consume=True)
+        fn = nb.predict.mtl_predictor(kernel_fn, train, test, adapt=adapt, device=device, consume=True)
     built, cpu_built = time.perf_counter(), _cpu_s()
     print(json.dumps({"method": method, "train_tasks": n_tasks, "built_s": round(built - start, 3),
                       "build_cpu_s": round(cpu_built - cpu0, 3), "rss_gb": round(_rss_gb(), 3)}),

@@ -87,11 +87,11 @@ import numpy as np
 
 from . import validate
 from .errors import NotComputable
-from .kernels import Kernels, _points
+from .kernels import Kernels, check_points
 from .predict.device import backend
 from .predict.outer_solve import OuterSolve
-from .predict.spec_level import _check_out_dim
-from .spec import MLPSpec, _dense
+from .predict.spec_level import check_out_dim
+from .spec import MLPSpec, dense
 from .tasks import TaskSet
 
 ARCHITECTURES = ("concat", "additive", "multiplicative", "multi-head-shared", "multi-head-independent",
@@ -125,13 +125,13 @@ def kernel(spec: MLPSpec, x1, t1, x2=None, t2=None, *, architecture: str = "conc
     architecture = validate.choice("architecture", architecture, ARCHITECTURES)
     task_scale = validate.nonnegative("task_scale", task_scale)
     layer = validate.integer("layer", layer, 1, spec.depth)
-    x1, t1 = _points(x1, "x1"), _task_ids(t1, "t1")
+    x1, t1 = check_points(x1, "x1"), _task_ids(t1, "t1")
     if x2 is None:
         if t2 is not None:
             raise ValueError("t2 given without x2: pass both, or neither for (x2, t2) = (x1, t1)")
         x2, t2 = x1, t1
     else:
-        x2, t2 = _points(x2, "x2"), _task_ids(t2, "t2")
+        x2, t2 = check_points(x2, "x2"), _task_ids(t2, "t2")
     for x, t, name in ((x1, t1, "t1"), (x2, t2, "t2")):
         if t.shape[0] != x.shape[0]:
             raise ValueError(f"{name} has {t.shape[0]} task ids for {x.shape[0]} points")
@@ -187,7 +187,7 @@ def concat_as_additive(spec: MLPSpec, x, task_scale: float, n_tasks: int):
     one-hot rows of concat's first weight matrix) the two nets are the same function of the
     same parameters, so their kernels agree at every width.
     """
-    x = _points(x, "x")
+    x = check_points(x, "x")
     task_scale = validate.nonnegative("task_scale", task_scale)
     n_tasks = validate.integer("n_tasks", n_tasks, 1)
     fan = x.shape[1] + n_tasks
@@ -301,7 +301,7 @@ def mtl(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-head-shared
         suggests ``ridge``), as :func:`ntk_bridge.predict.mtl`; a kernel past float64's range
         (:func:`kernel`).
     """
-    _check_out_dim(spec, tasks, "tasks")
+    check_out_dim(spec, tasks, "tasks")
     ridge = validate.nonnegative("ridge", ridge)
     weights = validate.choice("weights", weights, WEIGHTS)
     n = tasks.n_tasks
@@ -383,7 +383,7 @@ class ConditionedNet:
             return jnp.einsum("pi,ipk->pk", onehot, outs)
         h = jnp.concatenate([x, c * onehot], axis=1) if arch == "concat" else x
         for l, (w, b) in enumerate(params["body"], start=1):
-            pre = _dense(h, w, b, spec.w_std, spec.b_std)
+            pre = dense(h, w, b, spec.w_std, spec.b_std)
             if arch == "additive" and l == self.layer:
                 pre = pre + c * onehot @ params["embed"].T
             h = jnp.maximum(pre, 0.0)

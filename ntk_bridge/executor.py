@@ -1,6 +1,6 @@
 """Where a sweep's points are computed: in this process (``local``), or as Ray tasks (``ray``).
 
-:func:`ntk_bridge.store.sweep` hands the points that are not stored yet to an executor and
+:func:`ntk_bridge.sweep.run` hands the points that are not stored yet to an executor and
 writes each record as soon as its point is done.  Experiments never see the executor: the
 sweep takes the current one (:func:`current`, ``Local()`` unless set), and a caller
 chooses it for everything run inside a ``with`` block::
@@ -43,6 +43,8 @@ import dataclasses
 import importlib.util
 import time
 from typing import Any, Callable, Iterator, Sequence
+
+from . import store
 
 NAMES = ("local", "ray")
 RAY_EXTRA = "executor='ray' needs Ray, the ray extra: pip install 'ntk-bridge[ray]' (or pip install ray)"
@@ -88,8 +90,6 @@ def ray_installed() -> bool:
 
 def _point(compute, config):
     """The body of one Ray task: ``compute(config)``, its wall time, and the worker's device and versions."""
-    from . import store
-
     start = time.perf_counter()
     result = compute(config)
     total_s = time.perf_counter() - start

@@ -63,8 +63,8 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
     """
     validate.choice("backend", backend, BACKENDS)
     block_size = validate.integer("block_size", block_size, 1)
-    x1 = _points(x1, "x1")
-    x2 = x1 if x2 is None else _points(x2, "x2")
+    x1 = check_points(x1, "x1")
+    x2 = x1 if x2 is None else check_points(x2, "x2")
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"x2 has input dim {x2.shape[1]}, x1 has {x1.shape[1]}")
     symmetric = x2 is x1 or (x2.shape == x1.shape and np.array_equal(x1, x2))
@@ -106,7 +106,7 @@ def diagonal(spec: MLPSpec, x) -> Kernels:
     ``s_l = w_std``, ``head_std`` for the head).  Hence ``Theta(x,x) = (L+1) Sigma(x,x)``
     for ``w_std = sqrt(2)``, ``b_std = 0``.
     """
-    x = _points(x, "x")
+    x = check_points(x, "x")
     b2 = spec.b_std ** 2
     q = spec.w_std ** 2 * np.sum(x * x, axis=1) / x.shape[1] + b2
     theta = q
@@ -122,7 +122,11 @@ def _layer_scales(spec: MLPSpec) -> list[float]:
     return [spec.w_std ** 2] * (spec.depth - 1) + [spec.head_std ** 2]
 
 
-def _points(x, name: str) -> np.ndarray:
+def check_points(x, name: str) -> np.ndarray:
+    """Kernel inputs ``x`` as a ``(points, dim)`` float64 array; ``ValueError`` naming ``name`` if they cannot be.
+
+    Refused: a non-numeric, non-2-d or empty array, NaN or inf, and norms whose square overflows float64.
+    """
     try:
         x = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -237,7 +241,7 @@ def _nt_kernel_fn(spec: MLPSpec):
     from .spec import neural_tangents
 
     stax = neural_tangents().stax   # ModuleNotFoundError naming the "nt" extra when it is missing
-    b_std = spec._nt_b_std()
+    b_std = spec.nt_b_std()
     first = jax.jit(stax.Dense(1, W_std=spec.w_std, b_std=b_std)[2])
     hidden = jax.jit(stax.serial(stax.Relu(), stax.Dense(1, W_std=spec.w_std, b_std=b_std))[2])
     head = jax.jit(stax.serial(stax.Relu(), stax.Dense(1, W_std=spec.head_std, b_std=b_std))[2])

@@ -1,7 +1,7 @@
 """One description of a training method, for closed forms, finite training, experiments and reports.
 
 A :class:`Method` says *what is trained and how it is used on an unseen task* (theory.md
-§3–4, §6); the closed form (:func:`closed_form`) and the finite engine
+§3–4, §6); the closed form (``nb.predict.closed_form``) and the finite engine
 (``nb.finite.fit_predict(..., method=...)``) both take it, so the two sides can never
 describe different methods under one name.
 
@@ -138,24 +138,3 @@ def parse(method, *, split: str | None = None, test_head: str | None = None) -> 
         m = m.replace(test_head=validate.choice("test_head", test_head, TEST_HEADS))
     return m
 
-
-def closed_form(method, kernel_fn, train, test, *, adapt, ridge: float = 0.0, t=None, return_info: bool = False):
-    """The infinite-width prediction of ``method`` on ``test``'s queries, ``(tasks, query, out_dim)``.
-
-    The one dispatch from a :class:`Method` to ``nb.predict``.  ``kernel_fn(x1, x2=None) ->
-    Kernels`` (analytic: ``nb.predict.analytic(spec)``; empirical kernels give the exact
-    linearized net).  A fresh random test head (``test_head="fresh"``) cannot see the body's
-    change at infinite width, so its mean predictor is the no-transfer baseline with the
-    method's test-time inner loop (theory.md §6).
-    """
-    from . import predict
-
-    m = parse(method)
-    if m.kind == "none" or m.test_head == "fresh":
-        pred = predict.no_transfer_from_kernels(kernel_fn, test, adapt=adapt, inner=m.inner)
-        return (pred, {"cond": None}) if return_info else pred
-    if m.kind == "mtl":
-        return predict.mtl_from_kernels(kernel_fn, train, test, heads=m.heads, adapt=adapt, ridge=ridge, t=t,
-                                        return_info=return_info)
-    return predict.gbml_from_kernels(kernel_fn, train, test, algo=m.algo, adapt=adapt, split=m.split, ridge=ridge,
-                                     t=t, return_info=return_info)

@@ -79,3 +79,23 @@ def fit_power_law(x, y, *, n_boot: int = 2000, seed: int = 0, level: float = 0.9
                 boots.append(fit(rows_all, cols)[0])
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
     return {"r": float(r), "c": float(c), "r_lo": float(lo), "r_hi": float(hi), "level": level}
+
+
+def fit_power_law_kept(x, y, keep, *, n_boot: int = 2000) -> dict | None:
+    """:func:`fit_power_law` over the kept points only (``y``, ``keep``: ``(seeds, points)``).
+
+    Every point kept: :func:`fit_power_law` (bootstrap over seeds).  Some left out: the fit of
+    each point's geometric mean over its kept seeds (the same point estimate; the interval then
+    resamples the points) over the points with a kept seed, with ``"excluded"`` (how many were
+    left out) and ``"interval"`` added; ``None`` below two such points.
+    """
+    keep = np.asarray(keep, dtype=bool)
+    if keep.all():
+        return fit_power_law(x, y, n_boot=n_boot)
+    cols = keep.any(axis=0)
+    if cols.sum() < 2:
+        return None
+    logs = np.where(keep, np.log(np.where(keep, y, 1.0)), 0.0)
+    geo = np.exp(logs[:, cols].sum(0) / keep[:, cols].sum(0))
+    fit = fit_power_law(np.asarray(x)[cols], geo[None], n_boot=n_boot)
+    return dict(fit, excluded=int((~keep).sum()), interval="bootstrap over widths (some seeds excluded)")

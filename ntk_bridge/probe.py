@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import validate
-from .predict.spec_level import _check_out_dim
+from .predict.spec_level import check_out_dim
 from .spec import MLPSpec
 from .tasks import TaskSet
 
@@ -91,7 +91,7 @@ def finite(spec: MLPSpec, body, test: TaskSet, C: float = C_AUTHORS) -> float:
     Raises:
       ValueError: naming ``body``, ``spec``, ``test`` or ``C``.
     """
-    _check_out_dim(spec, test, "test")
+    check_out_dim(spec, test, "test")
     body = _body(spec, body, test.dim)
     C = validate.positive("C", C)
     ys, yq = labels(test.ys), labels(test.yq, "test.yq")
@@ -104,7 +104,7 @@ def infinite(spec: MLPSpec, test: TaskSet, C: float = C_AUTHORS, backend: str = 
     """Mean query accuracy over ``test``'s tasks of the probe on the infinite-width (initial) features."""
     from .kernels import kernels
 
-    _check_out_dim(spec, test, "test")
+    check_out_dim(spec, test, "test")
     C = validate.positive("C", C)
     ys, yq = labels(test.ys), labels(test.yq, "test.yq")
     s = test.xs.shape[1]

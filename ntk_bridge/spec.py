@@ -72,13 +72,15 @@ class MLPSpec:
 
         layers = []
         for _ in range(self.depth):
-            layers += [stax.Dense(self.width, W_std=self.w_std, b_std=self._nt_b_std()), stax.Relu()]
-        layers.append(stax.Dense(self.out_dim, W_std=self.head_std, b_std=self._nt_b_std()))
+            layers += [stax.Dense(self.width, W_std=self.w_std, b_std=self.nt_b_std()), stax.Relu()]
+        layers.append(stax.Dense(self.out_dim, W_std=self.head_std, b_std=self.nt_b_std()))
         return stax.serial(*layers)
 
-    def _nt_b_std(self):
-        # neural-tangents treats b_std=None as "no bias parameter"; 0.0 would keep a
-        # bias with zero scale (same kernels, but a useless parameter in finite nets).
+    def nt_b_std(self):
+        """``b_std`` as neural-tangents' ``Dense`` takes it: ``None`` (no bias parameter) for ``b_std = 0``.
+
+        ``0.0`` would keep a bias with zero scale (the same kernels, but a useless parameter in finite nets).
+        """
         return None if self.b_std == 0 else self.b_std
 
     # ---------------------------------------------------------------- finite net (pure JAX)
@@ -104,13 +106,13 @@ class MLPSpec:
 
         h = x
         for w, b in body:
-            h = jnp.maximum(_dense(h, w, b, self.w_std, self.b_std), 0.0)
+            h = jnp.maximum(dense(h, w, b, self.w_std, self.b_std), 0.0)
         return h
 
     def head_apply(self, head, phi):
         """Head readout ``(head_std / sqrt(width)) phi @ W + b_std * b``."""
         w, b = head
-        return _dense(phi, w, b, self.head_std, self.b_std)
+        return dense(phi, w, b, self.head_std, self.b_std)
 
     def apply(self, params: Params, x):
         """Network output ``f(x; params)``, shape ``(..., out_dim)``."""
@@ -139,6 +141,6 @@ def neural_tangents():
     return nt
 
 
-def _dense(x, w, b, w_std, b_std):
+def dense(x, w, b, w_std, b_std):
     """NTK-parameterized Dense: ``(w_std / sqrt(fan_in)) x @ W + b_std * b``."""
     return (w_std / math.sqrt(w.shape[0])) * (x @ w) + b_std * b

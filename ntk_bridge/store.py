@@ -25,7 +25,7 @@ summary lists the digests of the point records it was built from (``point_digest
 :func:`points_of` refuses a summary whose points changed since, and a rerun rebuilds it.
 Records written before seals existed load as before and are reported stale.
 
-A sweep is many small point records (one per configuration point and seed); rerunning it
+A sweep (:mod:`ntk_bridge.sweep`) is many small point records (one per configuration point and seed); rerunning it
 skips the points already stored, and a changed configuration gets a new hash, so an old
 record is never reused for it.  After its points, every experiment writes one *summary*
 record whose ``result["points"]`` lists the hashes of the points it was computed from:
@@ -71,11 +71,10 @@ import logging
 import math
 import os
 import platform
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from . import atomic
 
@@ -336,50 +335,6 @@ def points_of(root, summary: dict) -> list[dict]:
         raise MissingRecords(f"{len(changed)} of the {len(records)} point records of the {summary['experiment']} "
                              f"summary {summary['config_hash']} changed after it was built (first: {changed[0]}); "
                              f"{rerun} to rebuild it")
-    return records
-
-
-def sweep(root, experiment: str, configs: Iterable[Any], compute: Callable[[Any], dict], *,
-          seed_of: Callable[[Any], int | None] = lambda c: getattr(c, "seed", None),
-          desc: str | None = None, executor=None) -> list[dict]:
-    """Run ``compute(config) -> result`` for each config not yet stored; return all records, in ``configs`` order.
-
-    Resumable: points whose record exists are read back, not recomputed (except records made
-    before seals existed, which are recomputed and overwritten).  The others are
-    computed by ``executor`` (default :func:`ntk_bridge.executor.current`: this process,
-    or the Ray tasks of an ``executor.use`` block) and each record is written here, by
-    this process, as soon as its point is done, so an interrupted sweep loses only the
-    points in flight; a rerun says on stderr how many stored points it reused.  A config
-    listed twice is computed once.  Each new record stores
-    ``timings["total_s"]``, the wall time of its ``compute`` call.
-    """
-    from tqdm.auto import tqdm
-
-    from . import executor as _executor
-
-    run = _executor.current() if executor is None else executor
-    configs = list(configs)
-    records = [get(root, experiment, config) for config in configs]
-    records = [r if r is not None and "digest" in r else None for r in records]   # unsealed: recomputed
-    todo: dict[str, list[int]] = {}  # hash -> indices of the configs with that hash, not stored yet
-    for i, (config, record) in enumerate(zip(configs, records)):
-        if record is None:
-            todo.setdefault(config_hash(experiment, config), []).append(i)
-    first = [indices[0] for indices in todo.values()]
-    reused = len(configs) - sum(map(len, todo.values()))
-    if reused:
-        print(f"{desc or experiment}: {reused} of {len(configs)} points already stored under {root}, reused; "
-              f"{len(first)} to compute", file=sys.stderr, flush=True)
-    with tqdm(total=len(configs), initial=len(configs) - sum(map(len, todo.values())), desc=desc or experiment,
-              unit="pt", disable=None, leave=False) as bar:
-        for done in run.map(compute, [configs[i] for i in first], label=experiment):
-            i = first[done.index]
-            record = save(root, experiment, configs[i], done.result, seed=seed_of(configs[i]),
-                          timings={"total_s": done.total_s}, device=done.device, versions=done.versions)
-            indices = todo[record["config_hash"]]
-            for j in indices:
-                records[j] = record
-            bar.update(len(indices))
     return records
 
 

@@ -208,12 +208,16 @@ LABELS = ("permuted", "fixed")
 
 
 @functools.lru_cache(maxsize=None)
-def _digit_images(normalize: str) -> tuple[np.ndarray, np.ndarray]:
+def digit_images(normalize: str) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 8x8 digits as ``(images (1797, 64) float64, classes (1797,) int)``, read-only.
 
-    The data ship inside scikit-learn's wheel (no download); imported here, not at module
-    import, so ``import ntk_bridge`` stays light.
+    ``normalize`` (one of :data:`NORMALIZATIONS`): ``"sphere"`` centers the pixels and puts each
+    image on the unit sphere, ``"sphere-uncentered"`` only the latter, ``"standardize"`` scales
+    each pixel to zero mean and unit variance, ``"none"`` keeps the intensities 0..16.  The data
+    ship inside scikit-learn's wheel (no download); imported here, not at module import, so
+    ``import ntk_bridge`` stays light.
     """
+    validate.choice("normalize", normalize, NORMALIZATIONS)
     from sklearn.datasets import load_digits
 
     data = load_digits()
@@ -325,7 +329,7 @@ def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, c
     if labels == "fixed" and n_way != len(pool):
         raise ValueError(f"n_way must equal the number of classes ({len(pool)}, {pool}) with labels='fixed' "
                          f"(each class has its own output), got {n_way}")
-    x, y = _digit_images(normalize)
+    x, y = digit_images(normalize)
     available = np.ones(len(x), dtype=bool)
     if exclude is not None:
         validate.instance("exclude", exclude, TaskSet)

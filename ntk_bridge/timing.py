@@ -52,7 +52,7 @@ def time_outer_step(spec: MLPSpec, train: TaskSet, method, adapt: Adaptation, *,
     m = finite.resolve(method)
     dev = jax.devices(device)[0] if device else jax.devices()[0]
     with jax.default_device(dev):
-        prep = jax.device_put(initial._prepare(spec, train, train, m, 0, True, "float32"), dev)
+        prep = jax.device_put(initial.prepare(spec, train, train, method=m), dev)
         cfg = finite.problem(spec, m, adapt)
         delta = jax.tree_util.tree_map(jnp.zeros_like, prep.base)
         state = net.sgd(0.7).init(delta)

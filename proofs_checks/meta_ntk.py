@@ -5,7 +5,9 @@ The net is centered and linearized at its initialization ``p0``:
 ``delta = 0``).  The inner loop is run literally (``jax.grad`` of the support loss, the head
 coordinates only for ANIL), so the meta-output, its Jacobian ``dF`` and the trained
 predictor are all computed without the closed-form operator ``T``.  The closed forms are
-fed the empirical kernels of the same net (``nb.kernels.empirical``).
+fed the empirical kernels of the same net (``nb.kernels.empirical``), and built on the formulas
+``predict.inner_operator`` and ``predict.meta_ntk`` as they are when a check runs (a test replaces
+one to see the checks fail).
 """
 from __future__ import annotations
 
@@ -111,7 +113,8 @@ def check_phi():
     for algo in predict.ALGOS:
         for split in predict.SPLITS:
             phi, f0, _, _ = explicit_meta_ntk(net, train, algo, split, ADAPT)
-            mk = predict.meta_ntk(net.kernel_fn, train, algo=algo, adapt=ADAPT, split=split)
+            mk = predict.meta_ntk(net.kernel_fn, train, algo=algo, adapt=ADAPT, split=split,
+                                  inner_operator=predict.inner_operator)
             errs[f"{algo},{split}"] = max(rel_gap(mk.phi, phi), rel_gap(mk.f0.reshape(-1), f0))
     return at_most("max over algo x split of the rel. Frobenius error of predict.meta_ntk (phi, f0) on the "
                    "empirical kernels vs Jacobians through the literal inner loop (width 16, 3 tasks)",
@@ -189,7 +192,8 @@ def trained(algo: str, split: str) -> dict:
         adapted = jax.vmap(lambda j, y: net.adapt(d, j, y, algo, ADAPT))(j_ts, ys)
         return np.asarray(jnp.einsum("nqp,np->nq", j_tq, adapted))
 
-    closed = predict.gbml_from_kernels(net.kernel_fn, train, test, algo=algo, adapt=ADAPT, split=split)
+    closed = predict.gbml_from_kernels(net.kernel_fn, train, test, algo=algo, adapt=ADAPT, split=split,
+                                       meta_ntk=predict.meta_ntk)
     return {"trained": test_predict(delta), "closed": closed[..., 0], "no_f0": test_predict(delta0),
             "iters": iters, "grad_residual": residual, "cond": float(np.max(np.abs(e)) / np.min(e.real))}
 

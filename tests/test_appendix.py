@@ -702,7 +702,7 @@ def test_figure_provenance(built, tmp_path):
         fig.savefig(figs / f"{name}.png", metadata={"Description": f"ntk_bridge {name.replace('_', '-')} summary {hash_} (x)"})
         plt.close(fig)
     res = build(root, tmp_path / "out", checks=None, figures_from=figs, pdf=False, paper_repro_path=tmp_path / "r.md")
-    assert res["problems"] == [f"figure kernel_share was drawn from another kernel-share summary (0123456789abcdef)"]
+    assert res["problems"] == ["figure kernel_share was drawn from another kernel-share summary (0123456789abcdef)"]
     text = res["md"].read_text()
     assert f"not the summary `{current}`" in text
     assert text.count("Warning: drawn from") == 1  # the width figure matches its summary

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ntk_bridge import cli, executor, store
+from ntk_bridge import cli, executor, store, sweep
 
 
 def square(c):
@@ -34,7 +34,7 @@ def configs(xs):
 def test_local_is_the_default_and_runs_in_order(tmp_path):
     assert isinstance(executor.current(), executor.Local)
     order = []
-    records = store.sweep(tmp_path, "toy", configs([3, 1, 2]), lambda c: order.append(c["x"]) or square(c),
+    records = sweep.run(tmp_path, "toy", configs([3, 1, 2]), lambda c: order.append(c["x"]) or square(c),
                           seed_of=lambda c: c["seed"])
     assert order == [3, 1, 2]
     assert [r["result"]["y"] for r in records] == [9, 1, 4]
@@ -44,7 +44,7 @@ def test_local_is_the_default_and_runs_in_order(tmp_path):
 
 def test_out_of_order_executor_gives_records_in_config_order(tmp_path):
     ex = Reversed()
-    records = store.sweep(tmp_path, "toy", configs([0, 1, 2, 3]), square, executor=ex, seed_of=lambda c: c["seed"])
+    records = sweep.run(tmp_path, "toy", configs([0, 1, 2, 3]), square, executor=ex, seed_of=lambda c: c["seed"])
     assert [r["config"]["x"] for r in records] == [0, 1, 2, 3]
     assert [r["result"]["y"] for r in records] == [0, 1, 4, 9]
     # the worker's device and versions are kept; the record is valid on disk and equal to what was returned
@@ -57,10 +57,10 @@ def test_out_of_order_executor_gives_records_in_config_order(tmp_path):
 
 
 def test_executor_sees_only_points_not_stored_and_each_once(tmp_path):
-    store.sweep(tmp_path, "toy", configs([0, 2]), square)
+    sweep.run(tmp_path, "toy", configs([0, 2]), square)
     before = {r["config_hash"]: r for r in store.load(tmp_path, "toy")}
     ex = Reversed()
-    records = store.sweep(tmp_path, "toy", configs([0, 1, 2, 1, 3]), square, executor=ex)
+    records = sweep.run(tmp_path, "toy", configs([0, 1, 2, 1, 3]), square, executor=ex)
     assert ex.seen == [[1, 3]]  # stored points read back; the duplicate config computed once
     assert records[1] is records[3]
     assert [r["result"]["y"] for r in records] == [0, 1, 4, 1, 9]
@@ -70,7 +70,7 @@ def test_executor_sees_only_points_not_stored_and_each_once(tmp_path):
     assert store.verify(tmp_path)[1] == []
     # everything stored: the executor is not even asked
     ex = Reversed()
-    again = store.sweep(tmp_path, "toy", configs([0, 1, 2, 3]), square, executor=ex)
+    again = sweep.run(tmp_path, "toy", configs([0, 1, 2, 3]), square, executor=ex)
     assert ex.seen == [[]] and [r["created_ns"] for r in again] == [records[i]["created_ns"] for i in (0, 1, 2, 4)]
 
 
@@ -78,7 +78,7 @@ def test_use_sets_the_executor_for_sweeps_inside_the_block(tmp_path):
     ex = Reversed()
     with executor.use(ex) as active:
         assert active is ex and executor.current() is ex
-        store.sweep(tmp_path, "toy", configs([5]), square)
+        sweep.run(tmp_path, "toy", configs([5]), square)
     assert ex.seen == [[5]]
     assert isinstance(executor.current(), executor.Local)
 
@@ -90,7 +90,7 @@ def test_an_error_in_a_point_propagates_and_keeps_the_records_done(tmp_path):
         return square(c)
 
     with pytest.raises(ValueError, match="bad point"):
-        store.sweep(tmp_path, "toy", configs([0, 1, 2, 3]), compute)
+        sweep.run(tmp_path, "toy", configs([0, 1, 2, 3]), compute)
     assert sorted(r["config"]["x"] for r in store.load(tmp_path, "toy")) == [0, 1]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ntk_bridge as nb
-from ntk_bridge import store
+from ntk_bridge import store, sweep
 from ntk_bridge.experiments import ablate, accuracy, closeness, configure, cost, kernel_share, width
 from ntk_bridge.experiments.common import TaskConfig
 
@@ -74,15 +74,15 @@ def test_sweep_resumes_and_recomputes_only_missing(tmp_path):
         return {"square": cfg["x"] ** 2}
 
     configs = [{"x": x, "seed": 0} for x in range(5)]
-    recs = store.sweep(tmp_path, "sq", configs, compute, seed_of=lambda c: c["seed"])
+    recs = sweep.run(tmp_path, "sq", configs, compute, seed_of=lambda c: c["seed"])
     assert calls == [0, 1, 2, 3, 4] and [r["result"]["square"] for r in recs] == [0, 1, 4, 9, 16]
     (tmp_path / "sq" / f"{recs[3]['config_hash']}.json").unlink()
     calls.clear()
-    again = store.sweep(tmp_path, "sq", configs, compute, seed_of=lambda c: c["seed"])
+    again = sweep.run(tmp_path, "sq", configs, compute, seed_of=lambda c: c["seed"])
     assert calls == [3]
     assert [r["config_hash"] for r in again] == [r["config_hash"] for r in recs]
     calls.clear()
-    store.sweep(tmp_path, "sq", [{"x": 2, "seed": 1}], compute, seed_of=lambda c: c["seed"])
+    sweep.run(tmp_path, "sq", [{"x": 2, "seed": 1}], compute, seed_of=lambda c: c["seed"])
     assert calls == [2]  # a changed config never reuses an old record
 
 

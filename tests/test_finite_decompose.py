@@ -131,7 +131,7 @@ def test_engine_trains_the_same_p0():
     pred = finite.fit_predict(SPEC, _TRAIN, _TEST, method="anil-same", adapt=ADAPT, seed=3, outer_steps=0,
                               dtype="float64")
     p0 = initial_params(SPEC, _TRAIN, _TEST, method="anil-same", seed=3)
-    want = nb.methods.closed_form("anil-same", empirical_kernel_fn(SPEC, p0), _TRAIN, _TEST, adapt=ADAPT, t=0.0)
+    want = nb.predict.closed_form("anil-same", empirical_kernel_fn(SPEC, p0), _TRAIN, _TEST, adapt=ADAPT, t=0.0)
     assert metrics.rel_gap(pred, want) < 1e-8
 
 

@@ -4,7 +4,7 @@
   with the empirical kernels of the net *with that head* (float64): the head is the fresh one
   and the centering subtracts the net's own initial output with it;
 * trained, it approaches the infinite-width mean, which is the no-transfer baseline
-  (``nb.methods.closed_form``), like ``width^-1/2``, while the trained-head protocol stays O(1)
+  (``nb.predict.closed_form``), like ``width^-1/2``, while the trained-head protocol stays O(1)
   away from it (the check can tell the protocols apart).
 """
 import jax
@@ -66,7 +66,7 @@ def test_trained_fresh_head_approaches_no_transfer_with_width(tasks, method):
     spec = nb.MLPSpec(depth=1)
     kfn = predict.analytic(spec)
     fresh = methods.parse(method, test_head="fresh")
-    baseline = methods.closed_form(fresh, kfn, train, test, adapt=ADAPT)
+    baseline = predict.closed_form(fresh, kfn, train, test, adapt=ADAPT)
     np.testing.assert_allclose(baseline, predict.no_transfer(spec, test, adapt=ADAPT, inner=fresh.inner), rtol=1e-12)
     gap = {w: np.mean([metrics.rel_gap(finite.fit_predict(spec.replace(width=w), train, test, method=fresh,
                                                           adapt=ADAPT, seed=s), baseline) for s in range(6)])

@@ -38,7 +38,7 @@ def _setup(method, depth, width, out_dim, flow, b_std, dtype):
     spec = nb.MLPSpec(depth=depth, width=width, out_dim=out_dim, b_std=b_std)
     train = nb.tasks.shared_feature(3, 4, 5, dim=6, out_dim=out_dim, seed=1)
     m = resolve(method)
-    prep = initial._prepare(spec, train, train, m, 0, True, dtype)
+    prep = initial.prepare(spec, train, train, method=m, dtype=dtype)
     cfg = problem(spec, m, nb.Adaptation(lr=0.2, steps=2, flow=flow), flow_substeps=5)
     leaves, tree = jax.tree_util.tree_flatten(prep.base)
     keys = jax.random.split(jax.random.PRNGKey(7), len(leaves))

@@ -143,15 +143,17 @@ def test_gbml_multi_output_equals_trained_linearized_net(algo, split):
 
 
 @pytest.mark.parametrize("algo", predict.ALGOS)
-def test_dropping_f0_breaks_agreement(algo, monkeypatch):
+def test_dropping_f0_breaks_agreement(algo):
     """The initial meta-output F0 is not optional: without it the trained net is missed."""
     adapt = ADAPTS["steps"]
     d, mask = _train_gbml(algo, adapt, "disjoint")
     trained = _test_predictions(d, mask, adapt)
-    true_meta_ntk = predict.meta_ntk
-    monkeypatch.setattr(predict, "meta_ntk", lambda *a, **k: true_meta_ntk(*a, **k)._replace(
-        f0=np.zeros_like(true_meta_ntk(*a, **k).f0)))
-    wrong = predict.gbml_from_kernels(LIN.kernel_fn, TRAIN, TEST, algo=algo, adapt=adapt, split="disjoint")
+
+    def no_f0(*a, **k):
+        mk = predict.meta_ntk(*a, **k)
+        return mk._replace(f0=np.zeros_like(mk.f0))
+    wrong = predict.gbml_from_kernels(LIN.kernel_fn, TRAIN, TEST, algo=algo, adapt=adapt, split="disjoint",
+                                      meta_ntk=no_f0)
     assert np.max(np.abs(trained - wrong)) > 1e4 * IDENTITY_TOL
 
 

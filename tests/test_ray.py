@@ -21,7 +21,7 @@ except ImportError:  # every test is collected and skipped (a module-level skip 
 pytestmark = pytest.mark.skipif(ray is None, reason="needs Ray, the ray extra: pip install 'ntk-bridge[ray]' (the "
                                 "pinned stack has it; the local executor is tested in test_executor.py)")
 
-from ntk_bridge import cli, executor, store  # noqa: E402
+from ntk_bridge import cli, executor, store, sweep  # noqa: E402
 from ntk_bridge.experiments import closeness  # noqa: E402
 
 TIMING = ("timings", "created", "created_ns", "device", "versions",   # may differ between executors
@@ -84,13 +84,13 @@ def test_killed_worker_is_retried_and_every_record_is_valid(tmp_path):
     root = tmp_path / "results"
     # without retries the sweep stops; the points done are stored, the killed one is not
     with pytest.raises(ray.exceptions.RayError):
-        store.sweep(root, "toy", configs(range(4)), compute, executor=executor.Ray(max_retries=0))
+        sweep.run(root, "toy", configs(range(4)), compute, executor=executor.Ray(max_retries=0))
     assert 2 not in [r["config"]["x"] for r in store.load(root, "toy")]
     assert store.verify(root)[1] in ([], [f"{root}: no records (no <experiment>/<hash>.json files)"])
     # a fresh start with retries: the worker dies again on a new point, is retried, and the sweep completes
     for m in markers.iterdir():
         m.unlink()
-    records = store.sweep(root, "toy", configs(range(6)), compute, executor=executor.Ray(max_retries=2))
+    records = sweep.run(root, "toy", configs(range(6)), compute, executor=executor.Ray(max_retries=2))
     assert [r["result"]["y"] for r in records] == [x ** 2 for x in range(6)]
     assert all(r["result"]["pid"] != os.getpid() for r in records)  # computed in Ray workers
     files = sorted((root / "toy").glob("*.json"))
@@ -106,8 +106,8 @@ def test_stored_points_are_read_back_not_recomputed(tmp_path):
     def square(c):
         return {"y": c["x"] ** 2, "pid": os.getpid()}
 
-    first = store.sweep(tmp_path, "toy", configs([0, 1]), square)  # a driver that stopped after two points
-    records = store.sweep(tmp_path, "toy", configs(range(4)), square, executor=executor.Ray())
+    first = sweep.run(tmp_path, "toy", configs([0, 1]), square)  # a driver that stopped after two points
+    records = sweep.run(tmp_path, "toy", configs(range(4)), square, executor=executor.Ray())
     assert records[:2] == first
     assert [r["result"]["pid"] == os.getpid() for r in records] == [True, True, False, False]
 
@@ -119,7 +119,7 @@ def test_an_error_in_a_point_reaches_the_driver_as_itself(tmp_path):
         return {"y": c["x"]}
 
     with pytest.raises(ValueError, match="a bad point"):
-        store.sweep(tmp_path, "toy", configs(range(2)), compute, executor=executor.Ray())
+        sweep.run(tmp_path, "toy", configs(range(2)), compute, executor=executor.Ray())
     assert [r["config"]["x"] for r in store.load(tmp_path, "toy")] in ([], [0])
 
 

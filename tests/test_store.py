@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from ntk_bridge import store
+from ntk_bridge import store, sweep
 from ntk_bridge.experiments import common
 
 
@@ -14,7 +14,7 @@ def _square(cfg):
 
 
 def _sweep(root, xs=range(4)):
-    return store.sweep(root, "sq", [{"x": x, "seed": 0} for x in xs], _square, seed_of=lambda c: c["seed"])
+    return sweep.run(root, "sq", [{"x": x, "seed": 0} for x in xs], _square, seed_of=lambda c: c["seed"])
 
 
 # ------------------------------------------------------------------ damaged records (issue #12.3)
@@ -200,15 +200,15 @@ def registered(monkeypatch):
 
 def test_records_carry_their_code_identity_and_a_bump_recomputes(tmp_path, registered):
     calls = []
-    first = store.sweep(tmp_path, "sq", [{"x": 3}], lambda c: calls.append(c) or _square(c))
+    first = sweep.run(tmp_path, "sq", [{"x": 3}], lambda c: calls.append(c) or _square(c))
     assert first[0]["code"] == {"ntk_bridge": store.versions()["ntk_bridge"], "algorithm": 1}
     assert first[0]["config_hash"] == store.config_hash("sq", {"x": 3}, algorithm=1) != \
         store.config_hash("sq", {"x": 3}, algorithm=None)
     assert store.stale(tmp_path) == [] and not store.verify(tmp_path)[1]
-    store.sweep(tmp_path, "sq", [{"x": 3}], lambda c: calls.append(c) or _square(c))
+    sweep.run(tmp_path, "sq", [{"x": 3}], lambda c: calls.append(c) or _square(c))
     assert len(calls) == 1                                   # same algorithm: read back
     registered(2)
-    again = store.sweep(tmp_path, "sq", [{"x": 3}], lambda c: calls.append(c) or _square(c))
+    again = sweep.run(tmp_path, "sq", [{"x": 3}], lambda c: calls.append(c) or _square(c))
     assert len(calls) == 2 and again[0]["code"]["algorithm"] == 2   # bumped: computed anew
     ((path, why),) = store.stale(tmp_path)
     assert path.stem == first[0]["config_hash"] and "algorithm version 1, the current is 2" in why
@@ -216,9 +216,9 @@ def test_records_carry_their_code_identity_and_a_bump_recomputes(tmp_path, regis
 
 
 def test_a_record_without_code_identity_is_stale_and_an_edited_one_damaged(tmp_path, registered):
-    old = store.sweep(tmp_path, "sq", [{"x": 1}], _square)[0]
+    old = sweep.run(tmp_path, "sq", [{"x": 1}], _square)[0]
     store.ALGORITHMS.pop("sq")
-    legacy = store.sweep(tmp_path, "sq", [{"x": 2}], _square)[0]    # as before code identities existed
+    legacy = sweep.run(tmp_path, "sq", [{"x": 2}], _square)[0]    # as before code identities existed
     assert legacy["code"] is None
     registered(1)
     ((path, why),) = store.stale(tmp_path)
@@ -251,7 +251,7 @@ def test_cli_verify_fails_on_a_stale_record(tmp_path, capsys):
 def test_manifest_lists_each_summary_with_its_code_identity(tmp_path, registered):
     from ntk_bridge import cli
 
-    pts = store.sweep(tmp_path, "sq", [{"x": 1}, {"x": 2}], _square)
+    pts = sweep.run(tmp_path, "sq", [{"x": 1}, {"x": 2}], _square)
     summary = store.save(tmp_path, "sq", {"xs": [1, 2]}, {"points": [p["config_hash"] for p in pts]}, kind="summary")
     (row,) = store.manifest(tmp_path)["summaries"]
     assert (row["experiment"], row["summary"], row["points"], row["current"]) == ("sq", summary["config_hash"], 2, True)
@@ -336,13 +336,13 @@ def test_the_seal_covers_every_field_and_is_recomputable(tmp_path):
 
 
 def test_records_without_a_seal_load_and_are_stale(tmp_path, registered):
-    rec = store.sweep(tmp_path, "sq", [{"x": 2}], _square)[0]
+    rec = sweep.run(tmp_path, "sq", [{"x": 2}], _square)[0]
     path = tmp_path / "sq" / f"{rec['config_hash']}.json"
     _edit(path, lambda r: r.pop("digest"))                                 # as written before seals existed
     assert store.get(tmp_path, "sq", {"x": 2})["result"] == {"square": 4}
     ((where, why),) = store.stale(tmp_path)
     assert where == path and "not sealed" in why
-    again = store.sweep(tmp_path, "sq", [{"x": 2}], _square)[0]           # a rerun recomputes it, sealed
+    again = sweep.run(tmp_path, "sq", [{"x": 2}], _square)[0]           # a rerun recomputes it, sealed
     assert "digest" in again and store.stale(tmp_path) == []
 
 

@@ -18,7 +18,7 @@ import dataclasses
 import time
 from typing import ClassVar
 
-from .. import store
+from .. import store, sweep
 from ..kernels import BACKENDS
 from ..predict import SPLITS, Adaptation
 from ..methods import Method, parse
@@ -118,7 +118,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     start = time.perf_counter()
     settings = list(_settings(config))
     points = [_point(config, a, v, L, s) for a, v, L in settings for s in range(config.seeds)]
-    records = store.sweep(root, NAME, points, evaluate, seed_of=lambda p: p["seed"], desc="ablations")
+    records = sweep.run(root, NAME, points, evaluate, seed_of=lambda p: p["seed"], desc="ablations")
     rows = []
     for i, (ablation, value, depth) in enumerate(settings):
         res = [r["result"] for r in records[i * config.seeds:(i + 1) * config.seeds]]

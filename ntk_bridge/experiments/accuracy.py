@@ -39,11 +39,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import metrics, probe, store, validate
+from .. import metrics, probe, store, sweep, validate
 from ..errors import NotComputable
 from ..kernels import BACKENDS
-from ..methods import Method, closed_form, parse
-from ..predict import Adaptation
+from ..methods import Method, parse
+from ..predict import Adaptation, closed_form
 from ..spec import MLPSpec
 from ..tasks import CLASSIFICATION, FAMILIES
 from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
@@ -209,7 +209,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     start = time.perf_counter()
     points = [point(config, family=f, depth=L, tau=tau, seed=s, **_probe(config, f)) for f in config.families
               for L in config.depths for tau in config.inner_times for s in range(config.seeds)]
-    records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc="accuracy (inf. width)")
+    records = sweep.run(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc="accuracy (inf. width)")
     from ..finite import SCHEDULE  # the outer schedule is part of a trained point's identity (issue #14)
 
     finite_points = [point(config, family=f, depth=config.finite_depth, tau=min(config.inner_times), width=w,
@@ -217,8 +217,8 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                            **_probe(config, f))
                      for f in config.families if f in config.finite_families
                      for w in config.widths for s in range(config.finite_seeds)]
-    finite_records = store.sweep(root, NAME, finite_points, _compute_finite, seed_of=lambda p: p["seed"],
-                                 desc="accuracy (finite width)") if config.widths else []
+    finite_records = sweep.run(root, NAME, finite_points, _compute_finite, seed_of=lambda p: p["seed"],
+                               desc="accuracy (finite width)") if config.widths else []
     rows = []
     for f in config.families:
         for L in config.depths:

@@ -28,11 +28,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import metrics, store, validate
+from .. import metrics, store, sweep, validate
 from ..errors import NotComputable
 from ..kernels import BACKENDS
-from ..methods import Method, closed_form
-from ..predict import SPLITS, Adaptation
+from ..methods import Method
+from ..predict import SPLITS, Adaptation, closed_form
 from ..spec import MLPSpec
 from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
 from .stats import LinearFit, PowerFit, Summary, stats
@@ -219,14 +219,14 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     grid |= {(L, lr, s) for L in config.lr_steps_depths for lr, s in config.lr_steps}
     points = [point(config, depth=L, lr=lr, steps=s, seed=seed)
               for L, lr, s in sorted(grid) for seed in range(config.seeds)]
-    records = store.sweep(root, NAME, points, evaluate, seed_of=lambda p: p["seed"], desc="closeness (inf. width)")
+    records = sweep.run(root, NAME, points, evaluate, seed_of=lambda p: p["seed"], desc="closeness (inf. width)")
     from ..finite import SCHEDULE  # the outer schedule is part of a trained point's identity (issue #14)
 
     finite_points = [point(config, depth=L, width=w, seed=seed, outer_steps=config.finite_outer_steps,
                            tol=config.finite_tol, schedule=SCHEDULE)
                      for L in config.finite_depths for w in config.widths for seed in range(config.finite_seeds)]
-    finite_records = store.sweep(root, NAME, finite_points, _compute_finite, seed_of=lambda p: p["seed"],
-                                 desc="closeness (finite width)") if config.widths else []
+    finite_records = sweep.run(root, NAME, finite_points, _compute_finite, seed_of=lambda p: p["seed"],
+                               desc="closeness (finite width)") if config.widths else []
 
     def at(L, lr, s):
         return [r["result"] for r in records

@@ -43,7 +43,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import conditioning, store, validate
+from .. import conditioning, store, sweep, validate
 from ..spec import MLPSpec
 from ..tasks import shared_feature
 from .common import check_int, point, save_summary, stat
@@ -221,7 +221,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     points = [point(config, **base, **{k: c[k] for k in _CURVE_KEYS}, similarity=s, seed=seed)
               for c in cs for s in config.similarities for seed in range(config.seeds)]
     finite = _finite_points(config, base)
-    records = store.sweep(root, NAME, points + finite, _compute, seed_of=lambda p: p["seed"])
+    records = sweep.run(root, NAME, points + finite, _compute, seed_of=lambda p: p["seed"])
     finite_records, records = records[len(points):], records[:len(points)]
     table = {}
     for r in records:

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import store, timing
+from .. import store, sweep, timing
 from ..predict import Adaptation
 from ..spec import MLPSpec
 from ..tasks import shared_feature
@@ -64,7 +64,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     """Time every method at every width (resumable per width); store the summary with the ratios."""
     start = time.perf_counter()
     points = [point(config, width=w) for w in config.widths]
-    records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: None, desc="cost")
+    records = sweep.run(root, NAME, points, _compute, seed_of=lambda p: None, desc="cost")
     rows = []
     for w, rec in zip(config.widths, records):
         res = rec["result"]

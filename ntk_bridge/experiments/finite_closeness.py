@@ -33,13 +33,12 @@ from typing import ClassVar
 import numpy as np
 
 from .. import methods as methods_
-from .. import metrics, store, validate
+from .. import metrics, store, sweep, validate
 from ..errors import NotComputable
-from ..predict import SPLITS, Adaptation
+from ..predict import SPLITS, Adaptation, closed_form
 from ..spec import MLPSpec
 from .common import TaskConfig, check_int, check_ints, kernel_table, point, save_summary, stat
 from .stats import Summary
-from .width import _fit as _fit_kept
 
 NAME = "finite-closeness"
 ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
@@ -161,7 +160,7 @@ def _compute(p: dict) -> dict:
              "initial_loss": None, "train_s": None, "pred": None, "pred_linearized": None, "pred_infinite": None}
     try:
         kfn = kernel_table(MLPSpec(depth=p["depth"], out_dim=train.out_dim), train, test)
-        closed = methods_.closed_form(m, kfn, train, test, adapt=adapt)
+        closed = closed_form(m, kfn, train, test, adapt=adapt)
         out = finite.decompose(spec, train, test, method=m, adapt=adapt, seed=p["seed"], closed=closed,
                                outer_steps=p["outer_steps"], tol=p["tol"])
     except NotComputable as exc:
@@ -217,7 +216,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     labels = config.labels()
     keys = [(lab, L, n, s) for lab, _ in labels for L in config.depths for n in config.widths_for(lab) for s in nets]
     points = [point(config, method=lab, depth=L, width=n, seed=s, schedule=finite.SCHEDULE) for lab, L, n, s in keys]
-    records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc=NAME)
+    records = sweep.run(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc=NAME)
     res = {k: r["result"] for k, r in zip(keys, records)}
     keep, excluded = {}, []
     for k, rec in zip(keys, records):
@@ -261,7 +260,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
         fit = None
         if len(set(xs)) >= 2 and mask.any():
             try:
-                fit = _fit_kept(xs, np.where(mask, errs, 1.0), mask, config.n_boot)
+                fit = metrics.fit_power_law_kept(xs, np.where(mask, errs, 1.0), mask, n_boot=config.n_boot)
             except ValueError as exc:  # an error of exactly 0 cannot be fitted in log-log
                 fit = {"error": str(exc)}
         if fit is not None and "r" in fit:

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import metrics, store
+from .. import metrics, store, sweep
 from ..kernels import BACKENDS, kernels
 from ..spec import MLPSpec
 from .common import check_choice, check_int, check_ints, point, save_summary, stat
@@ -73,9 +73,9 @@ def share(spec: MLPSpec, x: np.ndarray, backend: str = "native") -> dict:
 def _compute(p: dict) -> dict:
     rng = np.random.default_rng([p["seed"], 7])
     if p.get("family") == "digits":
-        from ..tasks import _digit_images
+        from ..tasks import digit_images
 
-        images = _digit_images("sphere")[0]
+        images = digit_images("sphere")[0]
         x = images[rng.choice(len(images), p["n_points"], replace=False)]
     else:
         x = rng.standard_normal((p["n_points"], p["dim"]))
@@ -89,7 +89,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     # family is in a point only when set: points on the sphere keep their records (and hashes)
     extra = {} if config.family is None else {"family": config.family}
     points = [point(config, depth=L, seed=s, **extra) for L in config.depths for s in range(config.seeds)]
-    records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"])
+    records = sweep.run(root, NAME, points, _compute, seed_of=lambda p: p["seed"])
     by_depth = {L: [r["result"] for r in records if r["config"]["depth"] == L] for L in config.depths}
     rows = [{"depth": L,
              "theory_diag_share": 1.0 / (L + 1),

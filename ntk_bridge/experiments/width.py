@@ -2,7 +2,7 @@
 
 For each depth, width, method and initialization seed, one centered net is trained
 (``nb.finite.fit_predict``) on one fixed draw of tasks and compared on the test queries with
-the infinite-width closed form (``nb.methods.closed_form``): ``err = ||f_width - f_inf|| /
+the infinite-width closed form (``nb.predict.closed_form``): ``err = ||f_width - f_inf|| /
 ||f_inf||``.  The summary fits ``err ~ c * width^-r`` per method and depth (theory: ``r =
 1/2``), with a bootstrap interval over seeds, and reports the finite-width gap MTL vs each GBML
 method beside the infinite-width one (the records keep the test predictions for that).
@@ -24,10 +24,10 @@ from typing import ClassVar
 import numpy as np
 
 from .. import methods as methods_
-from .. import metrics, store, validate
+from .. import metrics, store, sweep, validate
 from ..errors import NotComputable
 from ..kernels import BACKENDS
-from ..predict import SPLITS, Adaptation
+from ..predict import SPLITS, Adaptation, closed_form
 from ..spec import MLPSpec
 from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
 from .stats import Summary
@@ -108,7 +108,7 @@ def _infinite(p: dict, train, test) -> np.ndarray:
     spec = MLPSpec(depth=p["depth"], out_dim=train.out_dim)
     kfn = kernel_table(spec, train, test, backend=p["backend"])
     method = methods_.parse(p["method"], split=p["split"])
-    return methods_.closed_form(method, kfn, train, test, adapt=Adaptation(p["lr"], p["steps"]))
+    return closed_form(method, kfn, train, test, adapt=Adaptation(p["lr"], p["steps"]))
 
 
 def _compute(p: dict) -> dict:
@@ -149,24 +149,6 @@ def exclusion(result: dict, include_unconverged: bool = False) -> str | None:
     return None
 
 
-def _fit(widths, errs: np.ndarray, keep: np.ndarray, n_boot: int) -> dict | None:
-    """``err ~ c * width^-r`` over the kept points (``errs``, ``keep``: seeds x widths).
-
-    Every point kept: ``metrics.fit_power_law`` (bootstrap over seeds).  Some left out: the
-    fit of each width's geometric mean over its kept seeds (the same point estimate; the
-    interval then resamples widths) over the widths with a kept seed; ``None`` below two.
-    """
-    if keep.all():
-        return metrics.fit_power_law(widths, errs, n_boot=n_boot)
-    cols = keep.any(axis=0)
-    if cols.sum() < 2:
-        return None
-    logs = np.where(keep, np.log(np.where(keep, errs, 1.0)), 0.0)
-    geo = np.exp(logs[:, cols].sum(0) / keep[:, cols].sum(0))
-    fit = metrics.fit_power_law(np.asarray(widths)[cols], geo[None], n_boot=n_boot)
-    return dict(fit, excluded=int((~keep).sum()), interval="bootstrap over widths (some seeds excluded)")
-
-
 def _stat(values, keep) -> dict | None:
     kept = [v for v, k in zip(values, keep) if k]
     if not kept:
@@ -185,7 +167,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     from ..finite import SCHEDULE  # the outer schedule is part of a trained point's identity (issue #14)
 
     points = [point(config, depth=L, width=w, method=m, seed=s, schedule=SCHEDULE) for L, w, m, s in keys]
-    records = store.sweep(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc="width")
+    records = sweep.run(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc="width")
     res = {k: r["result"] for k, r in zip(keys, records)}
     excluded = []
     keep = {}
@@ -203,7 +185,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
             mask = np.array([[keep[L, w, m, s] for w in ws] for s in seeds])
             by_width = {w: _stat(errs[:, j], mask[:, j]) for j, w in enumerate(ws)}
             summary[f"{L}/{m}/err"] = [by_width.get(w) for w in config.widths]
-            summary[f"{L}/{m}/fit"] = _fit(ws, errs, mask, config.n_boot)
+            summary[f"{L}/{m}/fit"] = metrics.fit_power_law_kept(ws, errs, mask, n_boot=config.n_boot)
             summary[f"{L}/{m}/converged"] = all(res[L, w, m, s]["converged"] for w in ws for s in seeds)
             summary[f"{L}/{m}/excluded"] = int((~mask).sum())
         if "mtl-shared" in config.methods:

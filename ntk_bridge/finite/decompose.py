@@ -5,7 +5,7 @@ For one initialization ``p0`` (seed) of a finite net, three predictions on the t
 * ``trained``: the centered net actually trained (``fit_predict``);
 * ``linearized``: the same net linearized at ``p0`` and trained to convergence, computed
   exactly as the closed form fed the net's **empirical** kernels at ``p0``
-  (``methods.closed_form(method, empirical kernel_fn, ...)``);
+  (``predict.closed_form(method, empirical kernel_fn, ...)``);
 * ``closed``: the infinite-width closed form (analytic kernels).
 
 Then, with ``rel(a, b) = ||a - b|| / ||b||``::
@@ -25,15 +25,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import metrics, validate
+from .. import metrics
 from ..errors import NotComputable
 from ..kernels import empirical
-from ..methods import closed_form
 from ..precision import x64
-from ..predict import Adaptation, analytic
+from ..predict import Adaptation, analytic, closed_form
 from ..spec import MLPSpec
 from ..tasks import TaskSet
-from .initial import _prepare
+from .initial import prepare
 from .problem import resolve
 
 
@@ -45,7 +44,7 @@ def initial_params(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil
     """
     m = resolve(method, split)
     with x64():
-        prep = _prepare(spec, train, test, m, validate.integer("seed", seed, 0), True, "float64")
+        prep = prepare(spec, train, test, method=m, seed=seed, dtype="float64")
         return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), prep.test_base)
 
 
@@ -62,7 +61,7 @@ def linearized_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="
                        ridge: float = 0.0) -> np.ndarray:
     """The prediction of the net of ``seed`` linearized at init and trained to convergence, ``(tasks, query, k)``.
 
-    Exactly ``methods.closed_form(method, kernel_fn)`` with the empirical kernels of the engine's
+    Exactly ``predict.closed_form(method, kernel_fn)`` with the empirical kernels of the engine's
     initial net (:func:`initial_params`); centered, so it starts from the zero function.
 
     Raises:

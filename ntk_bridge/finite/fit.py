@@ -30,7 +30,7 @@ from ..predict import Adaptation
 from ..spec import MLPSpec
 from ..tasks import TaskSet
 from . import guards, net
-from .initial import _prepare, test_delta
+from .initial import prepare, test_delta
 from .problem import DEVICES, DTYPES, Problem, problem, resolve
 
 MAX_HALVINGS = 8  # outer-step halvings (a step 256x smaller) before training gives up
@@ -114,7 +114,7 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
                 progress: bool = False, return_info: bool = False):
     """Train finite nets of ``spec`` on ``train`` with ``method``, adapt on each test support, predict its query.
 
-    The finite-width counterpart of ``nb.methods.closed_form`` / ``nb.predict.gbml`` /
+    The finite-width counterpart of ``nb.predict.closed_form`` / ``nb.predict.gbml`` /
     ``nb.predict.mtl`` (theory.md §3–6): same shapes in and out.  ``n_ensemble`` nets (seeds
     ``seed, seed+1, ...``) are averaged.
 
@@ -277,7 +277,8 @@ def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: T
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    prep = jax.device_put(_prepare(cfg.spec, train, test, m, seed, opt.centered, opt.dtype), dev)
+    prep = prepare(cfg.spec, train, test, method=m, seed=seed, centered=opt.centered, dtype=opt.dtype)
+    prep = jax.device_put(prep, dev)
     base, data = prep.base, prep.train
     delta = jax.tree_util.tree_map(jnp.zeros_like, base)
     init_abs = float(net.init_max_abs(cfg, base, prep.test_base, data, prep.test))

@@ -71,14 +71,10 @@ def prepare(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", spli
     validate.instance("train", train, TaskSet)
     validate.instance("test", test, TaskSet)
     train.check_compatible(test, "test")
-    return _prepare(spec, train, test, resolve(method, split, test_head), validate.integer("seed", seed, 0),
-                    validate.flag("centered", centered), validate.choice("dtype", dtype, DTYPES))
-
-
-def _prepare(spec: MLPSpec, train: TaskSet, test: TaskSet, m: methods.Method, seed: int, centered: bool,
-             dtype: str) -> Prepared:
-    """:func:`prepare` on checked arguments."""
-    dt = jnp.dtype(dtype)
+    m = resolve(method, split, test_head)
+    seed = validate.integer("seed", seed, 0)
+    centered = validate.flag("centered", centered)
+    dt = jnp.dtype(validate.choice("dtype", dtype, DTYPES))
     cast = functools.partial(jax.tree_util.tree_map, lambda a: jnp.asarray(a, dt))
     with x64(False):  # draw in float32 whatever the dtype: one seed, one net, in both dtypes
         key_init, key_heads, _ = jax.random.split(jax.random.PRNGKey(seed), 3)

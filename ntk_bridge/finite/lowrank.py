@@ -72,7 +72,7 @@ def layer_kinds(cfg: Problem, n_inner: int, in_dim: int, mode: str = "auto") -> 
 
 
 def _layers(spec, params):
-    """``[(W, b, c)]`` for the hidden layers then the head, ``c = std / sqrt(fan_in)`` (``spec._dense``)."""
+    """``[(W, b, c)]`` for the hidden layers then the head, ``c = std / sqrt(fan_in)`` (``spec.dense``)."""
     out = [(w, b, spec.w_std / math.sqrt(w.shape[0])) for w, b in params["body"]]
     w, b = params["head"]
     return out + [(w, b, spec.head_std / math.sqrt(w.shape[0]))]

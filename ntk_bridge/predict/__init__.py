@@ -21,19 +21,22 @@ Modules, one idea each:
     device          device="numpy" (NumPy/SciPy, the default) | "cpu" | "gpu" (JAX, float64)
     progress        stages of a closed form that runs longer than a few seconds, on stderr
     spec_level      analytic, gbml, mtl, no_transfer of an MLPSpec
+    method_level    closed_form of a Method (nb.methods)
 
-``meta_ntk`` and ``inner_operator`` are looked up in this namespace at call time, so
-replacing one here reaches every predictor.
+The formulas a closed form is built on are parameters: ``meta_ntk(..., inner_operator=)`` and
+``gbml_predictor(..., meta_ntk=)`` (default: the functions here), so a check can run the
+predictors on a replaced formula.
 """
 from ..methods import ALGOS, HEADS, SPLITS
 from .device import DEVICES
 from .inner_loop import Adaptation, inner_operator
 from .meta_learning import MetaNTK, gbml_from_kernels, gbml_predictor, gbml_sets, meta_ntk
+from .method_level import closed_form
 from .multi_task import mtl_from_kernels, mtl_predictor, no_transfer_from_kernels
 from .outer_solve import MAX_COND, OuterSolve
 from .predictor import INNER, Predictor
 from .spec_level import analytic, gbml, mtl, no_transfer
 
 __all__ = ["ALGOS", "Adaptation", "DEVICES", "HEADS", "INNER", "MAX_COND", "MetaNTK", "OuterSolve", "Predictor",
-           "SPLITS", "analytic", "gbml", "gbml_from_kernels", "gbml_predictor", "gbml_sets", "inner_operator",
+           "SPLITS", "analytic", "closed_form", "gbml", "gbml_from_kernels", "gbml_predictor", "gbml_sets", "inner_operator",
            "meta_ntk", "mtl", "mtl_from_kernels", "mtl_predictor", "no_transfer", "no_transfer_from_kernels"]

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 import numpy as np
 
 from .inner_loop import Adaptation
-from .kernel_blocks import KernelFn, api
+from .kernel_blocks import KernelFn
 
 BLOCK_POINTS = 1024   # points per task block: two tiles of 1024^2 float64 (8 MiB each) per thread
 ROW_CHUNK = 2048      # rows per chunk of the in-place passes over an (M, M) matrix (temporaries ~ 2048 x M)
@@ -110,11 +111,13 @@ def row_maps(a: np.ndarray, p: int, *, same: bool, first_order: bool) -> np.ndar
 
 
 def meta_blocks(kernel_fn: KernelFn, x_in: np.ndarray, x_out: np.ndarray, y_in: np.ndarray, *, algo: str,
-                adapt: Adaptation, same: bool, lower_only: bool, block_points: int | None = None):
+                adapt: Adaptation, same: bool, lower_only: bool, inner_operator: Callable,
+                block_points: int | None = None):
     """Blocked meta-NTK of theory.md §3: ``(phi (N q, N q), a (N, s, q), f0 (N, q, k))``.
 
     ``phi`` is ``Phi`` (its lower triangle only when ``lower_only``) or, for ``algo="fomaml"``,
-    the full non-symmetric ``Psi``.  ``inner_operator`` is called once per block of tasks.
+    the full non-symmetric ``Psi``.  ``inner_operator(K, adapt) -> T`` (:func:`.inner_loop.inner_operator`)
+    is called once per block of tasks.
     """
     n, s, q = x_in.shape[0], x_in.shape[1], x_out.shape[1]
     pts = points(x_in, x_out, same)
@@ -131,7 +134,7 @@ def meta_blocks(kernel_fn: KernelFn, x_in: np.ndarray, x_out: np.ndarray, y_in: 
         nb = blk.stop - blk.start
         own = np.arange(nb)
         k_in = np.asarray(k.sigma if anil else k.theta).reshape(nb, p, nb, p)[own, :, own]   # (nb, p, p) per task
-        t_op = api().inner_operator(np.ascontiguousarray(k_in[:, :s, :s]), adapt)
+        t_op = inner_operator(np.ascontiguousarray(k_in[:, :s, :s]), adapt)
         a[blk] = np.matmul(t_op, k_in[:, :s, p - q:])                                      # A_i = T_i K_in(X_i, X'_i)
         left[blk] = row_maps(a[blk], p, same=same, first_order=False)
         rows = slice(blk.start * q, blk.stop * q)

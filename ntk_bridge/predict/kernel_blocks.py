@@ -10,7 +10,6 @@ A predictor needs three kinds of blocks of a kernel function ``kernel_fn(x1, x2=
 """
 from __future__ import annotations
 
-import sys
 from typing import Callable
 
 import numpy as np
@@ -59,10 +58,3 @@ def check_times(t):
             raise ValueError("t must be None, a number >= 0 or a non-empty sequence of them, got []")
         return times, True
     return [validate.nonnegative("t", t)], False
-
-
-def api():
-    """The package ``ntk_bridge.predict``: the predictors look ``meta_ntk`` and ``inner_operator`` up there
-    at call time, so that replacing one formula there (the mutation tests of ``proofs_checks``)
-    reaches every predictor built on it."""
-    return sys.modules[__package__]

@@ -15,7 +15,7 @@ First-order MAML replaces ``Phi`` by the non-symmetric ``Psi_ij = dF_i J(X'_j)^T
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -25,8 +25,8 @@ from ..methods import ALGOS, SPLITS
 from ..tasks import TaskSet
 from . import assembly
 from .device import backend
-from .inner_loop import Adaptation
-from .kernel_blocks import KernelFn, api, check_common, check_times, flat, stacked_points
+from .inner_loop import Adaptation, inner_operator
+from .kernel_blocks import KernelFn, check_common, check_times, flat, stacked_points
 from .outer_solve import OuterSolve
 from .predictor import Finetune, Predictor
 from .progress import Progress
@@ -58,7 +58,8 @@ def gbml_sets(train: TaskSet, split: str):
 
 
 def meta_ntk(kernel_fn: KernelFn, train: TaskSet, *, algo: str = "anil", adapt: Adaptation = Adaptation(),
-             split: str = "disjoint", device: str = "numpy", lower_only: bool = False) -> MetaNTK:
+             split: str = "disjoint", device: str = "numpy", lower_only: bool = False,
+             inner_operator: Callable = inner_operator) -> MetaNTK:
     """``Phi_ij = Theta(X'_i,X'_j) - A_i^T Theta(X_i,X'_j) - Theta(X'_i,X_j) A_j + A_i^T Theta(X_i,X_j) A_j``.
 
     FOMAML: ``Psi_ij = Theta(X'_i,X'_j) - A_i^T Theta(X_i,X'_j)``.  Assembled block by block on the
@@ -66,6 +67,7 @@ def meta_ntk(kernel_fn: KernelFn, train: TaskSet, *, algo: str = "anil", adapt: 
     call per pair of task blocks, each kernel entry once.  ``device`` is only validated (the
     solves run there, not the assembly).  ``lower_only=True`` writes the lower triangle of the
     symmetric ``Phi`` only (upper left zero), for the in-place NumPy solve; ``Psi`` is always full.
+    ``inner_operator(K, adapt) -> T``: the inner operator ``T_i`` is built with (theory.md §2).
     """
     validate.instance("train", train, TaskSet)
     validate.choice("algo", algo, ALGOS)
@@ -75,7 +77,7 @@ def meta_ntk(kernel_fn: KernelFn, train: TaskSet, *, algo: str = "anil", adapt: 
     backend(device)
     x_in, y_in, x_out, y_out = gbml_sets(train, split)
     phi, a, f0 = assembly.meta_blocks(kernel_fn, x_in, x_out, y_in, algo=algo, adapt=adapt, same=split == "same",
-                                      lower_only=bool(lower_only))
+                                      lower_only=bool(lower_only), inner_operator=inner_operator)
     return MetaNTK(phi, f0, a, x_in, y_in, x_out, y_out)
 
 
@@ -108,12 +110,16 @@ def check_conflicting_duplicates(x_out: np.ndarray, y_out: np.ndarray, split: st
 
 def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: str = "anil",
                    adapt: Adaptation = Adaptation(), split: str = "disjoint", ridge: float = 0.0,
-                   device: str = "numpy", _consume: bool = False) -> Predictor:
+                   device: str = "numpy", consume: bool = False,
+                   meta_ntk: Callable[..., MetaNTK] = meta_ntk) -> Predictor:
     """GBML meta-trained for outer time ``t``, then adapted on each test task: ``fn(t=None)``.
 
     Builds the meta-NTK, ``psi`` on the test points and the test-time inner loop once; each
     ``fn(t)`` costs a product with the cached factorization of ``Phi`` (theory.md §3).  A build or
     factorization longer than a few seconds reports its stages on stderr (:mod:`.progress`).
+    ``consume=True`` lets the factorization overwrite the meta-NTK instead of copying it (one
+    ``(N q)^2`` array less; ``fn`` then takes one kind of ``t`` only, :class:`OuterSolve`).
+    ``meta_ntk``: the function building the meta-NTK (default :func:`meta_ntk`).
 
     Returns:
       :class:`Predictor`: ``fn(t)`` -> ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence).
@@ -126,6 +132,7 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
     ridge = check_common(train, test, adapt, ridge)
     validate.choice("algo", algo, ALGOS)
     validate.choice("split", split, SPLITS)
+    consume = validate.flag("consume", consume)
     be = backend(device)
     x_in, _, x_out, y_out = gbml_sets(train, split)
     if ridge == 0.0:
@@ -133,8 +140,8 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
     same, first_order = split == "same", algo == "fomaml"
     with Progress(f"GBML closed form ({algo}, split={split!r}, {train.n_tasks} training tasks)",
                   "meta-NTK assembly") as progress:
-        mk = api().meta_ntk(kernel_fn, train, algo=algo, adapt=adapt, split=split, device=device,
-                            lower_only=be.is_numpy and not first_order)
+        mk = meta_ntk(kernel_fn, train, algo=algo, adapt=adapt, split=split, device=device,
+                      lower_only=be.is_numpy and not first_order)
         progress.stage("test rows")
         if first_order:       # psi(x)_j = Theta(x, X'_j)
             rows = assembly.outer_rows(kernel_fn, stacked_points(test), mk.x_out)
@@ -152,20 +159,21 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
     with be.scope():
         rows = be.put(rows)
         solver = OuterSolve(be.put(phi), be.put(r), be=be, ridge=ridge, name=name, symmetric=not first_order,
-                            consume=_consume, fix=", or lower adapt.lr / adapt.steps")
+                            consume=consume, fix=", or lower adapt.lr / adapt.steps")
     del phi
     return Predictor(be, finetune, solver, rows, train.out_dim, {"n_outer": int(m), "train_tasks": train.n_tasks})
 
 
 def gbml_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: str = "anil",
                       adapt: Adaptation = Adaptation(), split: str = "disjoint", ridge: float = 0.0,
-                      t=None, device: str = "numpy", return_info: bool = False):
+                      t=None, device: str = "numpy", return_info: bool = False,
+                      meta_ntk: Callable[..., MetaNTK] = meta_ntk):
     """GBML predictions after outer time ``t`` (``None``: to convergence); see :func:`gbml_predictor`.
 
     Returns ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence of ``t``), and
     with ``return_info`` also ``{"cond", "n_outer", "train_tasks"}``.
     """
     fn = gbml_predictor(kernel_fn, train, test, algo=algo, adapt=adapt, split=split, ridge=ridge, device=device,
-                        _consume=not check_times(t)[1])
+                        consume=not check_times(t)[1], meta_ntk=meta_ntk)
     pred = fn(t)
     return (pred, fn.info) if return_info else pred

@@ -42,14 +42,15 @@ def mtl_kernel(theta, sigma, n: int, xp):
 
 def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: str = "shared",
                   adapt: Adaptation = Adaptation(), ridge: float = 0.0, device: str = "numpy",
-                  _consume: bool = False) -> Predictor:
+                  consume: bool = False) -> Predictor:
     """MTL trained for time ``t`` (``None``: to convergence), then head fine-tuning: ``fn(t=None)``.
 
     Shared heads: the MTL kernel assembled tile by tile (one kernel call per pair of task blocks,
     :mod:`.assembly`), the test rows one call per block of training tasks.  Independent
     heads: the prediction is the no-transfer baseline whatever ``t``; only the per-task blocks are
     evaluated, for the condition number reported in ``info``.  A build or factorization longer
-    than a few seconds reports its stages on stderr (:mod:`.progress`).
+    than a few seconds reports its stages on stderr (:mod:`.progress`).  ``consume``: as for
+    :func:`~.meta_learning.gbml_predictor`.
 
     Raises:
       NotComputable: a diverging inner loop, a singular/indefinite/ill-conditioned MTL kernel.
@@ -57,6 +58,7 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
     """
     ridge = check_common(train, test, adapt, ridge)
     validate.choice("heads", heads, HEADS)
+    consume = validate.flag("consume", consume)
     be = backend(device)
     x, y = train.merged()
     n, m = x.shape[:2]
@@ -75,7 +77,7 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
     with be.scope():
         rows = be.put(rows)
         solver = OuterSolve(be.put(k_mtl), be.put(flat(y)), be=be, ridge=ridge, name=f"MTL kernel (heads={heads!r})",
-                            consume=_consume, fix=", or remove repeated training points")
+                            consume=consume, fix=", or remove repeated training points")
     del k_mtl   # the NumPy solve may factor it in place: hold no other reference
     return Predictor(be, finetune, solver, rows, train.out_dim, info)
 
@@ -85,7 +87,7 @@ def mtl_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, head
                      return_info: bool = False):
     """MTL predictions after training time ``t``; see :func:`mtl_predictor` (shapes as for GBML)."""
     fn = mtl_predictor(kernel_fn, train, test, heads=heads, adapt=adapt, ridge=ridge, device=device,
-                       _consume=not check_times(t)[1])
+                       consume=not check_times(t)[1])
     pred = fn(t)
     return (pred, fn.info) if return_info else pred
 

@@ -16,8 +16,8 @@ import numpy as np
 from .. import validate
 from ..tasks import TaskSet
 from .device import Backend, einsum, host
-from .inner_loop import Adaptation
-from .kernel_blocks import KernelFn, api, check_times, per_task
+from .inner_loop import Adaptation, inner_operator
+from .kernel_blocks import KernelFn, check_times, per_task
 from .outer_solve import OuterSolve
 
 INNER = ("head", "all")   # which parameters the test-time inner loop adapts: K_in = Sigma or Theta
@@ -36,7 +36,7 @@ class Finetune:
         k_qs = per_task(kernel_fn, test.xq, test.xs)
         pick = (lambda k: k.sigma) if inner == "head" else (lambda k: k.theta)
         with be.scope():
-            tt = api().inner_operator(be.put(pick(k_ss)), adapt)
+            tt = inner_operator(be.put(pick(k_ss)), adapt)
             self.a = einsum(be.xp, "nqs,nst->nqt", be.put(pick(k_qs)), tt)
             self.ys = be.put(test.ys)
         self.n_support, self.xp = test.n_support, be.xp

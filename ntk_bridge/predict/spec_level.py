@@ -23,7 +23,8 @@ def analytic(spec: MLPSpec, backend: str = "native") -> KernelFn:
     return kernel_fn
 
 
-def _check_out_dim(spec: MLPSpec, tasks: TaskSet, name: str) -> None:
+def check_out_dim(spec: MLPSpec, tasks: TaskSet, name: str) -> None:
+    """``ValueError`` unless ``tasks`` (called ``name``) is a :class:`TaskSet` with ``spec``'s ``out_dim``."""
     validate.instance("spec", spec, MLPSpec)
     validate.instance(name, tasks, TaskSet)
     if tasks.out_dim != spec.out_dim:
@@ -34,7 +35,7 @@ def gbml(spec: MLPSpec, train: TaskSet, test: TaskSet, *, algo: str = "anil", ad
          split: str = "disjoint", ridge: float = 0.0, t=None, backend: str = "native", device: str = "numpy",
          return_info: bool = False):
     """Infinite-width GBML predictor of ``spec`` (see :func:`gbml_predictor`), ``(tasks, query, out_dim)``."""
-    _check_out_dim(spec, train, "train")
+    check_out_dim(spec, train, "train")
     return gbml_from_kernels(analytic(spec, backend), train, test, algo=algo, adapt=adapt, split=split,
                              ridge=ridge, t=t, device=device, return_info=return_info)
 
@@ -42,7 +43,7 @@ def gbml(spec: MLPSpec, train: TaskSet, test: TaskSet, *, algo: str = "anil", ad
 def mtl(spec: MLPSpec, train: TaskSet, test: TaskSet, *, heads: str = "shared", adapt: Adaptation = Adaptation(),
         ridge: float = 0.0, t=None, backend: str = "native", device: str = "numpy", return_info: bool = False):
     """Infinite-width MTL predictor of ``spec`` (see :func:`mtl_predictor`), ``(tasks, query, out_dim)``."""
-    _check_out_dim(spec, train, "train")
+    check_out_dim(spec, train, "train")
     return mtl_from_kernels(analytic(spec, backend), train, test, heads=heads, adapt=adapt, ridge=ridge, t=t,
                             device=device, return_info=return_info)
 
@@ -50,5 +51,5 @@ def mtl(spec: MLPSpec, train: TaskSet, test: TaskSet, *, heads: str = "shared", 
 def no_transfer(spec: MLPSpec, test: TaskSet, *, adapt: Adaptation = Adaptation(), inner: str = "head",
                 backend: str = "native", device: str = "numpy") -> np.ndarray:
     """Infinite-width no-transfer baseline of ``spec`` (see :func:`no_transfer_from_kernels`)."""
-    _check_out_dim(spec, test, "test")
+    check_out_dim(spec, test, "test")
     return no_transfer_from_kernels(analytic(spec, backend), test, adapt=adapt, inner=inner, device=device)
