@@ -70,18 +70,19 @@ test-latest: install-latest ## the suite on the newest JAX only, in one process 
 # this code: about 4 CPU-hours on the 2-core machine (finite-closeness ~90 min, closeness and
 # accuracy ~45 min each, ablate ~20, conditioning ~15; measured 2026-11-23).  Resumable: points
 # already made by the current algorithm versions are read back.  Then the records made by older
-# code are removed and results/reference/manifest.json lists every summary with its code identity.
+# code are removed and results/reference/manifest.json lists every summary with its code identity;
+# selection.json names the summaries figures and the appendix read (the full sweeps, --select).
 # On a GPU machine, the finite-width parts run there: `NTK=ntk-bridge make reference` with jax[cuda].
 REF ?= results/reference
 NTK ?= $(VENV)/bin/ntk-bridge
 reference: install          ## regenerate every reference result with this code, then its manifest
 	$(NTK) reproduce --quick --results $(REF) --out out/reference
-	$(NTK) conditioning --results $(REF)
+	$(NTK) conditioning --results $(REF) --select
 	for e in closeness accuracy kernel-share ablate; do \
-	  $(NTK) $$e --family digits --results $(REF) || exit 1; done
-	$(NTK) width --depths 2 --widths 256 1024 4096 --seeds 2 --results $(REF)
-	$(NTK) finite-closeness --results $(REF)
-	$(NTK) finite-closeness --family digits --results $(REF)
+	  $(NTK) $$e --family digits --results $(REF) --select || exit 1; done
+	$(NTK) width --depths 2 --widths 256 1024 4096 --seeds 2 --results $(REF) --select
+	$(NTK) finite-closeness --results $(REF) --select
+	$(NTK) finite-closeness --family digits --results $(REF) --select
 	$(NTK) verify --results $(REF) --remove-stale --manifest
 	$(VENV)/bin/python -m proofs_checks --out $(REF)/checks.json
 	$(NTK) figures --results $(REF) --out $(REF)/figures

@@ -3,7 +3,8 @@
     ntk-bridge closeness|width|kernel-share|accuracy|cost|ablate|finite-closeness|conditioning
                [--quick] [--results DIR] [--seeds N] [--depths L ...] [--widths N ...] [--family F]
                [--backend native|nt] ... [--executor local|ray] [--address ADDR] [--gpus-per-point G]
-               (each experiment takes exactly the options its Config has; its --help lists them)
+               [--select]  (each experiment takes exactly the options its Config has; its --help lists them)
+    ntk-bridge select    [--quick] [--results DIR] [EXPERIMENT[@digits]=HASH ...]
     ntk-bridge figures   [--quick] [--results DIR] [--out DIR]
     ntk-bridge check     [proofs_checks options, e.g. --fast]
     ntk-bridge appendix  --out DIR [appendix options]
@@ -18,6 +19,10 @@ line (records stored, how to resume) and status 130.  A results folder that cann
 the command with status 1 and one line.  ``--executor ray`` computes the sweep points as Ray
 tasks (a local Ray instance, or the cluster at ``--address``) with the same records
 (:mod:`ntk_bridge.executor`).
+
+Figures and the appendix read, per experiment, the summary ``DIR/selection.json`` names
+(:mod:`ntk_bridge.selection`), or the only one there is; ``reproduce`` names the summaries it
+made, an experiment command with ``--select`` its own, ``ntk-bridge select`` lists and sets them.
 """
 from __future__ import annotations
 
@@ -99,7 +104,15 @@ def _parser() -> argparse.ArgumentParser:
         for flag, field, kwargs in _SWEEP_OPTIONS:
             if field in fields or (field == "family" and fields & {"tasks", "families"}):
                 p.add_argument(flag, **kwargs)
+        p.add_argument("--select", action="store_true",
+                       help="name this run's summary in DIR/selection.json: the one figures and the appendix read")
         _executor_options(p)
+    p = sub.add_parser("select", help="which summary of each experiment figures and the appendix read "
+                                      "(DIR/selection.json): list, or set with KEY=HASH")
+    p.add_argument("--quick", action="store_true", help="read results/quick/ (default results/)")
+    p.add_argument("--results", type=Path, metavar="DIR")
+    p.add_argument("pairs", nargs="*", metavar="KEY=HASH",
+                   help="KEY: an experiment, or EXPERIMENT@digits for its sweep on digits; HASH: a summary's hash")
     p = sub.add_parser("figures", help="draw every figure from stored records")
     p.add_argument("--quick", action="store_true", help="read results/quick/ (default results/)")
     p.add_argument("--results", type=Path, metavar="DIR")
@@ -191,9 +204,18 @@ def verify(results: Path, remove_stale: bool = False) -> int:
     Stale: made by another algorithm version of its experiment than this code's (``store.stale``);
     ``remove_stale`` deletes those files instead (then they do not count).
     """
-    from . import experiments, store
+    from . import experiments, selection, store
 
     counts, problems, notes = store.verify(results)
+    with store.read_only():  # what the reports would read: a named summary that is gone is a problem
+        for name in counts:
+            for digits in (False, True):
+                try:
+                    selection.summary(results, name, digits)
+                except selection.Ambiguous as exc:
+                    notes.append(str(exc))
+                except (store.MissingRecords, ValueError) as exc:
+                    problems.append(str(exc))
     stale = store.stale(results, experiments.algorithms())
     known = set(EXPERIMENTS)
     print(f"verify {results}: {sum(sum(c.values()) for c in counts.values())} valid records")
@@ -219,6 +241,38 @@ def verify(results: Path, remove_stale: bool = False) -> int:
     return 1 if problems or stale else 0
 
 
+def select(results: Path, pairs: list[str]) -> int:
+    """Set ``KEY=HASH`` entries of ``results/selection.json`` (each checked), then list every experiment's
+    summaries, the selected one marked; 2 with one line on a malformed pair or an unknown summary."""
+    from . import selection
+
+    for pair in pairs:
+        key, sep, hash_ = pair.partition("=")
+        experiment, _, kind = key.partition("@")
+        if not sep or not hash_ or kind not in ("", "digits") or experiment not in EXPERIMENTS:
+            print(f"ntk-bridge select: error: {pair!r} is not KEY=HASH with KEY one of {', '.join(EXPERIMENTS)} "
+                  f"(EXPERIMENT@digits for a sweep on digits)", file=sys.stderr)
+            return 2
+        found = [r for r in selection.candidates(results, experiment, kind == "digits") if r["config_hash"] == hash_]
+        if not found:
+            print(f"ntk-bridge select: error: no {key} summary {hash_} under {results / experiment} "
+                  f"(run `ntk-bridge select --results {results}` to list them)", file=sys.stderr)
+            return 2
+        selection.select(results, found[0])
+    table = selection.read(results)
+    for experiment in EXPERIMENTS:
+        for digits in (False, True):
+            found = selection.candidates(results, experiment, digits)
+            if not found:
+                continue
+            key = selection.key(experiment, digits)
+            named = table.get(key) or (found[0]["config_hash"] if len(found) == 1 else None)
+            print(f"{key}:" + ("" if named else "  (several, none selected: figures and the appendix stop)"))
+            for record in found:
+                print(f"  {'*' if record['config_hash'] == named else ' '} {selection.describe(record)}")
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of ``ntk-bridge``; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -239,8 +293,8 @@ def main(argv=None) -> int:
     if results.exists() and not results.is_dir():
         print(f"ntk-bridge {cmd}: error: --results {results} is not a directory", file=sys.stderr)
         return 2
-    if cmd == "verify" and not results.exists():
-        print(f"ntk-bridge verify: error: results folder {results} does not exist", file=sys.stderr)
+    if cmd in ("verify", "select") and not results.exists():
+        print(f"ntk-bridge {cmd}: error: results folder {results} does not exist", file=sys.stderr)
         return 2
     try:
         return _run(cmd, args, results, out)
@@ -263,14 +317,16 @@ def _run(cmd: str, args, results: Path, out: Path) -> int:
     if cmd == "verify":
         status = verify(results, args.remove_stale)
         if args.manifest and results.is_dir():
-            from . import atomic, experiments, store
+            from . import atomic, experiments, selection, store
 
-            doc = store.manifest(results, experiments.algorithms())
+            doc = dict(store.manifest(results, experiments.algorithms()), selection=selection.read(results))
             atomic.write_text(results / "manifest.json", json.dumps(doc, indent=1) + "\n")
             print(f"manifest: {len(doc['summaries'])} summaries -> {results / 'manifest.json'}")
         return status
     if cmd == "figures":
         return _figures(results, args.out or out / "figures")
+    if cmd == "select":
+        return select(results, args.pairs)
     from . import executor, experiments
 
     try:
@@ -297,7 +353,12 @@ def _run(cmd: str, args, results: Path, out: Path) -> int:
         print(f"ntk-bridge {cmd}: error: {exc}", file=sys.stderr)
         return 2
     with executor.use(ex):
-        run_experiment(cmd, config, results)
+        summary = run_experiment(cmd, config, results)
+    if args.select:
+        from . import selection
+
+        print(f"{cmd}: selected {selection.select(results, summary)} = {summary['config_hash']} "
+              f"in {results / selection.FILE}")
     return 0
 
 
@@ -328,9 +389,10 @@ def reproduce(quick: bool, results: Path, out: Path, ex=None, jobs: int = 1) -> 
     ``jobs``: with the local executor, experiments run in that many worker processes at once
     (each experiment in one process, so each compiles its own programs; the records are the same).
     """
-    from . import executor, experiments
+    from . import executor, experiments, selection
 
     start = time.perf_counter()
+    summaries = []
     plan = experiments.reproduce_plan(quick)  # with one digits closeness sweep
     if jobs > 1 and ex is None:
         import multiprocessing
@@ -339,14 +401,16 @@ def reproduce(quick: bool, results: Path, out: Path, ex=None, jobs: int = 1) -> 
         pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_one_thread)  # JAX must not be forked
         try:
             for job in [pool.apply_async(run_experiment, (name, config, results)) for name, config in order]:
-                job.get()  # an experiment's error ends reproduce, as in one process
+                summaries.append(job.get())  # an experiment's error ends reproduce, as in one process
         finally:  # also on Ctrl-C: the workers ignore it (one message, from main), so stop them here
             pool.terminate()
             pool.join()
     else:
         with executor.use(ex or executor.Local()):
             for name, config in plan:
-                run_experiment(name, config, results)
+                summaries.append(run_experiment(name, config, results))
+    for summary in summaries:  # the reports read what this run made, whatever else the folder holds
+        selection.select(results, summary)
     status = {"figures": _figures(results, out / "figures")}
     steps = {"checks": ("proofs_checks", ["--fast", "--out", str(results / "checks.json")]),
              "appendix": ("ntk_bridge.appendix", ["--results", str(results), "--out", str(out / "appendix"),

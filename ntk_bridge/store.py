@@ -44,10 +44,10 @@ not a valid record (truncated, garbage, hand-edited so that its hash no longer m
 config) is *damaged*: the loaders log one line naming it, move it aside to
 ``<name>.json.corrupt`` and carry on without it, so a sweep recomputes that point.
 
-Loaders (what figures and ``ntk_bridge.appendix`` use):
+Loaders (what figures and ``ntk_bridge.appendix`` use; which summary they read is named in
+``selection.json``, :mod:`ntk_bridge.selection`):
 
     load(root, experiment, kind=None)  -> list of records, oldest first
-    latest_summary(root, experiment)   -> the newest summary record, or None
     points_of(root, summary)           -> the point records a summary lists, in its order
                                           (MissingRecords if any is missing or damaged)
     verify(root)                       -> counts per experiment and problems, changing nothing
@@ -74,7 +74,7 @@ import platform
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import atomic
 
@@ -300,12 +300,6 @@ def load(root, experiment: str, kind: str | None = None) -> list[dict]:
     records = [_read_or_set_aside(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     records = [r for r in records if r is not None and (kind is None or r["kind"] == kind)]
     return sorted(records, key=_age)
-
-
-def latest_summary(root, experiment: str, where: Callable[[dict], bool] | None = None) -> dict | None:
-    """The newest summary record of ``experiment`` (for which ``where(record)`` holds), or ``None``."""
-    summaries = [s for s in load(root, experiment, kind="summary") if where is None or where(s)]
-    return summaries[-1] if summaries else None
 
 
 def points_of(root, summary: dict) -> list[dict]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ntk_bridge import metrics, store
+from ntk_bridge import metrics, selection, store
 from ntk_bridge.appendix import compile_pdf, main, verdicts
 from ntk_bridge.appendix.render import Num, Table, fmt, md, tex, tex_escape
 from ntk_bridge.methods import parse
@@ -129,11 +129,8 @@ METHOD = {parse(n, split=sp).display: parse(n, split=sp).label for n in ("mtl-sh
 
 
 def points(root, experiment, digits: bool = False):
-    """The summary the appendix reads (the newest synthetic one, or with ``digits`` the newest on digits) and
-    its points."""
-    from ntk_bridge.experiments.common import on_digits
-
-    s = store.latest_summary(root, experiment, where=lambda r: on_digits(r) == digits)
+    """The summary the appendix reads (the synthetic one, or with ``digits`` the one on digits) and its points."""
+    s = selection.summary(root, experiment, digits)
     return s, store.points_of(root, s)
 
 
@@ -693,10 +690,10 @@ def test_figure_provenance(built, tmp_path):
     from ntk_bridge.appendix import build
 
     root = built["root"]
-    current = store.latest_summary(root, "kernel-share")["config_hash"]
+    current = selection.summary(root, "kernel-share")["config_hash"]
     figs = tmp_path / "figs"
     figs.mkdir()
-    for name, hash_ in (("kernel_share", "0123456789abcdef"), ("width", store.latest_summary(root, "width")["config_hash"])):
+    for name, hash_ in (("kernel_share", "0123456789abcdef"), ("width", selection.summary(root, "width")["config_hash"])):
         fig, ax = plt.subplots(figsize=(2, 2))
         ax.plot([0, 1])
         fig.savefig(figs / f"{name}.png", metadata={"Description": f"ntk_bridge {name.replace('_', '-')} summary {hash_} (x)"})
@@ -728,7 +725,7 @@ def test_setup_table_lists_every_experiment_run(built):
     header, rows = md_tables(built["md"])["setup-tasks"]
     listed = {r[0].strip("`") for r in rows}
     ran = {name for name in ("closeness", "kernel-share", "accuracy", "ablate", "conditioning", "width", "cost",
-                             "finite-closeness") if store.latest_summary(built["root"], name) is not None}
+                             "finite-closeness") if selection.summary(built["root"], name) is not None}
     assert ran - {"cost"} <= listed          # cost times synthetic nets of its own: no task family
     cond = next(r for r in rows if r[0].strip("`") == "conditioning")
     assert cond[1] == "shared-feature" and cond[2] == "2" and cond[4] == "2-3"
@@ -737,7 +734,7 @@ def test_setup_table_lists_every_experiment_run(built):
 def test_appendix_leaves_damaged_records_where_they_are(built, tmp_path):
     root = tmp_path / "results"
     shutil.copytree(built["root"], root)
-    summary = store.latest_summary(root, "kernel-share")
+    summary = selection.summary(root, "kernel-share")
     victim = root / "kernel-share" / f"{summary['result']['points'][0]}.json"
     victim.write_text(victim.read_text()[:200])          # truncated: damaged
     before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))

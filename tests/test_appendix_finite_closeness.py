@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 
-from ntk_bridge import metrics, store
+from ntk_bridge import metrics, selection, store
 from ntk_bridge.appendix import main, verdicts
 from ntk_bridge.experiments import common
 from ntk_bridge.experiments import finite_closeness as fc
@@ -158,7 +158,7 @@ def test_digits_finite_err_table_and_figure_row(tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fc, "_compute", fake_fc_compute)
         summary = fc.run(cfg, root)
-    assert common.on_digits(summary)
+    assert selection.on_digits(summary)
     out = tmp_path / "appendix"
     assert main(["--results", str(root), "--out", str(out), "--no-pdf", "--paper-repro", str(tmp_path / "r.md")]) == 0
     header, rows = md_tables((out / "appendix.md").read_text())["digits-finite-err"]

@@ -1,7 +1,7 @@
 """The ntk-bridge command line: bad arguments fail cleanly, commands run and delegate."""
 import pytest
 
-from ntk_bridge import cli, store
+from ntk_bridge import cli, selection, store
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -27,7 +27,7 @@ def test_bad_arguments_exit_nonzero_without_traceback(argv, message, capsys, tmp
 def test_experiment_command_runs_and_resumes(tmp_path, capsys):
     argv = ["kernel-share", "--quick", "--results", str(tmp_path), "--depths", "1", "3", "--seeds", "2"]
     assert cli.main(argv) == 0
-    summary = store.latest_summary(tmp_path, "kernel-share")
+    summary = selection.summary(tmp_path, "kernel-share")
     assert summary["config"]["depths"] == [1, 3] and len(summary["result"]["points"]) == 4
     assert "kernel-share: 4 points" in capsys.readouterr().out
     files = sorted(p.name for p in (tmp_path / "kernel-share").iterdir())
@@ -102,7 +102,7 @@ def test_programming_errors_are_not_swallowed(tmp_path, monkeypatch):
 
 def test_a_truncated_record_is_named_and_recomputed(tmp_path, caplog, capsys):
     assert _run_ks(tmp_path) == 0
-    summary = store.latest_summary(tmp_path, "kernel-share")
+    summary = selection.summary(tmp_path, "kernel-share")
     folder = tmp_path / "kernel-share"
     point = folder / f"{summary['result']['points'][0]}.json"
     summ = folder / f"{summary['config_hash']}.json"
@@ -113,7 +113,7 @@ def test_a_truncated_record_is_named_and_recomputed(tmp_path, caplog, capsys):
     messages = [r.getMessage() for r in caplog.records if r.name == "ntk_bridge.store"]
     assert any(str(point) in m for m in messages) and any(str(summ) in m for m in messages)
     assert (folder / (point.name + ".corrupt")).exists() and (folder / (summ.name + ".corrupt")).exists()
-    assert store.points_of(tmp_path, store.latest_summary(tmp_path, "kernel-share"))[0]["config_hash"] == point.stem
+    assert store.points_of(tmp_path, selection.summary(tmp_path, "kernel-share"))[0]["config_hash"] == point.stem
     capsys.readouterr()
     assert cli.main(["verify", "--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -122,7 +122,7 @@ def test_a_truncated_record_is_named_and_recomputed(tmp_path, caplog, capsys):
 
 def test_verify_reports_problems_and_exits_1(tmp_path, capsys):
     assert _run_ks(tmp_path) == 0
-    summary = store.latest_summary(tmp_path, "kernel-share")
+    summary = selection.summary(tmp_path, "kernel-share")
     point = tmp_path / "kernel-share" / f"{summary['result']['points'][1]}.json"
     point.write_text(point.read_text()[:300])
     capsys.readouterr()
@@ -159,8 +159,11 @@ def test_reproduce_in_worker_processes_stores_what_one_process_stores(tmp_path, 
     assert cli.reproduce(True, tmp_path / "two", tmp_path / "out", None, jobs=2) == 0
     assert cli.reproduce(True, tmp_path / "one", tmp_path / "out", None, jobs=1) == 0
     for name, _ in plan:
-        two, one = (store.latest_summary(tmp_path / r, name) for r in ("two", "one"))
+        two, one = (selection.summary(tmp_path / r, name) for r in ("two", "one"))
         assert two["config_hash"] == one["config_hash"] and two["result"] == one["result"]
+    for r in ("two", "one"):   # reproduce names what it made: its reports read exactly that
+        assert selection.read(tmp_path / r) == {name: selection.summary(tmp_path / r, name)["config_hash"]
+                                                for name, _ in plan}
 
 
 # ------------------------------------------------------------------ a CLI that keeps its word (issue #23.7-8)
@@ -194,7 +197,7 @@ def test_verify_names_an_edited_result_in_one_line(tmp_path, capsys):
     import json
 
     assert _run_ks(tmp_path) == 0
-    summary = store.latest_summary(tmp_path, "kernel-share")
+    summary = selection.summary(tmp_path, "kernel-share")
     path = tmp_path / "kernel-share" / f"{summary['config_hash']}.json"
     rec = json.loads(path.read_text())
     node = rec["result"]
@@ -222,7 +225,7 @@ def test_figures_out_that_is_a_file_is_one_line(tmp_path, capsys):
 
 def test_figures_leave_a_damaged_record_where_it_is(tmp_path, capsys):
     assert _run_ks(tmp_path) == 0
-    summary = store.latest_summary(tmp_path, "kernel-share")
+    summary = selection.summary(tmp_path, "kernel-share")
     victim = tmp_path / "kernel-share" / f"{summary['result']['points'][0]}.json"
     victim.write_text(victim.read_text()[:200])
     before = sorted(p.name for p in (tmp_path / "kernel-share").iterdir())

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import ntk_bridge as nb
-from ntk_bridge import experiments, store
+from ntk_bridge import experiments, selection, store
 from ntk_bridge.appendix import verdicts
 from ntk_bridge.experiments import accuracy, closeness, kernel_share
-from ntk_bridge.experiments.common import TaskConfig, on_digits, point
+from ntk_bridge.experiments.common import TaskConfig, point
+from ntk_bridge.selection import on_digits
 
 from builders import run_tiny_digits
 
@@ -114,7 +115,8 @@ def test_headline_and_digits_summaries_are_read_apart(tmp_path):
     first = closeness.run(synthetic, tmp_path)
     run_tiny_digits(tmp_path)   # newer than the synthetic sweep
     assert closeness.run(synthetic, tmp_path)["created"] == first["created"]   # rerun: summary kept, not rewritten
-    assert store.latest_summary(tmp_path, "closeness")["config"]["tasks"]["family"] == "digits"
+    assert selection.summary(tmp_path, "closeness", digits=True)["config"]["tasks"]["family"] == "digits"
+    assert selection.summary(tmp_path, "closeness")["config_hash"] == first["config_hash"]
     ctx = Context(tmp_path, tmp_path / "out")
     assert ctx.read("closeness").config["tasks"]["family"] == "shared-feature"
     assert ctx.read("closeness", digits=True).config["tasks"]["family"] == "digits"

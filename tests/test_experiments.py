@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ntk_bridge as nb
-from ntk_bridge import store, sweep
+from ntk_bridge import selection, store, sweep
 from ntk_bridge.experiments import ablate, accuracy, closeness, configure, cost, kernel_share, width
 from ntk_bridge.experiments.common import TaskConfig
 
@@ -88,7 +88,7 @@ def test_sweep_resumes_and_recomputes_only_missing(tmp_path):
 
 def test_points_of_reports_missing_records(tmp_path):
     summary = store.save(tmp_path, "demo", {"s": 1}, {"points": ["0123456789abcdef"]}, kind="summary")
-    assert store.latest_summary(tmp_path, "demo") == summary
+    assert selection.summary(tmp_path, "demo") == summary
     with pytest.raises(FileNotFoundError, match="rerun"):
         store.points_of(tmp_path, summary)
 
@@ -160,7 +160,7 @@ def test_accuracy_and_ablate_tiny(tmp_path):
     assert [r["metric"] for r in rows] == ["mse", "accuracy"]
     assert 0 <= rows[1]["mtl"]["mean"] <= 1
     # MSE of MTL recomputed from the public API for one seed.
-    pt = next(p for p in store.points_of(tmp_path, store.latest_summary(tmp_path, "accuracy"))
+    pt = next(p for p in store.points_of(tmp_path, selection.summary(tmp_path, "accuracy"))
               if p["config"]["family"] == "shared-feature" and p["seed"] == 0)
     train, test = TaskConfig("shared-feature", 3, 2, 5, 10).draw(0)
     adapt = nb.Adaptation(lr=pt["result"]["lr"], steps=5)

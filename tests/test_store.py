@@ -51,7 +51,7 @@ def test_loaders_skip_a_damaged_summary_in_one_line(tmp_path, caplog):
     bad = tmp_path / "sq" / f"{new['config_hash']}.json"
     bad.write_text(bad.read_text()[:300])
     with caplog.at_level(logging.WARNING, logger="ntk_bridge.store"):
-        assert store.latest_summary(tmp_path, "sq") == old
+        assert store.load(tmp_path, "sq", kind="summary") == [old]
     assert len(caplog.records) == 1 and str(bad) in caplog.records[0].getMessage()
     assert [r["config_hash"] for r in store.load(tmp_path, "sq")] == [r["config_hash"] for r in recs + [old]]
 
@@ -79,12 +79,11 @@ def test_a_damaged_record_in_a_read_only_folder_is_reported_not_moved(tmp_path, 
 
 
 # ------------------------------------------------------------------ ordering (issue #12.6)
-def test_latest_summary_is_the_last_saved_even_within_one_second(tmp_path):
+def test_records_load_in_save_order_even_within_one_second(tmp_path):
     configs = sorted(({"sweep": i} for i in range(6)),
                      key=lambda c: store.config_hash("demo", c, "summary"), reverse=True)  # hash order != save order
     saved = [store.save(tmp_path, "demo", c, {"points": []}, kind="summary") for c in configs]
     assert len({r["created"][:19] for r in saved}) <= 2                   # all within a second or two
-    assert store.latest_summary(tmp_path, "demo")["config"] == configs[-1]
     assert [r["config"] for r in store.load(tmp_path, "demo")] == configs
     ns = [r["created_ns"] for r in saved]
     assert ns == sorted(ns) and len(set(ns)) == len(ns)
@@ -98,7 +97,7 @@ def test_records_of_the_old_format_still_order_by_created(tmp_path):
             rec.pop(field)
         rec["created"] = created
         (tmp_path / "demo" / f"{rec['config_hash']}.json").write_text(json.dumps(rec))
-    assert store.latest_summary(tmp_path, "demo")["config"] == {"sweep": 0}
+    assert [r["config"] for r in store.load(tmp_path, "demo")] == [{"sweep": 1}, {"sweep": 0}]
 
 
 # ------------------------------------------------------------------ summaries rewritten only on change
@@ -122,13 +121,13 @@ def test_a_summary_is_rewritten_when_one_of_its_points_was_recomputed(tmp_path):
     assert again["result"]["points"] == first["result"]["points"] and again["created_ns"] > first["created_ns"]
 
 
-def test_a_summary_that_is_no_longer_the_latest_is_refreshed(tmp_path):
+def test_a_rerun_keeps_its_summary_whatever_was_saved_since_and_selects_nothing(tmp_path):
     recs = _sweep(tmp_path)
     a = common.save_summary(tmp_path, "sq", {"sweep": "a"}, recs, {}, start=0.0)
     common.save_summary(tmp_path, "sq", {"sweep": "b"}, recs, {}, start=0.0)
     again = common.save_summary(tmp_path, "sq", {"sweep": "a"}, recs, {}, start=0.0)
-    assert again["created_ns"] > a["created_ns"]
-    assert store.latest_summary(tmp_path, "sq")["config"] == {"sweep": "a"}   # rerunning a makes it current
+    assert again == a                                   # same points: kept as it is, not rewritten
+    assert not (tmp_path / "selection.json").exists()   # which one reports read is named apart
 
 
 def test_a_finished_sweep_reruns_in_a_read_only_folder(tmp_path, read_only):

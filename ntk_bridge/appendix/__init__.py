@@ -24,7 +24,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from .. import atomic, store
+from .. import atomic, selection, store
 from . import figure_files, paper_repro, render, sections, verdicts
 from .context import Context
 from .pdf import compile_pdf, latex_tool
@@ -38,7 +38,7 @@ def has_results(root) -> bool:
     """Whether ``root`` holds at least one experiment summary record."""
     from ..experiments import ORDER
 
-    return any(store.latest_summary(root, name) is not None for name in ORDER)
+    return any(store.load(root, name, kind="summary") for name in ORDER)
 
 
 def resolve_results(path: Path | None) -> Path:
@@ -187,6 +187,11 @@ def _main(argv: list[str]) -> int:
         return _error(f"--figures {args.figures} is not a folder")
     if not has_results(root):
         print(f"appendix: no experiment summaries under {root}; every results section will say so", file=sys.stderr)
+    from ..experiments import ORDER
+
+    unresolved = selection.unresolved(root, ORDER)
+    if unresolved:  # which summary to read is never guessed (newest, largest): the user names it
+        return _error("; ".join(unresolved))
     repro = args.paper_repro if args.paper_repro is not None else reference_repro(root)
     try:
         checks, source = load_checks(args.checks, root, args.out, run=args.run_checks)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import experiments, store
+from .. import experiments, selection, store
 from . import figure_files
 from .render import Code, Figure, Num, Para
 
@@ -44,20 +44,19 @@ class Context:
         self.problems: list[str] = []      # sections or figures that could not be built (exit status 1)
 
     def summary(self, name: str, digits: bool = False) -> dict | None:
-        """The raw latest summary record of experiment ``name`` (for provenance: hash, config, timings).
+        """The raw selected summary record of experiment ``name`` (for provenance: hash, config, timings).
 
-        ``digits``: the latest on the real-image family instead (``experiments.common.on_digits``);
-        by default the latest on the synthetic families (the headline).
+        ``digits``: the one on the real-image family instead (``selection.on_digits``); by default
+        the one on the synthetic families (the headline).  Which one, when there are several:
+        ``selection.json`` (:mod:`ntk_bridge.selection`).
         """
-        from ..experiments.common import on_digits
-
         key = (name, digits)
         if key not in self._summaries:
-            self._summaries[key] = store.latest_summary(self.root, name, where=lambda r: on_digits(r) == digits)
+            self._summaries[key] = selection.summary(self.root, name, digits)
         return self._summaries[key]
 
     def read(self, name: str, digits: bool = False):
-        """The typed latest summary of experiment ``name`` (its module's ``read``), or ``None`` if never run."""
+        """The typed selected summary of experiment ``name`` (its module's ``read``), or ``None`` if never run."""
         key = (name, digits)
         if key not in self._typed:
             record = self.summary(name, digits)

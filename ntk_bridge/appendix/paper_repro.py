@@ -268,7 +268,7 @@ def _c5_rows(s) -> list[tuple]:
 
 
 def c3_digits(ctx) -> tuple[verdicts.Verdict, list]:
-    """C3 on digits: the closeness rows of the newest closeness summary on digits (real data)."""
+    """C3 on digits: the closeness rows of the selected closeness summary on digits (real data)."""
     s = ctx.read("closeness", digits=True)
     if s is None:
         return verdicts.c3_digits(None), []

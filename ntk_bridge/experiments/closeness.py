@@ -350,7 +350,7 @@ def _check_key(split, algo, gap):
 
 
 def read(summary: dict) -> ClosenessSummary:
-    """The typed view of a closeness summary record (``store.latest_summary(root, "closeness")``)."""
+    """The typed view of a closeness summary record (``selection.summary(root, "closeness")``)."""
     res = summary["result"]
     depths = tuple(res["depths"])
     splits = tuple(s for s in summary["config"].get("splits", SPLITS)

@@ -63,23 +63,6 @@ class TaskConfig:
         return train, test
 
 
-def on_digits(record: dict) -> bool:
-    """Whether a record's tasks are all real images: the ``digits`` family (``tasks.family``,
-    ``family``) or accuracy settings named ``digits*`` (``families``).
-
-    Reports read digits sweeps beside the synthetic ones: the headline summary of an
-    experiment is its newest one *not* on digits, the digits one its newest on digits.
-    """
-    config = record.get("config") or {}
-    if isinstance(config.get("tasks"), dict):
-        families = [config["tasks"].get("family")]
-    elif config.get("families"):
-        families = list(config["families"])
-    else:
-        families = [config.get("family")]
-    return all(isinstance(f, str) and f.startswith("digits") for f in families)
-
-
 def check_int(name: str, value: Any, low: int = 1) -> int:
     """``value`` as a plain ``int >= low`` (NumPy integers accepted), else ``ValueError`` naming ``name``."""
     return validate.integer(name, value, low)
@@ -113,19 +96,16 @@ def save_summary(root, experiment: str, config, records: list[dict], result: dic
     """Store the sweep's summary record: ``result`` plus the hashes of its point records.
 
     A summary is a function of its points: when the stored summary of this config was built
-    from exactly these point records (their digests, ``point_digests``; its own seal intact)
-    and it is already the newest summary of ``experiment`` on its kind of data
-    (:func:`on_digits`), it is kept as it is (not rewritten), so a finished sweep reruns in a
-    read-only results folder.  Otherwise it is rebuilt from the points.
+    from exactly these point records (their digests, ``point_digests``; its own seal intact),
+    it is kept as it is (not rewritten), so a finished sweep reruns in a read-only results
+    folder.  Otherwise it is rebuilt from the points.  Which summary reports read is named
+    apart (:mod:`ntk_bridge.selection`), never by date.
     """
     result = dict(result, points=list(dict.fromkeys(r["config_hash"] for r in records)))
     existing = store.get(root, experiment, config, kind="summary")
     if (existing is not None and existing["result"]["points"] == result["points"]
             and existing.get("point_digests") == {r["config_hash"]: r.get("digest") for r in records}):
-        # newest among the summaries on the same kind of data (synthetic or digits: read apart)
-        latest = store.latest_summary(root, experiment, where=lambda r: on_digits(r) == on_digits(existing))
-        if latest is not None and latest["config_hash"] == existing["config_hash"]:
-            return existing
+        return existing
     timings = {"total_s": time.perf_counter() - start,
                "points_compute_s": float(sum({r["config_hash"]: r["timings"]["total_s"] for r in records}.values()))}
     return store.save(root, experiment, config, result, timings=timings, kind="summary")

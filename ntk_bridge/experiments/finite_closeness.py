@@ -406,7 +406,7 @@ class FiniteClosenessSummary(Summary):
 
 
 def read(summary: dict) -> FiniteClosenessSummary:
-    """The typed view of a finite-closeness summary record (``store.latest_summary(root, NAME)``)."""
+    """The typed view of a finite-closeness summary record (``selection.summary(root, NAME)``)."""
     res = summary["result"]
     return FiniteClosenessSummary(summary, tuple(res["depths"]), tuple(res["widths"]),
                                   tuple(tuple(x) for x in res["labels"]), tuple(res["ensembles"]),

@@ -260,7 +260,7 @@ class WidthSummary(Summary):
 
 
 def read(summary: dict) -> WidthSummary:
-    """The typed view of a width summary record (``store.latest_summary(root, "width")``)."""
+    """The typed view of a width summary record (``selection.summary(root, "width")``)."""
     from .stats import PowerFit, stats
 
     res = summary["result"]

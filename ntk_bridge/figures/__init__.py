@@ -35,15 +35,18 @@ def section(name: str) -> str:
 
 
 def check_results(results) -> str | None:
-    """Why no figure can be drawn from ``results`` (a missing folder, no summary at all), or ``None``."""
-    from .. import store
+    """Why no figure can be drawn from ``results`` (a missing folder, no summary at all, several
+    summaries of one experiment and none selected: :mod:`ntk_bridge.selection`), or ``None``."""
+    from .. import selection, store
 
     results = Path(results)
     if not results.is_dir():
         return f"results folder {results} " + ("is a file, not a folder" if results.exists() else "does not exist")
-    if not any(store.latest_summary(results, module(n).EXPERIMENT) is not None for n in NAMES):
+    names = sorted({module(n).EXPERIMENT for n in NAMES})
+    if not any(store.load(results, name, kind="summary") for name in names):
         return f"no experiment summary under {results} (run `ntk-bridge reproduce --quick --results {results}`)"
-    return None
+    problems = selection.unresolved(results, names)
+    return "; ".join(problems) if problems else None
 
 
 def draw(results, out_dir, names=NAMES, log=print) -> tuple[dict, dict, dict]:

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the Agg backend)
 import numpy as np  # noqa: E402
 
-from .. import experiments, store  # noqa: E402
+from .. import experiments, selection, store  # noqa: E402
 from ..methods import parse  # noqa: E402
 
 # One color per method (Method.name); the split or the setting changes the line style, not the color.
@@ -37,14 +37,13 @@ def color(method) -> str:
 
 
 def summary(results, experiment: str, digits: bool = False):
-    """The typed latest summary of ``experiment`` under ``results`` (``MissingResults`` if none).
+    """The typed selected summary of ``experiment`` under ``results`` (``MissingResults`` if none).
 
-    ``digits``: the latest on the real-image family (``experiments.common.on_digits``); by
-    default the latest on the synthetic families.
+    ``digits``: the one on the real-image family (``selection.on_digits``); by default the one on
+    the synthetic families.  Which one, when there are several: ``selection.json``
+    (:mod:`ntk_bridge.selection`; ``selection.Ambiguous`` when it names none).
     """
-    from ..experiments.common import on_digits
-
-    record = store.latest_summary(results, experiment, where=lambda r: on_digits(r) == digits)
+    record = selection.summary(results, experiment, digits)
     if record is None:
         what = f"{experiment} summary on digits" if digits else f"{experiment} summary"
         raise MissingResults(f"no {what} under {results}; run `ntk-bridge {experiment} "

@@ -1,6 +1,6 @@
 """Figure: real images (scikit-learn's 8x8 digits): the closeness gap against depth (C3) and test accuracy (C5).
 
-Reads the newest closeness and accuracy summaries on digits (``experiments.common.on_digits``);
+Reads the selected closeness and accuracy summaries on digits (``selection.on_digits``);
 drawn if at least one of them was run.
 """
 from __future__ import annotations

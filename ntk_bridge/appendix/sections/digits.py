@@ -1,6 +1,6 @@
 """Section "Real images": every experiment that takes a task family, on scikit-learn's 8x8 digits.
 
-Reads the newest summaries on digits (``experiments.common.on_digits``) of closeness, accuracy,
+Reads the selected summaries on digits (``selection.on_digits``) of closeness, accuracy,
 kernel share, ablations and finite closeness; each part that was not run says which command
 produces it.
 """

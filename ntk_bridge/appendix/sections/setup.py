@@ -43,7 +43,7 @@ def build(ctx: Context) -> Section:
     for name, s in present:
         cfg = ", ".join(f"{k}={v}" for k, v in _flat(s["config"]) if not k.startswith("tasks."))
         rows.append([Code(name), Code(s["config_hash"]), Num(len(s["result"].get("points", []))), Code(cfg)])
-    blocks.append(Table("setup-configs", ["Configuration of each experiment's latest summary record (",
+    blocks.append(Table("setup-configs", ["Configuration of the summary record each section reads (",
                                           Code(str(ctx.root)), "; task settings in the table above)."],
                         ["experiment", "summary", "points", "configuration"], rows, align="llrp{10.5cm}"))
     blocks += _provenance(ctx, present)
