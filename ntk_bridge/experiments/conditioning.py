@@ -50,7 +50,9 @@ from .common import check_int, point, save_summary, stat
 from .stats import Stat, Summary
 
 NAME = "conditioning"
-ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
+# Bump when this module would store other results for the same config (store.register).  2: the
+# trained nets follow the one kernel-regime schedule of finite.fit (finite.schedule: its stall rule).
+ALGORITHM = 2
 store.register(NAME, ALGORITHM)
 GROUPS = ("main", "task_scale", "weighting")
 SHARING = tuple(a for a in conditioning.ARCHITECTURES if a not in ("independent", "multi-head-independent"))
@@ -249,7 +251,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
 
 
 def _finite_points(config: Config, base: dict) -> list[dict]:
-    from ..finite.fit import SCHEDULE
+    from ..finite.schedule import SCHEDULE
 
     return [point(config, **base, kind="finite", schedule=SCHEDULE, architecture=a, task_scale=config.task_scale,
                   weighting="uniform", ridge=config.ridge, width=w, similarity=s, seed=seed)

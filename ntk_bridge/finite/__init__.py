@@ -43,10 +43,11 @@ nets trained jointly: the finite :func:`ntk_bridge.conditioning.mtl`).  Timing l
 from . import conditioned
 from .empirical import cross_head_kernel
 from .decompose import decompose, linearized_predict
-from .fit import MAX_HALVINGS, RISE_FLOOR, RISE_TOL, SCHEDULE, analytic_lambda_max, fit_predict, loss_monitor
+from .fit import analytic_lambda_max, fit_predict
+from .schedule import MAX_HALVINGS, RISE_FLOOR, RISE_TOL, SCHEDULE, Schedule, loss_monitor
 from .initial import Prepared, fresh_head, prepare
 from .net import loss, train_steps
 from .problem import DEVICES, DTYPES, METHODS, Problem, problem, resolve
 
-__all__ = ["DEVICES", "DTYPES", "MAX_HALVINGS", "METHODS", "Prepared", "Problem", "RISE_FLOOR", "RISE_TOL", "SCHEDULE",
+__all__ = ["DEVICES", "DTYPES", "MAX_HALVINGS", "METHODS", "Prepared", "Problem", "RISE_FLOOR", "RISE_TOL", "SCHEDULE", "Schedule",
            "analytic_lambda_max", "conditioned", "cross_head_kernel", "decompose", "fit_predict", "linearized_predict", "loss_monitor", "fresh_head", "loss", "prepare", "problem", "resolve", "train_steps"]

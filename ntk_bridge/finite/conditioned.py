@@ -8,13 +8,13 @@ so one trained net estimates the infinite-width mean predictor.  Training: full-
     loss(delta) = 0.5 * sum_p W_p (g(x_p, t_p) - y_p)^2          over the union S of the supports
 
 (``W``: the loss weights of :func:`conditioning.mtl`, ``"uniform"`` or ``"data"``; ridge 0) from
-``delta = 0``, with the kernel-regime schedule of :mod:`ntk_bridge.finite.fit` (theory.md §8):
-step ``lr_scale / lambda_max`` of the net's own empirical NTK in output space (``J W J^T``,
-power iteration), momentum 0, ``lambda_max`` re-estimated before every chunk (warm-started)
-and the step lowered when the kernel sharpens; a chunk whose loss rises by more than
-``RISE_TOL`` in a step is undone and retried at half the step; every rise is recorded
-(:func:`~ntk_bridge.finite.fit.loss_monitor`) and a run that kept one is flagged
-``left_kernel_regime``.  Training stops at ``loss <= tol * initial loss``.  In the kernel
+``delta = 0``, under the one kernel-regime schedule of every trainer (:mod:`.schedule`,
+docs/theory.md §8): step ``lr_scale / lambda_max`` of the net's own empirical NTK in output
+space (``J W J^T``, power iteration), momentum 0, ``lambda_max`` re-estimated before every chunk
+(warm-started) and the step lowered when the kernel sharpens; a chunk whose loss rises by more
+than ``RISE_TOL`` in a step is undone and retried at half the step, a stalled one continues at
+half the step; every rise is recorded (:func:`~.schedule.loss_monitor`) and a run that kept one
+is flagged ``left_kernel_regime``.  Training stops at ``loss <= tol * initial loss``.  In the kernel
 regime this converges to ``K((x,i), S) K(S,S)^-1 Y_S`` with the net's empirical NTK, which
 tends to :func:`conditioning.mtl` with error ``O(width^-1/2)`` (tested).
 
@@ -36,11 +36,10 @@ from ..errors import NotComputable
 from ..precision import x64
 from ..spec import MLPSpec
 from ..tasks import TaskSet
-from .fit import MAX_HALVINGS, loss_monitor
 from .net import dominant_eig
 from .problem import DTYPES
+from .schedule import Schedule
 
-RECHECK_ITERS = 4   # warm-started power iterations before each chunk (as finite.fit)
 
 
 # --------------------------------------------------------------------------- pure pieces
@@ -176,8 +175,9 @@ def fit_predict(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-hea
 
 
 def _train(cnet, base, data, u, outer_steps, tol, lr_scale, chunk, power_iters):
-    """GD with the kernel-regime schedule (module docstring); ``(delta, info)``."""
+    """GD under the kernel-regime schedule (:class:`~.schedule.Schedule`, as :mod:`.fit`); ``(delta, info)``."""
     label = f"conditioned {cnet.architecture!r} net (width {cnet.spec.width})"
+    sched = Schedule(lr_scale=lr_scale)
     delta = jax.tree_util.tree_map(jnp.zeros_like, base)
     # a centered net outputs exactly 0 at delta = 0, so the initial loss is 0.5 sum W y^2
     loss0 = float(0.5 * np.sum(np.asarray(data["w"], np.float64)[:, None] * np.asarray(data["y"], np.float64) ** 2))
@@ -187,36 +187,28 @@ def _train(cnet, base, data, u, outer_steps, tol, lr_scale, chunk, power_iters):
         raise NotComputable(f"{label}: its empirical NTK has largest eigenvalue {lam}: the net is degenerate "
                             f"(every unit dead?); use a wider net")
     dt = data["y"].dtype
-    lr = lr_scale / lam
-    history, steps, halvings, undone, best, after = [], 0, 0, 0, loss0, loss0
+    state = sched.init(lam, loss0, str(dt))
+    history, steps, after = [], 0, loss0
     while steps < outer_steps and after > tol * loss0:
         if steps:
-            lam_now, u = power_iteration(cnet, base, delta, data, u, RECHECK_ITERS)
-            lam_now = float(lam_now)
-            if math.isfinite(lam_now) and lam_now > 0 and lr * lam_now > lr_scale:
-                lr = lr_scale / lam_now   # the kernel sharpened: keep the step at lr_scale / lambda_max
+            lam_now, u = power_iteration(cnet, base, delta, data, u, sched.recheck_iters)
+            state = sched.track(state, float(lam_now))
         k = min(chunk, outer_steps - steps)
-        new_delta, losses, new_after = train_steps(cnet, k, delta, jnp.asarray(lr, dt), base, data)
-        losses, new_after = np.asarray(losses, dtype=np.float64), float(new_after)
-        diverged = not (np.all(np.isfinite(losses)) and math.isfinite(new_after) and new_after <= 10 * losses[0])
-        rose = not diverged and loss_monitor(np.append(losses, new_after), initial=loss0)["left_kernel_regime"]
-        stalled = not diverged and not rose and new_after >= best   # GD can cycle around ReLU kinks
-        if diverged or (rose and halvings < MAX_HALVINGS) or stalled:
-            lr, halvings = lr / 2, halvings + 1
-            if halvings > MAX_HALVINGS:
-                if diverged:
-                    raise NotComputable(f"{label}: training diverges even with the step {2 ** MAX_HALVINGS}x "
-                                        f"smaller; lower lr_scale")
-                break   # stalled: keep what we have (reported as not converged)
-            if diverged or rose:
-                undone += rose
-                continue
+        new_delta, losses, new_after = train_steps(cnet, k, delta, jnp.asarray(state.lr, dt), base, data)
+        losses, new_after = np.asarray(losses), float(new_after)
+        state, verdict = sched.update(state, losses, new_after)
+        if verdict == "diverged":
+            raise NotComputable(f"{label}: training diverges even with the step {2 ** sched.max_halvings}x "
+                                f"smaller; lower lr_scale")
+        if verdict == "stop":
+            break   # stalled or still rising at the smallest step: keep what we have (reported as not converged)
+        if verdict == "retry":
+            continue
         delta, after = new_delta, new_after
         history.append(losses)
         steps += k
-        best = min(best, after)
     hist = np.concatenate(history) if history else np.zeros(0)
     info = {"initial_loss": loss0, "final_loss": after, "steps": steps, "converged": after <= tol * loss0,
-            "lambda_max": lam, "outer_lr": lr_scale / lam, "lr_halvings": halvings, "undone_rises": undone,
-            **loss_monitor(hist, after if history else None)}
+            "lambda_max": lam, "outer_lr": lr_scale / lam, "lr_halvings": state.halvings, "undone_rises": state.undone,
+            "schedule": sched.name, **sched.monitor(hist, after if history else None)}
     return delta, info

@@ -4,8 +4,10 @@ The outer loop is full-batch GD (:func:`~ntk_bridge.finite.net.train_steps`, hea
 momentum optional) with learning rate ``lr_scale / lambda_max``, ``lambda_max`` the largest
 eigenvalue of the net's own (meta-)NTK in output space (power iteration, the default
 ``SCHEDULE``: step ``1 / lambda_max``, momentum 0) or of the infinite-width one
-(:func:`analytic_lambda_max`).  The loss is monitored at every step (:func:`loss_monitor`).  Two guards halve the step: a diverging chunk is undone, a stalled one
-continues at half the step; after ``MAX_HALVINGS`` divergence raises and a stall stops.
+(:func:`analytic_lambda_max`).  The decisions (step tracking, halving, undoing rises, stalls)
+are the schedule's (:mod:`.schedule`, shared with :mod:`.conditioned`); the loss is monitored at
+every step (:func:`~.schedule.loss_monitor`); after ``MAX_HALVINGS`` divergence raises and a
+stall stops.
 Before training, :mod:`~ntk_bridge.finite.guards` checks the inputs against the dtype's range, the
 net for dead points and the initial loss for the targets' range; before training and again on
 the trained net, every inner loop against its stability edge.  Each failure names the quantity
@@ -32,22 +34,9 @@ from ..tasks import TaskSet
 from . import guards, net
 from .initial import prepare, test_delta
 from .problem import DEVICES, DTYPES, Problem, problem, resolve
+from .schedule import MAX_HALVINGS, Schedule, loss_monitor
 
-MAX_HALVINGS = 8  # outer-step halvings (a step 256x smaller) before training gives up
 LR_FROM = ("analytic", "power")
-# The default outer schedule (issue #14, theory.md §8): plain GD (momentum 0) with the step
-# ``1 / lambda_max`` of the net's own empirical (meta-)NTK (power iteration), re-estimated before
-# every chunk (the kernel sharpens during training) and undone/halved on a rise (``_train``).  On a quadratic,
-# GD with step ``<= 1 / lambda_max`` lowers the loss at every step (``|1 - lr e| < 1`` for every
-# eigenvalue, no momentum overshoot), so a rise measures the net leaving its linearization.
-# Experiments that train nets put SCHEDULE in their point configs: changing the schedule
-# changes their config hashes, so records of another schedule are never silently reused.
-SCHEDULE = "empirical-power-tracked/lr1.0/momentum0/v2"
-RISE_TOL = 1.05  # a run whose loss ever exceeds 1.05x its previous value has left the kernel regime
-# ... by more than RISE_FLOOR x its initial loss: near the optimum the float32 rounding of the outputs is
-# a percent-level part of the residual (measured: MAML, L = 1, lr 0.5 x 5, loss 2.7e-5 x initial: 8% rises
-# at every step size down to 1/256 of it), and that noise is no dynamics.
-RISE_FLOOR = 1e-5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,38 +182,13 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
                 steps=max(x["steps"] for x in members), converged=all(x["converged"] for x in members),
                 wall_s=sum(x["wall_s"] for x in members),
                 init_output_max_abs=max(x["init_output_max_abs"] for x in members),
-                inner_edge=members[0]["inner_edge"], members=members, schedule=SCHEDULE
-                if (opt.lr_from, opt.lr_scale, opt.momentum) == ("power", 1.0, 0.0) else
-                f"{opt.lr_from}/lr{opt.lr_scale:g}/momentum{opt.momentum:g}",
+                inner_edge=members[0]["inner_edge"], members=members, schedule=_schedule(opt).name,
                 rises=max(x["rises"] for x in members),
                 max_step_ratio=max(x["max_step_ratio"] for x in members),
                 max_loss_ratio=max(x["max_loss_ratio"] for x in members),
                 undone_rises=sum(x["undone_rises"] for x in members),
                 left_kernel_regime=any(x["left_kernel_regime"] for x in members))
     return pred, info
-
-
-def loss_monitor(history, final: float | None = None, initial: float | None = None) -> dict:
-    """Rises of a loss curve ``history`` (losses before each outer step; ``final`` after the last).
-
-    Returns ``rises`` (``loss[t+1] > loss[t]``), ``max_step_ratio`` (max ``loss[t+1] / loss[t]``,
-    0 for fewer than two losses), ``max_loss_ratio`` (max ``loss / loss[0]``) and
-    ``left_kernel_regime`` (some ``loss[t+1] / loss[t] > RISE_TOL`` with ``loss[t+1] - loss[t] > RISE_FLOOR *
-    initial``, ``initial`` defaulting to ``loss[0]``: issue #14's rule, above the float32 noise floor).
-    """
-    h = np.asarray(history, dtype=np.float64).ravel()
-    if final is not None:
-        h = np.append(h, final)
-    if h.size < 2:
-        return {"rises": 0, "max_step_ratio": 0.0, "max_loss_ratio": 1.0 if h.size else 0.0,
-                "left_kernel_regime": False}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(h[:-1] > 0, h[1:] / h[:-1], np.where(h[1:] > 0, np.inf, 1.0))
-    worst = float(np.max(ratio))
-    above = h[1:] - h[:-1] > RISE_FLOOR * (h[0] if initial is None else initial)
-    return {"rises": int(np.sum(ratio > 1.0)), "max_step_ratio": worst,
-            "max_loss_ratio": float(h.max() / h[0]) if h[0] > 0 else 1.0,
-            "left_kernel_regime": bool(np.any((ratio > RISE_TOL) & above))}
 
 
 def analytic_lambda_max(spec: MLPSpec, train: TaskSet, *, method="anil", adapt: Adaptation = Adaptation(),
@@ -354,71 +318,56 @@ def _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic: di
     return lam
 
 
-RECHECK_ITERS = 4  # warm-started power iterations per chunk: the step follows the net's current kernel
+def _schedule(opt: Options) -> Schedule:
+    """The outer schedule of ``opt`` (:mod:`.schedule`): tracked on the net's own kernel unless ``lr_from="analytic"``."""
+    return Schedule(lr_scale=opt.lr_scale, momentum=opt.momentum, tracked=opt.lr_from == "power")
 
 
 def _train(cfg, m, adapt: Adaptation, opt: Options, prep, delta, lam: float, loss0: float, tqdm, seed: int,
            targets: str):
-    """The outer loop with its step guards; ``(delta, steps, halvings, history, undone)``.
+    """The outer loop under the kernel-regime schedule (:class:`~.schedule.Schedule`, docs/theory.md §8);
+    ``(delta, steps, halvings, history, undone)``.
 
-    Kernel-regime schedule (``lr_from="power"``, theory.md §8): before every chunk the largest
-    eigenvalue of the net's *current* (meta-)NTK is re-estimated (``RECHECK_ITERS`` power
-    iterations warm-started from the last eigenvector; the kernel of a narrow deep net sharpens
-    during training, measured: the loss of L = 16, n = 512 then oscillated with ratios up to 1.24
-    per step although the initial step was ``1 / lambda_max``) and the step is lowered to
-    ``lr_scale / lambda_max`` when it exceeds it; a chunk whose loss rises by more than
-    ``RISE_TOL`` in one step is undone and retried at half the step (``undone`` counts them).
-    Divergence at every step size raises :func:`_diverges`'s diagnosis (``targets``: the training
-    targets' :func:`guards.targets_note`).
+    Before every chunk (tracked schedule, ``lr_from="power"``) the largest eigenvalue of the net's
+    *current* (meta-)NTK is re-estimated (warm-started power iterations: the kernel of a narrow deep
+    net sharpens during training, measured: the loss of L = 16, n = 512 then oscillated with ratios
+    up to 1.24 per step although the initial step was ``1 / lambda_max``); the schedule lowers the
+    step, undoes rises and divergence at half the step and halves it on a stall.  Divergence at
+    every step size raises :func:`_diverges`'s diagnosis (``targets``: the training targets'
+    :func:`guards.targets_note`).
     """
     base, data = prep.base, prep.train
-    lr = jnp.asarray(opt.lr_scale / lam, data["y_out"].dtype)
-    opt_state = net.sgd(opt.momentum).init(delta)
-    history, steps, best, halvings, undone = [], 0, loss0, 0, 0
-    track = opt.lr_from == "power"
+    sched = _schedule(opt)
     y = data["y_out"]
+    state = sched.init(lam, loss0, str(y.dtype))
+    opt_state = net.sgd(sched.momentum).init(delta)
+    history, steps = [], 0
     u = jax.random.normal(jax.random.PRNGKey(seed + 1), y.shape, jnp.float32).astype(y.dtype)  # as above
     bar = tqdm(total=opt.outer_steps, disable=not opt.progress, desc=f"{m.label} width={cfg.spec.width}")
     while steps < opt.outer_steps:
-        if track and steps:
-            lam_now, u = net.power_iteration(cfg, base, delta, data, u, RECHECK_ITERS)
-            lam_now = float(lam_now)
-            if math.isfinite(lam_now) and lam_now > 0 and float(lr) * lam_now > opt.lr_scale:
-                lr = jnp.asarray(opt.lr_scale / lam_now, y.dtype)
+        if sched.tracked and steps:
+            lam_now, u = net.power_iteration(cfg, base, delta, data, u, sched.recheck_iters)
+            state = sched.track(state, float(lam_now))
         n = min(opt.chunk, opt.outer_steps - steps)
-        new_delta, new_state, losses = net.train_steps(cfg, opt.momentum, n, delta, opt_state, lr, base, data)
+        lr = jnp.asarray(state.lr, y.dtype)
+        new_delta, new_state, losses = net.train_steps(cfg, sched.momentum, n, delta, opt_state, lr, base, data)
         losses = np.asarray(losses)
-        # Guards, each halving the step (step sizes do not change the linear regime's limit):
-        # a diverging chunk (the analytic lambda_max can underestimate a narrow net's) is undone,
-        # and so, under the kernel-regime schedule, is a chunk whose loss rose by more than
-        # RISE_TOL in a step; a chunk that does not improve the best loss by 1% has stalled, as GD
-        # with a fixed step can cycle around the kinks of ReLU near the optimum (FOMAML's update,
-        # not a gradient, most of all).  After MAX_HALVINGS, divergence raises and a stall stops
-        # training; a rise is then kept (and flagged by loss_monitor).
         after = float(net.loss_jit(cfg, new_delta, base, data))  # the loss after the chunk
-        diverged = not (np.all(np.isfinite(losses)) and math.isfinite(after) and losses[-1] <= 10 * losses[0])
-        rose = False
-        if track and not diverged and losses.size > 1:
-            full = np.append(losses, after)
-            rose = loss_monitor(full, initial=loss0)["left_kernel_regime"] and halvings < MAX_HALVINGS
-        if diverged or rose or losses.min() > 0.99 * best:
-            if halvings >= MAX_HALVINGS and diverged:
-                _diverges(cfg, m, adapt, opt, prep, delta, float(lr), u, targets)
-            lr, halvings = lr / 2, halvings + 1
-            if halvings > MAX_HALVINGS:
-                break
-            if diverged or rose:
-                undone += rose
-                continue
+        state, verdict = sched.update(state, losses, after)
+        if verdict == "diverged":
+            _diverges(cfg, m, adapt, opt, prep, delta, float(lr), u, targets)
+        if verdict == "stop":
+            break
+        if verdict == "retry":
+            continue
         delta, opt_state = new_delta, new_state
         history.append(losses)
         steps += n
         bar.update(n)
-        best = min(best, float(losses.min()))
         if after <= opt.tol * loss0:  # the returned net's loss (not the one before the last step)
             break
     bar.close()
-    return delta, steps, halvings, history, undone
+    return delta, steps, state.halvings, history, state.undone
 
 
 def _diverges(cfg, m, adapt: Adaptation, opt: Options, prep, delta, step: float, u, targets: str):
