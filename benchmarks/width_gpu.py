@@ -17,6 +17,7 @@ one adapted copy of every weight per task and inner step, so its cost grows like
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -40,7 +41,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--target-scale", type=float, default=1.0)
     parser.add_argument("--dtype", choices=width.DTYPES, default="float32")
     parser.add_argument("--outer-steps", type=int, default=3000)
-    parser.add_argument("--include-unconverged", action="store_true")
+    parser.add_argument("--include-flagged", action="store_true")
     parser.add_argument("--results", default=None, help="records folder (default: a temporary one)")
     args = parser.parse_args(argv)
     (n_train, n_test), (n_s, n_q) = args.tasks, args.points
@@ -49,32 +50,34 @@ def main(argv=None) -> dict:
                                            n_query=n_q, options=(("dim", 8),)),
                           depths=(args.depth,), widths=tuple(args.widths), methods=tuple(args.methods),
                           seeds=args.seeds, lr=0.5, steps=5, split=args.split, outer_steps=args.outer_steps,
-                          dtype=args.dtype, device=args.device, target_scale=args.target_scale, max_width=cap,
-                          include_unconverged=args.include_unconverged)
+                          dtype=args.dtype, device=args.device, target_scale=args.target_scale, max_widths=cap,
+                          include_flagged=args.include_flagged)
     start = time.perf_counter()
     root = args.results or tempfile.mkdtemp(prefix="width_gpu_")
     summary = width.run(config, root)
-    res = summary["result"]
+    s = width.read(summary)
     by_key = {(r["config"]["method"], r["config"]["width"], r["config"]["seed"]): r
               for r in store.points_of(root, summary)}
-    kept = {(e["method"], e["width"], e["seed"]) for e in res["excluded"]}
+    kept = {(e.method, e.width, e.seed) for e in s.excluded}
     out = {"benchmark": "width_convergence", "family": "shared-feature", "train_tasks": n_train,
            "test_tasks": n_test, "support": n_s, "query": n_q, "dim": 8, "depth": args.depth,
            "widths": list(config.widths), "seeds": list(range(config.seeds)), "split": args.split,
-           "results": str(root), "excluded": res["excluded"], "methods": {}}
+           "results": str(root), "excluded": [dataclasses.asdict(e) for e in s.excluded], "methods": {}}
     for m in config.methods:
-        ws = list(config.widths_of(m))
+        ws = list(config.widths_for(m))
 
         def grid(field, m=m, ws=ws):
-            return [[None if (m, w, s) in kept else by_key[m, w, s]["result"][field] for w in ws]
-                    for s in range(config.seeds)]
+            return [[None if (m, w, seed) in kept else by_key[m, w, seed]["result"][field] for w in ws]
+                    for seed in range(config.seeds)]
 
-        fit = res[f"{args.depth}/{m}/fit"]
+        fit = s.fit(args.depth, m)
+        errs = s.err(args.depth, m)
         out["methods"][m] = {"widths": ws, "gap": grid("err"), "final_loss": grid("final_loss"),
                              "steps": grid("steps"), "wall_s": grid("train_s"),
-                             "mean_gap": [None if e is None else e["mean"] for e in
-                                          (res[f"{args.depth}/{m}/err"][config.widths.index(w)] for w in ws)],
-                             "slope": None if fit is None else -fit["r"], "fit": fit}
+                             "mean_gap": [None if e is None else e.mean for e in
+                                          (errs[config.widths.index(w)] for w in ws)],
+                             "slope": None if fit is None or not fit.ok else -fit.r,
+                             "fit": None if fit is None else dataclasses.asdict(fit)}
     out["device"] = next((r["device"] for r in by_key.values()), None)
     out["total_s"] = time.perf_counter() - start
     print(json.dumps(out, indent=2))

@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from .experiments import ORDER as EXPERIMENTS
+from . import experiments
 from .tasks import FAMILIES
 
 DELEGATES = {"check": "proofs_checks", "appendix": "ntk_bridge.appendix"}
@@ -87,16 +87,14 @@ def _config_fields(name: str) -> set[str]:
     """The field names of experiment ``name``'s Config."""
     import dataclasses
 
-    from .experiments import module
-
-    return {f.name for f in dataclasses.fields(module(name).Config)}
+    return {f.name for f in dataclasses.fields(experiments.module(name).Config)}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ntk-bridge", description=(
         "Bridging MTL and meta-learning in the NTK regime: experiments, figures, checks, appendix."))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in EXPERIMENTS:
+    for name in experiments.names():
         p = sub.add_parser(name, help=f"run the {name} experiment (resumable)")
         p.add_argument("--quick", action="store_true", help="the small configuration (minutes on a laptop)")
         p.add_argument("--results", type=Path, metavar="DIR", help="results root (default results/, or results/quick/)")
@@ -149,8 +147,6 @@ def _roots(args) -> tuple[Path, Path]:
 
 def run_experiment(name: str, config, results: Path) -> dict:
     """Run one configured experiment, print where its summary went; return the summary record."""
-    from . import experiments
-
     start = time.perf_counter()
     summary = experiments.run(name, config, results)
     n = len(summary["result"]["points"])
@@ -201,10 +197,11 @@ def _os_error(exc: OSError) -> str:
 def verify(results: Path, remove_stale: bool = False) -> int:
     """Print what ``results`` holds per experiment, every problem and every stale record; 1 if any.
 
-    Stale: made by another algorithm version of its experiment than this code's (``store.stale``);
-    ``remove_stale`` deletes those files instead (then they do not count).
+    Stale: made by another algorithm version of its experiment than this code's (``store.stale``), or
+    a summary in a layout this code's typed reader cannot read; ``remove_stale`` deletes those files
+    instead (then they do not count).
     """
-    from . import experiments, selection, store
+    from . import selection, store
 
     counts, problems, notes = store.verify(results)
     with store.read_only():  # what the reports would read: a named summary that is gone is a problem
@@ -217,7 +214,19 @@ def verify(results: Path, remove_stale: bool = False) -> int:
                 except (store.MissingRecords, ValueError) as exc:
                     problems.append(str(exc))
     stale = store.stale(results, experiments.algorithms())
-    known = set(EXPERIMENTS)
+    known = set(experiments.names())
+    flagged = {path for path, _ in stale}
+    with store.read_only():  # a current summary in a layout this code cannot read is stale too
+        for name in sorted(known & set(counts)):
+            for record in store.load(results, name, kind="summary"):
+                path = results / name / f"{record['config_hash']}.json"
+                if path in flagged:
+                    continue
+                try:
+                    experiments.read(record)
+                except experiments.UnreadableSummary:
+                    stale.append((path, "written in another summary layout than this code reads: rerun its "
+                                        "experiment to rebuild it from its stored points"))
     print(f"verify {results}: {sum(sum(c.values()) for c in counts.values())} valid records")
     for name, c in counts.items():
         other = "" if name in known else "  (not an ntk-bridge experiment)"
@@ -249,8 +258,9 @@ def select(results: Path, pairs: list[str]) -> int:
     for pair in pairs:
         key, sep, hash_ = pair.partition("=")
         experiment, _, kind = key.partition("@")
-        if not sep or not hash_ or kind not in ("", "digits") or experiment not in EXPERIMENTS:
-            print(f"ntk-bridge select: error: {pair!r} is not KEY=HASH with KEY one of {', '.join(EXPERIMENTS)} "
+        if not sep or not hash_ or kind not in ("", "digits") or experiment not in experiments.names():
+            print(f"ntk-bridge select: error: {pair!r} is not KEY=HASH with KEY one of "
+                  f"{', '.join(experiments.names())} "
                   f"(EXPERIMENT@digits for a sweep on digits)", file=sys.stderr)
             return 2
         found = [r for r in selection.candidates(results, experiment, kind == "digits") if r["config_hash"] == hash_]
@@ -260,7 +270,7 @@ def select(results: Path, pairs: list[str]) -> int:
             return 2
         selection.select(results, found[0])
     table = selection.read(results)
-    for experiment in EXPERIMENTS:
+    for experiment in experiments.names():
         for digits in (False, True):
             found = selection.candidates(results, experiment, digits)
             if not found:
@@ -309,7 +319,7 @@ def main(argv=None) -> int:
 
 def _stored(results: Path, cmd: str) -> int:
     """How many record files an interrupted ``cmd`` leaves under ``results`` (its experiment's folder, or all)."""
-    folders = [results / cmd] if cmd in EXPERIMENTS else [d for d in results.glob("*") if d.is_dir()]
+    folders = [results / cmd] if cmd in experiments.names() else [d for d in results.glob("*") if d.is_dir()]
     return sum(len(list(f.glob("*.json"))) for f in folders if f.is_dir())
 
 
@@ -317,7 +327,7 @@ def _run(cmd: str, args, results: Path, out: Path) -> int:
     if cmd == "verify":
         status = verify(results, args.remove_stale)
         if args.manifest and results.is_dir():
-            from . import atomic, experiments, selection, store
+            from . import atomic, selection, store
 
             doc = dict(store.manifest(results, experiments.algorithms()), selection=selection.read(results))
             atomic.write_text(results / "manifest.json", json.dumps(doc, indent=1) + "\n")
@@ -327,7 +337,7 @@ def _run(cmd: str, args, results: Path, out: Path) -> int:
         return _figures(results, args.out or out / "figures")
     if cmd == "select":
         return select(results, args.pairs)
-    from . import executor, experiments
+    from . import executor
 
     try:
         ex = _make_executor(args)  # reproduce or an experiment: both run sweeps
@@ -362,8 +372,6 @@ def _run(cmd: str, args, results: Path, out: Path) -> int:
     return 0
 
 
-# Longest first: with several jobs, each free worker takes the next (largest-first scheduling).
-_COST_ORDER = ("accuracy", "closeness", "width", "finite-closeness", "cost", "conditioning", "ablate", "kernel-share")
 
 
 def _one_thread() -> None:
@@ -389,7 +397,7 @@ def reproduce(quick: bool, results: Path, out: Path, ex=None, jobs: int = 1) -> 
     ``jobs``: with the local executor, experiments run in that many worker processes at once
     (each experiment in one process, so each compiles its own programs; the records are the same).
     """
-    from . import executor, experiments, selection
+    from . import executor, selection
 
     start = time.perf_counter()
     summaries = []
@@ -397,7 +405,8 @@ def reproduce(quick: bool, results: Path, out: Path, ex=None, jobs: int = 1) -> 
     if jobs > 1 and ex is None:
         import multiprocessing
 
-        order = sorted(plan, key=lambda nc: _COST_ORDER.index(nc[0]) if nc[0] in _COST_ORDER else len(_COST_ORDER))
+        # longest first (each module's QUICK_S): each free worker takes the next (largest-first scheduling)
+        order = sorted(plan, key=lambda nc: -getattr(experiments.module(nc[0]), "QUICK_S", 0))
         pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_one_thread)  # JAX must not be forked
         try:
             for job in [pool.apply_async(run_experiment, (name, config, results)) for name, config in order]:

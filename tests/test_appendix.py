@@ -523,10 +523,10 @@ def test_figures_are_drawn_under_out_not_searched(built, tmp_path, monkeypatch):
     out = tmp_path / "out"
     assert main(["--results", str(built["root"]), "--out", str(out), "--no-pdf"]) == 0
     drawn = {p.name for p in (out / "figures").iterdir()}
-    assert drawn == {f"{n}.{ext}" for n in figures.NAMES for ext in ("png", "pdf")}
+    assert drawn == {f"{n}.{ext}" for n in figures.names() for ext in ("png", "pdf")}
     text = (out / "appendix.md").read_text()
     assert "decoy" not in text
-    for name in figures.NAMES:
+    for name in figures.names():
         assert f"](figures/{name}.png)" in text
         assert figures.caption(name) in text  # captions come from the figure modules
 

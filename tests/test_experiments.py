@@ -120,10 +120,11 @@ def test_closeness_gaps_match_direct_computation(tmp_path):
     # The summary's per-depth mean is the mean of its points.
     at4 = [p["result"]["same"]["anil"]["rel_gap"] for p in points
            if p["config"]["depth"] == 4 and (p["config"]["lr"], p["config"]["steps"]) == (0.02, 5)]
-    assert summary["result"]["same/anil/rel_gap"][1]["mean"] == pytest.approx(np.mean(at4), rel=1e-12)
-    fit = summary["result"]["fit/same/anil/rel_gap"]
-    assert fit["r_lo"] <= fit["r"] <= fit["r_hi"]
-    assert summary["result"]["lr_steps/anil"]["fit"]["n"] == 6
+    s = closeness.read(summary)
+    assert s.gap("same", "anil")[1].mean == pytest.approx(np.mean(at4), rel=1e-12)
+    fit = s.fit("same", "anil")
+    assert fit.r_lo <= fit.r <= fit.r_hi
+    assert s.lr_steps["anil"].fit.n == 6
 
 
 def test_lr_steps_fit_recovers_a_plane():
@@ -147,18 +148,18 @@ def test_closeness_rerun_reads_back_and_config_change_recomputes(tmp_path):
 
 def test_kernel_share_diagonal_is_one_over_depth_plus_one(tmp_path):
     cfg = kernel_share.Config(depths=(1, 3, 7), n_points=6, dim=5, seeds=2, n_boot=20)
-    rows = kernel_share.run(cfg, tmp_path)["result"]["rows"]
+    rows = kernel_share.read(kernel_share.run(cfg, tmp_path)).rows
     for row in rows:
-        assert row["diag_share"]["mean"] == pytest.approx(1.0 / (row["depth"] + 1), rel=1e-7)
-        assert 0 < row["offdiag_share"]["mean"] < 1
+        assert row.diag_share.mean == pytest.approx(1.0 / (row.depth + 1), rel=1e-7)
+        assert 0 < row.offdiag_share.mean < 1
 
 
 def test_accuracy_and_ablate_tiny(tmp_path):
     acc = accuracy.Config(families=("shared-feature", "clusters"), n_train=3, n_test=2, depths=(2,), seeds=2,
                           inner_times=(0.5,), widths=())
-    rows = accuracy.run(acc, tmp_path)["result"]["rows"]
-    assert [r["metric"] for r in rows] == ["mse", "accuracy"]
-    assert 0 <= rows[1]["mtl"]["mean"] <= 1
+    rows = accuracy.read(accuracy.run(acc, tmp_path)).rows
+    assert [r.metric for r in rows] == ["mse", "accuracy"]
+    assert 0 <= rows[1].score("mtl-shared").mean <= 1
     # MSE of MTL recomputed from the public API for one seed.
     pt = next(p for p in store.points_of(tmp_path, selection.summary(tmp_path, "accuracy"))
               if p["config"]["family"] == "shared-feature" and p["seed"] == 0)
@@ -169,13 +170,13 @@ def test_accuracy_and_ablate_tiny(tmp_path):
 
     abl = ablate.Config(tasks=TINY_TASKS, depths=(2,), seeds=1, steps_grid=(1, 5), lr_grid=(0.02,),
                         n_train_grid=(2, 4), similarity_grid=(0.5,), scaling_depths=(1, 2))
-    rows = ablate.run(abl, tmp_path)["result"]["rows"]
-    assert {r["ablation"] for r in rows} == set(ablate.ABLATIONS)
-    heads = {r["value"]: r for r in rows if r["ablation"] == "heads"}
+    s = ablate.read(ablate.run(abl, tmp_path))
+    assert set(s.ablations) == set(ablate.ABLATIONS)
+    heads = {r.value: r for r in s.of("heads")}
     # Independent heads transfer nothing at infinite width: MTL equals the no-transfer baseline.
-    assert heads["independent"]["mse/mtl"]["mean"] == pytest.approx(heads["independent"]["mse/no_transfer"]["mean"],
-                                                                    rel=1e-12)
-    assert heads["independent"]["same/anil/normalized_gap"] is None
+    assert heads["independent"].test_mse("mtl-independent").mean == pytest.approx(
+        heads["independent"].test_mse("no-transfer").mean, rel=1e-12)
+    assert heads["independent"].gap("same", "anil", "normalized_gap") is None
 
 
 def test_configure_validates_options():
@@ -197,7 +198,7 @@ def test_configure_validates_options():
 def test_width_tiny_records_match_closed_form(tmp_path):
     cfg = width.Config(tasks=TaskConfig(n_train=2, n_test=2, n_support=3, n_query=3), depths=(1,), widths=(32, 128),
                        methods=("mtl-shared", "anil"), seeds=1, outer_steps=30, n_boot=20,
-                       include_unconverged=True)  # 30 outer steps do not converge: fit them anyway, on purpose
+                       include_flagged=True)  # 30 outer steps do not converge: fit them anyway, on purpose
     summary = width.run(cfg, tmp_path)
     train, test = cfg.tasks.draw(cfg.task_seed)
     adapt = nb.Adaptation(lr=cfg.lr, steps=cfg.steps)
@@ -207,7 +208,8 @@ def test_width_tiny_records_match_closed_form(tmp_path):
         res, method = rec["result"], rec["config"]["method"]
         np.testing.assert_allclose(res["pred_infinite"], inf[method], rtol=1e-10, atol=1e-12)
         assert res["err"] == pytest.approx(nb.metrics.rel_gap(res["pred"], inf[method]), rel=1e-12)
-    assert set(summary["result"]["1/anil/fit"]) >= {"r", "r_lo", "r_hi"}
+    fit = width.read(summary).fit(1, "anil")
+    assert fit.ok and fit.r_lo <= fit.r <= fit.r_hi and fit.x == (32, 128)
 
 
 def test_cost_ratios_are_ratios_of_stored_times(tmp_path):
@@ -216,5 +218,5 @@ def test_cost_ratios_are_ratios_of_stored_times(tmp_path):
     summary = cost.run(cfg, tmp_path)
     last = store.points_of(tmp_path, summary)[-1]["result"]
     ratios = np.array(last["maml"]["per_step_all_s"]) / np.array(last["mtl-shared"]["per_step_all_s"])
-    assert summary["result"]["ratio_maml"]["mean"] == pytest.approx(ratios.mean(), rel=1e-12)
+    assert cost.read(summary).ratio_maml.mean == pytest.approx(ratios.mean(), rel=1e-12)
     assert all(r > 0 for r in ratios)

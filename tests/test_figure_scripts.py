@@ -28,16 +28,16 @@ def _run(args, cwd, env=None):
                           encoding="utf-8", timeout=300)
 
 
-@pytest.mark.parametrize("name", figures.NAMES)
+@pytest.mark.parametrize("name", figures.names())
 def test_every_figure_has_a_script(name):
     assert (SCRIPTS / f"{name}.py").is_file(), f"figures/{name}.py missing for ntk_bridge.figures.{name}"
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
 def test_every_script_is_a_figure_and_only_calls_the_package(name):
-    """Names match ``figures.NAMES``; the script is a docstring, imports from the package and one call
+    """Names match ``figures.names()``; the script is a docstring, imports from the package and one call
     under ``if __name__ == "__main__"`` (no function, class or drawing of its own)."""
-    assert name in figures.NAMES, f"figures/{name}.py draws no figure of ntk_bridge.figures.NAMES"
+    assert name in figures.names(), f"figures/{name}.py draws no figure of ntk_bridge.figures.names()"
     tree = ast.parse((SCRIPTS / f"{name}.py").read_text(encoding="utf-8"))
     doc = ast.get_docstring(tree)
     assert doc and f"python figures/{name}.py --results" in doc
@@ -53,14 +53,14 @@ def test_every_script_is_a_figure_and_only_calls_the_package(name):
     assert f"import {name} as figure" in ast.unparse(tree)
 
 
-@pytest.mark.parametrize("name", figures.NAMES)
+@pytest.mark.parametrize("name", figures.names())
 def test_readme_lists_every_script(name):
     readme = (SCRIPTS / "README.md").read_text(encoding="utf-8")
     assert f"[`{name}.py`]({name}.py)" in readme
     assert "ntk-bridge figures --results results/reference --out DIR" in readme
 
 
-@pytest.mark.parametrize("name", figures.NAMES)
+@pytest.mark.parametrize("name", figures.names())
 def test_help(name, tmp_path):
     proc = _run([SCRIPTS / f"{name}.py", "--help"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

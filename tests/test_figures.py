@@ -76,7 +76,7 @@ def test_every_figure_draws_from_records_only_under_out(results, tmp_path, monke
     monkeypatch.chdir(cwd)
     out = tmp_path / "out"
     assert figures.main(results, out) == 0
-    expected = {f"{name}.{ext}" for name in figures.NAMES for ext in ("png", "pdf")}
+    expected = {f"{name}.{ext}" for name in figures.names() for ext in ("png", "pdf")}
     assert {p.name for p in out.iterdir()} == expected
     for name in expected:
         assert (out / name).stat().st_size > 5000, name
@@ -116,12 +116,10 @@ def test_one_figure_without_its_experiment(results, tmp_path):
 
 
 def test_captions_and_sections_are_declared_in_code():
-    from ntk_bridge.appendix import sections
-
-    for name in figures.NAMES:
+    for name in figures.names():
         mod = figures.module(name)
-        assert mod.EXPERIMENT in experiments.ORDER, name
-        assert mod.SECTION in sections.NAMES, name
+        assert mod.EXPERIMENT in experiments.names(), name
+        assert mod.SECTION in experiments.sections(), name
         assert isinstance(mod.CAPTION, str) and len(mod.CAPTION) > 40, name
         assert figures.caption(name) == mod.CAPTION and not mod.__doc__.startswith(mod.CAPTION)
         assert callable(mod.main)
@@ -140,7 +138,7 @@ def test_figures_and_appendix_read_summaries_only_through_the_readers():
     offenders = [f"{f.relative_to(pkg)}:{i}: {line.strip()}" for f in files
                  for i, line in enumerate(f.read_text().splitlines(), 1) if STORED_KEY.search(line)]
     assert offenders == []
-    for name in experiments.ORDER:
+    for name in experiments.names():
         assert callable(experiments.module(name).read), name
 
 
@@ -153,7 +151,7 @@ def test_required_width_panel_says_why_when_no_law_gives_a_width():
         depths, widths, targets = (1, 2), (64, 256), (0.1, 0.05)
 
         def fit(self, label):
-            return DepthWidthLaw(a=0.3, c=1.0, a_lo=-0.1, a_hi=0.7, level=0.9) if label == "mtl-shared" else None
+            return DepthWidthLaw(r=-0.3, c=1.0, r_lo=-0.7, r_hi=0.1, level=0.9) if label == "mtl-shared" else None
 
         def required_width(self, label, eps):
             return (None, None)

@@ -187,10 +187,10 @@ def test_finite_approaches_closed_form_with_width(tmp_path):
                        depths=(1,), widths=(128, 2048), methods=width.ALL_METHODS, seeds=2, lr=ADAPT.lr,
                        steps=ADAPT.steps, split="disjoint", n_boot=20)
     record = width.run(cfg, tmp_path)
-    summary = record["result"]
-    assert summary["excluded"] == []
+    summary = width.read(record)
+    assert summary.excluded == ()
     for method in cfg.methods:
-        small, large = (e["mean"] for e in summary[f"1/{method}/err"])
+        small, large = (e.mean for e in summary.err(1, method))
         assert large < 0.6 * small, (method, small, large)
     assert max(r["result"]["steps"] for r in nb.store.points_of(tmp_path, record)) < 3000
 

@@ -9,6 +9,7 @@ import pytest
 from ntk_bridge import finite, metrics, store
 from ntk_bridge.experiments import MODULES, common
 from ntk_bridge.experiments import finite_closeness as fc
+from ntk_bridge.experiments import finite_sweep
 
 TINY = fc.Config(tasks=common.TaskConfig(n_train=3, n_test=2, n_support=2, n_query=2, options=(("dim", 4),)),
                  depths=(1, 2), widths=(16, 32), methods=("mtl-shared", "anil"), splits=("same",),
@@ -32,7 +33,7 @@ def _load(root, summary):
 
 
 def test_registered():
-    assert MODULES["finite-closeness"] == "finite_closeness"
+    assert MODULES["finite-closeness"] == "ntk_bridge.experiments.finite_closeness"
     assert fc.Config.quick().n_nets == 2
 
 
@@ -42,7 +43,7 @@ def test_summary_recomputed_from_points(tiny):
     pts = _load(root, summary)
     assert s.schedule == finite.SCHEDULE
     assert all(p["schedule"] == finite.SCHEDULE for p in pts.values())
-    kept = {k: fc.exclusion(v) is None for k, v in pts.items()}
+    kept = {k: finite_sweep.exclusion(v) is None for k, v in pts.items()}
     labels = [lab for lab, _ in s.labels]
     assert labels == ["mtl-shared", "mtl-shared+fresh", "anil-same", "anil-same+fresh"]
     for lab in labels:
@@ -105,8 +106,8 @@ def test_flagged_runs_are_excluded(tmp_path, monkeypatch):
     monkeypatch.setattr(fc, "_compute", flag_one)
     cfg = dataclasses.replace(TINY, protocols=("trained",))
     s = fc.read(fc.run(cfg, tmp_path))
-    assert [(e["method"], e["depth"], e["width"], e["seed"]) for e in s.excluded] == [("anil-same", 2, 16, 1)]
-    assert "left the kernel regime" in s.excluded[0]["reason"]
+    assert [(e.method, e.depth, e.width, e.seed) for e in s.excluded] == [("anil-same", 2, 16, 1)]
+    assert "left the kernel regime" in s.excluded[0].reason
     cell = s.cell("anil-same", 2, 16)
     assert cell.excluded == 1 and cell.err.n == 1 and cell.ensemble[2] is None
     assert s.gap("anil-same", 2, 16).n == 1

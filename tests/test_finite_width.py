@@ -38,50 +38,49 @@ def _run(tmp_path, monkeypatch, **kw):
 
 def test_unconverged_runs_are_listed_and_left_out_of_the_fit(tmp_path, monkeypatch):
     cfg, summary, points = _run(tmp_path, monkeypatch)
-    res = summary["result"]
-    excluded = {(e["depth"], e["width"], e["method"], e["seed"]): e for e in res["excluded"]}
+    s = width.read(summary)
+    excluded = {(e.depth, e.width, e.method, e.seed): e for e in s.excluded}
     assert set(excluded) == UNCONVERGED
     by_hash = {r["config_hash"]: r for r in points}
     for key, e in excluded.items():
-        assert e["reason"].startswith("not converged") and by_hash[e["point"]]["result"]["converged"] is False
-    assert res["1/anil/converged"] is False and res["1/anil/excluded"] == 2 and res["1/mtl-shared/excluded"] == 0
+        assert e.reason.startswith("not converged") and by_hash[e.point]["result"]["converged"] is False
+    assert not s.all_converged(1, "anil") and s.excluded_runs(1, "anil") == 2 and s.excluded_runs(1, "mtl-shared") == 0
     # errors and fit recomputed from the records, kept points only
     err = {(r["config"]["width"], r["config"]["seed"]): r["result"]["err"] for r in points
            if r["config"]["method"] == "anil"}
     keep = {k: (1, k[0], "anil", k[1]) not in UNCONVERGED for k in err}
     for j, w in enumerate(cfg.widths):
         kept = [err[w, s] for s in range(cfg.seeds) if keep[w, s]]
-        assert res["1/anil/err"][j]["mean"] == pytest.approx(np.mean(kept), rel=1e-12)
-        assert res["1/anil/err"][j]["n"] == len(kept)
+        assert s.err(1, "anil")[j].mean == pytest.approx(np.mean(kept), rel=1e-12)
+        assert s.err(1, "anil")[j].n == len(kept)
     geo = [np.exp(np.mean([np.log(err[w, s]) for s in range(cfg.seeds) if keep[w, s]])) for w in cfg.widths]
     slope = np.polyfit(np.log(cfg.widths), np.log(geo), 1)[0]
-    assert -res["1/anil/fit"]["r"] == pytest.approx(slope, rel=1e-10)
-    assert res["1/anil/fit"]["r"] == pytest.approx(0.5, abs=0.05)  # the synthetic rate, the 10x outliers left out
-    gap = res["1/anil/gap_to_mtl"]["finite"]
-    assert [g["n"] for g in gap] == [2, 2, 3]
+    assert -s.fit(1, "anil").r == pytest.approx(slope, rel=1e-10)
+    assert s.fit(1, "anil").r == pytest.approx(0.5, abs=0.05)  # the synthetic rate, the 10x outliers left out
+    assert [g.n for g in s.gap_to_mtl(1, "anil").finite] == [2, 2, 3]
 
 
-def test_include_unconverged_puts_them_back(tmp_path, monkeypatch):
-    cfg, summary, points = _run(tmp_path, monkeypatch, include_unconverged=True)
-    res = summary["result"]
-    assert res["excluded"] == [] and res["include_unconverged"] is True
+def test_include_flagged_puts_them_back(tmp_path, monkeypatch):
+    cfg, summary, points = _run(tmp_path, monkeypatch, include_flagged=True)
+    s = width.read(summary)
+    assert s.excluded == () and s.result.include_flagged is True
     err = np.array([[next(r["result"]["err"] for r in points if r["config"]["method"] == "anil"
                           and r["config"]["width"] == w and r["config"]["seed"] == s) for w in cfg.widths]
                     for s in range(cfg.seeds)])
     slope = np.polyfit(np.log(cfg.widths), np.log(err).mean(0), 1)[0]
-    assert -res["1/anil/fit"]["r"] == pytest.approx(slope, rel=1e-10)
-    assert abs(res["1/anil/fit"]["r"] - 0.5) > 0.1  # the outliers bend the fit: why they are left out by default
+    assert -s.fit(1, "anil").r == pytest.approx(slope, rel=1e-10)
+    assert abs(s.fit(1, "anil").r - 0.5) > 0.1  # the outliers bend the fit: why they are left out by default
 
 
 def test_not_computable_points_are_recorded_and_excluded(tmp_path):
     """A real sweep: width 1 is a degenerate net (NotComputable), recorded with its reason, out of every fit."""
     cfg = width.Config(tasks=TINY, depths=(2,), widths=(1, 16), methods=("mtl-shared",), seeds=1, outer_steps=5,
-                       n_boot=20, include_unconverged=True)
+                       n_boot=20, include_flagged=True)
     summary = width.run(cfg, tmp_path)
-    res = summary["result"]
-    (e,) = res["excluded"]
-    assert e["width"] == 1 and "not computable" in e["reason"] and "degenerate" in e["reason"]
+    s = width.read(summary)
+    (e,) = s.excluded
+    assert e.width == 1 and "not computable" in e.reason and "degenerate" in e.reason
     rec = next(r for r in store.points_of(tmp_path, summary) if r["config"]["width"] == 1)
     assert rec["result"]["err"] is None and rec["result"]["converged"] is False
-    assert res["2/mtl-shared/err"][0] is None and res["2/mtl-shared/err"][1]["n"] == 1
-    assert res["2/mtl-shared/fit"] is None  # one width left: no rate
+    assert s.err(2, "mtl-shared")[0] is None and s.err(2, "mtl-shared")[1].n == 1
+    assert s.fit(2, "mtl-shared") is None  # one width left: no rate

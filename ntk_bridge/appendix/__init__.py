@@ -36,9 +36,9 @@ TITLE = "Appendix: MTL and gradient-based meta-learning in the NTK regime (repro
 
 def has_results(root) -> bool:
     """Whether ``root`` holds at least one experiment summary record."""
-    from ..experiments import ORDER
+    from .. import experiments
 
-    return any(store.load(root, name, kind="summary") for name in ORDER)
+    return any(store.load(root, name, kind="summary") for name in experiments.names())
 
 
 def resolve_results(path: Path | None) -> Path:
@@ -109,7 +109,7 @@ def build(root, out, *, checks: dict | None = None, checks_source: str | None = 
     ctx = Context(root, out, figs, checks, checks_source, is_quick(root))
     ctx.problems += fig_problems
     built = []
-    for builder, name in zip(sections.BUILDERS, sections.NAMES):
+    for name, builder in sections.builders():
         try:
             built.append(builder(ctx))
         except Exception as exc:  # a record layout this code does not know: say so, keep going
@@ -187,9 +187,9 @@ def _main(argv: list[str]) -> int:
         return _error(f"--figures {args.figures} is not a folder")
     if not has_results(root):
         print(f"appendix: no experiment summaries under {root}; every results section will say so", file=sys.stderr)
-    from ..experiments import ORDER
+    from .. import experiments
 
-    unresolved = selection.unresolved(root, ORDER)
+    unresolved = selection.unresolved(root, experiments.names())
     if unresolved:  # which summary to read is never guessed (newest, largest): the user names it
         return _error("; ".join(unresolved))
     repro = args.paper_repro if args.paper_repro is not None else reference_repro(root)

@@ -60,7 +60,7 @@ class Context:
         key = (name, digits)
         if key not in self._typed:
             record = self.summary(name, digits)
-            self._typed[key] = None if record is None else experiments.module(name).read(record)
+            self._typed[key] = None if record is None else experiments.read(record)
         return self._typed[key]
 
     def points(self, name: str) -> list[dict]:
@@ -92,7 +92,7 @@ class Context:
             source = figure_files.source(self.out / files["png"]) if files.get("png") else None
             if source is not None:
                 exp, hash_ = source
-                summ = self.summary(exp, digits=(stem == "digits")) if exp in experiments.ORDER else None
+                summ = self.summary(exp, digits=(stem == "digits")) if exp in experiments.names() else None
                 if summ is not None and summ["config_hash"] != hash_:
                     caption += [" Warning: drawn from the ", exp, " summary ", Code(hash_), ", not the summary ",
                                 Code(summ["config_hash"]), " this appendix reads; rerun ", Code(self.command("figures")),

@@ -18,11 +18,11 @@ SUFFIXES = (".pdf", ".png")
 
 def section(stem: str) -> str:
     """The appendix section of figure ``stem`` (``"other"`` for a figure ``ntk_bridge.figures`` does not draw)."""
-    return _figures.section(stem) if stem in _figures.NAMES else "other"
+    return _figures.section(stem) if stem in _figures.names() else "other"
 
 
 def caption(stem: str) -> str:
-    return _figures.caption(stem) if stem in _figures.NAMES else "Figure"
+    return _figures.caption(stem) if stem in _figures.names() else "Figure"
 
 
 def source(png: Path) -> tuple[str, str] | None:

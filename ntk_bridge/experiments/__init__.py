@@ -1,14 +1,22 @@
 """Experiments: importable sweeps with frozen-dataclass configs, storing records (``ntk_bridge.store``).
 
 Each module holds ``NAME``, a ``Config`` (``Config()`` full, ``Config.quick()`` for
-``reproduce --quick``) and ``run(config, root) -> summary record``.  Ablations import a
-config and vary it::
+``reproduce --quick``), ``run(config, root) -> summary record`` and ``read(record)`` (its typed
+view), and declares what reports it: ``FIGURES`` (modules of ``ntk_bridge.figures``, or dotted
+module paths), ``SECTIONS`` (modules of ``ntk_bridge.appendix.sections``, or dotted paths) and
+``QUICK_S`` (seconds its quick config took on a 2-core machine: ``reproduce`` starts the longest
+first).  Ablations import a config and vary it::
 
     from ntk_bridge.experiments import closeness
     cfg = dataclasses.replace(closeness.Config.quick(), depths=(1, 4, 16), seeds=2)
     summary = closeness.run(cfg, root="results/mine")
 
 Sweeps resume: points already stored are read back, never recomputed.
+
+**The one registry.**  :data:`MODULES` lists the experiments in report order; the CLI's
+subcommands, ``reproduce``, ``verify``, the figures (:func:`figures`) and the appendix's sections
+(:func:`sections`) all derive from it.  Adding an experiment is one module (and its tests) plus a
+:func:`register` call, or a line in :data:`MODULES` for one of this package.
 """
 from __future__ import annotations
 
@@ -17,24 +25,83 @@ import importlib
 
 from .. import store
 
-# The one list of experiments (command name -> module), in run and report order: the CLI's
-# subcommands, `reproduce` and the appendix all take it from here.
-MODULES = {"closeness": "closeness", "width": "width", "kernel-share": "kernel_share",
-           "accuracy": "accuracy", "cost": "cost", "ablate": "ablate", "finite-closeness": "finite_closeness",
-           "conditioning": "conditioning"}
-ORDER = tuple(MODULES)
+# The one list of experiments (command name -> module path), in report order.
+MODULES = {name: f"{__name__}.{mod}" for name, mod in (
+    ("kernel-share", "kernel_share"), ("closeness", "closeness"), ("width", "width"),
+    ("finite-closeness", "finite_closeness"), ("cost", "cost"), ("accuracy", "accuracy"), ("ablate", "ablate"),
+    ("conditioning", "conditioning"))}
+# What reports show beside the experiments' own figures and sections: the digits figure and
+# section read several experiments' summaries on real images; the appendix opens with the
+# set-up and ends with the proofs checks.
+SHARED_FIGURES = ("digits",)
+SECTIONS_BEFORE, SECTIONS_AFTER = ("setup",), ("digits", "checks")
+
+
+def register(name: str, module_path: str) -> None:
+    """Add experiment ``name`` implemented by the module ``module_path`` (absolute, dotted) to the registry."""
+    if not isinstance(name, str) or not name or "/" in name or name.startswith((".", "-")):
+        raise ValueError(f"experiment name must be a plain command name, got {name!r}")
+    if name in MODULES and MODULES[name] != module_path:
+        raise ValueError(f"experiment {name!r} is already registered (module {MODULES[name]})")
+    MODULES[name] = module_path
+
+
+def names() -> tuple:
+    """Every experiment, in report order (this package's, then the registered ones)."""
+    return tuple(MODULES)
 
 
 def module(name: str):
     """The module of experiment ``name`` (a key of ``MODULES``)."""
     if name not in MODULES:
-        raise ValueError(f"experiment must be one of {ORDER}, got {name!r}")
-    return importlib.import_module(f"{__name__}.{MODULES[name]}")
+        raise ValueError(f"experiment must be one of {names()}, got {name!r}")
+    return importlib.import_module(MODULES[name])
+
+
+def _paths(package: str, entries) -> dict:
+    """``{name: module path}``: bare names are modules of ``package``; a dotted path names itself (last part)."""
+    return {e.rpartition(".")[2]: (e if "." in e else f"{package}.{e}") for e in entries}
+
+
+def figures() -> dict:
+    """``{figure name: module path}`` of every figure, in report order: each experiment's ``FIGURES``, then
+    :data:`SHARED_FIGURES`."""
+    entries = [f for name in names() for f in getattr(module(name), "FIGURES", ())] + list(SHARED_FIGURES)
+    return _paths("ntk_bridge.figures", entries)
+
+
+def sections() -> dict:
+    """``{section name: module path}`` of the appendix, in document order: :data:`SECTIONS_BEFORE`, each
+    experiment's ``SECTIONS``, :data:`SECTIONS_AFTER`."""
+    entries = [*SECTIONS_BEFORE, *(x for name in names() for x in getattr(module(name), "SECTIONS", ())),
+               *SECTIONS_AFTER]
+    return _paths("ntk_bridge.appendix.sections", entries)
+
+
+class UnreadableSummary(ValueError):
+    """A stored summary this code's typed reader cannot read: written in another layout, by another version."""
+
+
+def read(record: dict):
+    """The typed view of a summary record (its experiment's ``read``).
+
+    Raises:
+      UnreadableSummary: its result does not have this code's layout (made by another version of
+        ntk_bridge); the message says how to rebuild it from its stored points.
+    """
+    try:
+        return module(record["experiment"]).read(record)
+    except (KeyError, TypeError, ValueError) as exc:
+        name = record.get("experiment")
+        raise UnreadableSummary(
+            f"{name} summary {record.get('config_hash')} was written in another layout than this code reads "
+            f"({type(exc).__name__}: {exc}); rerun `ntk-bridge {name}` with the same options to rebuild it from "
+            f"its stored points (or `ntk-bridge verify --remove-stale`)") from None
 
 
 def algorithms() -> dict[str, int]:
     """Every experiment's current algorithm version (imports each module, which registers it with the store)."""
-    return {name: module(name).ALGORITHM for name in ORDER}
+    return {name: module(name).ALGORITHM for name in names()}
 
 
 def configure(name: str, quick: bool = False, **overrides):
@@ -72,8 +139,8 @@ EXTRA_RUNS = (("closeness", "digits"),)
 
 def reproduce_plan(quick: bool = False) -> list[tuple[str, object]]:
     """``(name, config)`` of every sweep ``ntk-bridge reproduce`` runs, in order: each experiment of
-    :data:`ORDER` with its quick or full config, then :data:`EXTRA_RUNS`."""
-    plan = [(name, configure(name, quick=quick)) for name in ORDER]
+    :func:`names` with its quick or full config, then :data:`EXTRA_RUNS`."""
+    plan = [(name, configure(name, quick=quick)) for name in names()]
     return plan + [(name, configure(name, quick=quick, family=family)) for name, family in EXTRA_RUNS]
 
 

@@ -16,19 +16,23 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .. import store, sweep
 from ..kernels import BACKENDS
 from ..predict import SPLITS, Adaptation
 from ..methods import Method, parse
 from .closeness import ALGOS, GAPS, evaluate
+from . import schema
 from .common import TaskConfig, check_choice, check_int, check_ints, save_summary, stat
 from .stats import Stat, Summary
 
 NAME = "ablate"
 ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
+FIGURES = ("ablate",)   # what reports it (ntk_bridge.figures, ntk_bridge.appendix.sections)
+SECTIONS = ("ablate",)
+QUICK_S = 10   # seconds of its quick config (2-core machine, 2026-12-04): reproduce starts the longest first
 ABLATIONS = ("steps", "lr", "n_train", "similarity", "heads", "flow", "lr_scaling")
 
 
@@ -122,32 +126,34 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     rows = []
     for i, (ablation, value, depth) in enumerate(settings):
         res = [r["result"] for r in records[i * config.seeds:(i + 1) * config.seeds]]
-        row = {"ablation": ablation, "value": value, "depth": depth,
-               "mse/mtl": stat([x["mse"]["mtl"] for x in res]),
-               "mse/no_transfer": stat([x["mse"]["no_transfer"] for x in res])}
+        heads = value if ablation == "heads" else "shared"
+        mse = {Method.mtl(heads).label: Stat.read(stat([x["mse"]["mtl"] for x in res])),
+               Method.none().label: Stat.read(stat([x["mse"]["no_transfer"] for x in res]))}
+        gaps, failed = {}, {}
         for split in config.splits:
             for algo in ALGOS:
                 ok = [x[split][algo] for x in res if "error" not in x[split][algo]]
-                row[f"{split}/{algo}/failed"] = len(res) - len(ok)
-                row[f"mse/{split}/{algo}"] = stat([x["mse"] for x in ok]) if ok else None
+                failed[split, algo] = len(res) - len(ok)
+                if ok:
+                    mse[Method.gbml(algo, split).label] = Stat.read(stat([x["mse"] for x in ok]))
                 for gap in GAPS:
                     vals = [x[gap] for x in ok if x[gap] is not None]
-                    row[f"{split}/{algo}/{gap}"] = stat(vals) if vals else None
-        rows.append(row)
-    return save_summary(root, NAME, config, records, {"rows": rows}, start)
+                    gaps[split, algo, gap] = Stat.read(stat(vals)) if vals else None
+        rows.append(Row(ablation, value, depth, gaps, failed, mse))
+    return save_summary(root, NAME, config, records, schema.to_json(AblateResult(tuple(rows))), start)
 
 
-# --------------------------------------------------------------------------- reading a summary
+# --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class Row:
     """One ablation setting at one depth: gaps GBML vs MTL and test MSEs, mean/std over seeds."""
 
     ablation: str
-    value: object                   # the ablated factor's value (number, bool, "shared"/"independent", ...)
+    value: Any                                       # the ablated factor's value (number, bool, "shared", ...)
     depth: int
-    gaps: dict                      # (split, algo, gap) -> Stat | None (None: undefined or not computable)
-    failed: dict                    # (split, algo) -> seeds that could not be computed
-    mse: dict                       # Method.label -> Stat
+    gaps: dict[tuple[str, str, str], Stat | None]    # (split, algo, gap); None: undefined or not computable
+    failed: dict[tuple[str, str], int]               # (split, algo) -> seeds that could not be computed
+    mse: dict[str, Stat]                             # Method.label -> test MSE
 
     def gap(self, split: str, algo: str, gap: str = "rel_gap") -> Stat | None:
         return self.gaps.get((split, algo, gap))
@@ -162,9 +168,19 @@ class Row:
 
 
 @dataclasses.dataclass(frozen=True)
-class AblateSummary(Summary):
-    rows: tuple = ()
+class AblateResult:
+    """What an ablate summary stores (``schema.to_json``)."""
 
+    rows: tuple[Row, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class AblateSummary(Summary):
+    result: AblateResult | None = None
+
+    @property
+    def rows(self) -> tuple:
+        return self.result.rows
 
     @property
     def ablations(self) -> tuple:
@@ -177,19 +193,4 @@ class AblateSummary(Summary):
 
 def read(summary: dict) -> AblateSummary:
     """The typed view of an ablate summary record."""
-    splits = summary["config"].get("splits", SPLITS)
-    rows = []
-    for r in summary["result"]["rows"]:
-        heads = r["value"] if r["ablation"] == "heads" else "shared"
-        mse = {Method.mtl(heads).label: Stat.read(r.get("mse/mtl")),
-               Method.none().label: Stat.read(r.get("mse/no_transfer"))}
-        gaps, failed = {}, {}
-        for split in splits:
-            for algo in ALGOS:
-                mse[Method.gbml(algo, split).label] = Stat.read(r.get(f"mse/{split}/{algo}"))
-                failed[split, algo] = int(r.get(f"{split}/{algo}/failed", 0))
-                for gap in GAPS:
-                    gaps[split, algo, gap] = Stat.read(r.get(f"{split}/{algo}/{gap}"))
-        rows.append(Row(r["ablation"], r["value"], r["depth"], gaps, failed,
-                        {k: v for k, v in mse.items() if v is not None}))
-    return AblateSummary(summary, tuple(rows))
+    return AblateSummary(summary, schema.from_json(AblateResult, summary["result"]))

@@ -46,12 +46,16 @@ from ..methods import Method, parse
 from ..predict import Adaptation, closed_form
 from ..spec import MLPSpec
 from ..tasks import CLASSIFICATION, FAMILIES
+from . import schema
 from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
 from .stats import Stat, Summary
 
 NAME = "accuracy"
 ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
+FIGURES = ("accuracy",)   # what reports it (ntk_bridge.figures, ntk_bridge.appendix.sections)
+SECTIONS = ("accuracy",)
+QUICK_S = 72   # seconds of its quick config (2-core machine, 2026-12-04): reproduce starts the longest first
 METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-same", "anil-disjoint", "maml-same", "maml-disjoint",
                                           "fomaml-same", "fomaml-disjoint", "no-transfer"))
 FINITE_METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-disjoint", "maml-disjoint", "fomaml-disjoint",
@@ -225,24 +229,20 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
             for tau in config.inner_times:
                 res = [r["result"] for r in records
                        if (r["config"]["family"], r["config"]["depth"], r["config"]["tau"]) == (f, L, tau)]
-                row = {"family": f, "depth": L, "tau": tau, "width": None, "metric": metric(f),
-                       **{key(m): _stat_ok([x[key(m)] for x in res if key(m) in x]) for m in METHODS}}
                 probes = [x["probe"] for x in res if "probe" in x]
-                if probes:   # one body for every method at infinite width: the same probe accuracy
-                    row["probe"] = {key(m): stat(probes) for m in METHODS}
-                rows.append(row)
+                # one body for every method at infinite width: the same probe accuracy
+                rows.append(_row(f, L, tau, None, {m: [x[key(m)] for x in res if key(m) in x] for m in METHODS},
+                                 {m: probes for m in METHODS} if probes else {}, include_flagged=True))
         for w in config.widths if f in config.finite_families else ():
             res = [r["result"] for r in finite_records
                    if (r["config"]["family"], r["config"]["width"]) == (f, w)]
-            row = {"family": f, "depth": config.finite_depth, "tau": min(config.inner_times), "width": w,
-                   "metric": metric(f), **{key(m): _stat_ok([x[key(m)] for x in res if key(m) in x],
-                                                            config.include_flagged) for m in FINITE_METHODS}}
-            probes = {key(m): [x[key(m)]["probe"] for x in res if key(m) in x and "probe" in x[key(m)]
-                               and (config.include_flagged or not _flag(x[key(m)]))] for m in FINITE_METHODS}
-            if any(probes.values()):
-                row["probe"] = {k: stat(v) for k, v in probes.items() if v}
-            rows.append(row)
-    return save_summary(root, NAME, config, records + finite_records, {"rows": rows}, start)
+            probes = {m: [x[key(m)]["probe"] for x in res if key(m) in x and "probe" in x[key(m)]
+                          and (config.include_flagged or not _flag(x[key(m)]))] for m in FINITE_METHODS}
+            rows.append(_row(f, config.finite_depth, min(config.inner_times), w,
+                             {m: [x[key(m)] for x in res if key(m) in x] for m in FINITE_METHODS},
+                             {m: v for m, v in probes.items() if v}, config.include_flagged))
+    return save_summary(root, NAME, config, records + finite_records, schema.to_json(AccuracyResult(tuple(rows))),
+                        start)
 
 
 def _flag(result: dict) -> str | None:
@@ -254,22 +254,28 @@ def _flag(result: dict) -> str | None:
     return None
 
 
-def _stat_ok(results: list[dict], include_flagged: bool = True) -> dict | None:
-    """Stats of ``error_metric`` over seeds that computed; ``None`` (with the first error) if none did.
+def _row(family: str, depth: int, tau: float, width: int | None, results: dict, probes: dict,
+         include_flagged: bool) -> "Row":
+    """One setting: per method, the Stat of ``error_metric`` over the seeds that computed, or why none did.
 
     Trained nets flagged by :func:`_flag` are counted as ``excluded`` and left out unless
-    ``include_flagged``.  ``None`` also where no record holds the method (records stored before it was added).
+    ``include_flagged``; a method no record holds (records stored before it was added) is left out.
     """
-    done = [r for r in results if "error_metric" in r]
-    ok = [r["error_metric"] for r in done if include_flagged or not _flag(r)]
-    if not ok:
-        if done:
-            return {"error": f"every run excluded: {_flag(done[0])}", "excluded": len(done)}
-        return {"error": results[0]["error"]} if results else None
-    return dict(stat(ok), failed=len(results) - len(done), excluded=len(done) - len(ok))
+    scores, errors = {}, {}
+    for m, res in results.items():
+        done = [r for r in res if "error_metric" in r]
+        ok = [r["error_metric"] for r in done if include_flagged or not _flag(r)]
+        if ok:
+            scores[m.label] = Stat.read(dict(stat(ok), failed=len(res) - len(done), excluded=len(done) - len(ok)))
+        elif done:
+            errors[m.label] = f"every run excluded: {_flag(done[0])}"
+        elif res:
+            errors[m.label] = str(res[0].get("error", "not computable"))
+    return Row(family, depth, tau, width, metric(family), scores, errors,
+               {m.label: Stat.read(stat(v)) for m, v in probes.items()})
 
 
-# --------------------------------------------------------------------------- reading a summary
+# --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class Row:
     """Test error of every method at one (family, depth, tau, width) setting."""
@@ -279,9 +285,9 @@ class Row:
     tau: float
     width: int | None               # None: closed form (infinite width)
     metric: str                     # "mse" (lower is better) | "accuracy" (higher is better)
-    scores: dict                    # Method.label -> Stat (mean/std over the seeds that computed)
-    errors: dict                    # Method.label -> message, where no seed could be computed
-    probes: dict = dataclasses.field(default_factory=dict)  # Method.label -> Stat: the authors' probe (nb.probe)
+    scores: dict[str, Stat]         # Method.label -> Stat (mean/std over the seeds that computed)
+    errors: dict[str, str]          # Method.label -> message, where no seed could be computed
+    probes: dict[str, Stat]         # Method.label -> Stat: the authors' probe (nb.probe)
 
     def ran(self, method) -> bool:
         """Whether ``method`` (a :class:`Method` or name) was run at this setting."""
@@ -303,9 +309,19 @@ class Row:
 
 
 @dataclasses.dataclass(frozen=True)
-class AccuracySummary(Summary):
-    rows: tuple = ()
+class AccuracyResult:
+    """What an accuracy summary stores (``schema.to_json``)."""
 
+    rows: tuple[Row, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class AccuracySummary(Summary):
+    result: AccuracyResult | None = None
+
+    @property
+    def rows(self) -> tuple:
+        return self.result.rows
 
     @property
     def families(self) -> tuple:
@@ -319,18 +335,4 @@ class AccuracySummary(Summary):
 
 def read(summary: dict) -> AccuracySummary:
     """The typed view of an accuracy summary record."""
-    rows = []
-    for r in summary["result"]["rows"]:
-        scores, errors = {}, {}
-        for m in METHODS:
-            v = r.get(key(m))
-            if v is None:
-                continue
-            stat_ = Stat.read(v)
-            if stat_ is None:
-                errors[m.label] = str(v.get("error", "not computable"))
-            else:
-                scores[m.label] = stat_
-        probes = {m.label: Stat.read(r["probe"][key(m)]) for m in METHODS if key(m) in r.get("probe", {})}
-        rows.append(Row(r["family"], r["depth"], r["tau"], r["width"], r["metric"], scores, errors, probes))
-    return AccuracySummary(summary, tuple(rows))
+    return AccuracySummary(summary, schema.from_json(AccuracyResult, summary["result"]))

@@ -34,12 +34,16 @@ from ..kernels import BACKENDS
 from ..methods import Method
 from ..predict import SPLITS, Adaptation, closed_form
 from ..spec import MLPSpec
+from . import schema
 from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
-from .stats import LinearFit, PowerFit, Summary, stats
+from .stats import LinearFit, PowerFit, Stat, Summary
 
 NAME = "closeness"
 ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
+FIGURES = ("closeness", "lr_steps")   # what reports it (ntk_bridge.figures, ntk_bridge.appendix.sections)
+SECTIONS = ("closeness",)
+QUICK_S = 65   # seconds of its quick config (2-core machine, 2026-12-04): reproduce starts the longest first
 ALGOS = ("anil", "maml")
 GAPS = ("rel_gap", "normalized_gap")
 # Real images: 2-way 5-shot digits episodes, 5 queries per class (Config.digits).
@@ -233,24 +237,23 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                 if (r["config"]["depth"], r["config"]["lr"], r["config"]["steps"]) == (L, lr, s)]
 
     headline = {L: at(L, config.lr, config.steps) for L in config.depths}
-    summary = {"transfer": [stat([res["transfer"] for res in headline[L]]) for L in config.depths],
-               "depths": list(config.depths), "lr": config.lr, "steps": config.steps}
+    gaps, fits = {}, {}
     for split in config.splits:
         for algo in ALGOS:
             for gap in GAPS:
-                key = f"{split}/{algo}/{gap}"
-                summary[key] = [stat([res[split][algo][gap] for res in headline[L] if _ok(res, split, algo)])
-                                if any(_ok(res, split, algo) for res in headline[L]) else None
-                                for L in config.depths]
+                gaps[split, algo, gap] = tuple(
+                    Stat.read(stat([res[split][algo][gap] for res in headline[L] if _ok(res, split, algo)]))
+                    if any(_ok(res, split, algo) for res in headline[L]) else None for L in config.depths)
                 fit_depths = [L for L in config.depths if L >= config.fit_min_depth
                               and all(_ok(res, split, algo) for res in headline[L])]
                 y = [[res[split][algo][gap] for res in headline[L]] for L in fit_depths]
                 means = np.mean(y, axis=1)
-                summary[f"fit/{key}"] = (dict(metrics.fit_power_law(fit_depths, np.array(y).T, n_boot=config.n_boot),
-                                              depths=fit_depths,
-                                              # a power law describes the points only if they fall throughout
-                                              monotone_decreasing=bool(np.all(np.diff(means) < 0)))
-                                         if len(fit_depths) >= 2 else {"error": "fewer than 2 depths"})
+                fits[split, algo, gap] = (PowerFit.read(dict(
+                    metrics.fit_power_law(fit_depths, np.array(y).T, n_boot=config.n_boot), depths=fit_depths,
+                    # a power law describes the points only if they fall throughout
+                    monotone_decreasing=bool(np.all(np.diff(means) < 0))))
+                    if len(fit_depths) >= 2 else PowerFit(error="fewer than 2 depths"))
+    lr_steps = {}
     for algo in ALGOS:
         rows = []
         for L in config.lr_steps_depths:
@@ -263,14 +266,20 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                     rows.append({"depth": L, "lr": lr, "steps": s, "lr_steps": lr * s, "lr_steps_scaled": scaled,
                                  "gap": float(np.mean([r["same"][algo]["rel_gap"] for r in res])),
                                  "normalized_gap": float(np.mean([r["same"][algo]["normalized_gap"] for r in res]))})
-        summary[f"lr_steps/{algo}"] = {"rows": rows, "fit": lr_steps_fit(rows),
-                                       "fit_scaled": lr_steps_fit(rows, "lr_steps_scaled")}
-    summary["finite"] = [dict(depth=r["config"]["depth"], width=r["config"]["width"], seed=r["config"]["seed"],
-                              **r["result"]) for r in finite_records]
-    return save_summary(root, NAME, config, records + finite_records, summary, start)
+        lr_steps[algo] = LrSteps(tuple(LrStepsPoint(**r) for r in rows), LinearFit.read(lr_steps_fit(rows)),
+                                 LinearFit.read(lr_steps_fit(rows, "lr_steps_scaled")))
+    finite = tuple(FinitePoint(r["config"]["depth"], r["config"]["width"], r["config"]["seed"], split,
+                               v["rel_gap"], v["rel_gap_infinite"],
+                               {("mtl-shared" if k == "mtl" else k): e for k, e in v["err_to_infinite"].items()},
+                               all(v.get("converged", {}).values()))
+                   for r in finite_records for split in config.splits if (v := r["result"].get(split)) is not None)
+    result = ClosenessResult(tuple(config.depths), config.lr, config.steps, tuple(config.splits),
+                             tuple(Stat.read(stat([res["transfer"] for res in headline[L]])) for L in config.depths),
+                             gaps, fits, lr_steps, finite)
+    return save_summary(root, NAME, config, records + finite_records, schema.to_json(result), start)
 
 
-# --------------------------------------------------------------------------- reading a summary
+# --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class LrStepsPoint:
     """One ``(depth, lr, steps)`` point of the ``lr_steps`` grid: gaps on split ``"same"``, mean over seeds."""
@@ -288,7 +297,7 @@ class LrStepsPoint:
 class LrSteps:
     """The ``lr_steps`` grid of one algorithm and the fits ``gap = a x + b / L + c`` (x unscaled / scaled)."""
 
-    points: tuple
+    points: tuple[LrStepsPoint, ...]
     fit: LinearFit | None
     fit_scaled: LinearFit | None
 
@@ -305,33 +314,71 @@ class FinitePoint:
     width: int
     seed: int
     split: str
-    rel_gap: float             # trained ANIL vs trained MTL
-    rel_gap_infinite: float    # closed-form ANIL vs closed-form MTL
-    err_to_infinite: dict      # method name ("mtl-shared", "anil") -> ||f_n - f_inf|| / ||f_inf||
-    converged: bool            # every net's training converged
+    rel_gap: float                       # trained ANIL vs trained MTL
+    rel_gap_infinite: float              # closed-form ANIL vs closed-form MTL
+    err_to_infinite: dict[str, float]    # method name ("mtl-shared", "anil") -> ||f_n - f_inf|| / ||f_inf||
+    converged: bool                      # every net's training converged
+
+
+@dataclasses.dataclass(frozen=True)
+class ClosenessResult:
+    """What a closeness summary stores (``schema.to_json``).  Per-depth tuples follow ``depths``."""
+
+    depths: tuple[int, ...]
+    lr: float
+    steps: int
+    splits: tuple[str, ...]
+    transfer: tuple[Stat | None, ...]                        # ||c - b|| / ||b||, MTL vs no transfer
+    gaps: dict[tuple[str, str, str], tuple[Stat | None, ...]]  # (split, algo, gap) -> per depth
+    fits: dict[tuple[str, str, str], PowerFit]              # (split, algo, gap) -> gap ~ c L^-r
+    lr_steps: dict[str, LrSteps]                            # algo -> its lr*steps grid
+    finite: tuple[FinitePoint, ...]
 
 
 @dataclasses.dataclass(frozen=True)
 class ClosenessSummary(Summary):
-    """A closeness summary record, typed.  Per-depth lists follow :attr:`depths`."""
+    """A closeness summary record, typed: its :class:`ClosenessResult` and accessors."""
 
-    depths: tuple
-    lr: float
-    steps: int
-    splits: tuple
-    transfer: tuple                 # Stat per depth: ||c - b|| / ||b||, MTL vs no transfer
-    gaps: dict = dataclasses.field(repr=False)   # (split, algo, gap) -> tuple of Stat | None per depth
-    fits: dict = dataclasses.field(repr=False)   # (split, algo, gap) -> PowerFit
-    lr_steps: dict = dataclasses.field(repr=False)  # algo -> LrSteps
-    finite: tuple = ()
+    result: ClosenessResult | None = None
 
+    @property
+    def depths(self) -> tuple:
+        return self.result.depths
+
+    @property
+    def lr(self) -> float:
+        return self.result.lr
+
+    @property
+    def steps(self) -> int:
+        return self.result.steps
+
+    @property
+    def splits(self) -> tuple:
+        return self.result.splits
+
+    @property
+    def transfer(self) -> tuple:
+        return self.result.transfer
+
+    @property
+    def fits(self) -> dict:
+        return self.result.fits
+
+    @property
+    def lr_steps(self) -> dict:
+        return self.result.lr_steps
+
+    @property
+    def finite(self) -> tuple:
+        return self.result.finite
 
     def gap(self, split: str, algo: str, gap: str = "rel_gap") -> tuple:
         """Mean/std over seeds per depth of ``gap`` (``"rel_gap"`` | ``"normalized_gap"``) between ``algo``
         (``"anil"`` | ``"maml"``) and MTL on ``split``; an entry is ``None`` where no seed was computable,
         every entry where the split was not run."""
         _check_key(split, algo, gap)
-        return self.gaps.get((split, algo, gap), (None,) * len(self.depths))
+        return self.result.gaps.get((split, algo, gap), (None,) * len(self.depths))
 
     def fit(self, split: str, algo: str, gap: str = "rel_gap") -> PowerFit | None:
         """The fit ``gap ~ c L^-r`` over depths (``None`` where the split was not run)."""
@@ -351,36 +398,4 @@ def _check_key(split, algo, gap):
 
 def read(summary: dict) -> ClosenessSummary:
     """The typed view of a closeness summary record (``selection.summary(root, "closeness")``)."""
-    res = summary["result"]
-    depths = tuple(res["depths"])
-    splits = tuple(s for s in summary["config"].get("splits", SPLITS)
-                   if any(f"{s}/{a}/rel_gap" in res for a in ALGOS))
-    gaps, fits = {}, {}
-    for split in splits:
-        for algo in ALGOS:
-            for gap in GAPS:
-                key = f"{split}/{algo}/{gap}"
-                if key in res:
-                    gaps[split, algo, gap] = stats(res[key]) if res[key] is not None else (None,) * len(depths)
-                fit = PowerFit.read(res.get(f"fit/{key}"))
-                if fit is not None:
-                    fits[split, algo, gap] = fit
-    lr_steps = {}
-    for algo in ALGOS:
-        block = res.get(f"lr_steps/{algo}")
-        if block:
-            pts = tuple(LrStepsPoint(r["depth"], r["lr"], r["steps"], r["lr_steps"],
-                                     r.get("lr_steps_scaled", r["lr_steps"]), r["gap"],
-                                     r.get("normalized_gap", float("nan"))) for r in block["rows"])
-            lr_steps[algo] = LrSteps(pts, LinearFit.read(block.get("fit")), LinearFit.read(block.get("fit_scaled")))
-    finite = []
-    for r in res.get("finite") or ():
-        for split in splits:
-            if split in r:
-                v = r[split]
-                finite.append(FinitePoint(r["depth"], r["width"], r["seed"], split, v["rel_gap"], v["rel_gap_infinite"],
-                                          {("mtl-shared" if k == "mtl" else k): e
-                                           for k, e in v["err_to_infinite"].items()},
-                                          all(v.get("converged", {}).values())))
-    return ClosenessSummary(summary, depths, res["lr"], res["steps"], splits, stats(res["transfer"]), gaps, fits,
-                            lr_steps, tuple(finite))
+    return ClosenessSummary(summary, schema.from_json(ClosenessResult, summary["result"]))

@@ -96,15 +96,16 @@ def save_summary(root, experiment: str, config, records: list[dict], result: dic
     """Store the sweep's summary record: ``result`` plus the hashes of its point records.
 
     A summary is a function of its points: when the stored summary of this config was built
-    from exactly these point records (their digests, ``point_digests``; its own seal intact),
-    it is kept as it is (not rewritten), so a finished sweep reruns in a read-only results
-    folder.  Otherwise it is rebuilt from the points.  Which summary reports read is named
+    from exactly these point records (their digests, ``point_digests``; its own seal intact)
+    and holds exactly ``result`` (the same code made it), it is kept as it is (not rewritten),
+    so a finished sweep reruns in a read-only results folder.  Otherwise it is rebuilt.  Which summary reports read is named
     apart (:mod:`ntk_bridge.selection`), never by date.
     """
     result = dict(result, points=list(dict.fromkeys(r["config_hash"] for r in records)))
     existing = store.get(root, experiment, config, kind="summary")
     if (existing is not None and existing["result"]["points"] == result["points"]
-            and existing.get("point_digests") == {r["config_hash"]: r.get("digest") for r in records}):
+            and existing.get("point_digests") == {r["config_hash"]: r.get("digest") for r in records}
+            and store.canonical(existing["result"]) == store.canonical(result)):
         return existing
     timings = {"total_s": time.perf_counter() - start,
                "points_compute_s": float(sum({r["config_hash"]: r["timings"]["total_s"] for r in records}.values()))}

@@ -37,7 +37,6 @@ the measured range).  Figures and the appendix read the summary through :func:`r
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from typing import ClassVar
 
@@ -46,6 +45,7 @@ import numpy as np
 from .. import conditioning, store, sweep, validate
 from ..spec import MLPSpec
 from ..tasks import shared_feature
+from . import schema
 from .common import check_int, point, save_summary, stat
 from .stats import Stat, Summary
 
@@ -54,6 +54,9 @@ NAME = "conditioning"
 # trained nets follow the one kernel-regime schedule of finite.fit (finite.schedule: its stall rule).
 ALGORITHM = 2
 store.register(NAME, ALGORITHM)
+FIGURES = ("conditioning",)   # what reports it (ntk_bridge.figures, ntk_bridge.appendix.sections)
+SECTIONS = ("conditioning",)
+QUICK_S = 8   # seconds of its quick config (2-core machine, 2026-12-04): reproduce starts the longest first
 GROUPS = ("main", "task_scale", "weighting")
 SHARING = tuple(a for a in conditioning.ARCHITECTURES if a not in ("independent", "multi-head-independent"))
 
@@ -235,19 +238,18 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
         key = tuple(c[k] for k in _CURVE_KEYS)
         res = [[table[key + (s, seed)] for seed in range(config.seeds)] for s in config.similarities]
         per_seed = np.array([[r["ratio"] for r in row] for row in res]).T   # (seeds, sims)
-        rows = []
-        for s, row in zip(config.similarities, res):
-            task_ratio = {str(n): stat([r["mse"][i] / r["mse_independent"][i] for r in row])
-                          for i, n in enumerate(sizes)}
-            rows.append({"similarity": s, "ratio": stat([r["ratio"] for r in row]),
-                         "mse": stat([float(np.mean(r["mse"])) for r in row]),
-                         "mse_independent": stat([float(np.mean(r["mse_independent"])) for r in row]),
-                         "task_ratio": task_ratio})
-        cross = crossing(config.similarities, per_seed.mean(axis=0))
-        cross.update(_bootstrap(config.similarities, per_seed, config.n_boot, config.level, j))
-        out.append({**c, "rows": rows, "crossing": cross})
-    return save_summary(root, NAME, config, records + finite_records,
-                        {"curves": out, "finite": _finite_summary(config, finite_records)}, start)
+        rows = tuple(SimRow(s, Stat.read(stat([r["ratio"] for r in row])),
+                            Stat.read(stat([float(np.mean(r["mse"])) for r in row])),
+                            Stat.read(stat([float(np.mean(r["mse_independent"])) for r in row])),
+                            {n: Stat.read(stat([r["mse"][i] / r["mse_independent"][i] for r in row]))
+                             for i, n in enumerate(sizes)})
+                     for s, row in zip(config.similarities, res))
+        cross = dict(crossing(config.similarities, per_seed.mean(axis=0)),
+                     **_bootstrap(config.similarities, per_seed, config.n_boot, config.level, j))
+        out.append(Curve(**c, rows=rows, crossing=Crossing(**{f.name: cross[f.name]
+                                                                for f in dataclasses.fields(Crossing)})))
+    result = ConditioningResult(tuple(out), _finite_summary(config, finite_records))
+    return save_summary(root, NAME, config, records + finite_records, schema.to_json(result), start)
 
 
 def _finite_points(config: Config, base: dict) -> list[dict]:
@@ -259,7 +261,7 @@ def _finite_points(config: Config, base: dict) -> list[dict]:
             for s in config.finite_similarities for seed in range(config.finite_seeds)]
 
 
-def _finite_summary(config: Config, records: list[dict]) -> list[dict]:
+def _finite_summary(config: Config, records: list[dict]) -> tuple:
     """Per (architecture, width): rows over ``finite_similarities`` of trained-net ratios against independent nets."""
     table = {(r["config"]["architecture"], r["config"]["width"], r["config"]["similarity"], r["config"]["seed"]):
              r["result"] for r in records}
@@ -271,20 +273,17 @@ def _finite_summary(config: Config, records: list[dict]) -> list[dict]:
             for s in config.finite_similarities:
                 res = [table[(a, w, s, seed)] for seed in seeds]
                 ind = [table[("independent", w, s, seed)] for seed in seeds]
-                rows.append({
-                    "similarity": s,
-                    "ratio": stat([np.mean(r["mse"]) / np.mean(i["mse"]) for r, i in zip(res, ind)]),
-                    "ratio_closed_form": stat([np.mean(r["mse_closed_form"]) / np.mean(i["mse_closed_form"])
-                                               for r, i in zip(res, ind)]),
-                    "rel_err": stat([r["rel_err"] for r in res]),
-                    "rel_err_independent": stat([i["rel_err"] for i in ind]),
-                    "left_kernel_regime": sum(bool(r["left_kernel_regime"]) for r in res + ind),
-                    "not_converged": sum(not r["converged"] for r in res + ind)})
-            out.append({"architecture": a, "width": w, "rows": rows})
-    return out
+                rows.append(FiniteRow(
+                    s, Stat.read(stat([np.mean(r["mse"]) / np.mean(i["mse"]) for r, i in zip(res, ind)])),
+                    Stat.read(stat([np.mean(r["mse_closed_form"]) / np.mean(i["mse_closed_form"])
+                                    for r, i in zip(res, ind)])),
+                    Stat.read(stat([r["rel_err"] for r in res])), Stat.read(stat([i["rel_err"] for i in ind])),
+                    sum(bool(r["left_kernel_regime"]) for r in res + ind), sum(not r["converged"] for r in res + ind)))
+            out.append(FiniteCurve(a, w, tuple(rows)))
+    return tuple(out)
 
 
-# --------------------------------------------------------------------------- reading a summary
+# --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class Crossing:
     """Where the mean MSE ratio crosses 1 (``status == "crossing"``), with its bootstrap interval over seeds.
@@ -295,8 +294,8 @@ class Crossing:
     """
 
     status: str
-    similarity: float
-    lo: float
+    similarity: float           # NaN when there is no crossing
+    lo: float                   # NaN when no resample crosses
     hi: float
     level: float
     n_crossings: int
@@ -319,7 +318,7 @@ class SimRow:
     ratio: Stat                 # mean_i MSE_arch / mean_i MSE_indep, over seeds
     mse: Stat                   # mean over tasks of the architecture's query MSE
     mse_independent: Stat       # the same for one independent net per task
-    task_ratio: dict            # support size -> Stat of that task's MSE ratio
+    task_ratio: dict[int, Stat]  # support size -> Stat of that task's MSE ratio
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,7 +328,7 @@ class Curve:
     task_scale: float
     weighting: str
     ridge: float
-    rows: tuple
+    rows: tuple[SimRow, ...]
     crossing: Crossing
 
     @property
@@ -360,7 +359,7 @@ class FiniteRow:
 class FiniteCurve:
     architecture: str
     width: int
-    rows: tuple
+    rows: tuple[FiniteRow, ...]
 
     @property
     def similarities(self) -> tuple:
@@ -368,33 +367,29 @@ class FiniteCurve:
 
 
 @dataclasses.dataclass(frozen=True)
-class ConditioningSummary(Summary):
-    curves: tuple = ()
-    finite: tuple = ()          # FiniteCurve per (architecture, width); () without a finite arm
+class ConditioningResult:
+    """What a conditioning summary stores (``schema.to_json``)."""
 
+    curves: tuple[Curve, ...]
+    finite: tuple[FiniteCurve, ...]   # per (architecture, width); () without a finite arm
+
+
+@dataclasses.dataclass(frozen=True)
+class ConditioningSummary(Summary):
+    result: ConditioningResult | None = None
+
+    @property
+    def curves(self) -> tuple:
+        return self.result.curves
+
+    @property
+    def finite(self) -> tuple:
+        return self.result.finite
 
     def group(self, name: str) -> tuple:
         return tuple(c for c in self.curves if c.group == name)
 
 
-def _num(v) -> float:
-    return math.nan if v is None else float(v)
-
-
 def read(summary: dict) -> ConditioningSummary:
     """The typed view of a conditioning summary record."""
-    curves_ = []
-    for c in summary["result"]["curves"]:
-        x = c["crossing"]
-        cross = Crossing(x["status"], _num(x["similarity"]), _num(x["lo"]), _num(x["hi"]), float(x["level"]),
-                         int(x["n_crossings"]), float(x["boot_none_frac"]))
-        rows = tuple(SimRow(float(r["similarity"]), Stat.read(r["ratio"]), Stat.read(r["mse"]),
-                            Stat.read(r["mse_independent"]),
-                            {int(k): Stat.read(v) for k, v in r["task_ratio"].items()}) for r in c["rows"])
-        curves_.append(Curve(c["group"], c["architecture"], float(c["task_scale"]), c["weighting"], float(c["ridge"]),
-                             rows, cross))
-    finite = tuple(FiniteCurve(f["architecture"], int(f["width"]), tuple(
-        FiniteRow(float(r["similarity"]), Stat.read(r["ratio"]), Stat.read(r["ratio_closed_form"]),
-                  Stat.read(r["rel_err"]), Stat.read(r["rel_err_independent"]), int(r["left_kernel_regime"]),
-                  int(r["not_converged"])) for r in f["rows"])) for f in summary["result"].get("finite", ()))
-    return ConditioningSummary(summary, tuple(curves_), finite)
+    return ConditioningSummary(summary, schema.from_json(ConditioningResult, summary["result"]))

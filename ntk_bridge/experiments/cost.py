@@ -19,12 +19,17 @@ from .. import store, sweep, timing
 from ..predict import Adaptation
 from ..spec import MLPSpec
 from ..tasks import shared_feature
+from ..methods import parse
+from . import schema
 from .common import check_choice, check_int, check_ints, point, save_summary, stat
-from .stats import Summary
+from .stats import Stat, Summary
 
 NAME = "cost"
 ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
+FIGURES = ("cost",)   # what reports it (ntk_bridge.figures, ntk_bridge.appendix.sections)
+SECTIONS = ("cost",)
+QUICK_S = 10   # seconds of its quick config (2-core machine, 2026-12-04): reproduce starts the longest first
 METHODS = timing.METHODS
 
 
@@ -69,40 +74,54 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     for w, rec in zip(config.widths, records):
         res = rec["result"]
         mtl = np.array(res["mtl-shared"]["per_step_all_s"])
-        rows.append({"width": w, "device": res["mtl-shared"]["device"],
-                     **{f"per_step_s/{m}": stat(res[m]["per_step_all_s"]) for m in METHODS},
-                     **{f"ratio/{m}": stat(np.array(res[m]["per_step_all_s"]) / mtl) for m in METHODS}})
-    summary = {"rows": rows, "ratio_maml": rows[-1]["ratio/maml"], "ratio_anil": rows[-1]["ratio/anil"],
-               "ratio_fomaml": rows[-1]["ratio/fomaml"], "largest_width": config.widths[-1]}
-    return save_summary(root, NAME, config, records, summary, start)
+        rows.append(CostRow(w, str(res["mtl-shared"]["device"]),
+                            {m: Stat.read(stat(res[m]["per_step_all_s"])) for m in METHODS},
+                            {m: Stat.read(stat(np.array(res[m]["per_step_all_s"]) / mtl)) for m in METHODS}))
+    result = CostResult(tuple(rows), METHODS, config.widths[-1])
+    return save_summary(root, NAME, config, records, schema.to_json(result), start)
 
 
-from .. import methods as _methods  # noqa: E402  (the typed reader below)
-
-
-# --------------------------------------------------------------------------- reading a summary
+# --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class CostRow:
     """Time per outer step at one width: seconds per method and the ratio to MTL (Stat over repeats)."""
 
     width: int
     device: str
-    per_step_s: dict   # Method name -> Stat (seconds)
-    ratio: dict        # Method name -> Stat (time / MTL's time, per repeat)
+    per_step_s: dict[str, Stat]   # Method name -> seconds
+    ratio: dict[str, Stat]        # Method name -> time / MTL's time, per repeat
 
     def time(self, method):
-        return self.per_step_s.get(_methods.parse(method).name)
+        return self.per_step_s.get(parse(method).name)
 
     def ratio_to_mtl(self, method):
-        return self.ratio.get(_methods.parse(method).name)
+        return self.ratio.get(parse(method).name)
+
+
+@dataclasses.dataclass(frozen=True)
+class CostResult:
+    """What a cost summary stores (``schema.to_json``)."""
+
+    rows: tuple[CostRow, ...]
+    methods: tuple[str, ...]   # Method names timed, MTL first
+    largest_width: int
 
 
 @dataclasses.dataclass(frozen=True)
 class CostSummary(Summary):
-    rows: tuple = ()
-    methods: tuple = ()                 # Method names timed, MTL first
-    largest_width: int | None = None
+    result: CostResult | None = None
 
+    @property
+    def rows(self) -> tuple:
+        return self.result.rows
+
+    @property
+    def methods(self) -> tuple:
+        return self.result.methods
+
+    @property
+    def largest_width(self) -> int:
+        return self.result.largest_width
 
     @property
     def ratio_maml(self):
@@ -112,19 +131,4 @@ class CostSummary(Summary):
 
 def read(summary: dict) -> CostSummary:
     """The typed view of a cost summary record."""
-    from .stats import Stat
-
-    res = summary["result"]
-    rows, names = [], []
-    for r in res.get("rows") or ():
-        per, ratio = {}, {}
-        for k, v in r.items():
-            kind, _, m = k.partition("/")
-            if kind in ("per_step_s", "ratio"):
-                name = _methods.parse(m).name
-                (per if kind == "per_step_s" else ratio)[name] = Stat.read(v)
-                if name not in names:
-                    names.append(name)
-        rows.append(CostRow(r["width"], str(r.get("device")), per, ratio))
-    names.sort(key=lambda n: n != "mtl-shared")
-    return CostSummary(summary, tuple(rows), tuple(names), res.get("largest_width"))
+    return CostSummary(summary, schema.from_json(CostResult, summary["result"]))

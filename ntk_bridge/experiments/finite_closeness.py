@@ -26,7 +26,6 @@ lists them with the reason.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from typing import ClassVar
 
@@ -37,14 +36,18 @@ from .. import metrics, store, sweep, validate
 from ..errors import NotComputable
 from ..predict import SPLITS, Adaptation, closed_form
 from ..spec import MLPSpec
-from .common import TaskConfig, check_int, check_ints, kernel_table, point, save_summary, stat
-from .stats import Summary
+from . import finite_sweep, schema
+from .finite_sweep import Excluded
+from .common import TaskConfig, check_int, check_ints, kernel_table, point, save_summary
+from .stats import PowerFit, Stat, Summary
 
 NAME = "finite-closeness"
 ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
+FIGURES = ("finite_closeness",)   # what reports it (ntk_bridge.figures, ntk_bridge.appendix.sections)
+SECTIONS = ("finite_closeness",)
+QUICK_S = 30   # seconds of its quick config (2-core machine, 2026-12-04): reproduce starts the longest first
 ALL_METHODS = ("mtl-shared", "anil", "maml", "fomaml")
-PROTOCOLS = ("trained", "fresh")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +92,7 @@ class Config:
         check_ints("ensembles", self.ensembles)
         if not isinstance(self.methods, tuple) or not self.methods or any(m not in ALL_METHODS for m in self.methods):
             raise ValueError(f"methods must be a non-empty tuple of {ALL_METHODS}, got {self.methods!r}")
-        for name, values, allowed in (("splits", self.splits, SPLITS), ("protocols", self.protocols, PROTOCOLS)):
+        for name, values, allowed in (("splits", self.splits, SPLITS), ("protocols", self.protocols, methods_.TEST_HEADS)):
             if not isinstance(values, tuple) or not values or any(v not in allowed for v in values):
                 raise ValueError(f"{name} must be a non-empty tuple of {allowed}, got {values!r}")
         for name in ("seeds", "outer_steps", "n_boot"):
@@ -101,18 +104,11 @@ class Config:
         for t in self.targets:
             validate.real("targets", t, 0.0, 1.0, low_open=True, high_open=True)
         validate.flag("include_flagged", self.include_flagged)
-        if not isinstance(self.max_widths, tuple) or any(
-                not isinstance(p, tuple) or len(p) != 2 or p[0] not in self.methods for p in self.max_widths):
-            raise ValueError(f"max_widths must be a tuple of (method, width) pairs with a method of {self.methods}, "
-                             f"got {self.max_widths!r}")
-        for _, n in self.max_widths:
-            check_int("max_widths", n)
+        finite_sweep.check_caps(self.max_widths, self.methods)
 
     def widths_for(self, label: str) -> tuple:
         """The widths at which the method of ``label`` (a ``Method.label``) is trained."""
-        m = methods_.parse(label)
-        cap = dict(self.max_widths).get("mtl-shared" if m.kind == "mtl" else m.algo)
-        return tuple(n for n in self.widths if cap is None or n <= cap)
+        return finite_sweep.widths_for(self.widths, self.max_widths, label)
 
     @classmethod
     def quick(cls) -> "Config":
@@ -175,36 +171,12 @@ def _compute(p: dict) -> dict:
             "pred_infinite": closed}
 
 
-def exclusion(result: dict, include_flagged: bool = False) -> str | None:
-    """Why a run stays out of the summary, or ``None`` when it counts."""
-    if result.get("not_computable"):
-        return f"not computable: {result['not_computable']}"
-    if include_flagged:
+def required_width(fit: "DepthWidthLaw | None", depth: int, eps: float) -> float | None:
+    """Width ``n`` with ``c (L/n)^a = eps``; ``None`` if no fit or the bootstrap interval of ``a`` reaches 0
+    or below (no established fall with ``n / L``: extrapolating such a law gives meaningless widths)."""
+    if fit is None or not fit.ok or not (fit.a > 0 and fit.a_lo > 0):
         return None
-    if result["left_kernel_regime"]:
-        return (f"left the kernel regime: the loss rose {result['rises']} times, by up to "
-                f"{result['max_step_ratio']:.3g}x in one step (rule: > 1.05x)")
-    if not result["converged"]:
-        ratio = result["final_loss"] / result["initial_loss"] if result["initial_loss"] else float("nan")
-        return f"not converged: final loss {ratio:.3g} x the initial loss after {result['steps']} outer steps"
-    return None
-
-
-def _stat(values) -> dict | None:
-    kept = [v for v in values if v is not None and np.isfinite(v)]
-    return stat(kept) if kept else None
-
-
-def required_width(fit: dict | None, depth: int, eps: float) -> float | None:
-    """Width ``n`` with ``c (L/n)^a = eps`` (``a = -r`` of the fit ``err ~ c x^-r``, ``x = L/n``); ``None`` if
-    no fit or the bootstrap interval of ``a`` reaches 0 or below (no established fall with ``n / L``:
-    extrapolating such a law gives meaningless widths)."""
-    if not fit or "r" not in fit:
-        return None
-    a = -float(fit["r"])
-    if not (a > 0 and -float(fit["r_hi"]) > 0):
-        return None
-    return float(depth * (float(fit["c"]) / eps) ** (1.0 / a))
+    return float(depth * (fit.c / eps) ** (1.0 / fit.a))
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
@@ -220,113 +192,117 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     res = {k: r["result"] for k, r in zip(keys, records)}
     keep, excluded = {}, []
     for k, rec in zip(keys, records):
-        why = exclusion(rec["result"], config.include_flagged)
+        why = finite_sweep.exclusion(rec["result"], config.include_flagged)
         keep[k] = why is None
         if why is not None:
-            excluded.append(dict(zip(("method", "depth", "width", "seed"), k), point=rec["config_hash"], reason=why))
-    seeds = range(config.seeds)
-    summary = {"depths": list(config.depths), "widths": list(config.widths), "labels": [list(x) for x in labels],
-               "ensembles": list(config.ensembles), "targets": list(config.targets),
-               "include_flagged": config.include_flagged, "schedule": finite.SCHEDULE, "excluded": excluded,
-               "flagged_runs": sum(1 for k in keys if res[k].get("left_kernel_regime")),
-               "unconverged_runs": sum(1 for k in keys if not res[k]["converged"])}
+            excluded.append(Excluded(*k, point=rec["config_hash"], reason=why))   # k = (label, L, n, seed)
+    cells, fits, required, gaps, best = {}, {}, {}, {}, {}
     for lab, _ in labels:
         for L in config.depths:
             for n in config.widths:
-                if n not in config.widths_for(lab):
-                    summary[f"{lab}/{L}/{n}"] = None  # not run (max_widths)
-                    continue
-                ks = [(lab, L, n, s) for s in seeds]
-                cell = {q: _stat([res[k][q] if keep[k] else None for k in ks]) for q in ("err", "fluctuation", "drift")}
-                cell["excluded"] = sum(not keep[k] for k in ks)
-                ens = {}
-                for M in config.ensembles:
-                    groups = [list(range(g * M, (g + 1) * M)) for g in range(config.n_nets // M)]
-                    errs = []
-                    for grp in groups:
-                        gk = [(lab, L, n, s) for s in grp]
-                        if all(keep[k] for k in gk):
-                            mean = np.mean([np.asarray(res[k]["pred"]) for k in gk], axis=0)
-                            errs.append(metrics.rel_gap(mean, np.asarray(res[gk[0]]["pred_infinite"])))
-                    ens[str(M)] = _stat(errs)
-                cell["ensemble"] = ens
-                summary[f"{lab}/{L}/{n}"] = cell
-        # err ~ c (L/n)^a over every (L, n) (x = L/n), seeds as bootstrap rows
-        cells = [(L, n) for L in config.depths for n in config.widths_for(lab)]
-        xs = [L / n for L, n in cells]
-        errs = np.array([[res[lab, L, n, s]["err"] if keep[lab, L, n, s] else np.nan for L, n in cells]
-                         for s in seeds], dtype=np.float64)
-        mask = np.array([[keep[lab, L, n, s] for L, n in cells] for s in seeds])
-        fit = None
-        if len(set(xs)) >= 2 and mask.any():
-            try:
-                fit = metrics.fit_power_law_kept(xs, np.where(mask, errs, 1.0), mask, n_boot=config.n_boot)
-            except ValueError as exc:  # an error of exactly 0 cannot be fitted in log-log
-                fit = {"error": str(exc)}
-        if fit is not None and "r" in fit:
-            fit = dict(fit, a=-fit["r"], a_lo=-fit["r_hi"], a_hi=-fit["r_lo"])
-        summary[f"{lab}/fit"] = fit
-        summary[f"{lab}/required_width"] = {str(eps): [required_width(fit, L, eps) for L in config.depths]
-                                            for eps in config.targets}
+                cells[lab, L, n] = _cell(config, res, keep, lab, L, n) if n in config.widths_for(lab) else None
+        fits[lab] = _fit(config, res, keep, lab)
+        required[lab] = {eps: tuple(required_width(fits[lab], L, eps) for L in config.depths)
+                         for eps in config.targets}
     # trained GBML vs trained MTL nets of one initialization (same seed, same protocol), beside the closed forms'
-    for m in config.methods:
-        if m == "mtl-shared" or "mtl-shared" not in config.methods:
+    for lab, prot in labels:
+        m = methods_.parse(lab)
+        if m.kind == "mtl" or "mtl-shared" not in config.methods:
             continue
-        for split in config.splits:
-            for prot in config.protocols:
-                lab = methods_.parse(m, split=split, test_head=prot).label
-                mtl = methods_.parse("mtl-shared", test_head=prot).label
-                for L in config.depths:
-                    inf = None
-                    for n in config.widths:
-                        if n not in config.widths_for(lab):
-                            summary[f"gap/{lab}/{L}/{n}"] = None  # not run (max_widths)
-                            continue
-                        gaps = []
-                        for s in seeds:
-                            a, b = (lab, L, n, s), (mtl, L, n, s)
-                            if keep[a] and keep[b]:
-                                gaps.append(metrics.rel_gap(res[a]["pred"], res[b]["pred"]))
-                            if inf is None and res[a]["pred_infinite"] is not None and res[b]["pred_infinite"] is not None:
-                                inf = metrics.rel_gap(res[a]["pred_infinite"], res[b]["pred_infinite"])
-                        summary[f"gap/{lab}/{L}/{n}"] = _stat(gaps)
-                    summary[f"gap/{lab}/{L}/infinite"] = inf
-                best = {}
-                for n in config.widths:
-                    means = [(summary[f"gap/{lab}/{L}/{n}"]["mean"], L) for L in config.depths
-                             if summary[f"gap/{lab}/{L}/{n}"] is not None]
-                    best[str(n)] = min(means)[1] if means else None
-                summary[f"gap/{lab}/best_depth"] = best
-    return save_summary(root, NAME, config, records, summary, start)
+        mtl = methods_.parse("mtl-shared", test_head=prot).label
+        for L in config.depths:
+            gaps[lab, L] = _gap(config, res, keep, lab, mtl, L)
+        best[lab] = {}
+        for j, n in enumerate(config.widths):
+            means = [(g.finite[j].mean, L) for L in config.depths if (g := gaps[lab, L]).finite[j] is not None]
+            best[lab][n] = min(means)[1] if means else None
+    result = FiniteClosenessResult(
+        tuple(config.depths), tuple(config.widths), tuple(tuple(x) for x in labels), tuple(config.ensembles),
+        tuple(config.targets), config.include_flagged, finite.SCHEDULE, tuple(excluded),
+        sum(1 for k in keys if res[k].get("left_kernel_regime")), sum(1 for k in keys if not res[k]["converged"]),
+        cells, fits, required, gaps, best)
+    return save_summary(root, NAME, config, records, schema.to_json(result), start)
 
 
-# --------------------------------------------------------------------------- reading a summary
+def _cell(config: Config, res: dict, keep: dict, lab: str, L: int, n: int) -> "Cell":
+    """Stats over the kept seeds of one (method, L, n), and the ensembles' errors (groups of ``M`` nets)."""
+    ks = [(lab, L, n, s) for s in range(config.seeds)]
+    st = {q: Stat.read(finite_sweep.kept_stat([res[k][q] if keep[k] else None for k in ks]))
+          for q in ("err", "fluctuation", "drift")}
+    ens = {}
+    for M in config.ensembles:
+        errs = []
+        for g in range(config.n_nets // M):
+            gk = [(lab, L, n, s) for s in range(g * M, (g + 1) * M)]
+            if all(keep[k] for k in gk):
+                mean = np.mean([np.asarray(res[k]["pred"]) for k in gk], axis=0)
+                errs.append(metrics.rel_gap(mean, np.asarray(res[gk[0]]["pred_infinite"])))
+        ens[M] = Stat.read(finite_sweep.kept_stat(errs))
+    return Cell(st["err"], st["fluctuation"], st["drift"], sum(not keep[k] for k in ks), ens)
+
+
+def _fit(config: Config, res: dict, keep: dict, lab: str) -> "DepthWidthLaw | None":
+    """``err ~ c (L/n)^a`` over every (L, n) run (``x = L/n``), seeds as bootstrap rows."""
+    seeds = range(config.seeds)
+    cells = [(L, n) for L in config.depths for n in config.widths_for(lab)]
+    xs = [L / n for L, n in cells]
+    errs = np.array([[res[lab, L, n, s]["err"] if keep[lab, L, n, s] else np.nan for L, n in cells]
+                     for s in seeds], dtype=np.float64)
+    mask = np.array([[keep[lab, L, n, s] for L, n in cells] for s in seeds])
+    if len(set(xs)) < 2 or not mask.any():
+        return None
+    try:
+        return DepthWidthLaw.read(metrics.fit_power_law_kept(xs, np.where(mask, errs, 1.0), mask, n_boot=config.n_boot))
+    except ValueError as exc:  # an error of exactly 0 cannot be fitted in log-log
+        return DepthWidthLaw(error=str(exc))
+
+
+def _gap(config: Config, res: dict, keep: dict, lab: str, mtl: str, L: int) -> "GapRow":
+    """Trained ``lab`` vs trained MTL nets of each seed per width (both kept), and the closed forms' gap."""
+    finite_gap, inf = [], None
+    for n in config.widths:
+        if n not in config.widths_for(lab):
+            finite_gap.append(None)  # not run (max_widths)
+            continue
+        gaps = []
+        for s in range(config.seeds):
+            a, b = (lab, L, n, s), (mtl, L, n, s)
+            if keep[a] and keep[b]:
+                gaps.append(metrics.rel_gap(res[a]["pred"], res[b]["pred"]))
+            if inf is None and res[a]["pred_infinite"] is not None and res[b]["pred_infinite"] is not None:
+                inf = metrics.rel_gap(res[a]["pred_infinite"], res[b]["pred_infinite"])
+        finite_gap.append(Stat.read(finite_sweep.kept_stat(gaps)))
+    return GapRow(tuple(finite_gap), inf)
+
+
+# --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """One (method, protocol, L, n): Stats over kept seeds (``None``: none kept / undefined)."""
+    """One (method, protocol, L, n): Stats over kept seeds (``None``: none kept / undefined), the runs
+    left out, and the error of ensembles of ``M`` nets (``M -> Stat | None``)."""
 
-    err: object
-    fluctuation: object
-    drift: object
+    err: Stat | None
+    fluctuation: Stat | None
+    drift: Stat | None
     excluded: int
-    ensemble: dict  # M -> Stat | None
+    ensemble: dict[int, Stat | None]
 
 
-@dataclasses.dataclass(frozen=True)
-class DepthWidthLaw:
-    """``err ~ c (L/n)^a`` (``a = -r`` of ``metrics.fit_power_law`` on ``x = L/n``), bootstrap interval
-    ``[a_lo, a_hi]`` at ``level``; ``error`` says why there is no fit (then the numbers are NaN)."""
-
-    a: float = math.nan
-    c: float = math.nan
-    a_lo: float = math.nan
-    a_hi: float = math.nan
-    level: float | None = None
-    error: str | None = None
+class DepthWidthLaw(PowerFit):
+    """``err ~ c (L/n)^a``: the :class:`~.stats.PowerFit` ``err ~ c x^-r`` on ``x = L/n`` read as
+    ``a = -r`` with the bootstrap interval ``[a_lo, a_hi] = [-r_hi, -r_lo]``."""
 
     @property
-    def ok(self) -> bool:
-        return self.error is None
+    def a(self) -> float:
+        return -self.r
+
+    @property
+    def a_lo(self) -> float:
+        return -self.r_hi
+
+    @property
+    def a_hi(self) -> float:
+        return -self.r_lo
 
     def err(self, depth, width):
         """The fitted error at ``(L, n)`` (arrays broadcast)."""
@@ -334,80 +310,104 @@ class DepthWidthLaw:
 
 
 @dataclasses.dataclass(frozen=True)
-class FiniteClosenessSummary(Summary):
-    """A finite-closeness summary record, typed.  Labels are ``Method.label`` (``"anil-same+fresh"``, ...)."""
+class GapRow:
+    """Trained GBML vs trained MTL nets at one depth: a Stat per width of the sweep (``None``: not run, or
+    no seed with both kept), and the closed forms' gap (``None``: not computable)."""
 
-    depths: tuple = ()
-    widths: tuple = ()
-    labels: tuple = ()      # (label, protocol)
-    ensembles: tuple = ()
-    targets: tuple = ()
-    excluded: tuple = ()
-    schedule: str = ""
+    finite: tuple[Stat | None, ...]
+    infinite: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class FiniteClosenessResult:
+    """What a finite-closeness summary stores (``schema.to_json``).  Labels are ``Method.label``s."""
+
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    labels: tuple[tuple[str, str], ...]          # (label, protocol)
+    ensembles: tuple[int, ...]
+    targets: tuple[float, ...]
+    include_flagged: bool
+    schedule: str
+    excluded: tuple[Excluded, ...]
+    flagged_runs: int
+    unconverged_runs: int
+    cells: dict[tuple[str, int, int], Cell | None]     # (label, L, n) -> None where not run (max_widths)
+    fits: dict[str, DepthWidthLaw | None]
+    required_width: dict[str, dict[float, tuple[float | None, ...]]]   # label -> eps -> per depth
+    gaps: dict[tuple[str, int], GapRow]               # (GBML label, L), against MTL of the same protocol
+    best_depth: dict[str, dict[int, int | None]]      # GBML label -> width -> depth of the smallest mean gap
+
+
+@dataclasses.dataclass(frozen=True)
+class FiniteClosenessSummary(Summary):
+    """A finite-closeness summary record, typed: its :class:`FiniteClosenessResult` and accessors."""
+
+    result: FiniteClosenessResult | None = None
 
     @property
-    def result(self) -> dict:
-        return self.record["result"]
+    def depths(self) -> tuple:
+        return self.result.depths
+
+    @property
+    def widths(self) -> tuple:
+        return self.result.widths
+
+    @property
+    def labels(self) -> tuple:
+        """``(label, protocol)`` pairs."""
+        return self.result.labels
+
+    @property
+    def ensembles(self) -> tuple:
+        return self.result.ensembles
+
+    @property
+    def targets(self) -> tuple:
+        return self.result.targets
+
+    @property
+    def excluded(self) -> tuple:
+        """Every run left out (:class:`Excluded`)."""
+        return self.result.excluded
+
+    @property
+    def schedule(self) -> str:
+        return self.result.schedule
 
     def cell(self, label: str, depth: int, width: int) -> Cell | None:
-        from .stats import Stat
-
-        c = self.result.get(f"{label}/{depth}/{width}")
-        if c is None:
-            return None
-        rd = lambda d: None if d is None else Stat.read(d)  # noqa: E731
-        return Cell(rd(c["err"]), rd(c["fluctuation"]), rd(c["drift"]), int(c["excluded"]),
-                    {int(M): rd(v) for M, v in c["ensemble"].items()})
+        return self.result.cells.get((label, depth, width))
 
     def fit(self, label: str) -> DepthWidthLaw | None:
         """``err ~ c (L/n)^a`` of ``label`` (``None``: not fitted, e.g. no run kept)."""
-        d = self.result.get(f"{label}/fit")
-        if not isinstance(d, dict):
-            return None
-        if "a" not in d:
-            return DepthWidthLaw(error=str(d.get("error", "no fit")))
-        return DepthWidthLaw(float(d["a"]), float(d["c"]), float(d["a_lo"]), float(d["a_hi"]), d.get("level"))
+        return self.result.fits.get(label)
 
     def required_width(self, label: str, eps: float) -> tuple:
         """Width needed for ``err <= eps`` per depth (``None``: no fit, or the error does not fall)."""
-        return tuple(self.result.get(f"{label}/required_width", {}).get(str(eps), [None] * len(self.depths)))
+        return self.result.required_width.get(label, {}).get(eps, (None,) * len(self.depths))
 
     def gap(self, label: str, depth: int, width: int | None = None):
         """Trained ``label`` vs trained MTL (same seed and protocol): Stat at ``width``, or the closed forms'
         gap (float) with ``width=None``."""
-        from .stats import Stat
-
-        if width is None:
-            return self.result.get(f"gap/{label}/{depth}/infinite")
-        d = self.result.get(f"gap/{label}/{depth}/{width}")
-        return None if d is None else Stat.read(d)
-
+        row = self.result.gaps.get((label, depth))
+        if row is None:
+            return None
+        return row.infinite if width is None else row.finite[self.widths.index(width)]
 
     def ran(self, label: str, width: int) -> bool:
         """Whether ``label`` was trained at ``width`` (``Config.max_widths``)."""
-        m = methods_.parse(label)
-        cap = dict((k, v) for k, v in self.config.get("max_widths") or ()).get(
-            "mtl-shared" if m.kind == "mtl" else m.algo)
-        return cap is None or width <= cap
+        return width in finite_sweep.widths_for(self.widths, self.config.get("max_widths"), label)
 
     def best_depth(self, label: str) -> dict:
         """Per width, the depth at which the trained ``label``-MTL gap is smallest."""
-        return {int(n): L for n, L in (self.result.get(f"gap/{label}/best_depth") or {}).items()}
+        return dict(self.result.best_depth.get(label, {}))
 
     def within(self, label: str, threshold: float = 0.1) -> list:
         """``(L, n)`` pairs at which the trained ``label`` and MTL nets were within ``threshold`` (mean gap)."""
-        out = []
-        for L in self.depths:
-            for n in self.widths:
-                g = self.gap(label, L, n)
-                if g is not None and g.mean <= threshold:
-                    out.append((L, n))
-        return out
+        return [(L, n) for L in self.depths for n in self.widths
+                if (g := self.gap(label, L, n)) is not None and g.mean <= threshold]
 
 
 def read(summary: dict) -> FiniteClosenessSummary:
     """The typed view of a finite-closeness summary record (``selection.summary(root, NAME)``)."""
-    res = summary["result"]
-    return FiniteClosenessSummary(summary, tuple(res["depths"]), tuple(res["widths"]),
-                                  tuple(tuple(x) for x in res["labels"]), tuple(res["ensembles"]),
-                                  tuple(res["targets"]), tuple(res.get("excluded") or ()), res.get("schedule", ""))
+    return FiniteClosenessSummary(summary, schema.from_json(FiniteClosenessResult, summary["result"]))

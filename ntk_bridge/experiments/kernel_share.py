@@ -17,12 +17,16 @@ import numpy as np
 from .. import metrics, store, sweep
 from ..kernels import BACKENDS, kernels
 from ..spec import MLPSpec
+from . import schema
 from .common import check_choice, check_int, check_ints, point, save_summary, stat
 from .stats import PowerFit, Stat, Summary
 
 NAME = "kernel-share"
 ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
+FIGURES = ("kernel_share",)   # what reports it (ntk_bridge.figures, ntk_bridge.appendix.sections)
+SECTIONS = ("kernels",)
+QUICK_S = 1   # seconds of its quick config (2-core machine, 2026-12-04): reproduce starts the longest first
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,21 +95,21 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     points = [point(config, depth=L, seed=s, **extra) for L in config.depths for s in range(config.seeds)]
     records = sweep.run(root, NAME, points, _compute, seed_of=lambda p: p["seed"])
     by_depth = {L: [r["result"] for r in records if r["config"]["depth"] == L] for L in config.depths}
-    rows = [{"depth": L,
-             "theory_diag_share": 1.0 / (L + 1),
-             **{key: stat([res[key] for res in by_depth[L]])
-                for key in ("diag_share", "offdiag_share", "offdiag_share_median", "ntk_corr_mean", "ntk_corr_std")},
-             "diag_share_max_dev": max(res["diag_share_max_dev"] for res in by_depth[L])}
-            for L in config.depths]
+    rows = tuple(DepthRow(L, 1.0 / (L + 1),
+                          **{key: Stat.read(stat([res[key] for res in by_depth[L]])) for key in STATS},
+                          diag_share_max_dev=max(res["diag_share_max_dev"] for res in by_depth[L]))
+                 for L in config.depths)
     fits = {}
     if len(config.depths) >= 2:
-        for key in ("offdiag_share", "ntk_corr_std"):
+        for key in FITTED:
             y = np.array([[res[key] for res in by_depth[L]] for L in config.depths]).T  # (seeds, depths)
-            fits[key] = metrics.fit_power_law(config.depths, y, n_boot=config.n_boot)
-    return save_summary(root, NAME, config, records, {"rows": rows, "fits": fits}, start)
+            fits[key] = PowerFit.read(metrics.fit_power_law(config.depths, y, n_boot=config.n_boot),
+                                      x=tuple(config.depths))
+    return save_summary(root, NAME, config, records, schema.to_json(KernelShareResult(rows, fits)), start)
 
 
-# --------------------------------------------------------------------------- reading a summary
+# --------------------------------------------------------------------------- the summary's schema
+STATS = ("diag_share", "offdiag_share", "offdiag_share_median", "ntk_corr_mean", "ntk_corr_std")
 FITTED = ("offdiag_share", "ntk_corr_std")
 
 
@@ -116,16 +120,32 @@ class DepthRow:
     depth: int
     theory_diag_share: float    # 1 / (L + 1)
     diag_share: Stat            # Sigma(x,x) / Theta(x,x)
-    diag_share_max_dev: float   # max over points and seeds of |diag share - 1/(L+1)|
     offdiag_share: Stat         # sum Sigma(x,x') / sum Theta(x,x'), x != x'
-    ntk_corr_std: Stat          # spread of Theta(x,x') / sqrt(Theta(x,x) Theta(x',x'))
+    offdiag_share_median: Stat  # median of Sigma(x,x') / Theta(x,x'), x != x'
+    ntk_corr_mean: Stat         # mean of Theta(x,x') / sqrt(Theta(x,x) Theta(x',x'))
+    ntk_corr_std: Stat          # its spread
+    diag_share_max_dev: float   # max over points and seeds of |diag share - 1/(L+1)|
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelShareResult:
+    """What a kernel-share summary stores (``schema.to_json``)."""
+
+    rows: tuple[DepthRow, ...]
+    fits: dict[str, PowerFit]   # name in FITTED -> c L^-r
 
 
 @dataclasses.dataclass(frozen=True)
 class KernelShareSummary(Summary):
-    rows: tuple = ()
-    fits: dict = dataclasses.field(default_factory=dict)   # name in FITTED -> PowerFit of c L^-r
+    result: KernelShareResult | None = None
 
+    @property
+    def rows(self) -> tuple:
+        return self.result.rows
+
+    @property
+    def fits(self) -> dict:
+        return self.result.fits
 
     @property
     def depths(self) -> tuple:
@@ -134,10 +154,4 @@ class KernelShareSummary(Summary):
 
 def read(summary: dict) -> KernelShareSummary:
     """The typed view of a kernel-share summary record."""
-    res = summary["result"]
-    rows = tuple(DepthRow(r["depth"], r["theory_diag_share"], Stat.read(r["diag_share"]),
-                          r["diag_share_max_dev"], Stat.read(r["offdiag_share"]), Stat.read(r["ntk_corr_std"]))
-                 for r in res["rows"])
-    depths = tuple(summary["config"]["depths"])
-    fits = {k: PowerFit.read(f, x=depths) for k, f in (res.get("fits") or {}).items() if k in FITTED}
-    return KernelShareSummary(summary, rows, fits)
+    return KernelShareSummary(summary, schema.from_json(KernelShareResult, summary["result"]))

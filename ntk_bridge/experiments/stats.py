@@ -1,8 +1,9 @@
-"""Typed views of the numbers that summary records store: spreads over seeds and fits.
+"""The typed numbers summaries are made of: spreads over seeds and fits, and the ``Summary`` base.
 
-Summaries store plain JSON (``common.stat`` dicts, ``metrics.fit_power_law`` dicts, the
-least-squares fits of the closeness sweep); the experiments' ``read`` functions turn them
-into these frozen dataclasses, so figures and the appendix never index raw dicts.
+``Stat.read``, ``PowerFit.read`` and ``LinearFit.read`` turn the plain dicts of
+``common.stat``, ``metrics.fit_power_law`` and the closeness sweep's least squares into these
+frozen dataclasses; each experiment's result dataclasses are built from them and stored
+through :mod:`.schema`, so figures and the appendix never index raw dicts.
 """
 from __future__ import annotations
 
@@ -48,11 +49,6 @@ class Summary:
         return self.record["config"]
 
 
-def stats(values) -> tuple:
-    """A list of stored stats (``None`` entries kept) as a tuple of ``Stat | None``."""
-    return tuple(Stat.read(v) for v in (values or ()))
-
-
 @dataclasses.dataclass(frozen=True)
 class PowerFit:
     """``y ~ c * x^-r``, least squares in log-log, bootstrap interval ``[r_lo, r_hi]`` at ``level``.
@@ -67,7 +63,7 @@ class PowerFit:
     r_lo: float = math.nan
     r_hi: float = math.nan
     level: float | None = None
-    x: tuple = ()
+    x: tuple[int | float, ...] = ()
     monotone: bool | None = None
     error: str | None = None
     note: str | None = None

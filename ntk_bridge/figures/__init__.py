@@ -7,6 +7,8 @@
 One module per figure, each declaring ``EXPERIMENT`` (the summary it reads, through that
 experiment's typed ``read``), ``SECTION`` (the appendix section it belongs to), ``CAPTION``
 and ``main(results_dir, out_dir) -> [png, pdf]``.  Files are written under ``out_dir`` only.
+Which figures there are is derived from the experiments' registry (each declares its ``FIGURES``,
+:func:`ntk_bridge.experiments.figures`).
 """
 from __future__ import annotations
 
@@ -15,15 +17,21 @@ import sys
 import traceback
 from pathlib import Path
 
-NAMES = ("closeness", "lr_steps", "kernel_share", "width", "accuracy", "cost", "ablate", "finite_closeness", "conditioning",
-         "digits")
+def names() -> tuple:
+    """Every figure, in report order (the experiments' ``FIGURES``, then the shared ones)."""
+    from .. import experiments
+
+    return tuple(experiments.figures())
 
 
 def module(name: str):
-    """The module drawing figure ``name`` (one of :data:`NAMES`)."""
-    if name not in NAMES:
-        raise ValueError(f"figure must be one of {NAMES}, got {name!r}")
-    return importlib.import_module(f"{__name__}.{name}")
+    """The module drawing figure ``name`` (one of :func:`names`)."""
+    from .. import experiments
+
+    paths = experiments.figures()
+    if name not in paths:
+        raise ValueError(f"figure must be one of {tuple(paths)}, got {name!r}")
+    return importlib.import_module(paths[name])
 
 
 def caption(name: str) -> str:
@@ -42,21 +50,21 @@ def check_results(results) -> str | None:
     results = Path(results)
     if not results.is_dir():
         return f"results folder {results} " + ("is a file, not a folder" if results.exists() else "does not exist")
-    names = sorted({module(n).EXPERIMENT for n in NAMES})
-    if not any(store.load(results, name, kind="summary") for name in names):
+    names_ = sorted({module(n).EXPERIMENT for n in names()})
+    if not any(store.load(results, name, kind="summary") for name in names_):
         return f"no experiment summary under {results} (run `ntk-bridge reproduce --quick --results {results}`)"
-    problems = selection.unresolved(results, names)
+    problems = selection.unresolved(results, names_)
     return "; ".join(problems) if problems else None
 
 
-def draw(results, out_dir, names=NAMES, log=print) -> tuple[dict, dict, dict]:
-    """Draw ``names`` from ``results`` into ``out_dir``: ``(drawn {name: paths}, skipped {name: why},
+def draw(results, out_dir, which=None, log=print) -> tuple[dict, dict, dict]:
+    """Draw the figures ``which`` (default: every one, :func:`names`) from ``results`` into ``out_dir``: ``(drawn {name: paths}, skipped {name: why},
     failed {name: error})``.  A figure whose experiment was not run is skipped; one that fails
     to draw is reported (with its traceback on stderr) without hiding the others."""
     from .common import MissingResults
 
     drawn, skipped, failed = {}, {}, {}
-    for name in names:
+    for name in names() if which is None else which:
         try:
             drawn[name] = module(name).main(results, out_dir)
         except MissingResults as exc:

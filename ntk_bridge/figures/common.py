@@ -48,7 +48,7 @@ def summary(results, experiment: str, digits: bool = False):
         what = f"{experiment} summary on digits" if digits else f"{experiment} summary"
         raise MissingResults(f"no {what} under {results}; run `ntk-bridge {experiment} "
                              f"{'--family digits ' if digits else ''}--results {results}` first")
-    return experiments.module(experiment).read(record)
+    return experiments.read(record)
 
 
 def save(fig, out_dir, name: str, summ) -> list[Path]:

@@ -1,18 +1,22 @@
-"""The appendix sections, one module each; a builder takes the :class:`~..context.Context` and returns a Section.
+"""The appendix sections, one module each, holding ``build(ctx) -> Section``.
 
-A section whose experiment was never run (no summary record) says so and names the
-command that produces it.  The order of :data:`BUILDERS` is the order of the document.
+Which sections there are, in document order, is derived from the experiments' registry (each
+experiment declares its ``SECTIONS``; :func:`ntk_bridge.experiments.sections`).  A section whose
+experiment was never run (no summary record) says so and names the command that produces it.
 """
 from __future__ import annotations
 
+import importlib
+
 from ..context import Context
 from ..render import Section
-from . import ablate, accuracy, checks, closeness, conditioning, cost, digits, finite_closeness, kernels, setup, width
 
-BUILDERS = (setup.build, kernels.build, closeness.build, width.build, finite_closeness.build, cost.build,
-            accuracy.build, ablate.build, conditioning.build, digits.build, checks.build)
-NAMES = ("setup", "kernels", "closeness", "width", "finite_closeness", "cost", "accuracy", "ablate", "conditioning",
-         "digits", "checks")
+
+def builders() -> list:
+    """``[(name, build)]`` of every section, in document order."""
+    from ... import experiments
+
+    return [(name, importlib.import_module(path).build) for name, path in experiments.sections().items()]
 
 
 def other_figures(ctx: Context) -> Section | None:

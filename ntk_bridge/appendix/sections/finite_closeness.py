@@ -90,6 +90,6 @@ def build(ctx: Context) -> Section:
                                     "."], style="item"))
     if s.excluded:
         blocks.append(Table("fc-excluded", ["Runs left out, and why."], ["method", "L", "n", "seed", "reason"],
-                            [[parse(e["method"]).display, Num(e["depth"]), Num(e["width"]), Num(e["seed"]),
-                              e["reason"]] for e in s.excluded], align="lrrrp{8cm}"))
+                            [[parse(e.method).display, Num(e.depth), Num(e.width), Num(e.seed),
+                              e.reason] for e in s.excluded], align="lrrrp{8cm}"))
     return Section("finite_closeness", TITLE, blocks + ctx.figures_for("finite_closeness"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ...experiments import ORDER
+from ... import experiments
 from ...spec import MLPSpec
 from ..context import Context
 from ..render import Code, Math, Num, Para, Section, Table
@@ -34,7 +34,7 @@ def build(ctx: Context) -> Section:
                     ", its head part ", Math(r"\Sigma"), " (the NNGP kernel) and ",
                     Math(r"\Theta_{\mathrm{body}} = \Theta - \Sigma"),
                     "; finite widths train centered networks. The loss is half the sum of squared errors."])]
-    present = [(name, s) for name in ORDER if (s := ctx.summary(name)) is not None]
+    present = [(name, s) for name in experiments.names() if (s := ctx.summary(name)) is not None]
     if not present:
         blocks.append(Para(["No experiment has a summary record under ", Code(str(ctx.root)), "."], style="missing"))
         return Section("setup", "Setup", blocks)

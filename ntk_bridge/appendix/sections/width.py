@@ -43,7 +43,7 @@ def build(ctx: Context) -> Section:
     rows, notes = [], []
     for L in s.depths:
         for m in s.methods:
-            ran = s.widths_of(m)
+            ran = s.widths_for(m)
             f = s.fit(L, m)
             ok = f is not None and f.ok
             if ok and f.note:
@@ -61,7 +61,7 @@ def build(ctx: Context) -> Section:
                         rows, align="rl" + "r" * len(widths) + "rrlr"))
     if notes:
         blocks.append(Para(["Intervals not bootstrapped over seeds: ", "; ".join(notes), "."], style="item"))
-    rows = [[Num(L), label(s, m), *[cell(x, w in s.widths_of(m)) for x, w in zip(g.finite, widths)],
+    rows = [[Num(L), label(s, m), *[cell(x, w in s.widths_for(m)) for x, w in zip(g.finite, widths)],
              Num(g.infinite) if g.infinite is not None else "failed"]
             for L in s.depths for m in s.methods if (g := s.gap_to_mtl(L, m)) is not None]
     if rows:
@@ -72,7 +72,7 @@ def build(ctx: Context) -> Section:
     if s.excluded:
         blocks.append(Table("width-excluded", ["Runs left out of the errors, fits and gaps, and why."],
                             ["L", "width", "method", "seed", "reason"],
-                            [[Num(e["depth"]), Num(e["width"]), label(s, e["method"]), Num(e["seed"]), e["reason"]]
+                            [[Num(e.depth), Num(e.width), label(s, e.method), Num(e.seed), e.reason]
                              for e in s.excluded], align="rrlrp{8cm}"))
     return Section("width", TITLE, blocks + ctx.figures_for("width"))
 
