@@ -70,8 +70,9 @@ def test_cost_experiment_uses_the_harness(tmp_path, fake_clock):
     summary = cost.run(cfg, tmp_path)
     # the largest width: each method's calls 5 (warm-up) and 6..9
     want = np.array(_expected("maml", 9)[5:]) / np.array(_expected("mtl-shared", 9)[5:])
-    assert summary["result"]["ratio_maml"]["mean"] == pytest.approx(want.mean(), rel=1e-12)
-    assert summary["result"]["ratio_maml"]["std"] == pytest.approx(want.std(ddof=1), abs=1e-12)
+    ratio = cost.read(summary).ratio_maml
+    assert ratio.mean == pytest.approx(want.mean(), rel=1e-12)
+    assert ratio.std == pytest.approx(want.std(ddof=1), abs=1e-12)
     last = store.points_of(tmp_path, summary)[-1]["result"]
     np.testing.assert_allclose(last["anil"]["per_step_all_s"], _expected("anil", 9)[5:], rtol=1e-12)
 
