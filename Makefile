@@ -69,13 +69,15 @@ test-latest: install-latest ## the suite on the newest JAX only, in one process 
 # The reference record (results/reference, what README and paper_repro.md cite), regenerated with
 # this code: about 4 CPU-hours on the 2-core machine (finite-closeness ~90 min, closeness and
 # accuracy ~45 min each, ablate ~20, conditioning ~15; measured 2026-11-23).  Resumable: points
-# already made by the current algorithm versions are read back.  Then the records made by older
-# code are removed and results/reference/manifest.json lists every summary with its code identity;
+# already made by the current algorithm versions are read back; records made by older code (or
+# summaries in an older layout) are removed first, so nothing reads them meanwhile.  Then
+# results/reference/manifest.json lists every summary with its code identity;
 # selection.json names the summaries figures and the appendix read (the full sweeps, --select).
 # On a GPU machine, the finite-width parts run there: `NTK=ntk-bridge make reference` with jax[cuda].
 REF ?= results/reference
 NTK ?= $(VENV)/bin/ntk-bridge
 reference: install          ## regenerate every reference result with this code, then its manifest
+	if [ -d $(REF) ]; then $(NTK) verify --results $(REF) --remove-stale; fi
 	$(NTK) reproduce --quick --results $(REF) --out out/reference
 	$(NTK) conditioning --results $(REF) --select
 	for e in closeness accuracy kernel-share ablate; do \
