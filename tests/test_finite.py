@@ -68,7 +68,11 @@ def test_centered_net_is_exactly_zero_at_init_and_training_converges(tasks, meth
 
 
 def test_power_iteration_step_converges(tasks):
-    """The finite net's own lambda_max (jvp/vjp power iteration through MAML's inner loop) ~ the analytic one."""
+    """The finite net's own lambda_max (jvp/vjp power iteration through MAML's inner loop) ~ the analytic one.
+
+    The bound 0.25 on ``lambda_max / analytic - 1`` was checked against its spread over initializations
+    (2026-12-04, 20 seeds, width 512): mean 0.032, sd 0.057, largest 0.14, so 0.25 lies 3.8 sd above the
+    mean (4.9 below): a change of random stream fails it with probability about 1e-4."""
     train, test = tasks
     spec = nb.MLPSpec(depth=1, width=512)
     _, info = finite.fit_predict(spec, train, test, method="maml", adapt=ADAPT, lr_from="power", return_info=True)
