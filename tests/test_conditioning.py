@@ -121,8 +121,11 @@ def test_kernels_symmetric_psd_and_blockwise(arch, layer):
 def test_analytic_matches_empirical_ntk(arch, layer, x64):
     """Relative error of one finite net's NTK falls like width^-1/2 (10 seeds, widths 32..512).
 
-    Measured spread of the fitted rate with 10 seeds: sd 0.04..0.06 around 0.48..0.51 (30-seed study), so [0.3, 0.7]
-    is ~3 sd wide on each side; a wrong cross-task factor would leave an O(1) error that does not fall.
+    Measured spread of the fitted rate with 10 seeds: sd 0.04..0.06 around 0.48..0.51 (30-seed study).  The
+    window was [0.3, 0.7], about 3 sd on each side: over the 7 cases a change of random stream failed it with
+    probability near 1%.  It is [0.25, 0.75] since 2026-12-04: at least 0.23 = 3.8 sd of the widest spread
+    from each center, so below 1.5e-4 per case and 1e-3 over the 7; a wrong cross-task factor leaves an O(1)
+    error that does not fall (r near 0), far outside it.
     """
     x, t = points(2)
     widths, seeds = (32, 128, 512), range(10)
@@ -133,7 +136,7 @@ def test_analytic_matches_empirical_ntk(arch, layer, x64):
         for i in seeds:
             errors[i, j] = rel_err(cond.empirical(cnet, float64_params(cnet, i), x, t).theta, analytic.theta)
     fit = nb.metrics.fit_power_law(widths, errors)
-    assert 0.3 <= fit["r"] <= 0.7, (fit, errors.mean(0))
+    assert 0.25 <= fit["r"] <= 0.75, (fit, errors.mean(0))
     assert errors[:, -1].mean() < 0.5 * errors[:, 0].mean()   # 16x the width: ~1/4 the error
 
 
