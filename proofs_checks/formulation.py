@@ -109,7 +109,8 @@ def check_gradient():
 def check_split_gap():
     """The identity needs query = support: with the head fit on the support and the outer loss scored on a
     disjoint query, the GBML objective differs from MTL's (heads minimised out on support ∪ query) by a
-    clear margin.
+    clear margin.  Over 16 initializations of the body (2026-12-04) the gap was 0.30 ± 0.056 (min 0.22): the
+    bound 0.05 is 4.5 sds below the mean (false failure ~1e-5 under another random stream).
     """
     spec, body, tasks = _problem()
     xs, ys, xq, yq = (jnp.asarray(a) for a in (tasks.xs, tasks.ys, tasks.xq, tasks.yq))

@@ -217,8 +217,12 @@ def check_trained():
 @check("meta_ntk.f0_needed")
 def check_f0_needed():
     """The F0 term is necessary: dropping it (alpha = Phi^-1 Y') gives a predictor that disagrees with the
-    trained net by O(1), far above the closed form's error.
+    trained net by orders of magnitude more than the closed form's error (~1e-14, ``meta_ntk.trained``).
+
+    The bound 0.01 is designed for a false-failure rate far below 1e-3: over 16 initializations (2026-12-04)
+    the minimum over cases was 0.071..0.39, log-normal with log-mean -1.87 and log-sd 0.46, so 0.01 is 6.0
+    log-sds below (the bound 0.05 before was 2.5 log-sds, a ~1% false failure under another random stream).
     """
     errs = {f"{a},{s}": rel_gap(trained(a, s)["no_f0"], trained(a, s)["trained"]) for a, s in CASES}
     return at_least("min over cases of the rel. error of the no-F0 closed form vs the trained net",
-                    min(errs.values()), 0.05, per_case=errs)
+                    min(errs.values()), 0.01, per_case=errs)

@@ -59,16 +59,28 @@ def test_trained_nets_approach_the_closed_form(arch, layer, tasks):
 @pytest.mark.parametrize("arch", ["multi-head-shared", "multi-head-independent", "independent"])
 def test_multi_head_and_independent_nets_approach_the_closed_form(arch, tasks):
     """The kernels the finite engine already trains (theory.md §4) and one net per task: widths 32 and 512
-    (16x), at most half the error (width^-1/2 predicts a quarter; measured 0.27..0.42, 64 -> 1024, 3 seeds)."""
-    errors = _sweep(tasks, arch, 1, (32, 512))
+    (16x), the 8-seed mean error at most half (width^-1/2 predicts a quarter).
+
+    Measured over 16 seeds (2026-12-04): one seed's ratio err(512)/err(32) is 0.28 +- 0.08 / 0.31 +- 0.12 /
+    0.24 +- 0.13 (shared / independent heads / independent nets), up to 0.62; with log-normal errors fitted
+    to those seeds the 8-seed ratio of means passes 0.5 with probability 4e-5 (independent heads) and
+    below 1e-6 (the others).  With 2 seeds (the test before) that was 2.5e-2.  A trainer that does not reach
+    the kernel's predictor, or a wrong kernel, leaves a ratio near 1."""
+    errors = _sweep(tasks, arch, 1, (32, 512), seeds=tuple(range(8)))
     assert errors[:, -1].mean() < 0.5 * errors[:, 0].mean(), errors
 
 
 def test_lazy_trained_net_is_the_kernel_regression_of_its_own_ntk(tasks, x64):
-    """Trained on targets scaled by 1e-2 (lazy regime: drift ~ the scale), the net's predictions are
+    """Trained on targets scaled by 1e-4 (lazy regime), the net's predictions are
     ``K_emp(Q, S) K_emp(S, S)^-1 Y_S`` of its *initial* empirical NTK (an independent computation from the
     Jacobians, float64), far closer than to the infinite-width closed form (the kernel's width fluctuation).
-    At target scale 1 the drift is of the same order as the fluctuation (measured 0.064 vs 0.10, width 512)."""
+
+    Measured over 16 seeds (2026-12-04): drift / fluctuation = 9e-6 .. 3.9e-5 (log10 mean -4.76, sd 0.17);
+    the bound 1e-3 is 25x the largest and 10 sd of log10 above the mean (false failure far below 1e-3).  At
+    target scale 1e-2 (the test before) ReLU units flip sign during training in some seeds: the ratio
+    spread over 0.001 .. 0.092 and 3 seeds in 16 broke the old bound 0.05.  A net trained on another
+    kernel (a wrong cross-task factor) has drift ~ fluctuation.  At target scale 1 the drift is of the
+    same order as the fluctuation (measured 0.064 vs 0.10, width 512)."""
     import jax
     import jax.numpy as jnp
 
@@ -76,7 +88,7 @@ def test_lazy_trained_net_is_the_kernel_regression_of_its_own_ntk(tasks, x64):
     spec = SPEC.replace(width=256)
     n = tasks.n_tasks
     pred = fc.fit_predict(spec, tasks, architecture=arch, task_scale=C, layer=layer, support_sizes=SIZES,
-                          seed=seed, dtype="float64", target_scale=1e-2)
+                          seed=seed, dtype="float64", target_scale=1e-4)
     cnet = cond.net(spec, arch, n_tasks=n, in_dim=tasks.dim, task_scale=C, layer=layer)
     with x64_mode(False):   # the trainer's convention: parameters drawn in float32 from the seed, then cast
         p0 = cnet.init(jax.random.PRNGKey(seed))
@@ -90,7 +102,14 @@ def test_lazy_trained_net_is_the_kernel_regression_of_its_own_ntk(tasks, x64):
     linear = (k_qs @ np.linalg.solve(k_ss, ys)).reshape(pred.shape)
     ref = cond.mtl(spec, tasks, architecture=arch, task_scale=C, layer=layer, support_sizes=SIZES)
     drift, total = rel_err(pred, linear), rel_err(pred, ref)
-    assert drift < 0.05 * total, (drift, total)
+    assert drift < 1e-3 * total, (drift, total)
+    # the bound separates: the kernel regression of another initialization's NTK is a fluctuation away
+    with x64_mode(False):
+        p1 = cnet.init(jax.random.PRNGKey(seed + 1))
+    p1 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), p1)
+    other = (cond.empirical(cnet, p1, xq, tq, xs, ts).theta
+             @ np.linalg.solve(cond.empirical(cnet, p1, xs, ts).theta, ys)).reshape(pred.shape)
+    assert rel_err(pred, other) > 0.1 * total, (rel_err(pred, other), total)
 
 
 def test_converged_net_fits_every_support(tasks):

@@ -234,3 +234,12 @@ def test_results_json_is_strict(tmp_path):
     with pytest.raises(ValueError):
         write_json({"value": float("nan")}, str(tmp_path / "x.json"))
     assert not (tmp_path / "x.json").exists()
+
+
+def test_f0_needed_fails_where_f0_vanishes(fresh_training, monkeypatch):
+    """With a vanishing inner lr the meta-output at the initialization, F0 ~ lr * steps * Theta Y, vanishes and
+    the no-F0 closed form becomes the closed form: the check must fail there."""
+    monkeypatch.setattr(meta_ntk, "CASES", (("maml", "disjoint"),))
+    monkeypatch.setattr(meta_ntk, "ADAPT", predict.Adaptation(lr=1e-7, steps=3))
+    res = _one("meta_ntk.f0_needed")
+    assert not res.passed and res.value < 1e-4, res.value
