@@ -67,8 +67,9 @@ test-latest: install-latest ## the suite on the newest JAX only, in one process 
 	$(call run_pytest,$(PY_LATEST),the latest stack ($(LATEST)))
 
 # The reference record (results/reference, what README and paper_repro.md cite), regenerated with
-# this code: about 4 CPU-hours on the 2-core machine (finite-closeness ~90 min, closeness and
-# accuracy ~45 min each, ablate ~20, conditioning ~15; measured 2026-11-23).  Resumable: points
+# this code, every experiment's full config (the quick ones are for `reproduce --quick`): about 4
+# CPU-hours on the 2-core machine (finite-closeness ~90 min, closeness and accuracy ~45 min each,
+# ablate ~20, conditioning ~15, ntk-fluctuation ~15; measured 2026-11-23 and 2026-12-04).  Resumable: points
 # already made by the current algorithm versions are read back; records made by older code (or
 # summaries in an older layout) are removed first, so nothing reads them meanwhile.  Then
 # results/reference/manifest.json lists every summary with its code identity;
@@ -78,8 +79,8 @@ REF ?= results/reference
 NTK ?= $(VENV)/bin/ntk-bridge
 reference: install          ## regenerate every reference result with this code, then its manifest
 	if [ -d $(REF) ]; then $(NTK) verify --results $(REF) --remove-stale; fi
-	$(NTK) reproduce --quick --results $(REF) --out out/reference
-	$(NTK) conditioning --results $(REF) --select
+	for e in kernel-share closeness cost accuracy ablate conditioning ntk-fluctuation; do \
+	  $(NTK) $$e --results $(REF) --select || exit 1; done
 	for e in closeness accuracy kernel-share ablate; do \
 	  $(NTK) $$e --family digits --results $(REF) --select || exit 1; done
 	$(NTK) width --depths 2 --widths 256 1024 4096 --seeds 2 --results $(REF) --select

@@ -3,7 +3,7 @@
 Shows the relative GBML-MTL gap (split same, infinite width) as one factor varies: inner steps, inner
 lr, number of training tasks, task similarity, MTL head initialization, gradient flow vs steps,
 lr scaling with depth.
-Reads the newest stored `ablate` summary; appendix section `ablate`; writes
+Reads the selected `ablate` summary; appendix section `ablate`; writes
 <out>/ablate.png and .pdf.  `--help` prints the caption (ntk_bridge.figures.ablate.CAPTION).
 
     python figures/ablate.py --results results/reference --out DIR

@@ -2,7 +2,7 @@
 
 Shows test error on unseen tasks' queries of MTL, ANIL, MAML (both splits) and no transfer, per task
 family, depth and inner-loop time, closed form and trained finite nets.
-Reads the newest stored `accuracy` summary; appendix section `accuracy`; writes
+Reads the selected `accuracy` summary; appendix section `accuracy`; writes
 <out>/accuracy.png and .pdf.  `--help` prints the caption (ntk_bridge.figures.accuracy.CAPTION).
 
     python figures/accuracy.py --results results/reference --out DIR

@@ -3,7 +3,7 @@
 Shows the gap between the MTL and GBML (ANIL, MAML) predictions on unseen test tasks against depth,
 relative and transfer-normalized, both splits, with the fitted rate of ANIL's gap ~ c L^-r and
 trained finite nets overlaid.
-Reads the newest stored `closeness` summary; appendix section `closeness`; writes
+Reads the selected `closeness` summary; appendix section `closeness`; writes
 <out>/closeness.png and .pdf.  `--help` prints the caption (ntk_bridge.figures.closeness.CAPTION).
 
     python figures/closeness.py --results results/reference --out DIR

@@ -3,7 +3,7 @@
 Shows query MSE of jointly trained task-conditioned nets over that of one independent net per task,
 against task similarity (above 1: negative transfer), with the crossings of 1 and their
 bootstrap intervals; trained finite nets where recorded.
-Reads the newest stored `conditioning` summary; appendix section `conditioning`; writes
+Reads the selected `conditioning` summary; appendix section `conditioning`; writes
 <out>/conditioning.png and .pdf.  `--help` prints the caption (ntk_bridge.figures.conditioning.CAPTION).
 
     python figures/conditioning.py --results results/reference --out DIR

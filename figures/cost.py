@@ -2,7 +2,7 @@
 
 Shows wall time per full-batch outer training step of MTL (first order), ANIL, FOMAML and
 second-order MAML against width, and each method's time relative to MTL's.
-Reads the newest stored `cost` summary; appendix section `cost`; writes
+Reads the selected `cost` summary; appendix section `cost`; writes
 <out>/cost.png and .pdf.  `--help` prints the caption (ntk_bridge.figures.cost.CAPTION).
 
     python figures/cost.py --results results/reference --out DIR

@@ -2,7 +2,7 @@
 
 Shows scikit-learn's 8x8 digits: the MTL-ANIL/MAML gap against depth (both splits), test accuracy of
 every method per digits setting, and (where run) trained nets on digits against their closed forms.
-Reads the newest `closeness` and `accuracy` summaries on digits (drawn if either was run; a
+Reads the selected `closeness` and `accuracy` summaries on digits (drawn if either was run; a
 third row from `finite-closeness` on digits); appendix section `digits`; writes <out>/digits.png
 and .pdf.  `--help` prints the caption (ntk_bridge.figures.digits.CAPTION).
 

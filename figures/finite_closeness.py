@@ -3,7 +3,7 @@
 Shows the trained ANIL-MTL gap against depth per width beside the infinite-width gap (trained-head and
 fresh-head protocols); the error of trained MTL nets to their closed form over (L, n), and the
 width the fitted law err ~ c (L/n)^a needs for err <= 0.1 and 0.05.
-Reads the newest stored `finite-closeness` summary; appendix section `finite_closeness`; writes
+Reads the selected `finite-closeness` summary; appendix section `finite_closeness`; writes
 <out>/finite_closeness.png and .pdf.  `--help` prints the caption (ntk_bridge.figures.finite_closeness.CAPTION).
 
     python figures/finite_closeness.py --results results/reference --out DIR

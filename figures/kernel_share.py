@@ -2,7 +2,7 @@
 
 Shows the head's share Sigma/Theta of the infinite-width NTK against depth (theory 1/(L+1) on the
 diagonal), and the flattening of the deep NTK toward a constant off the diagonal.
-Reads the newest stored `kernel-share` summary; appendix section `kernels`; writes
+Reads the selected `kernel-share` summary; appendix section `kernels`; writes
 <out>/kernel_share.png and .pdf.  `--help` prints the caption (ntk_bridge.figures.kernel_share.CAPTION).
 
     python figures/kernel_share.py --results results/reference --out DIR

@@ -2,7 +2,7 @@
 
 Shows the relative GBML-MTL gap (split same) against the inner loop's lr x steps at several depths,
 with the least-squares fit gap ~ a*lr*steps + b/L + c.
-Reads the newest stored `closeness` summary; appendix section `closeness`; writes
+Reads the selected `closeness` summary; appendix section `closeness`; writes
 <out>/lr_steps.png and .pdf.  `--help` prints the caption (ntk_bridge.figures.lr_steps.CAPTION).
 
     python figures/lr_steps.py --results results/reference --out DIR

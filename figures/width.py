@@ -3,7 +3,7 @@
 Shows relative error of trained centered finite nets to their closed-form infinite-width predictors
 against width, with fitted rates (theory n^-1/2), and the trained GBML-MTL gap beside the
 infinite-width gap.
-Reads the newest stored `width` summary; appendix section `width`; writes
+Reads the selected `width` summary; appendix section `width`; writes
 <out>/width.png and .pdf.  `--help` prints the caption (ntk_bridge.figures.width.CAPTION).
 
     python figures/width.py --results results/reference --out DIR

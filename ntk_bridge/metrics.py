@@ -44,6 +44,21 @@ def accuracy(pred, target) -> float:
     return float(np.mean(np.argmax(pred, -1) == np.argmax(target, -1)))
 
 
+def effective_rank(k) -> float:
+    """Entropy effective rank of the normalized kernel ``C = K_ij / sqrt(K_ii K_jj)`` (Roy & Vetterli, 2007):
+    ``exp(-sum_i p_i log p_i)``, ``p`` its eigenvalues over their sum (``n`` points: ``n`` for ``C = I``, 1 for
+    a constant ``C``).  ``k``: ``(n, n)`` symmetric PSD with a positive diagonal; float64."""
+    k = np.asarray(k, dtype=np.float64)
+    if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] < 1:
+        raise ValueError(f"effective_rank needs a square kernel matrix, got shape {k.shape}")
+    d = np.diag(k)
+    if not np.all(np.isfinite(k)) or np.any(d <= 0):
+        raise ValueError("effective_rank needs a finite kernel with a positive diagonal")
+    e = np.clip(np.linalg.eigvalsh(k / np.sqrt(np.outer(d, d))), 0.0, None)
+    p = e[e > 0] / e.sum()
+    return float(np.exp(-np.sum(p * np.log(p))))
+
+
 def fit_power_law(x, y, *, n_boot: int = 2000, seed: int = 0, level: float = 0.9) -> dict:
     """Fit ``y ~ c * x^-r`` by least squares in log-log, with a bootstrap interval for ``r``.
 

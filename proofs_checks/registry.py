@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 # One module per group of checks, in report order.
-MODULES = ("formulation", "inner_loop", "meta_ntk", "mtl_kernel", "kernel_facts", "closeness")
+MODULES = ("formulation", "inner_loop", "meta_ntk", "mtl_kernel", "kernel_facts", "closeness", "ntk_fluctuation")
 STATUSES = ("PASS", "FAIL", "SKIP")
 # Optional packages a check may require, and how to get them.
 EXTRAS = {"neural_tangents": 'pip install -c constraints.txt "ntk-bridge[nt]" (neural-tangents 0.6.5 needs jax 0.4.30)'}

@@ -100,6 +100,10 @@ def built(tmp_path_factory):
     conditioning_exp.run(conditioning_exp.Config(
         architectures=("concat",), similarities=(0.0, 1.0), seeds=2, task_scales=(1.0,), support_sizes=(2, 3),
         n_query=3, dim=4, n_boot=20), root)
+    from ntk_bridge.experiments import ntk_fluctuation
+
+    ntk_fluctuation.run(ntk_fluctuation.Config(depths=(1, 2), widths=(16, 32), n_nets=40, n_boot=30,
+                                               beta_max=0.2), root)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(width, "_compute", _fake_width_compute)
         mp.setattr(cost, "_compute", _fake_cost_compute)
@@ -107,7 +111,7 @@ def built(tmp_path_factory):
         width.run(width.Config(tasks=tasks, depths=(1, 2), widths=(64, 256, 1024), methods=("mtl-shared", "anil"),
                                seeds=3, n_boot=50), root)
         from ntk_bridge.experiments import finite_closeness
-        mp.setattr(finite_closeness, "_compute", fake_fc_compute)
+        mp.setattr(finite_closeness, "compute_point", fake_fc_compute)
         finite_closeness.run(FC_CFG, root)
     run_tiny_digits(root)
     checks = tmp / "checks.json"
@@ -377,7 +381,7 @@ def test_latex_braces_and_columns(built):
     n_tables = 0
     for path in sorted(built["out"].glob("*.tex")):
         src = path.read_text()
-        body = _strip_escapes("\n".join(line.split("%")[0] if not line.lstrip().startswith("%") else ""
+        body = _strip_escapes("\n".join(re.split(r"(?<!\\)%", line)[0]   # a comment starts at an unescaped %
                                         for line in src.splitlines()))
         depth = 0
         for ch in body:
@@ -428,8 +432,8 @@ def test_empty_results(tmp_path, capsys):
     assert rc == 0
     text = (tmp_path / "out" / "appendix.md").read_text()
     assert text.count("**Not available.**") >= 7
-    # C1-C5 and C3's split rows C3a (ANIL vs MTL), C3b (finite width), C3c (MAML/FOMAML); C3, C5 on digits
-    assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 10
+    # C1-C5 and C3's split rows C3a (ANIL vs MTL), C3b (finite width), C3c (MAML/FOMAML); C3, C5 on digits; HN
+    assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 11
 
 
 def _tree(folder: Path) -> dict:
@@ -756,3 +760,31 @@ def test_bad_paths_are_one_line(built, tmp_path, capsys, case):
     assert {"results-is-a-file": "is a file, not a folder", "checks-not-json": "is not a proofs_checks JSON file",
             "out-is-a-file": f"--out {afile} is a file"}[case] in err
     assert not (tmp_path / "o").exists()
+
+
+def test_ntk_fluctuation_rows_and_non_vacuity_recomputed_from_points(built):
+    """The fluctuation table's measures / beta and the closeness non-vacuity table's MSEs and effective ranks
+    are those of the stored points (recomputed here from their samples and per-seed values)."""
+    from ntk_bridge.experiments import ntk_fluctuation
+
+    tables = md_tables(built["md"])
+    header, rows = tables["ntk-fluctuation"]
+    _, pts = points(built["root"], "ntk-fluctuation")
+    by = {(p["config"]["depth"], p["config"]["width"]): p["result"] for p in pts}
+    assert len(rows) == len(by) == 4
+    for row in rows:
+        res = by[int(row[0]), int(row[1])]
+        m = ntk_fluctuation.measures(res["theta"], res["head"])
+        beta = int(row[0]) / int(row[1])
+        for col, key in (("ratio / β", "ratio"), ("Var log / β", "log_var"), ("head / β", "head")):
+            assert num(row[header.index(col)])[0] == pytest.approx(m[key] / beta, rel=REL), (col, row)
+        assert num(row[header.index("mean Θ")])[0] == pytest.approx(np.mean(res["theta"]), rel=REL)
+    header, rows = tables["closeness-useful"]
+    _, pts = points(built["root"], "closeness")
+    head = [p for p in pts if p["config"]["lr"] == 0.02 and p["config"]["steps"] == 5 and "width" not in p["config"]]
+    for row in rows:
+        at = [p["result"] for p in head if p["config"]["depth"] == int(row[0])]
+        close(row[header.index("zero")], [r["mse"]["zero"] for r in at])
+        close(row[header.index("no transfer")], [r["mse"]["no_transfer"] for r in at])
+        close(row[header.index("eff. rank")], [r["effective_rank"] for r in at])
+    assert "HN" in built["repro_md"] and "Hanin & Nica" in built["repro_md"]

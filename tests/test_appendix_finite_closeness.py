@@ -23,7 +23,7 @@ def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fc_appendix")
     root = tmp / "results"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fc, "_compute", fake_fc_compute)
+        mp.setattr(fc, "compute_point", fake_fc_compute)
         summary = fc.run(CFG, root)
     out, repro = tmp / "appendix", tmp / "paper_repro.md"
     rc = main(["--results", str(root), "--out", str(out), "--no-pdf", "--paper-repro", str(repro)])
@@ -122,7 +122,7 @@ def test_max_widths_cells_not_run(tmp_path):
                     seeds=2, ensembles=(1, 2), n_boot=50, max_widths=(("anil", 64),))
     calls = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fc, "_compute", lambda p: calls.append((p["method"], p["width"])) or fake_fc_compute(p))
+        mp.setattr(fc, "compute_point", lambda p: calls.append((p["method"], p["width"])) or fake_fc_compute(p))
         summary = fc.run(cfg, tmp_path / "results")
     assert ("anil-same", 256) not in calls and ("anil-same", 64) in calls and ("mtl-shared", 256) in calls
     s = fc.read(summary)
@@ -156,7 +156,7 @@ def test_digits_finite_err_table_and_figure_row(tmp_path):
                               protocols=("trained",))
     root = tmp_path / "results"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fc, "_compute", fake_fc_compute)
+        mp.setattr(fc, "compute_point", fake_fc_compute)
         summary = fc.run(cfg, root)
     assert selection.on_digits(summary)
     out = tmp_path / "appendix"

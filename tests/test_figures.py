@@ -54,8 +54,10 @@ def results(tmp_path_factory):
         experiments.module("conditioning").run(experiments.module("conditioning").Config(
             architectures=("concat",), similarities=(0.0, 1.0), seeds=2, task_scales=(1.0,), support_sizes=(2, 3),
             n_query=3, dim=4, n_boot=20), root)
+        experiments.module("ntk-fluctuation").run(experiments.module("ntk-fluctuation").Config(
+            depths=(1, 2), widths=(16, 32), n_nets=20, n_boot=20, beta_max=0.2), root)
         from ntk_bridge.experiments import finite_closeness  # synthetic points: drawing is under test
-        mp.setattr(finite_closeness, "_compute", fake_fc_compute)
+        mp.setattr(finite_closeness, "compute_point", fake_fc_compute)
         finite_closeness.run(FC_CFG, root)
         run_tiny_digits(root)
     finally:

@@ -282,3 +282,12 @@ def test_train_cost_benchmark_smoke():
             median = np.median(v["per_step_all_s"]) / np.median(times["mtl-shared"]["per_step_all_s"])
             assert size["ratio_to_mtl"][m] == pytest.approx(median, rel=1e-12)
     # the harness's arithmetic against a clock the test controls: tests/test_finite_timing.py
+
+
+def test_sweep_net_benchmark_smoke():
+    """The benchmark trains the sweep's own points: a tiny MAML net at L = 1, n = 16, twice."""
+    out = _benchmark("sweep_net").main(["--methods", "maml", "--depth", "1", "--width", "16", "--seeds", "2",
+                                        "--outer-steps", "20"])
+    nets = out["methods"]["maml"]["nets"]
+    assert [n["seed"] for n in nets] == [0, 1] and all(n["wall_s"] >= n["train_s"] > 0 for n in nets)
+    assert out["methods"]["maml"]["first_net_s"] == nets[0]["wall_s"]

@@ -95,7 +95,7 @@ def test_summary_recomputed_from_points(tiny):
 
 
 def test_flagged_runs_are_excluded(tmp_path, monkeypatch):
-    compute = fc._compute
+    compute = fc.compute_point
 
     def flag_one(p):
         out = compute(p)
@@ -103,7 +103,7 @@ def test_flagged_runs_are_excluded(tmp_path, monkeypatch):
             out = dict(out, left_kernel_regime=True, rises=3, max_step_ratio=1.5)
         return out
 
-    monkeypatch.setattr(fc, "_compute", flag_one)
+    monkeypatch.setattr(fc, "compute_point", flag_one)
     cfg = dataclasses.replace(TINY, protocols=("trained",))
     s = fc.read(fc.run(cfg, tmp_path))
     assert [(e.method, e.depth, e.width, e.seed) for e in s.excluded] == [("anil-same", 2, 16, 1)]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ntk_bridge import predict
-from proofs_checks import closeness, formulation, main, meta_ntk, mtl_kernel, run_checks
+from proofs_checks import closeness, formulation, main, meta_ntk, mtl_kernel, ntk_fluctuation, run_checks
 
 
 def _one(name):
@@ -243,3 +243,27 @@ def test_f0_needed_fails_where_f0_vanishes(fresh_training, monkeypatch):
     monkeypatch.setattr(meta_ntk, "ADAPT", predict.Adaptation(lr=1e-7, steps=3))
     res = _one("meta_ntk.f0_needed")
     assert not res.passed and res.value < 1e-4, res.value
+
+
+@pytest.fixture
+def small_fluctuation(monkeypatch):
+    """The fluctuation checks on one point, 1,000 nets (their samples recomputed under each patch)."""
+    monkeypatch.setattr(ntk_fluctuation, "POINTS", ((4, 32),))
+    monkeypatch.setattr(ntk_fluctuation, "N_NETS", 1000)
+    ntk_fluctuation.samples.cache_clear()
+    yield
+    ntk_fluctuation.samples.cache_clear()
+
+
+def test_head_law_fails_for_the_linear_net_law(small_fluctuation, monkeypatch):
+    assert _one("ntk_fluctuation.head_law").passed
+    monkeypatch.setattr(ntk_fluctuation.fluctuation, "head_moment_ratio", lambda L, n: (1 + 2 / n) ** L)
+    assert not _one("ntk_fluctuation.head_law").passed
+
+
+def test_mean_check_fails_without_the_head_part(small_fluctuation, monkeypatch):
+    assert _one("ntk_fluctuation.mean").passed
+    ntk_fluctuation.samples.cache_clear()
+    true = ntk_fluctuation.fluctuation.diagonal
+    monkeypatch.setattr(ntk_fluctuation.fluctuation, "diagonal", lambda *a, **kw: true(*a, **kw)[:, :-1])
+    assert not _one("ntk_fluctuation.mean").passed

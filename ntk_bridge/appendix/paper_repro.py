@@ -16,6 +16,7 @@ from . import verdicts
 from .context import fit_cells, stat_num
 from .render import Code, Num, Para, Table, md, md_block
 from .sections import accuracy, checks, closeness, cost, width
+from .sections import ntk_fluctuation as hn_section
 from .sections import finite_closeness as fc_section
 
 PAPER = ("H. Wang, H. Zhao, B. Li, *Bridging Multi-Task Learning and Meta-Learning: Towards Efficient Training "
@@ -38,6 +39,10 @@ CLAIMS = {
     "C3-digits": "C3 in the theorem's scope (MTL vs ANIL, infinite width) on real images: scikit-learn's 8x8 digits.",
     "C5-digits": "C5 on real images: accuracy of MTL vs GBML on few-shot digits episodes (5-way 1-shot, 5-way "
                  "5-shot, 2-way; labels permuted, and a fixed-label variant).",
+    "HN": "Not a claim of the paper: the finite-width fluctuation the C3b law rests on, held against a published "
+          "constant. Hanin & Nica (ICLR 2020): for bias-free He-initialized ReLU nets, E[Theta(x,x)^2] / "
+          "E[Theta(x,x)]^2 ≃ exp(5 L/n) (up to universal constants), so the NTK's relative standard deviation, and "
+          "the errors it drives, scale like (L/n)^(1/2).",
 }
 
 
@@ -331,13 +336,43 @@ def c5_digits(ctx) -> tuple[verdicts.Verdict, list]:
     return verdicts.c5_digits(accuracy.c5_inputs(s)), blocks
 
 
+def hanin_nica(ctx) -> tuple[verdicts.Verdict, list]:
+    """The NTK's fluctuation against Hanin & Nica's 5, and the exponent a = 1/2 it implies beside C3b's fits."""
+    s = ctx.read("ntk-fluctuation")
+    if s is None:
+        return verdicts.hanin_nica(None), []
+    f = s.fits
+    blocks = [Table("repro-hn", ["Fitted k of y = k L/n over ", Num(f["ratio"].n), " points with L/n ≤ ",
+                                 Num(s.result.beta_max), " (", Num(s.config.get("n_nets")), " nets each; ",
+                                 Num(round(100 * f["ratio"].level)), "% bootstrap interval over nets)."],
+                    ["measure", "k", "interval", "reference"],
+                    [[hn_section.NAMES[k], Num(f[k].k), [Num(f[k].lo), ", ", Num(f[k].hi)],
+                      ["exact ", Num(s.result.head_exact_k)] if k == "head" else "5 (Hanin & Nica)"]
+                     for k in ("ratio", "log_var", "head")], align="lrrl")]
+    fc = ctx.read(fc_section.EXPERIMENT)
+    if fc is not None:
+        fits = [(lab, fc.fit(lab)) for lab, _ in fc.labels]
+        fits = [(lab, x) for lab, x in fits if x is not None and x.ok]
+        if fits:
+            blocks.append(Para(["A relative variance linear in L/n makes the NTK's fluctuation, and the errors it "
+                                "drives, scale like (L/n)^a with a = 1/2 whatever k is; C3b's fitted a: ",
+                                *[x for lab, ft in fits for x in (Code(lab), " ", Num(ft.a), " [", Num(ft.a_lo), ", ",
+                                                                  Num(ft.a_hi), "]; ")][:-1],
+                                " (1/2 inside: ", ", ".join(lab for lab, ft in fits if ft.a_lo <= 0.5 <= ft.a_hi)
+                                or "none", ")."], style="item"))
+    blocks.append(Para([*ctx.record_info(s), "."], style="item"))
+    return verdicts.hanin_nica((f["ratio"].k, f["ratio"].lo, f["ratio"].hi), (f["head"].k, f["head"].lo, f["head"].hi),
+                               s.result.head_exact_k), blocks
+
+
 CLAIM_FUNCS = {"C1": (c1, ("check --only formulation",), None), "C2": (c2, ("width", "check --only meta_ntk"), "width"),
                "C3": (c3, ("closeness", "ablate"), "closeness"), "C3a": (c3a, ("closeness",), None),
                "C3b": (c3b, ("finite-closeness",), "finite_closeness"), "C3c": (c3c, ("closeness",), None),
                "C4": (c4, ("cost",), "cost"),
                "C5": (c5, ("accuracy",), "accuracy"),
                "C3-digits": (c3_digits, ("closeness --family digits",), "digits"),
-               "C5-digits": (c5_digits, ("accuracy --family digits",), "digits")}
+               "C5-digits": (c5_digits, ("accuracy --family digits",), "digits"),
+               "HN": (hanin_nica, ("ntk-fluctuation",), "ntk_fluctuation")}
 
 
 def verdict_all(ctx) -> dict:

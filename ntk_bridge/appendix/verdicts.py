@@ -18,6 +18,11 @@ C2_SLOPE_RANGE = (-0.7, -0.3)
 C2_CHECKS = ("meta_ntk.trained", "meta_ntk.phi", "mtl_kernel.exact")  # linearized-net identities
 # C3: the gap at the deepest depth must be at most C3_DROP times the gap at the shallowest.
 C3_DROP = 0.5
+# ... and the closeness must not be vacuous: at the deepest depth both predictors' mean test MSE below no
+# transfer's (a gap that falls only because both predictors collapse onto no transfer proves nothing).
+C3_USEFUL_RULE = ("non-vacuous: at the deepest depth the mean test MSE of MTL and of the GBML method both below "
+                  "no transfer's")
+USEFUL_KEYS = ("mse_last", "mtl_mse_last", "none_mse_last")
 # C3 at finite width: trained ANIL and MTL nets of one initialization count as close when their
 # mean relative gap on the test queries is at most C3_FINITE_GAP (over the kept seeds).
 C3_FINITE_GAP = 0.1
@@ -73,6 +78,24 @@ def c2(slopes: list[float] | None, identity: bool | None) -> Verdict:
     return Verdict(NOT, f"{slope_txt}; {id_txt}")
 
 
+def c3_useful(v: dict) -> bool | None:
+    """Non-vacuity of one algorithm's closeness (``C3_USEFUL_RULE``) from its :func:`c3_algo` inputs'
+    ``USEFUL_KEYS`` (test MSEs at the deepest depth); ``None`` where they were not measured."""
+    if any(v.get(k) is None for k in USEFUL_KEYS):
+        return None
+    return v["mse_last"] < v["none_mse_last"] and v["mtl_mse_last"] < v["none_mse_last"]
+
+
+def _useful_txt(per_algo: dict) -> str:
+    parts = [f"{a.upper()} MSE {v['mse_last']:.3g}, MTL {v['mtl_mse_last']:.3g}, no transfer {v['none_mse_last']:.3g}"
+             for a, v in per_algo.items() if c3_useful(v) is not None]
+    return f"; at the deepest depth: {'; '.join(parts)} ({C3_USEFUL_RULE})" if parts else ""
+
+
+def _falls(v: dict) -> tuple[bool, bool]:
+    return c3_algo(**{k: x for k, x in v.items() if k not in USEFUL_KEYS})
+
+
 def c3_algo(rel_first: float, rel_last: float, norm_first: float | None, norm_last: float | None,
             rel_r_lo: float | None, norm_r_lo: float | None, rel_monotone: bool = True,
             norm_monotone: bool = True) -> tuple[bool, bool]:
@@ -90,13 +113,16 @@ def c3(per_algo: dict) -> Verdict:
     on ``split="same"`` (an algorithm whose gaps could not be computed is absent)."""
     if not per_algo:
         return Verdict(MISSING, "no closeness sweep on split='same'")
-    falls = {algo: c3_algo(**v) for algo, v in per_algo.items()}
+    falls = {algo: _falls(v) for algo, v in per_algo.items()}
     desc = "; ".join(f"{algo.upper()}: rel gap {'falls' if r else 'does not fall'}, normalized gap "
                      f"{'falls' if n else 'does not fall'}" for algo, (r, n) in falls.items())
     rule = (f"(falls: deepest <= {C3_DROP} x shallowest, bootstrap interval of r above 0, "
             f"and falling at every depth step)")
+    useful = [c3_useful(v) for v in per_algo.values()]
     if all(r and n for r, n in falls.values()) and {"anil", "maml"} <= set(falls):
-        return Verdict(REPRODUCED, f"{desc} {rule}")
+        if False in useful:
+            return Verdict(PARTLY, f"{desc} {rule}, but vacuous{_useful_txt(per_algo)}")
+        return Verdict(REPRODUCED, f"{desc} {rule}{_useful_txt(per_algo)}")
     if any(r for r, _ in falls.values()):
         return Verdict(PARTLY, f"{desc} {rule}")
     return Verdict(NOT, f"{desc} {rule}")
@@ -113,10 +139,12 @@ def c3_scope(anil: dict | None) -> Verdict:
     fall (:func:`c3_algo`); partly: only the rel. gap; else not reproduced."""
     if not anil:
         return Verdict(MISSING, "no closeness sweep of ANIL on split='same'")
-    rel, norm = c3_algo(**anil)
+    rel, norm = _falls(anil)
     desc = (f"ANIL vs MTL: rel gap {'falls' if rel else 'does not fall'} ({anil['rel_first']:.3g} -> "
             f"{anil['rel_last']:.3g}), normalized gap {'falls' if norm else 'does not fall'} {c3_rule({})}")
-    return Verdict(REPRODUCED if rel and norm else PARTLY if rel else NOT, desc)
+    if rel and norm and c3_useful(anil) is False:
+        return Verdict(PARTLY, f"{desc}, but vacuous{_useful_txt({'anil': anil})}")
+    return Verdict(REPRODUCED if rel and norm else PARTLY if rel else NOT, desc + _useful_txt({"anil": anil}))
 
 
 def c3_finite(within_trained: list | None, within_fresh: list | None = None, smallest: float | None = None) -> Verdict:
@@ -147,11 +175,13 @@ def c3_extension(per_algo: dict) -> Verdict:
     per_algo = {a: v for a, v in per_algo.items() if a in ("maml", "fomaml")}
     if not per_algo:
         return Verdict(MISSING, "no closeness sweep of MAML/FOMAML on split='same'")
-    falls = {algo: c3_algo(**v) for algo, v in per_algo.items()}
+    falls = {algo: _falls(v) for algo, v in per_algo.items()}
     desc = "; ".join(f"{algo.upper()}: rel gap {'falls' if r else 'does not fall'}, normalized gap "
                      f"{'falls' if n else 'does not fall'}" for algo, (r, n) in falls.items())
     if all(r and n for r, n in falls.values()):
-        return Verdict(REPRODUCED, f"{desc} {c3_rule(falls)}")
+        if False in [c3_useful(v) for v in per_algo.values()]:
+            return Verdict(PARTLY, f"{desc} {c3_rule(falls)}, but vacuous{_useful_txt(per_algo)}")
+        return Verdict(REPRODUCED, f"{desc} {c3_rule(falls)}{_useful_txt(per_algo)}")
     return Verdict(PARTLY if any(r for r, _ in falls.values()) else NOT, f"{desc} {c3_rule(falls)}")
 
 
@@ -229,3 +259,24 @@ def c5_digits(rows: list[tuple]) -> Verdict:
         return Verdict(MISSING, "the accuracy experiment has not been run on digits")
     return c5(rows)
 
+
+
+# Hanin & Nica: E[Theta(x,x)^2] / E[Theta(x,x)]^2 ≃ exp(5 L/n); the fitted k of log(that) = k L/n.
+HANIN_NICA_K = 5.0
+
+
+def hanin_nica(whole: tuple | None, head: tuple | None = None, head_exact: float | None = None) -> Verdict:
+    """``whole``, ``head``: ``(k, lo, hi)`` fitted for the whole diagonal and for the head's part (``None``: not
+    measured); ``head_exact``: the head's exact k.  Reproduced if 5 lies in the whole diagonal's interval; partly
+    if not, but the head's part (the per-layer factor ``1 + 5/n``) matches its exact value; otherwise not."""
+    if whole is None:
+        return Verdict(MISSING, "the ntk-fluctuation experiment has not been run")
+    k, lo, hi = whole
+    txt = f"whole diagonal k = {k:.3g} [{lo:.3g}, {hi:.3g}]"
+    if lo <= HANIN_NICA_K <= hi:
+        return Verdict(REPRODUCED, f"{txt} contains {HANIN_NICA_K:g}")
+    head_ok = head is not None and head_exact is not None and head[1] <= head_exact <= head[2]
+    head_txt = ("head's part not measured" if head is None else
+                f"head's part k = {head[0]:.3g} [{head[1]:.3g}, {head[2]:.3g}] "
+                f"{'contains' if head_ok else 'misses'} its exact {head_exact:.3g} (the per-layer 1 + 5/n)")
+    return Verdict(PARTLY if head_ok else NOT, f"{txt} excludes {HANIN_NICA_K:g}; {head_txt}")

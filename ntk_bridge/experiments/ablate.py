@@ -28,7 +28,7 @@ from .common import TaskConfig, check_choice, check_int, check_ints, save_summar
 from .stats import Stat, Summary
 
 NAME = "ablate"
-ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
+ALGORITHM = 2  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
 FIGURES = ("ablate",)   # what reports it (ntk_bridge.figures, ntk_bridge.appendix.sections)
 SECTIONS = ("ablate",)

@@ -39,7 +39,7 @@ from .common import TaskConfig, check_choice, check_int, check_ints, kernel_tabl
 from .stats import LinearFit, PowerFit, Stat, Summary
 
 NAME = "closeness"
-ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
+ALGORITHM = 2  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
 FIGURES = ("closeness", "lr_steps")   # what reports it (ntk_bridge.figures, ntk_bridge.appendix.sections)
 SECTIONS = ("closeness",)
@@ -148,7 +148,8 @@ def gaps(pred, mtl, no_transfer) -> dict:
 
 
 def evaluate(p: dict) -> dict:
-    """One infinite-width point: gaps GBML vs MTL per split and algorithm, test MSEs.
+    """One infinite-width point: gaps GBML vs MTL per split and algorithm, test MSEs (each predictor, no
+    transfer, the zero predictor) and the effective rank of the normalized NTK on the test tasks' points.
 
     ``p`` holds ``tasks`` (a :class:`TaskConfig` dict), ``seed``, ``depth``, ``lr``, ``steps``,
     ``splits``, ``backend`` and optionally ``flow`` (default ``False``) and ``heads``
@@ -157,12 +158,17 @@ def evaluate(p: dict) -> dict:
     tasks = TaskConfig(**p["tasks"])
     train, test = tasks.draw(p["seed"])
     spec = MLPSpec(depth=p["depth"], out_dim=train.out_dim)
-    preds = predictions(kernel_table(spec, train, test, backend=p["backend"]), train, test,
-                        Adaptation(p["lr"], p["steps"], p.get("flow", False)), p["splits"], p.get("heads", "shared"))
+    kfn = kernel_table(spec, train, test, backend=p["backend"])
+    preds = predictions(kfn, train, test, Adaptation(p["lr"], p["steps"], p.get("flow", False)), p["splits"],
+                        p.get("heads", "shared"))
     m, c = preds["mtl"], preds["no-transfer"]
+    test_points = np.concatenate([test.xs, test.xq], axis=1).reshape(-1, test.dim)
     result = {"transfer": metrics.rel_gap(c, m),  # ||c - m|| / ||m||: how far MTL is from no transfer
               # stored key "no_transfer" (records since schema 1); read it through ablate.read
-              "mse": {"mtl": metrics.mse(m, test.yq), "no_transfer": metrics.mse(c, test.yq)}}
+              "mse": {"mtl": metrics.mse(m, test.yq), "no_transfer": metrics.mse(c, test.yq),
+                      "zero": metrics.mse(np.zeros_like(m), test.yq)},
+              # non-vacuity (ALGORITHM 2): how much the deep NTK still tells the test points apart
+              "effective_rank": metrics.effective_rank(kfn(test_points).theta)}
     for split in p["splits"]:
         result[split] = {}
         for algo in ALGOS:
@@ -273,9 +279,18 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                                {("mtl-shared" if k == "mtl" else k): e for k, e in v["err_to_infinite"].items()},
                                all(v.get("converged", {}).values()))
                    for r in finite_records for split in config.splits if (v := r["result"].get(split)) is not None)
+    mse = {key: tuple(Stat.read(stat(v)) if (v := [res["mse"][key] for res in headline[L]]) else None
+                      for L in config.depths) for key in ("mtl", "no_transfer", "zero")}
+    for split in config.splits:
+        for algo in ALGOS:
+            mse[f"{algo}-{split}"] = tuple(
+                Stat.read(stat(v)) if (v := [res[split][algo]["mse"] for res in headline[L] if _ok(res, split, algo)])
+                else None for L in config.depths)
     result = ClosenessResult(tuple(config.depths), config.lr, config.steps, tuple(config.splits),
                              tuple(Stat.read(stat([res["transfer"] for res in headline[L]])) for L in config.depths),
-                             gaps, fits, lr_steps, finite)
+                             gaps, fits, lr_steps, finite, mse,
+                             tuple(Stat.read(stat([res["effective_rank"] for res in headline[L]]))
+                                   for L in config.depths))
     return save_summary(root, NAME, config, records + finite_records, schema.to_json(result), start)
 
 
@@ -333,6 +348,10 @@ class ClosenessResult:
     fits: dict[tuple[str, str, str], PowerFit]              # (split, algo, gap) -> gap ~ c L^-r
     lr_steps: dict[str, LrSteps]                            # algo -> its lr*steps grid
     finite: tuple[FinitePoint, ...]
+    # non-vacuity, per depth: test MSE of "mtl", "no_transfer", "zero" and "<algo>-<split>"; the effective
+    # rank of the normalized NTK on the test tasks' points (metrics.effective_rank)
+    mse: dict[str, tuple[Stat | None, ...]]
+    effective_rank: tuple[Stat | None, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -384,6 +403,17 @@ class ClosenessSummary(Summary):
         """The fit ``gap ~ c L^-r`` over depths (``None`` where the split was not run)."""
         _check_key(split, algo, gap)
         return self.fits.get((split, algo, gap))
+
+    def mse(self, key: str) -> tuple:
+        """Test MSE per depth (mean/std over seeds) of ``key``: ``"mtl"``, ``"no_transfer"``, ``"zero"`` (the
+        zero predictor) or ``"<algo>-<split>"``; ``None`` entries where nothing was computable."""
+        if key not in self.result.mse:
+            raise ValueError(f"closeness MSEs are {tuple(self.result.mse)}, got {key!r}")
+        return self.result.mse[key]
+
+    @property
+    def effective_rank(self) -> tuple:
+        return self.result.effective_rank
 
     @property
     def fit_level(self) -> float | None:

@@ -143,8 +143,8 @@ class Config:
         return list(dict.fromkeys(out))
 
 
-def _compute(p: dict) -> dict:
-    """One net: train it, compare with its closed form and its linearization; ``NotComputable`` is recorded."""
+def compute_point(p: dict) -> dict:
+    """One net of the sweep (a point's configuration): train it, compare with its closed form and its linearization; ``NotComputable`` is recorded."""
     from .. import finite
 
     train, test = TaskConfig(**p["tasks"]).draw(p["task_seed"])
@@ -188,7 +188,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     labels = config.labels()
     keys = [(lab, L, n, s) for lab, _ in labels for L in config.depths for n in config.widths_for(lab) for s in nets]
     points = [point(config, method=lab, depth=L, width=n, seed=s, schedule=finite.SCHEDULE) for lab, L, n, s in keys]
-    records = sweep.run(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc=NAME)
+    records = sweep.run(root, NAME, points, compute_point, seed_of=lambda p: p["seed"], desc=NAME)
     res = {k: r["result"] for k, r in zip(keys, records)}
     keep, excluded = {}, []
     for k, rec in zip(keys, records):

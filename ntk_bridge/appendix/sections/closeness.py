@@ -4,6 +4,7 @@ from __future__ import annotations
 from ...experiments.closeness import ALGOS, GAPS, ClosenessSummary
 from ...methods import Method
 from ..context import Context, fit_cells, stat_num
+from ..verdicts import C3_USEFUL_RULE, USEFUL_KEYS
 from ..render import Code, Math, Num, Para, Section, Table
 
 TITLE = "Closeness of MTL and GBML vs depth"
@@ -32,8 +33,18 @@ def c3_inputs(s: ClosenessSummary) -> dict:
                      "norm_first": norm[i0].mean if norm[i0] else None,
                      "norm_last": norm[i1].mean if norm[i1] else None,
                      "rel_r_lo": fr.r_lo if fr and fr.ok else None, "norm_r_lo": fn.r_lo if fn and fn.ok else None,
-                     "rel_monotone": bool(fr and fr.monotone), "norm_monotone": bool(fn and fn.monotone)}
+                     "rel_monotone": bool(fr and fr.monotone), "norm_monotone": bool(fn and fn.monotone),
+                     **_useful_inputs(s, algo, i1)}
     return out
+
+
+def _useful_inputs(s: ClosenessSummary, algo: str, i: int) -> dict:
+    """The non-vacuity inputs (``verdicts.USEFUL_KEYS``): test MSEs at depth index ``i`` (``None``: not stored)."""
+    key = f"{algo}-same"
+    if key not in s.result.mse:
+        return {}
+    vals = [s.mse(key)[i], s.mse("mtl")[i], s.mse("no_transfer")[i]]
+    return {k: None if v is None else v.mean for k, v in zip(USEFUL_KEYS, vals)}
 
 
 def build(ctx: Context) -> Section:
@@ -67,9 +78,27 @@ def build(ctx: Context) -> Section:
                                           " (least squares in log-log) with its bootstrap interval over seeds (level ",
                                           Num(s.fit_level), ")."],
                         ["method", "gap", "r", "interval of r", "c", "depths"], rows, align="llrrrl"))
+    blocks += _non_vacuity(s)
     blocks += _lr_steps(s)
     blocks += _finite(s)
     return Section("closeness", TITLE, blocks + ctx.figures_for("closeness"))
+
+
+def _non_vacuity(s: ClosenessSummary) -> list:
+    """Per depth: the test MSE of each predictor beside no transfer and the zero predictor, and the effective
+    rank of the normalized NTK on the test points: is the closeness between useful predictors?"""
+    keys = ["mtl", *[f"{a}-{sp}" for sp in s.splits for a in ALGOS], "no_transfer", "zero"]
+    heads = ["MTL", *[name(a, sp) for sp in s.splits for a in ALGOS], "no transfer", "zero"]
+    rows = [[Num(L), *[stat_num(s.mse(k)[i]) for k in keys], stat_num(s.effective_rank[i])]
+            for i, L in enumerate(s.depths)]
+    n_points = s.config["tasks"]["n_test"] * (s.config["tasks"]["n_support"] + s.config["tasks"]["n_query"])
+    return [Table("closeness-useful", ["Non-vacuity: test MSE on the unseen tasks' queries against depth (mean ",
+                                       Math(r"\pm"), " std over seeds) of each predictor, of no transfer and of "
+                                       "the zero predictor, and the effective rank (entropy of the spectrum) of "
+                                       "the normalized NTK on the test tasks' ", Num(n_points), " points. The C3 "
+                                       "verdicts count closeness only when it is ", C3_USEFUL_RULE.split(": ", 1)[0],
+                                       " (", C3_USEFUL_RULE.split(": ", 1)[1], ")."],
+                  ["L", *heads, "eff. rank"], rows, align="r" * (len(heads) + 2))]
 
 
 def _lr_steps(s: ClosenessSummary) -> list:
