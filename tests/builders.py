@@ -65,7 +65,8 @@ FLAGGED = ("anil-same", 16, 64, 1)
 def fake_fc_compute(p):
     """Synthetic finite-closeness point results (the experiment's training replaced), one run flagged."""
     rng = np.random.default_rng([p["seed"], p["width"], p["depth"], len(p["method"])])
-    inf = np.linspace(-1, 1, 4).reshape(2, 2, 1) * (1.0 + 0.1 * ("anil" in p["method"]) / p["depth"])
+    shape = common.TaskConfig(**p["tasks"]).draw(p["task_seed"])[1].yq.shape   # the test queries' labels
+    inf = np.linspace(-1, 1, int(np.prod(shape))).reshape(shape) * (1.0 + 0.1 * ("anil" in p["method"]) / p["depth"])
     scale = 0.5 * (p["depth"] / p["width"]) ** 0.5 * (1 + 0.1 * p["seed"])
     pred = inf + scale * rng.standard_normal(inf.shape)
     lin = inf + 0.5 * scale * rng.standard_normal(inf.shape)

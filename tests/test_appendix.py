@@ -649,6 +649,16 @@ def test_c3_rule():
     assert verdicts.c3({"anil": good, "maml": bump}).status == verdicts.PARTLY
     assert verdicts.c3({"anil": good}).status == verdicts.PARTLY  # MAML missing: not the whole claim
     assert verdicts.c3({}).status == verdicts.MISSING
+    # non-vacuity: closeness between predictors that no longer beat no transfer counts only partly
+    useful = dict(good, mse_last=0.5, mtl_mse_last=0.49, none_mse_last=0.51)
+    assert verdicts.c3({"anil": useful, "maml": useful}).status == verdicts.REPRODUCED
+    for worse in (dict(mse_last=0.52), dict(mtl_mse_last=0.52)):
+        vacuous = dict(useful, **worse)
+        for v in (verdicts.c3({"anil": vacuous, "maml": useful}), verdicts.c3_scope(vacuous),
+                  verdicts.c3_extension({"maml": vacuous})):
+            assert v.status == verdicts.PARTLY and "vacuous" in v.reason, v
+    assert verdicts.c3_scope(useful).status == verdicts.REPRODUCED and "no transfer 0.51" in \
+        verdicts.c3_scope(useful).reason
 
 
 def test_c4_rule():

@@ -174,3 +174,27 @@ def test_digits_finite_err_table_and_figure_row(tmp_path):
     assert num(next(r for r in rows if r[0] == "`anil-same`")[4])[0] == pytest.approx(law.a, rel=REL)
     files = digits_figure.main(root, tmp_path / "figures")
     assert any(str(f).endswith("digits.png") for f in files)
+
+
+def test_non_vacuity_table_recomputed(built):
+    """Trained nets' test MSE (widest width, kept seeds), closed forms', no transfer's and the zero predictor's,
+    recomputed from the points and an independent closed form (``predict.no_transfer``)."""
+    import ntk_bridge as nb
+    from ntk_bridge import predict
+
+    header, rows = md_tables(built["md"])["fc-useful"]
+    pts = built["pts"]
+    train, test = CFG.tasks.draw(CFG.task_seed)
+    n = max(CFG.widths)
+    assert [int(r[0]) for r in rows] == list(CFG.depths)
+    for row in rows:
+        L = int(row[0])
+        kept = [s for s in range(2) if ("anil-same", L, n, s) != FLAGGED]
+        close(row[header.index(f"ANIL (same) n={n}")],
+              [metrics.mse(pts["anil-same", L, n, s]["pred"], test.yq) for s in kept])
+        assert num(row[header.index("MTL ∞")])[0] == pytest.approx(
+            metrics.mse(pts["mtl-shared", L, n, 0]["pred_infinite"], test.yq), rel=REL)
+        none = predict.no_transfer(nb.MLPSpec(depth=L), test, adapt=predict.Adaptation(CFG.lr, CFG.steps))
+        assert num(row[header.index("no transfer")])[0] == pytest.approx(metrics.mse(none, test.yq), rel=REL)
+        assert num(row[header.index("zero")])[0] == pytest.approx(float(np.mean(test.yq ** 2)), rel=REL)
+        assert 1.0 <= num(row[header.index("eff. rank")])[0] <= test.xs.shape[0] * (test.xs.shape[1] + test.xq.shape[1])

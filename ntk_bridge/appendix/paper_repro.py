@@ -219,7 +219,11 @@ def c3b(ctx) -> tuple[verdicts.Verdict, list]:
                                   "seeds) and the closed forms' gap, per test-head protocol."],
                     ["protocol", "L", *[f"n={n}" for n in s.widths], "infinite"], rows,
                     align="lr" + "r" * (len(s.widths) + 1)),
-              *_c3b_fits(s), Para([*ctx.record_info(s), "."], style="item")]
+              *_c3b_fits(s)]
+    useful = fc_section.useful_table(s, "repro-c3b-useful")
+    if useful is not None:
+        blocks.append(useful)
+    blocks.append(Para([*ctx.record_info(s), "."], style="item"))
     return verdicts.c3_finite(within.get("trained"), within.get("fresh"), min(gaps) if gaps else None), blocks
 
 

@@ -220,7 +220,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
         tuple(config.depths), tuple(config.widths), tuple(tuple(x) for x in labels), tuple(config.ensembles),
         tuple(config.targets), config.include_flagged, finite.SCHEDULE, tuple(excluded),
         sum(1 for k in keys if res[k].get("left_kernel_regime")), sum(1 for k in keys if not res[k]["converged"]),
-        cells, fits, required, gaps, best)
+        cells, fits, required, gaps, best, _useful(config, res, labels))
     return save_summary(root, NAME, config, records, schema.to_json(result), start)
 
 
@@ -229,6 +229,8 @@ def _cell(config: Config, res: dict, keep: dict, lab: str, L: int, n: int) -> "C
     ks = [(lab, L, n, s) for s in range(config.seeds)]
     st = {q: Stat.read(finite_sweep.kept_stat([res[k][q] if keep[k] else None for k in ks]))
           for q in ("err", "fluctuation", "drift")}
+    _, test = config.tasks.draw(config.task_seed)
+    mse = Stat.read(finite_sweep.kept_stat([metrics.mse(res[k]["pred"], test.yq) if keep[k] else None for k in ks]))
     ens = {}
     for M in config.ensembles:
         errs = []
@@ -238,7 +240,27 @@ def _cell(config: Config, res: dict, keep: dict, lab: str, L: int, n: int) -> "C
                 mean = np.mean([np.asarray(res[k]["pred"]) for k in gk], axis=0)
                 errs.append(metrics.rel_gap(mean, np.asarray(res[gk[0]]["pred_infinite"])))
         ens[M] = Stat.read(finite_sweep.kept_stat(errs))
-    return Cell(st["err"], st["fluctuation"], st["drift"], sum(not keep[k] for k in ks), ens)
+    return Cell(st["err"], st["fluctuation"], st["drift"], sum(not keep[k] for k in ks), ens, mse)
+
+
+def _useful(config: Config, res: dict, labels) -> dict:
+    """Non-vacuity per depth (:class:`UsefulRow`): the closed forms' test MSE, no transfer's, the zero
+    predictor's and the effective rank of the normalized NTK on the test tasks' points (one task draw)."""
+    train, test = config.tasks.draw(config.task_seed)
+    adapt = Adaptation(config.lr, config.steps)
+    points = np.concatenate([test.xs, test.xq], axis=1).reshape(-1, test.dim)
+    out = {}
+    for L in config.depths:
+        kfn = kernel_table(MLPSpec(depth=L, out_dim=train.out_dim), train, test)
+        closed = {}
+        for lab, _ in labels:
+            pred = next((res[k]["pred_infinite"] for k in res if k[0] == lab and k[1] == L
+                         and res[k]["pred_infinite"] is not None), None)
+            closed[lab] = None if pred is None else metrics.mse(pred, test.yq)
+        none = closed_form(methods_.Method.none(), kfn, train, test, adapt=adapt)
+        out[L] = UsefulRow(closed, metrics.mse(none, test.yq), metrics.mse(np.zeros_like(none), test.yq),
+                           metrics.effective_rank(kfn(points).theta))
+    return out
 
 
 def _fit(config: Config, res: dict, keep: dict, lab: str) -> "DepthWidthLaw | None":
@@ -286,6 +308,19 @@ class Cell:
     drift: Stat | None
     excluded: int
     ensemble: dict[int, Stat | None]
+    mse: Stat | None = None    # test MSE of the trained nets (kept seeds) on the test tasks' queries
+
+
+@dataclasses.dataclass(frozen=True)
+class UsefulRow:
+    """Non-vacuity at one depth: are the predictors that are close still useful?  Test MSE on the test
+    tasks' queries of each method's closed form (label -> MSE; the fresh-head protocol's is no transfer's),
+    of no transfer and of the zero predictor; the effective rank of the normalized NTK on the test points."""
+
+    closed: dict[str, float | None]
+    no_transfer: float
+    zero: float
+    effective_rank: float
 
 
 class DepthWidthLaw(PowerFit):
@@ -337,6 +372,7 @@ class FiniteClosenessResult:
     required_width: dict[str, dict[float, tuple[float | None, ...]]]   # label -> eps -> per depth
     gaps: dict[tuple[str, int], GapRow]               # (GBML label, L), against MTL of the same protocol
     best_depth: dict[str, dict[int, int | None]]      # GBML label -> width -> depth of the smallest mean gap
+    useful: dict[int, UsefulRow]                      # depth -> non-vacuity row
 
 
 @dataclasses.dataclass(frozen=True)
@@ -401,6 +437,10 @@ class FiniteClosenessSummary(Summary):
     def best_depth(self, label: str) -> dict:
         """Per width, the depth at which the trained ``label``-MTL gap is smallest."""
         return dict(self.result.best_depth.get(label, {}))
+
+    def useful(self, depth: int) -> "UsefulRow | None":
+        """The non-vacuity row at ``depth`` (closed forms', no transfer's and the zero predictor's test MSE)."""
+        return self.result.useful.get(depth)
 
     def within(self, label: str, threshold: float = 0.1) -> list:
         """``(L, n)`` pairs at which the trained ``label`` and MTL nets were within ``threshold`` (mean gap)."""

@@ -21,6 +21,29 @@ def anil_label(s, protocol: str = "trained", split: str = "same") -> str | None:
     return next((lab for lab in labs if parse(lab).split == split), labs[0] if labs else None)
 
 
+def useful_table(s, label: str = "fc-useful") -> Table | None:
+    """Non-vacuity per depth: test MSE of the trained nets at the largest width each was trained at, of the
+    closed forms, of no transfer and of the zero predictor, and the effective rank of the normalized NTK."""
+    if s.useful(s.depths[0]) is None:
+        return None
+    labs = [lab for lab, _ in s.labels]
+    widest = {lab: max(n for n in s.widths if s.ran(lab, n)) for lab in labs}
+    rows = []
+    for L in s.depths:
+        u = s.useful(L)
+        trained = [cell_text(c.mse if (c := s.cell(lab, L, widest[lab])) is not None else None) for lab in labs]
+        rows.append([Num(L), *trained, *["-" if u.closed.get(lab) is None else Num(u.closed[lab]) for lab in labs],
+                     Num(u.no_transfer), Num(u.zero), Num(u.effective_rank)])
+    return Table(label, ["Non-vacuity: test MSE on the test tasks' queries of the trained nets (at the largest "
+                         "width each was trained at, mean ± std over kept seeds), of the closed forms (",
+                         Math(r"\infty"), "; under the fresh-head protocol it is no transfer's), of no transfer "
+                         "and of the zero predictor, and the effective rank of the normalized NTK on the test "
+                         "tasks' points. Closeness counts where the predictors still beat no transfer."],
+                 ["L", *[f"{parse(lab).display} n={widest[lab]}" for lab in labs],
+                  *[f"{parse(lab).display} ∞" for lab in labs], "no transfer", "zero", "eff. rank"], rows,
+                 align="r" * (2 * len(labs) + 4))
+
+
 def build(ctx: Context) -> Section:
     blocks = [Para(["Centered nets trained with the kernel-regime schedule (step ", Math(r"1/\lambda_{\max}"),
                     " of the net's own (meta-)NTK, re-estimated during training, no momentum; a run whose loss "
@@ -88,6 +111,9 @@ def build(ctx: Context) -> Section:
                                     Num(THRESHOLD), " of MTL at (L, n) = ",
                                     ", ".join(f"({L}, {n})" for L, n in s.within(lab, THRESHOLD)) or "none measured",
                                     "."], style="item"))
+    useful = useful_table(s)
+    if useful is not None:
+        blocks.append(useful)
     if s.excluded:
         blocks.append(Table("fc-excluded", ["Runs left out, and why."], ["method", "L", "n", "seed", "reason"],
                             [[parse(e.method).display, Num(e.depth), Num(e.width), Num(e.seed),
