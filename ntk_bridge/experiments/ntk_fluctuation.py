@@ -37,7 +37,7 @@ ALGORITHM = 1  # bump when this module would store other results for the same co
 store.register(NAME, ALGORITHM)
 FIGURES = ("ntk_fluctuation",)
 SECTIONS = ("ntk_fluctuation",)
-QUICK_S = 6   # seconds of its quick config (2-core machine, 2026-12-04): reproduce starts the longest first
+QUICK_S = 5   # seconds of its quick config (2-core machine, 2026-12-04): reproduce starts the longest first
 
 HANIN_NICA = 5.0        # their exponent: E[Theta^2] / E[Theta]^2 ≃ exp(5 beta)
 SMALL_BETA = 11.0 / 3   # theory.md §10: the whole diagonal's log-variance per unit beta, small beta, many layers
@@ -75,7 +75,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(depths=(1, 2, 4, 8), widths=(64,), n_nets=300, n_boot=200)
+        return cls(depths=(1, 2, 4, 8), widths=(64,), n_nets=200, n_boot=200)
 
 
 def _input(dim: int, seed: int) -> np.ndarray:

@@ -6,8 +6,8 @@ from ..context import Context
 from ..render import Math, Num, Para, Section, Table
 
 TITLE = "NTK fluctuation at finite width: Hanin & Nica's constant"
-NAMES = {"ratio": "log E[Θ²]/E[Θ]² (whole diagonal)", "log_var": "Var log Θ (whole diagonal)",
-         "head": "log E[Θ²]/E[Θ]² (head's part)"}
+NAMES = {"ratio": "log E[Θ^2]/E[Θ]^2 (whole diagonal)", "log_var": "Var log Θ (whole diagonal)",
+         "head": "log E[Θ^2]/E[Θ]^2 (head's part)"}
 
 
 def build(ctx: Context) -> Section:
