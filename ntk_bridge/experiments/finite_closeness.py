@@ -197,10 +197,11 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
         if why is not None:
             excluded.append(Excluded(*k, point=rec["config_hash"], reason=why))   # k = (label, L, n, seed)
     cells, fits, required, gaps, best = {}, {}, {}, {}, {}
+    train, test = config.tasks.draw(config.task_seed)   # the one task draw every point trained on
     for lab, _ in labels:
         for L in config.depths:
             for n in config.widths:
-                cells[lab, L, n] = _cell(config, res, keep, lab, L, n) if n in config.widths_for(lab) else None
+                cells[lab, L, n] = _cell(config, res, keep, lab, L, n, test) if n in config.widths_for(lab) else None
         fits[lab] = _fit(config, res, keep, lab)
         required[lab] = {eps: tuple(required_width(fits[lab], L, eps) for L in config.depths)
                          for eps in config.targets}
@@ -220,16 +221,15 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
         tuple(config.depths), tuple(config.widths), tuple(tuple(x) for x in labels), tuple(config.ensembles),
         tuple(config.targets), config.include_flagged, finite.SCHEDULE, tuple(excluded),
         sum(1 for k in keys if res[k].get("left_kernel_regime")), sum(1 for k in keys if not res[k]["converged"]),
-        cells, fits, required, gaps, best, _useful(config, res, labels))
+        cells, fits, required, gaps, best, _useful(config, res, labels, train, test))
     return save_summary(root, NAME, config, records, schema.to_json(result), start)
 
 
-def _cell(config: Config, res: dict, keep: dict, lab: str, L: int, n: int) -> "Cell":
+def _cell(config: Config, res: dict, keep: dict, lab: str, L: int, n: int, test) -> "Cell":
     """Stats over the kept seeds of one (method, L, n), and the ensembles' errors (groups of ``M`` nets)."""
     ks = [(lab, L, n, s) for s in range(config.seeds)]
     st = {q: Stat.read(finite_sweep.kept_stat([res[k][q] if keep[k] else None for k in ks]))
           for q in ("err", "fluctuation", "drift")}
-    _, test = config.tasks.draw(config.task_seed)
     mse = Stat.read(finite_sweep.kept_stat([metrics.mse(res[k]["pred"], test.yq) if keep[k] else None for k in ks]))
     ens = {}
     for M in config.ensembles:
@@ -243,10 +243,9 @@ def _cell(config: Config, res: dict, keep: dict, lab: str, L: int, n: int) -> "C
     return Cell(st["err"], st["fluctuation"], st["drift"], sum(not keep[k] for k in ks), ens, mse)
 
 
-def _useful(config: Config, res: dict, labels) -> dict:
+def _useful(config: Config, res: dict, labels, train, test) -> dict:
     """Non-vacuity per depth (:class:`UsefulRow`): the closed forms' test MSE, no transfer's, the zero
     predictor's and the effective rank of the normalized NTK on the test tasks' points (one task draw)."""
-    train, test = config.tasks.draw(config.task_seed)
     adapt = Adaptation(config.lr, config.steps)
     points = np.concatenate([test.xs, test.xq], axis=1).reshape(-1, test.dim)
     out = {}
