@@ -2,8 +2,9 @@
 
 Trains the sweep's own points (``finite_closeness.compute_point``: the reference config's tasks, inner
 loop, outer schedule and tolerance; the net, its closed form and its linearization) for each
-method at one ``(L, n)``, ``--seeds`` nets in a row in this fresh process: the first net's time
-includes every compilation, the later ones reuse the compiled programs (one per shape).  Prints JSON.
+method (split "same", as in the reference grid) at one ``(L, n)``, ``--seeds`` nets in a row in this
+fresh process: the first net's time includes every compilation, the later ones reuse the compiled
+programs (one per shape).  Prints JSON.
 
     python benchmarks/sweep_net.py [--methods maml fomaml] [--depth 4] [--width 256] [--seeds 2]
 """
@@ -18,6 +19,7 @@ import jax
 
 from ntk_bridge import finite, store
 from ntk_bridge.experiments import finite_closeness
+from ntk_bridge.methods import parse
 
 
 def main(argv=None) -> dict:
@@ -36,13 +38,14 @@ def main(argv=None) -> dict:
     for method in args.methods:
         nets = []
         for seed in range(args.seeds):
-            p = finite_closeness.point(config, method=method, depth=args.depth, width=args.width, seed=seed,
-                                       schedule=finite.SCHEDULE)
+            p = finite_closeness.point(config, method=parse(method, split="same").label, depth=args.depth,
+                                       width=args.width, seed=seed, schedule=finite.SCHEDULE)
             start = time.perf_counter()
             res = finite_closeness.compute_point(store.to_jsonable(p))
             nets.append({"seed": seed, "wall_s": time.perf_counter() - start, "train_s": res["train_s"],
                          "steps": res["steps"], "converged": res["converged"],
-                         "left_kernel_regime": res["left_kernel_regime"], "err": res["err"]})
+                         "left_kernel_regime": res["left_kernel_regime"],
+                         "err": {head: part["err"] for head, part in res["protocols"].items()}})
         out["methods"][method] = {"nets": nets, "first_net_s": nets[0]["wall_s"],
                                   "later_net_s": [n["wall_s"] for n in nets[1:]]}
     print(json.dumps(out, indent=1))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import ntk_bridge as nb
-from ntk_bridge import metrics, predict
+from ntk_bridge import metrics, predict, store
 from ntk_bridge.experiments import accuracy, closeness, common
 from ntk_bridge.experiments import finite_closeness as fc
 from ntk_bridge.experiments.common import TaskConfig
@@ -57,26 +57,45 @@ def close(cell: str, values, rel=REL, rel_std=REL_STD):
 
 FC_CFG = fc.Config(tasks=common.TaskConfig(n_train=3, n_test=2, n_support=2, n_query=2), depths=(1, 4, 16),
                 widths=(64, 256), methods=("mtl-shared", "anil"), splits=("same",), protocols=("trained", "fresh"),
-                seeds=2, ensembles=(1, 2),
-                n_boot=50)
+                seeds=2, ensembles=(1, 2), ensemble_depths=(), grids=(), n_boot=50)
 FLAGGED = ("anil-same", 16, 64, 1)
+FLAGGED_KEYS = {FLAGGED, ("anil-same+fresh", 16, 64, 1)}   # one net, read under both heads
 
 
 def fake_fc_compute(p):
-    """Synthetic finite-closeness point results (the experiment's training replaced), one run flagged."""
+    """Synthetic finite-closeness point results (the experiment's training replaced), one run flagged: one net
+    read under both test heads (the fresh head's closed form is a different, no-transfer-like prediction)."""
     rng = np.random.default_rng([p["seed"], p["width"], p["depth"], len(p["method"])])
     shape = common.TaskConfig(**p["tasks"]).draw(p["task_seed"])[1].yq.shape   # the test queries' labels
     inf = np.linspace(-1, 1, int(np.prod(shape))).reshape(shape) * (1.0 + 0.1 * ("anil" in p["method"]) / p["depth"])
     scale = 0.5 * (p["depth"] / p["width"]) ** 0.5 * (1 + 0.1 * p["seed"])
-    pred = inf + scale * rng.standard_normal(inf.shape)
-    lin = inf + 0.5 * scale * rng.standard_normal(inf.shape)
-    fresh = p["method"].endswith("+fresh")
     flagged = (p["method"], p["depth"], p["width"], p["seed"]) == FLAGGED
-    return {"err": metrics.rel_gap(pred, inf), "fluctuation": None if fresh else metrics.rel_gap(lin, inf),
-            "drift": None if fresh else metrics.rel_gap(pred, lin), "converged": True,
-            "left_kernel_regime": flagged, "rises": 3 if flagged else 0, "max_step_ratio": 1.4 if flagged else 0.99,
-            "max_loss_ratio": 1.0, "steps": 10, "final_loss": 1e-7, "initial_loss": 1.0, "train_s": 0.01,
-            "pred": pred, "pred_linearized": None if fresh else lin, "pred_infinite": inf}
+    protocols = {}
+    for head, closed in (("trained", inf), ("fresh", 0.3 * np.linspace(1, -1, inf.size).reshape(shape))):
+        pred = closed + scale * rng.standard_normal(shape)
+        lin = closed + 0.5 * scale * rng.standard_normal(shape)
+        fresh = head == "fresh"
+        protocols[head] = {"err": metrics.rel_gap(pred, closed), "fluctuation": metrics.rel_gap(lin, closed),
+                           "drift": None if fresh else metrics.rel_gap(pred, lin),
+                           "seen": float(np.linalg.norm(pred - lin) / np.linalg.norm(closed)) if fresh else None,
+                           "pred": pred, "pred_linearized": lin, "pred_infinite": closed}
+    return {"converged": True, "left_kernel_regime": flagged, "rises": 3 if flagged else 0,
+            "max_step_ratio": 1.4 if flagged else 0.99, "max_loss_ratio": 1.0, "steps": 10, "final_loss": 1e-7,
+            "initial_loss": 1.0, "train_s": 0.01, "protocols": protocols}
+
+
+def fc_points(root, summary) -> dict:
+    """A finite-closeness summary's points read per protocol: ``(label, L, n, seed) -> result`` (predictions as
+    arrays; the fresh head's under ``label + "+fresh"``)."""
+    out = {}
+    for rec in store.points_of(root, summary):
+        c = rec["config"]
+        flags = {k: v for k, v in rec["result"].items() if k != "protocols"}
+        for head, suffix in (("trained", ""), ("fresh", "+fresh")):
+            part = {k: np.asarray(v) if k.startswith("pred") and v is not None else v
+                    for k, v in rec["result"]["protocols"][head].items()}
+            out[c["method"] + suffix, c["depth"], c["width"], c["seed"]] = {**flags, **part}
+    return out
 
 
 TINY_DIGITS = TaskConfig("digits", 3, 2, 2, 2, options=(("n_way", 2),))

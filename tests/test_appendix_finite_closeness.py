@@ -16,7 +16,7 @@ from ntk_bridge.appendix import main, verdicts
 from ntk_bridge.experiments import common
 from ntk_bridge.experiments import finite_closeness as fc
 
-from builders import FC_CFG as CFG, FLAGGED, REL, close, fake_fc_compute, md_tables, num
+from builders import FC_CFG as CFG, FLAGGED, FLAGGED_KEYS, REL, close, fake_fc_compute, fc_points, md_tables, num
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
@@ -27,11 +27,7 @@ def built(tmp_path_factory):
         summary = fc.run(CFG, root)
     out, repro = tmp / "appendix", tmp / "paper_repro.md"
     rc = main(["--results", str(root), "--out", str(out), "--no-pdf", "--paper-repro", str(repro)])
-    pts = {}
-    for rec in store.points_of(root, summary):
-        c = rec["config"]
-        pts[c["method"], c["depth"], c["width"], c["seed"]] = {k: np.asarray(v) if k.startswith("pred") and v is not None
-                                                              else v for k, v in rec["result"].items()}
+    pts = fc_points(root, summary)
     return {"rc": rc, "md": (out / "appendix.md").read_text(), "repro": repro.read_text(), "pts": pts,
             "root": root, "tmp": tmp}
 
@@ -45,16 +41,19 @@ def test_err_table_recomputed(built):
     assert len(rows) == 4 * 3 * 2
     for row in rows:
         lab, L, n = display[row[0]], int(row[1]), int(row[2])
-        kept = [s for s in range(2) if (lab, L, n, s) != FLAGGED]
+        kept = [s for s in range(2) if (lab, L, n, s) not in FLAGGED_KEYS]
         errs = [pts[lab, L, n, s]["err"] for s in kept]
         assert num(row[3])[0] == pytest.approx(np.mean(errs), rel=REL)
         assert int(row[-1]) == 2 - len(kept)
         if len(kept) == 2:
             ens = metrics.rel_gap(np.mean([pts[lab, L, n, s]["pred"] for s in kept], axis=0),
                                   pts[lab, L, n, 0]["pred_infinite"])
-            assert num(row[7])[0] == pytest.approx(ens, rel=REL)
+            assert num(row[header.index("M=2")])[0] == pytest.approx(ens, rel=REL)
         else:
-            assert row[7] == "excluded"
+            assert row[header.index("M=2")] == "excluded"
+        if lab.endswith("+fresh") and kept:
+            close(row[header.index("seen")], [pts[lab, L, n, s]["seen"] for s in kept])
+            assert row[header.index("drift")] == "-"
 
 
 def test_gap_table_and_c3b_verdict(built):
@@ -67,20 +66,20 @@ def test_gap_table_and_c3b_verdict(built):
         L = int(row[1])
         for j, n in enumerate(CFG.widths):
             gaps = [metrics.rel_gap(pts[lab, L, n, s]["pred"], pts[mtl, L, n, s]["pred"]) for s in range(2)
-                    if (lab, L, n, s) != FLAGGED]
+                    if (lab, L, n, s) not in FLAGGED_KEYS]
             assert num(row[2 + j])[0] == pytest.approx(np.mean(gaps), rel=REL)
             if not fresh and np.mean(gaps) <= verdicts.C3_FINITE_GAP:
                 within.append((L, n))
         inf = metrics.rel_gap(pts[lab, L, 64, 0]["pred_infinite"], pts[mtl, L, 64, 0]["pred_infinite"])
         assert num(row[-1])[0] == pytest.approx(inf, rel=REL)
-    verdict = dict(re.findall(r"^\| (C\d[a-c]?) \| \*\*([a-z ]+)\*\* \|", built["repro"], flags=re.M))
+    verdict = dict(re.findall(r"^\| (C\d[a-c]?(?:-\w+)?) \| \*\*([a-z ]+)\*\* \|", built["repro"], flags=re.M))
     assert verdict["C3b"] == (verdicts.REPRODUCED if within else verdicts.NOT)
     assert {"C3a", "C3c"} <= set(verdict)
 
 
 def test_excluded_listed_and_fit(built):
     header, rows = md_tables(built["md"])["fc-excluded"]
-    assert [r[:4] for r in rows] == [["ANIL (same)", "16", "64", "1"]]
+    assert [r[:4] for r in rows] == [["ANIL (same)", "16", "64", "1"], ["ANIL (same), fresh head", "16", "64", "1"]]
     assert "left the kernel regime" in rows[0][-1]
     header, rows = md_tables(built["md"])["fc-fit"]
     pts = built["pts"]
@@ -108,6 +107,39 @@ def test_c3_verdict_rules():
         == verdicts.PARTLY
 
 
+def test_c3b_fresh_row(built):
+    """C3b-fresh: the fresh-head gap's fit gap ~ c (L/n)^a recomputed from the points (seeds as bootstrap rows,
+    the flagged run's (L, n) cell on its kept seed), and the verdict that follows from it."""
+    pts = built["pts"]
+    s = fc.read(selection.summary(built["root"], "finite-closeness"))
+    f = s.gap_fit("anil-same+fresh")
+    cells = [(L, n) for L in CFG.depths for n in CFG.widths]
+    keep = np.array([[("anil-same", L, n, sd) != FLAGGED for L, n in cells] for sd in range(2)])
+    gaps = np.array([[metrics.rel_gap(pts["anil-same+fresh", L, n, sd]["pred"], pts["mtl-shared+fresh", L, n, sd]["pred"])
+                      for L, n in cells] for sd in range(2)])
+    geo = np.exp(np.where(keep, np.log(gaps), 0).sum(0) / keep.sum(0))
+    slope = np.polyfit(np.log([L / n for L, n in cells]), np.log(geo), 1)[0]
+    assert f.a == pytest.approx(slope, rel=1e-6)
+    assert f"a = {f.a:.3g} [{f.a_lo:.3g}, {f.a_hi:.3g}]" in built["repro"]
+    within = s.within("anil-same+fresh", verdicts.C3_FINITE_GAP)
+    want = verdicts.c3_fresh(within, (f.a, f.a_lo, f.a_hi)).status
+    assert f"| C3b-fresh | **{want}** |" in built["repro"]
+    header, rows = md_tables(built["repro"])["repro-c3b-fresh"]
+    assert [int(r[0]) for r in rows] == list(CFG.depths)
+
+
+def test_fresh_verdict_rules():
+    assert verdicts.c3_fresh(None, None).status == verdicts.MISSING
+    assert verdicts.c3_fresh([(8, 1024)], (0.5, 0.3, 0.7)).status == verdicts.REPRODUCED
+    assert verdicts.c3_fresh([(8, 1024)], (0.5, -0.1, 0.9)).status == verdicts.PARTLY
+    assert verdicts.c3_fresh([], (0.5, 0.3, 0.7)).status == verdicts.PARTLY
+    assert verdicts.c3_fresh([], None, 0.4).status == verdicts.NOT
+    assert verdicts.c3c_finite({}).status == verdicts.MISSING
+    assert verdicts.c3c_finite({"maml": [(1, 64)], "fomaml": [(2, 64)]}).status == verdicts.REPRODUCED
+    assert verdicts.c3c_finite({"maml": [], "fomaml": [(2, 64)]}).status == verdicts.PARTLY
+    assert verdicts.c3c_finite({"maml": [], "fomaml": []}).status == verdicts.NOT
+
+
 def test_figure(built):
     from ntk_bridge.figures import finite_closeness as fig
 
@@ -115,22 +147,24 @@ def test_figure(built):
     assert [p.suffix for p in paths] == [".png", ".pdf"] and paths[0].stat().st_size > 10_000
 
 
-def test_max_widths_cells_not_run(tmp_path):
-    """``max_widths``: a method capped below a width has no points there; its cells read "not run", and its
-    fit and gaps use only the widths it ran at."""
-    cfg = fc.Config(tasks=CFG.tasks, depths=(1, 4, 16), widths=(64, 256), methods=("mtl-shared", "anil"),
-                    seeds=2, ensembles=(1, 2), n_boot=50, max_widths=(("anil", 64),))
+def test_grids_cells_not_run(tmp_path):
+    """``grids``: a method trained on its own smaller grid has no points elsewhere; its cells read "not run", and
+    its fit and gaps use only the cells it ran at.  MAML and FOMAML on their grid give the C3c-finite rows."""
+    cfg = fc.Config(tasks=CFG.tasks, depths=(1, 4, 16), widths=(64, 256), methods=("mtl-shared", "anil", "maml"),
+                    seeds=2, ensembles=(1, 2), ensemble_depths=(), n_boot=50,
+                    grids=(("anil-same", (1, 4, 16), (64,), 2), ("maml-same", (1, 4), (64, 256), 2)))
     calls = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fc, "compute_point", lambda p: calls.append((p["method"], p["width"])) or fake_fc_compute(p))
+        mp.setattr(fc, "compute_point", lambda p: calls.append((p["method"], p["depth"], p["width"])) or fake_fc_compute(p))
         summary = fc.run(cfg, tmp_path / "results")
-    assert ("anil-same", 256) not in calls and ("anil-same", 64) in calls and ("mtl-shared", 256) in calls
+    assert ("anil-same", 1, 256) not in calls and ("anil-same", 1, 64) in calls and ("mtl-shared", 1, 256) in calls
+    assert ("maml-same", 16, 64) not in calls and ("maml-same", 4, 256) in calls
     s = fc.read(summary)
     assert s.cell("anil-same", 4, 256) is None and s.cell("anil-same", 4, 64) is not None
     assert not s.ran("anil-same", 256) and s.ran("anil-same", 64) and s.ran("mtl-shared", 256)
     assert s.gap("anil-same", 4, 256) is None and s.gap("anil-same", 4, 64) is not None
     # the fit of ANIL is the fit over the width-64 cells only (FLAGGED is at width 64, seed 1: left out)
-    pts = {(r["config"]["depth"], r["config"]["seed"]): r["result"]["err"]
+    pts = {(r["config"]["depth"], r["config"]["seed"]): r["result"]["protocols"]["trained"]["err"]
            for r in store.points_of(tmp_path / "results", summary) if r["config"]["method"] == "anil-same"}
     x = np.array([L / 64 for L in cfg.depths])
     errs = np.array([[pts[L, sd] for L in cfg.depths] for sd in range(2)])
@@ -138,10 +172,27 @@ def test_max_widths_cells_not_run(tmp_path):
     mean = np.array([np.exp(np.log(errs[mask[:, j], j]).mean()) for j in range(len(x))])  # geometric mean
     slope = np.polyfit(np.log(x), np.log(mean), 1)[0]
     assert s.fit("anil-same").a == pytest.approx(slope, rel=1e-6)
-    md = main(["--results", str(tmp_path / "results"), "--out", str(tmp_path / "app"), "--no-pdf"])
+    repro = tmp_path / "r.md"
+    md = main(["--results", str(tmp_path / "results"), "--out", str(tmp_path / "app"), "--no-pdf",
+               "--paper-repro", str(repro)])
     assert md == 0
     header, rows = md_tables((tmp_path / "app" / "appendix.md").read_text())["fc-gap"]
-    assert all(row[header.index("n=256")] == "not run" for row in rows)
+    assert all(row[header.index("n=256")] == "not run" for row in rows if row[0].startswith("ANIL"))
+    assert not any(row[0].startswith("MAML") and row[1] == "16" for row in rows)
+    # C3c-finite: the MAML rows recomputed from the points, and the verdict from where they are within 0.1
+    pts = fc_points(tmp_path / "results", summary)
+    header, rows = md_tables(repro.read_text())["repro-c3c-finite"]
+    assert [(r[0], r[1]) for r in rows] == [("MAML (same)", "1"), ("MAML (same)", "4")]
+    within = []
+    for row in rows:
+        L = int(row[1])
+        for n in (64, 256):
+            g = np.mean([metrics.rel_gap(pts["maml-same", L, n, sd]["pred"], pts["mtl-shared", L, n, sd]["pred"])
+                         for sd in range(2)])
+            close(row[header.index(f"n={n}")], [g])
+            within += [(L, n)] if g <= verdicts.C3_FINITE_GAP else []
+    want = verdicts.c3c_finite({"maml": within}).status
+    assert f"| C3c-finite | **{want}** |" in repro.read_text()
 
 
 def test_digits_finite_err_table_and_figure_row(tmp_path):
@@ -163,13 +214,13 @@ def test_digits_finite_err_table_and_figure_row(tmp_path):
     assert main(["--results", str(root), "--out", str(out), "--no-pdf", "--paper-repro", str(tmp_path / "r.md")]) == 0
     header, rows = md_tables((out / "appendix.md").read_text())["digits-finite-err"]
     assert header == ["method", "L", "n=64", "n=256", "a"]
-    err = {(r["config"]["method"], r["config"]["depth"], r["config"]["width"], r["config"]["seed"]): r["result"]["err"]
-           for r in store.points_of(root, summary)}
+    err = {(r["config"]["method"], r["config"]["depth"], r["config"]["width"], r["config"]["seed"]):
+           r["result"]["protocols"]["trained"]["err"] for r in store.points_of(root, summary)}
     assert len(rows) == 2 * 3
     for row in rows:
         lab, L = row[0].strip("`"), int(row[1])
         for n, cell in zip((64, 256), row[2:4]):
-            close(cell, [err[lab, L, n, s] for s in range(2) if (lab, L, n, s) != FLAGGED])
+            close(cell, [err[lab, L, n, s] for s in range(2) if (lab, L, n, s) not in FLAGGED_KEYS])
     law = fc.read(summary).fit("anil-same")
     assert num(next(r for r in rows if r[0] == "`anil-same`")[4])[0] == pytest.approx(law.a, rel=REL)
     files = digits_figure.main(root, tmp_path / "figures")
@@ -189,7 +240,7 @@ def test_non_vacuity_table_recomputed(built):
     assert [int(r[0]) for r in rows] == list(CFG.depths)
     for row in rows:
         L = int(row[0])
-        kept = [s for s in range(2) if ("anil-same", L, n, s) != FLAGGED]
+        kept = [s for s in range(2) if ("anil-same", L, n, s) not in FLAGGED_KEYS]
         close(row[header.index(f"ANIL (same) n={n}")],
               [metrics.mse(pts["anil-same", L, n, s]["pred"], test.yq) for s in kept])
         assert num(row[header.index("MTL ∞")])[0] == pytest.approx(

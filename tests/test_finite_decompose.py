@@ -53,14 +53,19 @@ class Lin:
                 self._cache[key] = np.asarray(jax.jacobian(f)(self.flat0, jnp.asarray(x)))
         return self._cache[key]
 
-    def adapt(self, d, x, y, mask):
-        """``ADAPT.steps`` GD steps on ``0.5 ||J(x) d - y||^2`` over the masked parameters (affine in ``d``)."""
+    def adapt(self, d, x, y, mask, f0=0.0):
+        """``ADAPT.steps`` GD steps on ``0.5 ||f0(x) + J(x) d - y||^2`` over the masked parameters (affine in ``d``)."""
         j = self.jac(x)
         mask = mask if d.ndim == 1 else mask[:, None]
-        y = y if d.ndim == 1 else y[:, None]
+        y = (y - f0) if d.ndim == 1 else (y - f0)[:, None]
         for _ in range(ADAPT.steps):
             d = d - ADAPT.lr * mask * (j.T @ (j @ d - y))
         return d
+
+    def f0(self, x):
+        """The net's own initial outputs ``f(x; p0)`` (single output)."""
+        with x64():
+            return np.asarray(SPEC.apply(self.unravel(self.flat0), jnp.asarray(x)))[..., 0]
 
 
 def _min_norm(a, b, y):
@@ -74,8 +79,11 @@ def _affine(fn, size):
     return fn(np.eye(size)) - b[:, None], b
 
 
-def _independent(method, split, seed):
+def _independent(method, split, seed, uncentered=False):
+    """The linearized net in parameter space (explicit Jacobians, minimum-norm limits); ``uncentered``: started
+    from the net's own initial outputs ``f0`` instead of zero (theory.md §9)."""
     lin = Lin(_engine_p0(seed))
+    f0 = lin.f0 if uncentered else (lambda x: np.zeros(np.shape(x)[0]))
     size = lin.flat0.size
     inner = lin.head if method in ("anil", "mtl-shared") else np.ones(size)
     tr, te = _TRAIN, _TEST
@@ -91,7 +99,7 @@ def _independent(method, split, seed):
             a[row:row + j.shape[0], :size] = j * body
             a[row:row + j.shape[0], size + i * n_head:size + (i + 1) * n_head] = j[:, hidx]
             row += j.shape[0]
-        sol = _min_norm(a, np.zeros(a.shape[0]), y[..., 0].ravel())
+        sol = _min_norm(a, np.concatenate([f0(x[i]) for i in range(tr.n_tasks)]), y[..., 0].ravel())
         d_test = sol[:size] * body  # the test net: trained body, common initial head w0
     else:
         if split == "same":
@@ -101,7 +109,8 @@ def _independent(method, split, seed):
             xin, yin, xout, yout = tr.xs, tr.ys, tr.xq, tr.yq
 
         def meta(d):
-            return np.concatenate([lin.jac(xout[i]) @ lin.adapt(d, xin[i], yin[i, :, 0], inner)
+            return np.concatenate([(f0(xout[i]) if d.ndim == 1 else f0(xout[i])[:, None])
+                                   + lin.jac(xout[i]) @ lin.adapt(d, xin[i], yin[i, :, 0], inner, f0(xin[i]))
                                    for i in range(tr.n_tasks)])
 
         a, b = _affine(meta, size)
@@ -111,7 +120,8 @@ def _independent(method, split, seed):
             d_test = jq.T @ np.linalg.solve(a @ jq.T, target - b)
         else:
             d_test = _min_norm(a, b, target)
-    out = [lin.jac(te.xq[i]) @ lin.adapt(d_test, te.xs[i], te.ys[i, :, 0], inner) for i in range(te.n_tasks)]
+    out = [f0(te.xq[i]) + lin.jac(te.xq[i]) @ lin.adapt(d_test, te.xs[i], te.ys[i, :, 0], inner, f0(te.xs[i]))
+           for i in range(te.n_tasks)]
     return np.stack(out)[..., None]
 
 
@@ -124,6 +134,26 @@ def test_linearized_equals_empirical_closed_form(method, split):
     assert metrics.rel_gap(got, ref) < TOL
     other = _independent(method, split, seed + 1)  # another seed is another net: the seed really is used
     assert metrics.rel_gap(other, ref) > 1e-3
+
+
+@pytest.mark.parametrize("method,split", [("mtl-shared", "same"), ("anil", "same"), ("anil", "disjoint"),
+                                          ("maml", "same"), ("fomaml", "disjoint")])
+def test_uncentered_linearized_net_is_affine_in_f0(method, split):
+    """theory.md §9: the linearized net started from its own initial outputs f0 (parameter space, above) equals
+    ``predict.uncentered``: the centered closed form on the net's empirical kernels plus ``M f0``."""
+    from ntk_bridge.predict import predictive
+
+    seed = 2
+    ref = _independent(method, split, seed, uncentered=True)
+    p0 = initial_params(SPEC, _TRAIN, _TEST, method=method, split=split, seed=seed)
+    lin = Lin(_engine_p0(seed))
+    f_train = np.stack([lin.f0(x) for x in _TRAIN.merged()[0]])[..., None]
+    f_test = np.stack([lin.f0(x) for x in np.concatenate([_TEST.xs, _TEST.xq], axis=1)])[..., None]
+    m = nb.methods.parse(method, split=split)
+    got = predictive.uncentered(m, empirical_kernel_fn(SPEC, p0), _TRAIN, _TEST, f_train, f_test, adapt=ADAPT)
+    assert metrics.rel_gap(got, ref) < TOL
+    centered = _independent(method, split, seed)
+    assert metrics.rel_gap(ref, centered) > 1e-2      # f0 matters: the check can fail
 
 
 def test_engine_trains_the_same_p0():
@@ -142,7 +172,25 @@ def test_decompose_triangle_and_fresh():
         SPEC, _TRAIN, _TEST, method="anil-same", adapt=ADAPT, seed=0)) == 0.0
     fresh = finite.decompose(SPEC, _TRAIN, _TEST, method="anil-same", test_head="fresh", adapt=ADAPT, seed=0,
                              outer_steps=50)
-    assert fresh["linearized"] is None and fresh["fluctuation"] is None and fresh["err"] > 0
+    assert fresh["linearized"] is None and fresh["drift"] is None and fresh["err"] > 0
+    assert fresh["err"] <= fresh["fluctuation"] + fresh["seen"] + 1e-12
+
+
+def test_one_training_both_heads():
+    """``both_heads``: one training read under both protocols equals two separate trainings, one per
+    protocol (the fresh head does not enter the outer loop); untrained, the fresh part's net is exactly
+    its own empirical-kernel closed form (head-only test loop: linear), so ``seen`` is 0."""
+    kw = dict(adapt=ADAPT, seed=1, outer_steps=60, dtype="float64")
+    both = finite.decompose(SPEC, _TRAIN, _TEST, method="anil-same", both_heads=True, **kw)
+    for head in ("trained", "fresh"):
+        alone = finite.decompose(SPEC, _TRAIN, _TEST, method="anil-same", test_head=head, **kw)
+        assert metrics.rel_gap(both[head]["trained"], alone["trained"]) < 1e-12
+        assert both[head]["err"] == pytest.approx(alone["err"], rel=1e-10)
+    assert metrics.rel_gap(both["trained"]["trained"], both["fresh"]["trained"]) > 1e-2   # another head: another prediction
+    untrained = finite.decompose(SPEC, _TRAIN, _TEST, method="mtl-shared", both_heads=True,
+                                 **dict(kw, outer_steps=0))
+    assert untrained["fresh"]["seen"] < 1e-8   # (the trained part's linearization is trained to convergence: not 0)
+    assert untrained["info"]["prediction_errors"] == {}
 
 
 def test_loss_monitor():

@@ -168,6 +168,39 @@ def c3_finite(within_trained: list | None, within_fresh: list | None = None, sma
     return Verdict(NOT, f"no measured (L, n) had trained ANIL and MTL nets within {C3_FINITE_GAP}{small} {rule}")
 
 
+def c3_fresh(within: list | None, a: tuple | None, smallest: float | None = None) -> Verdict:
+    """C3 at finite width in the paper's protocol (fresh test head): trained ANIL and MTL nets of one
+    initialization read through the seed's fresh head.  Both closed forms are no transfer there (theory.md §6),
+    so the whole gap is the theorem's finite-width ``eps``.  ``within``: the ``(L, n)`` with mean rel. gap
+    <= ``C3_FINITE_GAP`` (``None``: protocol not measured); ``a``: ``(a, lo, hi)`` of the fit
+    ``gap ~ c (L/n)^a`` (``None``: no fit).  Reproduced: some (L, n) within and the interval of ``a`` above
+    0 (the gap falls as the width grows at fixed depth); partly: one of the two; else not reproduced."""
+    if within is None:
+        return Verdict(MISSING, "the fresh-head protocol is not in the finite-closeness sweep")
+    rule = (f"(reproduced: some (L, n) with mean rel. gap <= {C3_FINITE_GAP} and the bootstrap interval of a in "
+            f"gap ~ c (L/n)^a above 0; partly: one of the two)")
+    falls = a is not None and a[1] > 0
+    fit = "no fit of gap ~ c (L/n)^a" if a is None else f"gap ~ c (L/n)^a with a = {a[0]:.3g} [{a[1]:.3g}, {a[2]:.3g}]"
+    where = (f"within {C3_FINITE_GAP} at " + ", ".join(f"(L={L}, n={n})" for L, n in within) if within else
+             f"no (L, n) within {C3_FINITE_GAP}" + ("" if smallest is None else f" (smallest mean gap {smallest:.3g})"))
+    status = REPRODUCED if within and falls else PARTLY if within or falls else NOT
+    return Verdict(status, f"fresh test head: {where}; {fit} {rule}; both closed forms are no transfer here, so "
+                           f"closeness in this protocol says nothing about usefulness")
+
+
+def c3c_finite(within: dict) -> Verdict:
+    """Trained MAML and FOMAML vs trained MTL nets of one initialization (trained head, split "same").
+    ``within``: ``{algo: [(L, n), ...]}`` where the mean rel. gap was <= ``C3_FINITE_GAP`` (absent: not
+    trained).  Reproduced: every algorithm trained has some (L, n) within; partly: some; not: none."""
+    if not within:
+        return Verdict(MISSING, "MAML/FOMAML were not trained in the finite-closeness sweep")
+    rule = f"(close: mean rel. gap of the trained nets <= {C3_FINITE_GAP})"
+    fmt = lambda w: ", ".join(f"(L={L}, n={n})" for L, n in w) or "none"  # noqa: E731
+    desc = "; ".join(f"{a.upper()} within at {fmt(w)}" for a, w in within.items())
+    hits = [bool(w) for w in within.values()]
+    return Verdict(REPRODUCED if all(hits) else PARTLY if any(hits) else NOT, f"{desc} {rule}")
+
+
 def c3_extension(per_algo: dict) -> Verdict:
     """C3 beyond the theorem's scope: MAML and FOMAML vs MTL at infinite width on ``split="same"``
     (``per_algo`` as for :func:`c3`, restricted to them).  Reproduced: both gaps fall for every one

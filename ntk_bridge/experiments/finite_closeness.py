@@ -1,18 +1,21 @@
 """Finite closeness (claim C3 at finite width, theory.md §8): where the closed forms stop describing trained nets.
 
-For each depth ``L``, width ``n``, method, split, test-time protocol and initialization seed,
-one centered net is trained (``nb.finite.decompose``: the default kernel-regime schedule,
-``finite.SCHEDULE``) on one fixed draw of tasks, and its test predictions are compared with
-the infinite-width closed form and with the net's own linearization at init (the closed form
-fed its empirical kernels):
+For each depth ``L``, width ``n``, method, split and initialization seed, one centered net is
+trained (``nb.finite.decompose``: the default kernel-regime schedule, ``finite.SCHEDULE``) on one
+fixed draw of tasks and read under **both test-time protocols** (one training: the trained head,
+and the seed's fresh head, the same for every method; theory.md §6).  Its test predictions are
+compared with the infinite-width closed form of each protocol and with the net's own
+linearization at init (the closed form fed its empirical kernels):
 
     err = rel(trained, closed),  fluctuation = rel(linearized, closed),  drift = rel(trained, linearized)
 
-(``fluctuation``/``drift`` for the trained-head protocol only: a fresh head reads the body
-through a cross-head kernel.)  The summary reports, per (method, split, protocol, L, n), the
-mean/std over seeds of the three; ensembles of ``M`` centered nets (disjoint groups of the
+Under the fresh head (whose closed form is no transfer) the linearization is the *untrained*
+net's test-time loop, and ``seen = ||trained - untrained|| / ||closed||`` (what of the body's
+training the fresh head sees; zero at infinite width) replaces ``drift``.  The summary reports,
+per (method, split, protocol, L, n), the mean/std over seeds of these; ensembles of ``M`` centered nets (disjoint groups of the
 seeds' nets, predictions averaged) against the closed form; the gap between trained GBML
-and MTL nets of one initialization beside the infinite-width gap; the fit ``err ~ c (L/n)^a``
+and MTL nets of one initialization beside the infinite-width gap, and its fit ``gap ~ c (L/n)^a`` (under the fresh head, whose closed forms'
+gap is 0, the width exponent of the theorem's ``eps``); the fit ``err ~ c (L/n)^a``
 (``metrics.fit_power_law`` on ``x = L/n`` fits ``c x^-r``: ``a = -r``) with a bootstrap
 interval for ``a``, and from it the width needed for ``err <= eps`` at each depth,
 ``n = L (c / eps)^(1/a)``; and for each width the depth at which the trained ANIL-MTL gap is
@@ -42,40 +45,57 @@ from .common import TaskConfig, check_int, check_ints, kernel_table, point, save
 from .stats import PowerFit, Stat, Summary
 
 NAME = "finite-closeness"
-ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
+ALGORITHM = 2  # bump when this module would store other results for the same config (store.register)
 store.register(NAME, ALGORITHM)
 FIGURES = ("finite_closeness",)   # what reports it (ntk_bridge.figures, ntk_bridge.appendix.sections)
 SECTIONS = ("finite_closeness",)
 QUICK_S = 30   # seconds of its quick config (2-core machine, 2026-12-04): reproduce starts the longest first
-ALL_METHODS = ("mtl-shared", "anil", "maml", "fomaml")
+ALL_METHODS = ("mtl-shared", "anil", "maml", "fomaml")   # and GBML ones with their split ("anil-disjoint")
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """Where one method label is trained: depths x widths x ``seeds`` initializations."""
+
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    seeds: int
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """The (L, n) surface.  The default is the reference sweep of ``results/reference`` (MTL and ANIL,
-    about 1.5 h on 2 CPU cores); the full surface of theory.md §8, for a GPU::
+    """The (L, n) surface.  The default is the reference sweep of ``results/reference`` (several hours
+    on 2 CPU cores): MTL and ANIL (split "same") on depths x widths x ``seeds``, with ensembles of 4 at
+    depths 8 and 16; MAML and FOMAML (split "same") on L 1-8 x n 64-512 x 2 seeds; ANIL with the
+    split "disjoint" on L 1, 4, 16 x n 256, 1024 x 2 seeds; every net read under both protocols.
+    The full surface of theory.md §8, for a GPU::
 
         ntk-bridge finite-closeness --methods mtl-shared anil maml fomaml --splits same disjoint \\
-            --protocols trained fresh --depths 1 2 4 8 16 32 --widths 256 1024 4096 16384 --ensembles 1 4 16
+            --depths 1 2 4 8 16 32 --widths 256 1024 4096 16384 --ensembles 1 4 16
 
-    ``seeds``: initialization seeds per statistic; the nets of seeds
-    ``0..max(seeds, max(ensembles)) - 1`` are trained, and an ensemble of ``M`` averages disjoint
-    groups of ``M`` of them.  ``targets``: the errors ``eps`` whose required width is reported;
-    ``tol``: a run converged when its loss fell below ``tol`` x its initial loss.  ``max_widths``:
-    ``((method, n_max), ...)`` trains ``method`` only at widths ``<= n_max`` (second-order MAML costs
-    several times ANIL's); its cells at wider widths are ``None`` (not run)."""
+    ``methods``: names of ``ALL_METHODS`` (a GBML name is trained under each of ``splits``) or GBML
+    labels with their split (``"anil-disjoint"``: that split only).  ``protocols``: the test-time heads
+    summarized (every net is read under both).  ``seeds``: initialization seeds per statistic; the nets
+    of seeds ``0..max(seeds, max(ensembles)) - 1`` are trained (at ``ensemble_depths`` only, when given,
+    for the ensembles beyond ``seeds``), and an ensemble of ``M`` averages disjoint groups of ``M`` of
+    them.  ``grids``: ``((label, depths, widths, seeds), ...)`` trains the method of ``label`` (a
+    ``Method.label``, e.g. ``"maml-same"``) on its own grid (no ensembles beyond its seeds; second-order
+    MAML costs several times ANIL's); its cells elsewhere are ``None`` (not run).  ``targets``: the errors
+    ``eps`` whose required width is reported; ``tol``: a run converged when its loss fell below ``tol`` x
+    its initial loss.  A grid of a label not trained here is ignored."""
 
     AXES: ClassVar[tuple] = ("depths", "widths", "methods", "splits", "protocols", "seeds", "ensembles", "n_boot",
-                             "include_flagged", "targets", "max_widths")
+                             "include_flagged", "targets", "grids", "ensemble_depths")
     tasks: TaskConfig = TaskConfig(n_train=8, n_test=4, n_support=5, n_query=5, options=(("dim", 8),))
     task_seed: int = 0
     depths: tuple = (1, 2, 4, 8, 16)
     widths: tuple = (64, 256, 512, 1024)
-    methods: tuple = ("mtl-shared", "anil")
+    methods: tuple = ("mtl-shared", "anil", "maml", "fomaml", "anil-disjoint")
     splits: tuple = ("same",)
-    protocols: tuple = ("trained",)
+    protocols: tuple = ("trained", "fresh")
     seeds: int = 3
-    ensembles: tuple = (1, 3)
+    ensembles: tuple = (1, 4)
+    ensemble_depths: tuple = (8, 16)
     lr: float = 0.02
     steps: int = 5
     outer_steps: int = 3000
@@ -83,15 +103,23 @@ class Config:
     n_boot: int = 1000
     targets: tuple = (0.1, 0.05)
     include_flagged: bool = False
-    max_widths: tuple = ()
+    grids: tuple = (("maml-same", (1, 2, 4, 8), (64, 256, 512), 2),
+                    ("fomaml-same", (1, 2, 4, 8), (64, 256, 512), 2),
+                    ("anil-disjoint", (1, 4, 16), (256, 1024), 2))
 
     def __post_init__(self):
         check_int("task_seed", self.task_seed, 0)
         check_ints("depths", self.depths)
         check_ints("widths", self.widths)
         check_ints("ensembles", self.ensembles)
-        if not isinstance(self.methods, tuple) or not self.methods or any(m not in ALL_METHODS for m in self.methods):
-            raise ValueError(f"methods must be a non-empty tuple of {ALL_METHODS}, got {self.methods!r}")
+        if not isinstance(self.ensemble_depths, tuple):
+            raise ValueError(f"ensemble_depths must be a tuple of depths (empty: every depth), got "
+                             f"{self.ensemble_depths!r}")
+        if self.ensemble_depths:
+            check_ints("ensemble_depths", self.ensemble_depths)
+        if not isinstance(self.methods, tuple) or not self.methods or any(not _known(m) for m in self.methods):
+            raise ValueError(f"methods must be a non-empty tuple of {ALL_METHODS} or GBML labels with their split "
+                             f"('anil-disjoint'), got {self.methods!r}")
         for name, values, allowed in (("splits", self.splits, SPLITS), ("protocols", self.protocols, methods_.TEST_HEADS)):
             if not isinstance(values, tuple) or not values or any(v not in allowed for v in values):
                 raise ValueError(f"{name} must be a non-empty tuple of {allowed}, got {values!r}")
@@ -104,18 +132,37 @@ class Config:
         for t in self.targets:
             validate.real("targets", t, 0.0, 1.0, low_open=True, high_open=True)
         validate.flag("include_flagged", self.include_flagged)
-        finite_sweep.check_caps(self.max_widths, self.methods)
+        if not isinstance(self.grids, tuple) or any(not isinstance(g, tuple) or len(g) != 4 or not _label(g[0])
+                                                    for g in self.grids):
+            raise ValueError(f"grids must be a tuple of (label, depths, widths, seeds), each label a trained-head "
+                             f"Method.label of {ALL_METHODS} ('mtl-shared', 'maml-same', ...), got {self.grids!r}")
+        for lab, depths, widths, seeds in self.grids:
+            check_ints(f"grids depths of {lab}", depths)
+            check_ints(f"grids widths of {lab}", widths)
+            check_int(f"grids seeds of {lab}", seeds)
 
-    def widths_for(self, label: str) -> tuple:
-        """The widths at which the method of ``label`` (a ``Method.label``) is trained."""
-        return finite_sweep.widths_for(self.widths, self.max_widths, label)
+    def grid(self, label: str) -> Grid:
+        """Where the method of ``label`` (a ``Method.label``, either protocol) is trained."""
+        base = methods_.parse(label, test_head="trained").label
+        for lab, depths, widths, seeds in self.grids:
+            if lab == base:
+                return Grid(tuple(depths), tuple(widths), seeds)
+        return Grid(tuple(self.depths), tuple(self.widths), self.seeds)
+
+    def nets(self, label: str, depth: int) -> int:
+        """Nets trained for ``label`` at ``depth``: its seeds, and enough for the ensembles (default grid)."""
+        g = self.grid(label)
+        if any(lab == methods_.parse(label, test_head="trained").label for lab, *_ in self.grids):
+            return g.seeds
+        ens = [M for M in self.ensembles if not self.ensemble_depths or depth in self.ensemble_depths]
+        return max([g.seeds, *ens])
 
     @classmethod
     def quick(cls) -> "Config":
         # cost is mostly compilation, one per (depth, width, method): 8 here (about 1.5 min on 2 cores)
         return cls(tasks=TaskConfig(n_train=4, n_test=2, n_support=3, n_query=3, options=(("dim", 8),)),
                    depths=(1, 8), widths=(64, 256), methods=("mtl-shared", "anil"), splits=("same",),
-                   seeds=2, ensembles=(1, 2), outer_steps=400, tol=1e-4, n_boot=200)
+                   seeds=2, ensembles=(1, 2), ensemble_depths=(), outer_steps=400, tol=1e-4, n_boot=200, grids=())
 
     @classmethod
     def digits(cls, quick: bool = False) -> "Config":
@@ -126,49 +173,88 @@ class Config:
         if quick:
             return dataclasses.replace(cls.quick(), tasks=dataclasses.replace(tasks, n_train=4, n_test=2))
         return cls(tasks=tasks, depths=(1, 2, 4, 8), widths=(128, 512), methods=("mtl-shared", "anil"),
-                   splits=("same",), seeds=2, ensembles=(1, 2))
-
-    @property
-    def n_nets(self) -> int:
-        """Nets trained per (L, n, method, split, protocol): enough for the seeds and the largest ensemble."""
-        return max(self.seeds, max(self.ensembles))
+                   splits=("same",), seeds=2, ensembles=(1, 2), ensemble_depths=(), grids=())
 
     def labels(self) -> list:
-        """``(method label, protocol)`` pairs trained: MTL once (it ignores the split), GBML per split."""
+        """``(method label, protocol)`` pairs summarized: MTL once (it ignores the split), GBML per split."""
         out = []
         for m in self.methods:
-            for split in (("same",) if m == "mtl-shared" else self.splits):
+            splits = ("same",) if m == "mtl-shared" else (None,) if m not in ALL_METHODS else self.splits
+            for split in splits:
                 for prot in self.protocols:
                     out.append((methods_.parse(m, split=split, test_head=prot).label, prot))
         return list(dict.fromkeys(out))
 
 
+def _label(name) -> bool:
+    """A trained-head ``Method.label`` of a method of ``ALL_METHODS`` (``"mtl-shared"``, ``"maml-same"``)."""
+    try:
+        m = methods_.parse(name)
+    except ValueError:
+        return False
+    return m.label == name and m.name in ALL_METHODS
+
+
+def _known(name) -> bool:
+    """A method of ``ALL_METHODS``, or a GBML label with its split (``"anil-disjoint"``)."""
+    if name in ALL_METHODS:
+        return True
+    try:
+        m = methods_.parse(name)
+    except ValueError:
+        return False
+    return m.kind == "gbml" and m.label == name and m.name in ALL_METHODS
+
+
+_PART = {"err": None, "fluctuation": None, "drift": None, "seen": None, "pred": None, "pred_linearized": None,
+         "pred_infinite": None}
+
+
 def compute_point(p: dict) -> dict:
-    """One net of the sweep (a point's configuration): train it, compare with its closed form and its linearization; ``NotComputable`` is recorded."""
+    """One net of the sweep (a point's configuration): train it once, read it under both test-time protocols
+    and compare each with its closed form and the net's linearization; ``NotComputable`` is recorded.
+
+    Returns the run's flags (converged, kernel regime, ...) and ``protocols``: ``{"trained" | "fresh":
+    {err, fluctuation, drift, seen, pred, pred_linearized, pred_infinite}}`` (``pred_linearized``: the
+    untrained net's under the fresh head; a protocol whose test-time loop was not computable has
+    ``not_computable``)."""
     from .. import finite
 
     train, test = TaskConfig(**p["tasks"]).draw(p["task_seed"])
     spec = MLPSpec(depth=p["depth"], width=p["width"], out_dim=train.out_dim)
     adapt = Adaptation(p["lr"], p["steps"])
     m = methods_.parse(p["method"])
-    empty = {"err": None, "fluctuation": None, "drift": None, "converged": False, "left_kernel_regime": False,
-             "rises": 0, "max_step_ratio": None, "max_loss_ratio": None, "steps": 0, "final_loss": None,
-             "initial_loss": None, "train_s": None, "pred": None, "pred_linearized": None, "pred_infinite": None}
+    heads = methods_.TEST_HEADS
+    empty = {"converged": False, "left_kernel_regime": False, "rises": 0, "max_step_ratio": None,
+             "max_loss_ratio": None, "steps": 0, "final_loss": None, "initial_loss": None, "train_s": None}
     try:
         kfn = kernel_table(MLPSpec(depth=p["depth"], out_dim=train.out_dim), train, test)
-        closed = closed_form(m, kfn, train, test, adapt=adapt)
+        closed = {h: closed_form(methods_.parse(m, test_head=h), kfn, train, test, adapt=adapt) for h in heads}
         out = finite.decompose(spec, train, test, method=m, adapt=adapt, seed=p["seed"], closed=closed,
-                               outer_steps=p["outer_steps"], tol=p["tol"])
+                               both_heads=True, outer_steps=p["outer_steps"], tol=p["tol"])
     except NotComputable as exc:
-        return dict(empty, not_computable=str(exc))
+        return dict(empty, protocols={h: dict(_PART) for h in heads}, not_computable=str(exc))
     info = out["info"]
-    return {"err": out["err"], "fluctuation": out["fluctuation"], "drift": out["drift"],
-            "converged": bool(info["converged"]), "left_kernel_regime": bool(info["left_kernel_regime"]),
+    protocols = {}
+    for h in heads:
+        part = out[h]
+        if part is None:
+            protocols[h] = dict(_PART, pred_infinite=closed[h], not_computable=info["prediction_errors"][h])
+            continue
+        protocols[h] = {"err": part["err"], "fluctuation": part["fluctuation"], "drift": part["drift"],
+                        "seen": part["seen"], "pred": part["trained"], "pred_infinite": part["closed"],
+                        "pred_linearized": part["linearized"] if h == "trained" else part["untrained"]}
+    return {"converged": bool(info["converged"]), "left_kernel_regime": bool(info["left_kernel_regime"]),
             "rises": int(info["rises"]), "max_step_ratio": float(info["max_step_ratio"]),
             "max_loss_ratio": float(info["max_loss_ratio"]), "steps": int(info["steps"]),
             "final_loss": float(info["final_loss"]), "initial_loss": float(info["initial_loss"]),
-            "train_s": float(info["wall_s"]), "pred": out["trained"], "pred_linearized": out["linearized"],
-            "pred_infinite": closed}
+            "train_s": float(info["wall_s"]), "protocols": protocols}
+
+
+def _read_as(result: dict, protocol: str) -> dict:
+    """A point's result seen as one protocol's run: the run's flags with that protocol's numbers."""
+    flags = {k: v for k, v in result.items() if k != "protocols"}
+    return {**flags, **result["protocols"][protocol]}
 
 
 def required_width(fit: "DepthWidthLaw | None", depth: int, eps: float) -> float | None:
@@ -184,24 +270,33 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     from .. import finite
 
     start = time.perf_counter()
-    nets = range(config.n_nets)
     labels = config.labels()
-    keys = [(lab, L, n, s) for lab, _ in labels for L in config.depths for n in config.widths_for(lab) for s in nets]
-    points = [point(config, method=lab, depth=L, width=n, seed=s, schedule=finite.SCHEDULE) for lab, L, n, s in keys]
+    trained = list(dict.fromkeys(methods_.parse(lab, test_head="trained").label for lab, _ in labels))
+    runs = [(lab, L, n, s) for lab in trained for L in config.grid(lab).depths for n in config.grid(lab).widths
+            for s in range(config.nets(lab, L))]
+    points = [point(config, method=lab, depth=L, width=n, seed=s, schedule=finite.SCHEDULE) for lab, L, n, s in runs]
     records = sweep.run(root, NAME, points, compute_point, seed_of=lambda p: p["seed"], desc=NAME)
-    res = {k: r["result"] for k, r in zip(keys, records)}
-    keep, excluded = {}, []
-    for k, rec in zip(keys, records):
-        why = finite_sweep.exclusion(rec["result"], config.include_flagged)
-        keep[k] = why is None
-        if why is not None:
-            excluded.append(Excluded(*k, point=rec["config_hash"], reason=why))   # k = (label, L, n, seed)
-    cells, fits, required, gaps, best = {}, {}, {}, {}, {}
+    by_run = dict(zip(runs, records))
+    res, keep, excluded = {}, {}, []
+    for lab, prot in labels:   # each (label, protocol) reads the runs of its trained-protocol label
+        base = methods_.parse(lab, test_head="trained").label
+        for (b, L, n, s), rec in by_run.items():
+            if b != base:
+                continue
+            k = (lab, L, n, s)
+            res[k] = _read_as(rec["result"], prot)
+            why = finite_sweep.exclusion(res[k], config.include_flagged)
+            keep[k] = why is None
+            if why is not None:
+                excluded.append(Excluded(*k, point=rec["config_hash"], reason=why))   # k = (label, L, n, seed)
+    cells, fits, required, gaps, best, gap_fits = {}, {}, {}, {}, {}, {}
     train, test = config.tasks.draw(config.task_seed)   # the one task draw every point trained on
     for lab, _ in labels:
+        g = config.grid(lab)
         for L in config.depths:
             for n in config.widths:
-                cells[lab, L, n] = _cell(config, res, keep, lab, L, n, test) if n in config.widths_for(lab) else None
+                cells[lab, L, n] = (_cell(config, res, keep, lab, L, n, test) if L in g.depths and n in g.widths
+                                    else None)
         fits[lab] = _fit(config, res, keep, lab)
         required[lab] = {eps: tuple(required_width(fits[lab], L, eps) for L in config.depths)
                          for eps in config.targets}
@@ -213,34 +308,37 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
         mtl = methods_.parse("mtl-shared", test_head=prot).label
         for L in config.depths:
             gaps[lab, L] = _gap(config, res, keep, lab, mtl, L)
+        gap_fits[lab] = _gap_fit(config, res, keep, lab, mtl)
         best[lab] = {}
         for j, n in enumerate(config.widths):
             means = [(g.finite[j].mean, L) for L in config.depths if (g := gaps[lab, L]).finite[j] is not None]
             best[lab][n] = min(means)[1] if means else None
+    grids = {lab: config.grid(lab) for lab, _ in labels}
     result = FiniteClosenessResult(
         tuple(config.depths), tuple(config.widths), tuple(tuple(x) for x in labels), tuple(config.ensembles),
         tuple(config.targets), config.include_flagged, finite.SCHEDULE, tuple(excluded),
-        sum(1 for k in keys if res[k].get("left_kernel_regime")), sum(1 for k in keys if not res[k]["converged"]),
-        cells, fits, required, gaps, best, _useful(config, res, labels, train, test))
+        sum(1 for r in records if r["result"].get("left_kernel_regime")),
+        sum(1 for r in records if not r["result"]["converged"]),
+        cells, fits, required, gaps, best, _useful(config, res, labels, train, test), grids, gap_fits)
     return save_summary(root, NAME, config, records, schema.to_json(result), start)
 
 
 def _cell(config: Config, res: dict, keep: dict, lab: str, L: int, n: int, test) -> "Cell":
     """Stats over the kept seeds of one (method, L, n), and the ensembles' errors (groups of ``M`` nets)."""
-    ks = [(lab, L, n, s) for s in range(config.seeds)]
+    ks = [(lab, L, n, s) for s in range(config.grid(lab).seeds)]
     st = {q: Stat.read(finite_sweep.kept_stat([res[k][q] if keep[k] else None for k in ks]))
-          for q in ("err", "fluctuation", "drift")}
+          for q in ("err", "fluctuation", "drift", "seen")}
     mse = Stat.read(finite_sweep.kept_stat([metrics.mse(res[k]["pred"], test.yq) if keep[k] else None for k in ks]))
     ens = {}
     for M in config.ensembles:
         errs = []
-        for g in range(config.n_nets // M):
+        for g in range(config.nets(lab, L) // M):
             gk = [(lab, L, n, s) for s in range(g * M, (g + 1) * M)]
             if all(keep[k] for k in gk):
                 mean = np.mean([np.asarray(res[k]["pred"]) for k in gk], axis=0)
                 errs.append(metrics.rel_gap(mean, np.asarray(res[gk[0]]["pred_infinite"])))
         ens[M] = Stat.read(finite_sweep.kept_stat(errs))
-    return Cell(st["err"], st["fluctuation"], st["drift"], sum(not keep[k] for k in ks), ens, mse)
+    return Cell(st["err"], st["fluctuation"], st["drift"], sum(not keep[k] for k in ks), ens, mse, st["seen"])
 
 
 def _useful(config: Config, res: dict, labels, train, test) -> dict:
@@ -264,8 +362,9 @@ def _useful(config: Config, res: dict, labels, train, test) -> dict:
 
 def _fit(config: Config, res: dict, keep: dict, lab: str) -> "DepthWidthLaw | None":
     """``err ~ c (L/n)^a`` over every (L, n) run (``x = L/n``), seeds as bootstrap rows."""
-    seeds = range(config.seeds)
-    cells = [(L, n) for L in config.depths for n in config.widths_for(lab)]
+    g = config.grid(lab)
+    seeds = range(g.seeds)
+    cells = [(L, n) for L in g.depths for n in g.widths]
     xs = [L / n for L, n in cells]
     errs = np.array([[res[lab, L, n, s]["err"] if keep[lab, L, n, s] else np.nan for L, n in cells]
                      for s in seeds], dtype=np.float64)
@@ -278,15 +377,34 @@ def _fit(config: Config, res: dict, keep: dict, lab: str) -> "DepthWidthLaw | No
         return DepthWidthLaw(error=str(exc))
 
 
+def _gap_fit(config: Config, res: dict, keep: dict, lab: str, mtl: str) -> "DepthWidthLaw | None":
+    """``gap ~ c (L/n)^a`` of trained ``lab`` vs trained MTL nets (same seed) over the (L, n) both ran at,
+    seeds as bootstrap rows (the fresh-head protocol's width exponent: its closed forms' gap is 0)."""
+    ga, gb = config.grid(lab), config.grid(mtl)
+    cells = [(L, n) for L in ga.depths if L in gb.depths for n in ga.widths if n in gb.widths]
+    seeds = range(min(ga.seeds, gb.seeds))
+    mask = np.array([[keep[lab, L, n, s] and keep[mtl, L, n, s] for L, n in cells] for s in seeds])
+    if len({L / n for L, n in cells}) < 2 or not mask.any():
+        return None
+    gaps = np.array([[metrics.rel_gap(res[lab, L, n, s]["pred"], res[mtl, L, n, s]["pred"]) if ok else 1.0
+                      for (L, n), ok in zip(cells, row)] for s, row in zip(seeds, mask)], dtype=np.float64)
+    try:
+        return DepthWidthLaw.read(metrics.fit_power_law_kept([L / n for L, n in cells], gaps, mask,
+                                                             n_boot=config.n_boot))
+    except ValueError as exc:
+        return DepthWidthLaw(error=str(exc))
+
+
 def _gap(config: Config, res: dict, keep: dict, lab: str, mtl: str, L: int) -> "GapRow":
     """Trained ``lab`` vs trained MTL nets of each seed per width (both kept), and the closed forms' gap."""
     finite_gap, inf = [], None
+    ga, gb = config.grid(lab), config.grid(mtl)
     for n in config.widths:
-        if n not in config.widths_for(lab):
-            finite_gap.append(None)  # not run (max_widths)
+        if not (L in ga.depths and L in gb.depths and n in ga.widths and n in gb.widths):
+            finite_gap.append(None)  # not run (grids)
             continue
         gaps = []
-        for s in range(config.seeds):
+        for s in range(min(ga.seeds, gb.seeds)):
             a, b = (lab, L, n, s), (mtl, L, n, s)
             if keep[a] and keep[b]:
                 gaps.append(metrics.rel_gap(res[a]["pred"], res[b]["pred"]))
@@ -308,6 +426,7 @@ class Cell:
     excluded: int
     ensemble: dict[int, Stat | None]
     mse: Stat | None = None    # test MSE of the trained nets (kept seeds) on the test tasks' queries
+    seen: Stat | None = None   # fresh head: ||trained - untrained|| / ||closed|| (None under the trained head)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -366,12 +485,14 @@ class FiniteClosenessResult:
     excluded: tuple[Excluded, ...]
     flagged_runs: int
     unconverged_runs: int
-    cells: dict[tuple[str, int, int], Cell | None]     # (label, L, n) -> None where not run (max_widths)
+    cells: dict[tuple[str, int, int], Cell | None]     # (label, L, n) -> None where not run (grids)
     fits: dict[str, DepthWidthLaw | None]
     required_width: dict[str, dict[float, tuple[float | None, ...]]]   # label -> eps -> per depth
     gaps: dict[tuple[str, int], GapRow]               # (GBML label, L), against MTL of the same protocol
     best_depth: dict[str, dict[int, int | None]]      # GBML label -> width -> depth of the smallest mean gap
     useful: dict[int, UsefulRow]                      # depth -> non-vacuity row
+    grids: dict[str, Grid] = dataclasses.field(default_factory=dict)   # label -> where it was trained
+    gap_fits: dict[str, DepthWidthLaw | None] = dataclasses.field(default_factory=dict)  # GBML label -> gap law
 
 
 @dataclasses.dataclass(frozen=True)
@@ -429,9 +550,18 @@ class FiniteClosenessSummary(Summary):
             return None
         return row.infinite if width is None else row.finite[self.widths.index(width)]
 
-    def ran(self, label: str, width: int) -> bool:
-        """Whether ``label`` was trained at ``width`` (``Config.max_widths``)."""
-        return width in finite_sweep.widths_for(self.widths, self.config.get("max_widths"), label)
+    def grid(self, label: str) -> Grid:
+        """Where ``label`` was trained (``Config.grids``; the summary's depths x widths otherwise)."""
+        return self.result.grids.get(label) or Grid(self.depths, self.widths, self.config.get("seeds", 0))
+
+    def ran(self, label: str, width: int, depth: int | None = None) -> bool:
+        """Whether ``label`` was trained at ``width`` (at some depth, or at ``depth``) (``Config.grids``)."""
+        g = self.grid(label)
+        return width in g.widths and (depth is None or depth in g.depths)
+
+    def gap_fit(self, label: str) -> DepthWidthLaw | None:
+        """``gap ~ c (L/n)^a`` of trained ``label`` vs trained MTL nets (``None``: not fitted)."""
+        return self.result.gap_fits.get(label)
 
     def best_depth(self, label: str) -> dict:
         """Per width, the depth at which the trained ``label``-MTL gap is smallest."""

@@ -10,23 +10,31 @@ EXPERIMENT = "finite-closeness"
 SECTION = "finite_closeness"
 CAPTION = ("Claim C3 at finite width. Top: gap between trained ANIL and MTL nets of one initialization against "
            "depth, one curve per width, beside the infinite-width gap, for the trained-head protocol and the "
-           "paper's fresh-head protocol. Bottom: error of trained MTL nets to their closed form over (L, n), "
-           "and the width the fitted law err ~ c (L/n)^a requires for err <= 0.1 and 0.05 at each depth")
+           "paper's fresh-head protocol (one training per net, read under both heads). Middle: the same for "
+           "trained second-order MAML and FOMAML nets (trained head). Bottom: error of trained MTL nets to their "
+           "closed form over (L, n), and the width the fitted law err ~ c (L/n)^a requires for err <= 0.1 and "
+           "0.05 at each depth")
 
 
 def gap_curves(ax, s, lab: str) -> None:
     """Trained ``lab``-vs-MTL gap against depth, one curve per width, beside the closed forms' gap (log-log)."""
-    for n, ls in zip(s.widths, ("-", "--", ":", "-.")):
+    for n, ls in zip(s.widths, ("-", "--", ":", "-.", (0, (5, 1)), (0, (1, 3)))):
         common.errorbar(ax, s.depths, [s.gap(lab, L, n) for L in s.depths], f"trained nets, n={n}",
                         color=common.color(parse(lab).name), ls=ls)
-    inf = [(L, v) for L in s.depths if (v := s.gap(lab, L)) is not None]
+    depths = [L for L in s.depths if any(s.ran(lab, n, L) for n in s.widths)]
+    inf = [(L, v) for L in depths if (v := s.gap(lab, L)) is not None]
     if inf and all(v > 1e-9 for _, v in inf):
         ax.plot(*zip(*inf), color="k", lw=1.5, marker="s", ms=3, label="infinite width (closed forms)")
     elif inf:  # the fresh-head protocol: both closed forms are the no-transfer baseline (theory.md §6)
         ax.text(0.02, 0.02, "infinite width: gap 0 (both = no-transfer baseline)", transform=ax.transAxes,
                 fontsize=8)
-    common.loglog(ax, "depth L", "rel. gap ANIL vs MTL on test queries")
+    common.loglog(ax, "depth L", f"rel. gap {parse(lab).display.split(' (')[0]} vs MTL on test queries")
     ax.legend(fontsize=7)
+    f = s.gap_fit(lab)
+    title = f"{parse(lab).display} vs MTL"
+    if f is not None and f.ok:
+        title += f"\ngap ~ c (L/n)^a: a = {f.a:.2f} [{f.a_lo:.2f}, {f.a_hi:.2f}]"
+    ax.set_title(title, fontsize=9)
 
 
 def required_width_panel(ax, s, labels) -> None:
@@ -66,18 +74,18 @@ def required_width_panel(ax, s, labels) -> None:
 
 def main(results_dir, out_dir):
     s = common.summary(results_dir, EXPERIMENT)
-    fig, axes = common.plt.subplots(2, 2, figsize=(11, 8.5))
-    gbml = [lab for lab, prot in s.labels if prot == "trained" and not lab.startswith("mtl")]
-    for ax, prot in zip(axes[0], ("trained", "fresh")):
-        labs = [lab for lab, p in s.labels if p == prot and parse(lab).algo == "anil"]
+    fig, axes = common.plt.subplots(3, 2, figsize=(11, 12.5))
+    panels = [("trained", "anil", "same"), ("fresh", "anil", "same"), ("trained", "maml", "same"),
+              ("trained", "fomaml", "same")]
+    for ax, (prot, algo, split) in zip(axes[:2].ravel(), panels):
+        labs = [lab for lab, p in s.labels if p == prot and parse(lab).algo == algo and parse(lab).split == split]
         if not labs:
-            ax.text(0.5, 0.5, f"{prot} test-head protocol not in this sweep\n(--protocols {prot})",
+            ax.text(0.5, 0.5, f"{algo.upper()} ({split}), {prot} test head: not in this sweep",
                     ha="center", va="center", transform=ax.transAxes, fontsize=9, color="0.3")
             ax.set_axis_off()
             continue
         gap_curves(ax, s, labs[0])
-        ax.set_title(f"ANIL vs MTL, {prot} test head")
-    ax = axes[1, 0]
+    ax = axes[2, 0]
     mtl = next((lab for lab, p in s.labels if p == "trained" and lab.startswith("mtl")), s.labels[0][0])
     grid = np.full((len(s.depths), len(s.widths)), np.nan)
     for i, L in enumerate(s.depths):
@@ -98,7 +106,9 @@ def main(results_dir, out_dir):
     ax.set_ylabel("depth L")
     ax.set_title(f"{parse(mtl).display}: ||f_trained - f_∞|| / ||f_∞||")
     fig.colorbar(im, ax=ax)
-    required_width_panel(axes[1, 1], s, [mtl] + gbml)
+    anil = [lab for lab, prot in s.labels if prot == "trained" and parse(lab).algo == "anil"
+            and parse(lab).split == "same"]
+    required_width_panel(axes[2, 1], s, [mtl] + anil)
     cfg = s.config
     left_out = f"\n{len(s.excluded)} runs left out (unconverged, left the kernel regime, or not computable)" \
         if s.excluded else ""

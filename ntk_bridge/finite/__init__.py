@@ -38,17 +38,19 @@ loss and steps, prediction), :mod:`.lowrank` (MAML/FOMAML meta-outputs with each
 as the shared ones minus a low-rank factor: exact, the default path), :mod:`.guards` (stability and degeneracy checks), :mod:`.fit`
 (``fit_predict``), :mod:`.empirical` (the cross-head kernel), :mod:`.conditioned` (task-conditioned
 nets trained jointly: the finite :func:`ntk_bridge.conditioning.mtl`), :mod:`.fluctuation` (the NTK's
-diagonal over initializations, against Hanin & Nica).  Timing lives in
+diagonal over initializations, against Hanin & Nica), :mod:`.ensemble` (many seeds: the empirical
+predictive distribution over initializations).  Timing lives in
 ``ntk_bridge.timing``; width sweeps in ``ntk_bridge.experiments.width``.
 """
 from . import conditioned, fluctuation
 from .empirical import cross_head_kernel
 from .decompose import decompose, linearized_predict
+from .ensemble import Ensemble, ensemble
 from .fit import analytic_lambda_max, fit_predict
 from .schedule import MAX_HALVINGS, RISE_FLOOR, RISE_TOL, SCHEDULE, Schedule, loss_monitor
 from .initial import Prepared, fresh_head, prepare
 from .net import loss, train_steps
 from .problem import DEVICES, DTYPES, METHODS, Problem, problem, resolve
 
-__all__ = ["DEVICES", "DTYPES", "MAX_HALVINGS", "METHODS", "Prepared", "Problem", "RISE_FLOOR", "RISE_TOL", "SCHEDULE", "Schedule",
-           "analytic_lambda_max", "conditioned", "cross_head_kernel", "fluctuation", "decompose", "fit_predict", "linearized_predict", "loss_monitor", "fresh_head", "loss", "prepare", "problem", "resolve", "train_steps"]
+__all__ = ["DEVICES", "DTYPES", "Ensemble", "MAX_HALVINGS", "METHODS", "Prepared", "Problem", "RISE_FLOOR", "RISE_TOL", "SCHEDULE", "Schedule",
+           "analytic_lambda_max", "conditioned", "cross_head_kernel", "fluctuation", "decompose", "ensemble", "fit_predict", "linearized_predict", "loss_monitor", "fresh_head", "loss", "prepare", "problem", "resolve", "train_steps"]

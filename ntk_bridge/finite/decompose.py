@@ -17,7 +17,10 @@ Then, with ``rel(a, b) = ||a - b|| / ||b||``::
 (``||trained - closed|| <= ||linearized - closed|| + ||trained - linearized||``.)  The
 linearized prediction is defined for the project's protocol (``test_head="trained"``) with
 shared-init heads: a fresh test head, or MTL's independent heads, read the trained body
-through a cross-head kernel the closed forms do not take, and get ``None`` there.
+through a cross-head kernel the closed forms do not take, and get ``None`` there.  Under a
+fresh head the error splits instead into the *untrained* net's test-time loop against the
+closed form (``fluctuation``; the closed form is no transfer there) and what of the body's
+training the fresh head sees (``seen``, zero at infinite width): :func:`decompose`.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import numpy as np
 from .. import metrics
 from ..errors import NotComputable
 from ..kernels import empirical
+from ..methods import TEST_HEADS, parse
 from ..precision import x64
 from ..predict import Adaptation, analytic, closed_form
 from ..spec import MLPSpec
@@ -78,26 +82,58 @@ def linearized_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="
 
 def decompose(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", adapt: Adaptation = Adaptation(),
               split: str | None = None, test_head: str | None = None, seed: int = 0, closed=None,
-              **fit_kw) -> dict:
-    """Train the net of ``seed`` and split its error to the closed form into fluctuation + drift.
+              both_heads: bool = False, **fit_kw) -> dict:
+    """Train the net of ``seed`` and split its error to the closed form into its parts.
 
     ``closed``: the infinite-width prediction if already computed (else the analytic closed form);
     ``fit_kw``: ``fit_predict`` options (not ``return_info``).  Returns ``{"trained", "linearized",
     "closed"}`` predictions ``(tasks, query, k)`` (``linearized`` ``None`` where undefined, see the
     module), ``err``, ``fluctuation``, ``drift`` (floats or ``None``) and ``info`` (``fit_predict``'s).
+
+    Under a fresh test head (theory.md §6) the parts are ``fluctuation = rel(untrained, closed)``, the
+    untrained net's test-time loop (the closed form on the net's empirical kernels with the fresh head:
+    no transfer) against its infinite-width mean, and ``seen = ||trained - untrained|| / ||closed||``, how
+    much of the body's training the fresh head sees (zero at infinite width; normalized by the closed
+    form so that ``err <= fluctuation + seen``); ``drift`` is ``None`` there.
+
+    ``both_heads``: one training read under both protocols (``fit_predict(both_heads=True)``):
+    ``{"info", "trained": {...}, "fresh": {...}}``, each part as above without ``info`` (``None`` where the
+    protocol's test-time loop was not computable; ``info["prediction_errors"]`` says why); ``closed`` is then
+    ``{"trained": ..., "fresh": ...}`` or ``None``.
     """
     from .fit import fit_predict
 
     m = resolve(method, split, test_head)
-    if closed is None:
-        closed = closed_form(m, analytic(spec), train, test, adapt=adapt)
-    closed = np.asarray(closed, dtype=np.float64)
-    trained, info = fit_predict(spec, train, test, method=m, adapt=adapt, seed=seed, return_info=True, **fit_kw)
-    lin = None
-    if m.test_head == "trained" and m.heads != "independent":
+    if not both_heads:
+        closed = {m.test_head: closed} if closed is not None else None
+    heads = TEST_HEADS if both_heads else (m.test_head,)
+    closed = {h: np.asarray(closed[h] if closed is not None else
+                            closed_form(parse(m, test_head=h), analytic(spec), train, test, adapt=adapt),
+                            dtype=np.float64) for h in heads}
+    pred, info = fit_predict(spec, train, test, method=m, adapt=adapt, seed=seed, return_info=True,
+                             both_heads=both_heads, **fit_kw)
+    preds = info["predictions"] if both_heads else {m.test_head: pred}
+    parts = {h: None if preds[h] is None else _parts(spec, train, test, parse(m, test_head=h), adapt, seed,
+                                                     preds[h], closed[h]) for h in heads}
+    if both_heads:
+        return {"info": info, **parts}
+    return {**parts[m.test_head], "info": info}
+
+
+def _parts(spec, train, test, m, adapt, seed, trained, closed) -> dict:
+    """One protocol's predictions and error parts (:func:`decompose`)."""
+    if m.heads == "independent":
+        return {"trained": trained, "linearized": None, "closed": closed, "err": metrics.rel_gap(trained, closed),
+                "fluctuation": None, "drift": None, "seen": None}
+    if m.test_head == "fresh":
+        p0 = initial_params(spec, train, test, method=m, seed=seed)   # the body at init with the fresh head
+        lin = np.asarray(closed_form(m, empirical_kernel_fn(spec, p0), train, test, adapt=adapt), dtype=np.float64)
+    else:
         lin = linearized_predict(spec, train, test, method=m, adapt=adapt, seed=seed)
-        if not np.all(np.isfinite(lin)):
-            raise NotComputable(f"{m.label}: the linearized net's closed form is not finite at width {spec.width}")
-    return {"trained": trained, "linearized": lin, "closed": closed, "err": metrics.rel_gap(trained, closed),
-            "fluctuation": None if lin is None else metrics.rel_gap(lin, closed),
-            "drift": None if lin is None else metrics.rel_gap(trained, lin), "info": info}
+    if not np.all(np.isfinite(lin)):
+        raise NotComputable(f"{m.label}: the linearized net's closed form is not finite at width {spec.width}")
+    fresh = m.test_head == "fresh"
+    return {"trained": trained, "linearized": None if fresh else lin, "untrained": lin if fresh else None,
+            "closed": closed, "err": metrics.rel_gap(trained, closed), "fluctuation": metrics.rel_gap(lin, closed),
+            "drift": None if fresh else metrics.rel_gap(trained, lin),
+            "seen": float(np.linalg.norm(trained - lin) / np.linalg.norm(closed)) if fresh else None}

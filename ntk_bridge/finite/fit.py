@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import code_maps, validate
 from ..errors import NotComputable
+from .. import methods
 from ..methods import Method
 from ..precision import x64
 from ..predict import Adaptation
@@ -58,6 +59,7 @@ class Options:
     chunk: int
     target_scale: float
     progress: bool
+    both_heads: bool
 
 
 def _check(spec, train, test, adapt, **kw) -> Options:
@@ -84,7 +86,7 @@ def _check(spec, train, test, adapt, **kw) -> Options:
         power_iters=validate.integer("power_iters", kw["power_iters"], 1),
         chunk=validate.integer("chunk", kw["chunk"], 1),
         target_scale=validate.positive("target_scale", kw["target_scale"]),
-        progress=validate.flag("progress", kw["progress"]))
+        progress=validate.flag("progress", kw["progress"]), both_heads=validate.flag("both_heads", kw["both_heads"]))
 
 
 def _device(name: str | None):
@@ -100,7 +102,7 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
                 n_ensemble: int = 1, outer_steps: int = 3000, tol: float = 1e-7, lr_scale: float = 1.0,
                 momentum: float = 0.0, flow_substeps: int = 20, dtype: str = "float32", device: str | None = None,
                 lr_from: str = "power", power_iters: int = 20, chunk: int = 25, target_scale: float = 1.0,
-                progress: bool = False, return_info: bool = False):
+                progress: bool = False, both_heads: bool = False, return_info: bool = False):
     """Train finite nets of ``spec`` on ``train`` with ``method``, adapt on each test support, predict its query.
 
     The finite-width counterpart of ``nb.predict.closed_form`` / ``nb.predict.gbml`` /
@@ -133,6 +135,10 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
         net's distance from its linearization shrinks like ``s`` (the lazy-training scale of
         Chizat, Oyallon & Bach 2019): ``s < 1`` isolates the kernel's width fluctuations.
         Losses in ``info`` are in scaled units.
+      both_heads: also read each trained net under the other test-time protocol (one training, both
+        protocols): ``info["predictions"] = {"trained": ..., "fresh": ...}`` (the returned prediction is
+        the method's own); a protocol other than the method's whose test-time loop is past its stability
+        edge or predicts non-finite values gets ``None`` there and its reason in ``info["prediction_errors"]``.
     Returns:
       ``(test tasks, query, out_dim)`` NumPy float64; with ``return_info``, also a dict with
       ``method`` (its label), ``final_loss, initial_loss, steps, converged, outer_lr`` (initial step),
@@ -157,7 +163,7 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
     opt = _check(spec, train, test, adapt, seed=seed, centered=centered, n_ensemble=n_ensemble,
                  outer_steps=outer_steps, tol=tol, lr_scale=lr_scale, momentum=momentum,
                  flow_substeps=flow_substeps, dtype=dtype, device=device, lr_from=lr_from, power_iters=power_iters,
-                 chunk=chunk, target_scale=target_scale, progress=progress)
+                 chunk=chunk, target_scale=target_scale, progress=progress, both_heads=both_heads)
     return_info = validate.flag("return_info", return_info)
     if opt.target_scale != 1:
         s = opt.target_scale
@@ -182,12 +188,21 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
                 steps=max(x["steps"] for x in members), converged=all(x["converged"] for x in members),
                 wall_s=sum(x["wall_s"] for x in members),
                 init_output_max_abs=max(x["init_output_max_abs"] for x in members),
-                inner_edge=members[0]["inner_edge"], members=members, schedule=_schedule(opt).name,
+                inner_edge=members[0]["inner_edge"], members=[{k: v for k, v in x.items() if k != "predictions"}
+                                                              for x in members], schedule=_schedule(opt).name,
                 rises=max(x["rises"] for x in members),
                 max_step_ratio=max(x["max_step_ratio"] for x in members),
                 max_loss_ratio=max(x["max_loss_ratio"] for x in members),
                 undone_rises=sum(x["undone_rises"] for x in members),
                 left_kernel_regime=any(x["left_kernel_regime"] for x in members))
+    if opt.both_heads:
+        info["predictions"], info["prediction_errors"] = {}, {}
+        for head in methods.TEST_HEADS:
+            per = [x["predictions"][head] for x in members]
+            why = next((x["prediction_errors"][head] for x in members if head in x["prediction_errors"]), None)
+            info["predictions"][head] = None if why else np.mean(per, axis=0) / opt.target_scale
+            if why:
+                info["prediction_errors"][head] = why
     return pred, info
 
 
@@ -276,7 +291,13 @@ def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: T
         raise NotComputable(f"{m.label}: the test-time fine-tuning produced non-finite predictions with its step "
                             f"within the stability edge (inner lr x lambda_max = {within:.3g} <= {guards.EDGE:g}), "
                             f"so it leaves the net's linearization: {targets['test']}")
-    return pred, {"final_loss": final, "initial_loss": loss0, "steps": steps,
+    out = {"predictions": {m.test_head: pred}, "prediction_errors": {}} if opt.both_heads else {}
+    if opt.both_heads:
+        other = methods.parse(m, test_head="fresh" if m.test_head == "trained" else "trained")
+        out["predictions"][other.test_head], why = _read_with(cfg, other, adapt, train, test, opt, seed, dev, delta)
+        if why:
+            out["prediction_errors"][other.test_head] = why
+    return pred, {**out, "final_loss": final, "initial_loss": loss0, "steps": steps,
                   "converged": cfg.outputs == "none" or final <= opt.tol * loss0,
                   "outer_lr": opt.lr_scale / lam if cfg.outputs != "none" else 0.0, "lr_halvings": halvings,
                   "undone_rises": undone,
@@ -288,6 +309,25 @@ def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: T
                   "history": np.concatenate(history) if history else np.zeros(0),
                   **loss_monitor(np.concatenate(history) if history else np.zeros(0),
                                  final if cfg.outputs != "none" and history else None)}
+
+
+def _read_with(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: TaskSet, opt: Options, seed: int,
+               dev, delta):
+    """The net ``p0 + delta`` trained for another protocol, read under ``m``'s test head (one training, both
+    protocols): ``(prediction, None)``, or ``(None, reason)`` past the test-time loop's stability edge or non-finite."""
+    prep = jax.device_put(prepare(cfg.spec, train, test, method=m, seed=seed, centered=opt.centered,
+                                  dtype=opt.dtype), dev)
+    tdelta = test_delta(m, prep, delta)
+    try:
+        guards.check_inner_loop(cfg.for_test(), net.add(prep.test_base, tdelta), prep.test["x_in"],
+                                where="the test supports (test-time fine-tuning)", label=f"{m.label} (after training)",
+                                flow=adapt.flow, flow_substeps=opt.flow_substeps)
+    except NotComputable as exc:
+        return None, str(exc)
+    pred = np.asarray(net.predict(cfg.for_test(), prep.test_base, tdelta, prep.test), dtype=np.float64)
+    if not np.all(np.isfinite(pred)):
+        return None, f"{m.label}: the test-time fine-tuning produced non-finite predictions"
+    return pred, None
 
 
 def _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic: dict, targets: str) -> float:

@@ -22,6 +22,7 @@ Modules, one idea each:
     progress        stages of a closed form that runs longer than a few seconds, on stderr
     spec_level      analytic, gbml, mtl, no_transfer of an MLPSpec
     method_level    closed_form of a Method (nb.methods)
+    predictive      distribution, gap_distribution, uncentered: over initializations  §9
 
 The formulas a closed form is built on are parameters: ``meta_ntk(..., inner_operator=)`` and
 ``gbml_predictor(..., meta_ntk=)`` (default: the functions here), so a check can run the
@@ -34,9 +35,11 @@ from .meta_learning import MetaNTK, gbml_from_kernels, gbml_predictor, gbml_sets
 from .method_level import closed_form
 from .multi_task import mtl_from_kernels, mtl_predictor, no_transfer_from_kernels
 from .outer_solve import MAX_COND, OuterSolve
+from .predictive import Distribution, GapDistribution, distribution, gap_distribution, uncentered
 from .predictor import INNER, Predictor
 from .spec_level import analytic, gbml, mtl, no_transfer
 
-__all__ = ["ALGOS", "Adaptation", "DEVICES", "HEADS", "INNER", "MAX_COND", "MetaNTK", "OuterSolve", "Predictor",
-           "SPLITS", "analytic", "closed_form", "gbml", "gbml_from_kernels", "gbml_predictor", "gbml_sets", "inner_operator",
-           "meta_ntk", "mtl", "mtl_from_kernels", "mtl_predictor", "no_transfer", "no_transfer_from_kernels"]
+__all__ = ["ALGOS", "Adaptation", "DEVICES", "Distribution", "GapDistribution", "HEADS", "INNER", "MAX_COND",
+           "MetaNTK", "OuterSolve", "Predictor", "SPLITS", "analytic", "closed_form", "distribution", "gap_distribution",
+           "gbml", "gbml_from_kernels", "gbml_predictor", "gbml_sets", "inner_operator",
+           "meta_ntk", "mtl", "mtl_from_kernels", "mtl_predictor", "no_transfer", "no_transfer_from_kernels", "uncentered"]
