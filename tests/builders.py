@@ -12,7 +12,7 @@ import pytest
 
 import ntk_bridge as nb
 from ntk_bridge import metrics, predict, store
-from ntk_bridge.experiments import accuracy, closeness, common
+from ntk_bridge.experiments import accuracy, closeness, common, distribution
 from ntk_bridge.experiments import finite_closeness as fc
 from ntk_bridge.experiments.common import TaskConfig
 
@@ -96,6 +96,12 @@ def fc_points(root, summary) -> dict:
                     for k, v in rec["result"]["protocols"][head].items()}
             out[c["method"] + suffix, c["depth"], c["width"], c["seed"]] = {**flags, **part}
     return out
+
+
+DIST_CFG = distribution.Config(
+    tasks=TaskConfig(n_train=3, n_test=2, n_support=2, n_query=2, options=(("dim", 4),)),
+    methods=("mtl-shared", "anil-same"), widths=(32, 64), n_nets=4, outer_steps=200, tol=1e-3,
+    pairs=(("mtl-shared", "anil-same"),), depths=(1, 4), band_depths=(1, 2), band_train=2, band_support=3)
 
 
 TINY_DIGITS = TaskConfig("digits", 3, 2, 2, 2, options=(("n_way", 2),))

@@ -21,7 +21,7 @@ from ntk_bridge.appendix import compile_pdf, main, verdicts
 from ntk_bridge.appendix.render import Num, Table, fmt, md, tex, tex_escape
 from ntk_bridge.methods import parse
 
-from builders import FC_CFG, REL, close, fake_fc_compute, md_tables, num, run_tiny_digits
+from builders import DIST_CFG, FC_CFG, REL, close, fake_fc_compute, md_tables, num, run_tiny_digits
 
 REPO_REPRO = Path(__file__).resolve().parents[1] / "paper_repro.md"
 
@@ -104,6 +104,9 @@ def built(tmp_path_factory):
 
     ntk_fluctuation.run(ntk_fluctuation.Config(depths=(1, 2), widths=(16, 32), n_nets=40, n_boot=30,
                                                beta_max=0.2), root)
+    from ntk_bridge.experiments import distribution as distribution_exp
+
+    distribution_exp.run(DIST_CFG, root)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(width, "_compute", _fake_width_compute)
         mp.setattr(cost, "_compute", _fake_cost_compute)
@@ -432,9 +435,9 @@ def test_empty_results(tmp_path, capsys):
     assert rc == 0
     text = (tmp_path / "out" / "appendix.md").read_text()
     assert text.count("**Not available.**") >= 7
-    # C1-C5 and C3's split rows C3a (ANIL vs MTL), C3b (finite width) and C3b-fresh (the paper's protocol), C3c
+    # C1-C5 and C3's split rows C3a (ANIL vs MTL), C3b (finite width) and C3b-fresh (the paper's protocol), C3-dist, C3c
     # (MAML/FOMAML) and C3c-finite; C3, C5 on digits; HN
-    assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 13
+    assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 14
 
 
 def _tree(folder: Path) -> dict:

@@ -12,7 +12,7 @@ from ntk_bridge import cli, experiments, figures, finite, predict
 from ntk_bridge.experiments import ablate, accuracy, closeness, cost, kernel_share, width
 from ntk_bridge.experiments.common import TaskConfig
 
-from builders import FC_CFG, fake_fc_compute, run_tiny_digits
+from builders import DIST_CFG, FC_CFG, fake_fc_compute, run_tiny_digits
 
 TINY = TaskConfig(n_train=3, n_test=2, n_support=3, n_query=3)
 
@@ -21,15 +21,13 @@ def _fake_fit_predict(spec, train, test, *, method, adapt, split="disjoint", see
     """The closed form plus width^-1/2 noise, standing in for training (drawing is under test, not training)."""
     import jax
 
-    if method == "mtl-shared":
-        pred = predict.mtl(spec, train, test, adapt=adapt)
-    elif method == "no-transfer":
-        pred = predict.no_transfer(spec, test, adapt=adapt)
-    else:
-        pred = predict.gbml(spec, train, test, algo=method, adapt=adapt, split=split)
+    named_split = isinstance(method, str) and method.split("+")[0].endswith(("-same", "-disjoint"))
+    m = finite.resolve(method, None if named_split else split)
+    pred = predict.closed_form(m, predict.analytic(spec), train, test, adapt=adapt)
     pred = pred + np.random.default_rng(seed).standard_normal(pred.shape) / np.sqrt(spec.width)
     info = {"converged": True, "steps": 1, "final_loss": 0.0, "initial_loss": 1.0, "wall_s": 0.0,
-            "left_kernel_regime": False, "body": spec.init(jax.random.PRNGKey(seed), train.dim)["body"]}
+            "left_kernel_regime": False, "rises": 0, "max_step_ratio": 1.0,
+            "body": spec.init(jax.random.PRNGKey(seed), train.dim)["body"]}
     return (pred, info) if return_info else pred
 
 
@@ -56,6 +54,7 @@ def results(tmp_path_factory):
             n_query=3, dim=4, n_boot=20), root)
         experiments.module("ntk-fluctuation").run(experiments.module("ntk-fluctuation").Config(
             depths=(1, 2), widths=(16, 32), n_nets=20, n_boot=20, beta_max=0.2), root)
+        experiments.module("distribution").run(DIST_CFG, root)
         from ntk_bridge.experiments import finite_closeness  # synthetic points: drawing is under test
         mp.setattr(finite_closeness, "compute_point", fake_fc_compute)
         finite_closeness.run(FC_CFG, root)

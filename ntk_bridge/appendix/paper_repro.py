@@ -40,6 +40,10 @@ CLAIMS = {
     "C3c": "C3 extended beyond the theorem's scope: MAML and first-order MAML vs MTL (infinite width).",
     "C3c-finite": "C3c at finite width: trained second-order MAML and FOMAML nets against trained MTL nets of one "
                   "initialization.",
+    "C3-dist": "Not a claim of the paper: C3 in distribution. Nets as trained in practice are not centered; at "
+               "infinite width their test predictions are Gaussian over initializations. Two methods started from "
+               "one initialization should then be close in expected squared distance, E||Delta||^2 = ||mu_a - "
+               "mu_b||^2 + tr((M_a - M_b) K (M_a - M_b)^T), not only in their means.",
     "C4": "MTL is first-order and an order of magnitude cheaper to train than second-order GBML.",
     "C5": "MTL is competitive with GBML in accuracy on few-shot tasks.",
     "C3-digits": "C3 in the theorem's scope (MTL vs ANIL, infinite width) on real images: scikit-learn's 8x8 digits.",
@@ -314,6 +318,31 @@ def c3c_finite(ctx) -> tuple[verdicts.Verdict, list]:
     return verdicts.c3c_finite({parse(lab).algo: s.within(lab, verdicts.C3_FINITE_GAP) for lab in labs}), blocks
 
 
+def c3_distribution(ctx) -> tuple[verdicts.Verdict, list]:
+    """MTL vs ANIL from one initialization, over initializations: E||Delta||^2 and its parts against depth."""
+    from .sections import distribution as dist_section
+
+    s = ctx.read(dist_section.EXPERIMENT)
+    pair = ("mtl-shared", "anil-same")
+    rows = [] if s is None else [(L, g) for L in sorted({k[2] for k in s.result.gaps}) if (g := s.gap(*pair, L))]
+    if len(rows) < 2:
+        return verdicts.c3_distribution(None, None), []
+    blocks = [Table("repro-c3-dist", ["MTL vs ANIL (same) from one initialization, uncentered nets at infinite "
+                                      "width: E||Δ||² summed over the test tasks and its parts."],
+                    ["L", "E||Δ||²", "mean part", "variance part"],
+                    [[Num(L), Num(g.total), Num(g.mean_part), Num(g.var_part)] for L, g in rows], align="rrrr")]
+    ens = [(m, n, e) for (m, n), e in s.result.ensembles.items() if e.n and n == max(s.config["widths"])]
+    if ens:
+        blocks.append(Para(["Ensembles at width ", Num(max(s.config["widths"])), " (not part of the rule): ",
+                            *[x for m, n, e in ens for x in (parse(m).display, " mean err ", Num(e.mean_err),
+                                                             " (sampling ", Num(e.mean_sampling), "), cov err ",
+                                                             Num(e.cov_err), " (sampling ", Num(e.cov_sampling),
+                                                             "); ")][:-1], "."], style="item"))
+    blocks.append(Para([*ctx.record_info(s), "."], style="item"))
+    (L0, g0), (L1, g1) = rows[0], rows[-1]
+    return verdicts.c3_distribution((g0.total, g0.var_part), (g1.total, g1.var_part), (L0, L1)), blocks
+
+
 def c4(ctx) -> tuple[verdicts.Verdict, list]:
     s = ctx.read("cost")
     if s is None:
@@ -461,6 +490,7 @@ CLAIM_FUNCS = {"C1": (c1, ("check --only formulation",), None), "C2": (c2, ("wid
                "C3b": (c3b, ("finite-closeness",), "finite_closeness"),
                "C3b-fresh": (c3b_fresh, ("finite-closeness",), None), "C3c": (c3c, ("closeness",), None),
                "C3c-finite": (c3c_finite, ("finite-closeness",), None),
+               "C3-dist": (c3_distribution, ("distribution",), "distribution"),
                "C4": (c4, ("cost",), "cost"),
                "C5": (c5, ("accuracy",), "accuracy"),
                "C3-digits": (c3_digits, ("closeness --family digits",), "digits"),

@@ -218,6 +218,21 @@ def c3_extension(per_algo: dict) -> Verdict:
     return Verdict(PARTLY if any(r for r, _ in falls.values()) else NOT, f"{desc} {c3_rule(falls)}")
 
 
+def c3_distribution(first: tuple | None, last: tuple | None, depths: tuple | None = None) -> Verdict:
+    """C3 in distribution (uncentered nets, infinite width): ``first``/``last`` = ``(E||Delta||^2, variance part)``
+    of MTL vs ANIL from one initialization at the shallowest / deepest depth (``depths``: the two depths).
+    Reproduced: both fall to at most ``C3_DROP`` x their shallowest value; partly: only ``E||Delta||^2``
+    (the mean part carries it); not reproduced: it does not fall."""
+    if first is None or last is None:
+        return Verdict(MISSING, "the distribution experiment has not been run")
+    rule = f"(falls: deepest <= {C3_DROP} x shallowest)"
+    at = "" if depths is None else f" from L={depths[0]} to L={depths[1]}"
+    desc = (f"E||Delta||^2 of MTL vs ANIL from one initialization {first[0]:.3g} -> {last[0]:.3g}{at}, its variance "
+            f"part {first[1]:.3g} -> {last[1]:.3g}")
+    total, var = last[0] <= C3_DROP * first[0], last[1] <= C3_DROP * first[1]
+    return Verdict(REPRODUCED if total and var else PARTLY if total else NOT, f"{desc} {rule}")
+
+
 def c4(ratio: float | None, std: float | None = None) -> Verdict:
     """``ratio``: second-order MAML time per outer step / MTL's (mean over repeats), ``std`` its spread.
 

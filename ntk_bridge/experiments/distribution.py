@@ -1,0 +1,266 @@
+"""The predictive distribution over initializations (theory.md §9): closed form against uncentered nets, and the
+MTL-GBML gap as a random variable.
+
+Three parts, one summary:
+
+* **ensembles**: per method and width, ``n_nets`` uncentered nets (each from its own random initial
+  function, as trained in practice; the kernel-regime schedule, runs flagged or unconverged kept out)
+  at depth ``depth``; their sample mean and per-task covariance against ``nb.predict.distribution``'s
+  ``mean`` and ``cov`` (relative Frobenius errors, beside the error the sampling alone would give);
+* **gaps**: ``E||Delta||^2`` of two methods from one initialization (``nb.predict.gap_distribution``),
+  split into its mean part ``||mu_a - mu_b||^2`` and variance part, summed over the test tasks, at
+  infinite width per depth; and from the ensembles (nets of the same seed: one initial function) per
+  width at ``depth``;
+* **bands**: on a one-dimensional sinusoid task, the mean and standard deviation of each band
+  method's prediction on a grid of inputs, at each of ``band_depths`` (the figure's ± 2 sd bands).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import ClassVar
+
+import numpy as np
+
+from .. import methods as methods_
+from .. import store, sweep, validate
+from ..errors import NotComputable
+from ..finite.ensemble import Ensemble
+from ..predict import Adaptation, analytic, distribution, gap_distribution
+from ..spec import MLPSpec
+from ..tasks import TaskSet, sinusoid
+from . import finite_sweep, schema
+from .common import TaskConfig, check_int, check_ints, point, save_summary
+from .stats import Stat, Summary
+
+NAME = "distribution"
+ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
+store.register(NAME, ALGORITHM)
+FIGURES = ("distribution",)
+SECTIONS = ("distribution",)
+QUICK_S = 12   # seconds of its quick config (2-core machine, 2026-12-05): reproduce starts the longest first
+GRID = 101     # inputs of the band figure's grid, x in [-5, 5]
+# The band task family: sinusoids close to one another (amplitude 0.8-1.2, phase 0-0.5), so that the training
+# tasks' labels agree where their inputs are close (the MAML benchmark's ranges, amplitude 0.1-5 and phase 0-pi,
+# give neighbouring points conflicting labels, which every trained predictor interpolates: a jagged mean).
+BAND_AMP, BAND_PHASE = (0.8, 1.2), (0.0, 0.5)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Ensembles of ``n_nets`` uncentered nets of each of ``methods`` (``Method`` labels) at ``depth`` x ``widths``;
+    infinite-width gaps of ``pairs`` at ``depths``; bands of ``band_methods`` at ``band_depths`` on a sinusoid
+    task (``band_train`` training tasks of ``2 band_support`` points, ``band_support`` test support points; seed
+    ``task_seed``; sinusoids of amplitude ``BAND_AMP`` and phase ``BAND_PHASE``)."""
+
+    AXES: ClassVar[tuple] = ("methods", "widths", "depths", "pairs", "band_methods", "band_depths", "include_flagged")
+    tasks: TaskConfig = TaskConfig(n_train=8, n_test=4, n_support=5, n_query=5, options=(("dim", 8),))
+    task_seed: int = 0
+    lr: float = 0.02
+    steps: int = 5
+    depth: int = 2
+    methods: tuple = ("mtl-shared", "anil-same", "maml-same")
+    widths: tuple = (256, 1024)
+    n_nets: int = 64
+    outer_steps: int = 3000
+    tol: float = 1e-6
+    include_flagged: bool = False
+    pairs: tuple = (("mtl-shared", "anil-same"), ("mtl-shared", "maml-same"))
+    depths: tuple = (1, 2, 4, 8, 16, 32)
+    band_methods: tuple = ("mtl-shared", "anil-same")
+    band_depths: tuple = (1, 16)
+    band_train: int = 8
+    band_support: int = 5
+
+    def __post_init__(self):
+        for name in ("methods", "band_methods"):
+            values = getattr(self, name)
+            if not isinstance(values, tuple) or not values:
+                raise ValueError(f"{name} must be a non-empty tuple of method labels, got {values!r}")
+            for v in values:
+                methods_.parse(v)     # ValueError naming the method
+        if not isinstance(self.pairs, tuple) or any(not isinstance(p, tuple) or len(p) != 2 for p in self.pairs):
+            raise ValueError(f"pairs must be a tuple of (method, method) pairs, got {self.pairs!r}")
+        for a, b in self.pairs:
+            methods_.parse(a), methods_.parse(b)
+        check_int("task_seed", self.task_seed, 0)
+        check_int("depth", self.depth)
+        check_ints("widths", self.widths)
+        check_ints("depths", self.depths)
+        check_ints("band_depths", self.band_depths)
+        check_int("n_nets", self.n_nets, 2)
+        check_int("outer_steps", self.outer_steps)
+        check_int("band_train", self.band_train)
+        check_int("band_support", self.band_support)
+        Adaptation(self.lr, self.steps)
+        validate.real("tol", self.tol, 0.0, 1.0, low_open=True, high_open=True)
+        validate.flag("include_flagged", self.include_flagged)
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(tasks=TaskConfig(n_train=4, n_test=2, n_support=3, n_query=3, options=(("dim", 8),)),
+                   methods=("mtl-shared", "anil-same"), widths=(64, 256), n_nets=8, outer_steps=400, tol=1e-4,
+                   pairs=(("mtl-shared", "anil-same"),), depths=(1, 4, 16), band_depths=(1, 8), band_train=4)
+
+    def band_tasks(self) -> tuple[TaskSet, TaskSet]:
+        """Training sinusoid tasks, and one test task whose query is the grid ``x in [-5, 5]`` (labels zero)."""
+        kw = dict(amp_range=BAND_AMP, phase_range=BAND_PHASE)
+        train = sinusoid(self.band_train, self.band_support, self.band_support, seed=2 * self.task_seed, **kw)
+        test = sinusoid(1, self.band_support, 1, seed=2 * self.task_seed + 1, **kw)
+        grid = np.linspace(-5.0, 5.0, GRID)
+        xq = np.stack([grid / 5.0, np.ones_like(grid)], axis=-1)[None]
+        return train, TaskSet(test.xs, test.ys, xq, np.zeros((1, GRID, 1)))
+
+
+def _compute(p: dict) -> dict:
+    """One uncentered net: its test predictions and the run's flags (``NotComputable`` recorded)."""
+    from .. import finite
+
+    train, test = TaskConfig(**p["tasks"]).draw(p["task_seed"])
+    spec = MLPSpec(depth=p["depth"], width=p["width"], out_dim=train.out_dim)
+    try:
+        pred, info = finite.fit_predict(spec, train, test, method=p["method"], adapt=Adaptation(p["lr"], p["steps"]),
+                                        seed=p["seed"], centered=False, outer_steps=p["outer_steps"], tol=p["tol"],
+                                        return_info=True)
+    except NotComputable as exc:
+        return {"not_computable": str(exc), "converged": False, "left_kernel_regime": False, "pred": None}
+    keys = ("converged", "left_kernel_regime", "rises", "max_step_ratio", "steps", "final_loss", "initial_loss")
+    return {**{k: info[k] for k in keys}, "train_s": info["wall_s"], "pred": pred}
+
+
+def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
+    """Run (or resume) the ensembles, compute the infinite-width parts, store the summary."""
+    from .. import finite
+
+    start = time.perf_counter()
+    runs = [(m, n, s) for m in config.methods for n in config.widths for s in range(config.n_nets)]
+    points = [point(config, method=m, depth=config.depth, width=n, seed=s, schedule=finite.SCHEDULE)
+              for m, n, s in runs]
+    records = sweep.run(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc=NAME)
+    res = {k: r["result"] for k, r in zip(runs, records)}
+    train, test = config.tasks.draw(config.task_seed)
+    adapt = Adaptation(config.lr, config.steps)
+    spec = MLPSpec(depth=config.depth, out_dim=train.out_dim)
+    dists = {m: distribution(spec, train, test, m, adapt=adapt) for m in config.methods}
+    ensembles, kept = {}, {}
+    for m in config.methods:
+        for n in config.widths:
+            why = {s: finite_sweep.exclusion(res[m, n, s], config.include_flagged) for s in range(config.n_nets)}
+            kept[m, n] = [s for s in range(config.n_nets) if why[s] is None]
+            ens = Ensemble(np.stack([np.asarray(res[m, n, s]["pred"]) for s in kept[m, n]]), tuple(kept[m, n]),
+                           tuple((s, w) for s, w in why.items() if w is not None)) if len(kept[m, n]) >= 2 else None
+            ensembles[m, n] = _ens_row(ens, dists[m], config.n_nets)
+    gaps = {}
+    for a, b in config.pairs:
+        for L in sorted(set(config.depths) | {config.depth}):   # the ensembles' depth too, to set beside them
+            g = gap_distribution(MLPSpec(depth=L, out_dim=train.out_dim), train, test, a, b, adapt=adapt)
+            gaps[a, b, L] = GapRow(float(g.mean_part.sum()), float(g.var_part.sum()))
+    finite_gaps = {}
+    for a, b in config.pairs:
+        if a not in config.methods or b not in config.methods:
+            continue
+        for n in config.widths:
+            both = [s for s in kept[a, n] if s in kept[b, n]]
+            sq = [float(np.sum((np.asarray(res[a, n, s]["pred"]) - np.asarray(res[b, n, s]["pred"])) ** 2))
+                  for s in both]
+            finite_gaps[a, b, n] = Stat.read(finite_sweep.kept_stat(sq))
+    btrain, btest = config.band_tasks()
+    bands = {}
+    for m in config.band_methods:
+        for L in config.band_depths:
+            d = distribution(MLPSpec(depth=L), btrain, btest, m, adapt=adapt)
+            bands[m, L] = Band(tuple(d.mean[0, :, 0].tolist()), tuple(np.sqrt(np.diagonal(d.cov[0])).tolist()))
+    result = DistributionResult(ensembles, gaps, finite_gaps, bands,
+                                BandTask(tuple(np.linspace(-5.0, 5.0, GRID).tolist()),
+                                         tuple((btest.xs[0, :, 0] * 5.0).tolist()), tuple(btest.ys[0, :, 0].tolist())))
+    return save_summary(root, NAME, config, records, schema.to_json(result), start)
+
+
+def _ens_row(ens: Ensemble | None, d, n_nets: int) -> "EnsembleRow":
+    """An ensemble against the closed-form distribution: relative errors of its mean and covariance, beside the
+    errors its sampling alone would give (``n`` nets from the closed form's Gaussian)."""
+    if ens is None:
+        return EnsembleRow(0, n_nets, None, None, None, None)
+    n, k = ens.preds.shape[0], ens.preds.shape[-1]
+    mean_err = float(np.linalg.norm(ens.mean - d.mean) / np.linalg.norm(d.mean))
+    cov_err = float(np.linalg.norm(ens.cov - d.cov) / np.linalg.norm(d.cov))
+    c = d.cov
+    mean_sampling = float(np.sqrt(k * np.einsum("tqq->", c) / n) / np.linalg.norm(d.mean))
+    var_entries = (np.einsum("tqq,tpp->tqp", c, c) + c ** 2) / ((n - 1) * k)
+    cov_sampling = float(np.sqrt(var_entries.sum()) / np.linalg.norm(c))
+    return EnsembleRow(n, n_nets - n, mean_err, cov_err, mean_sampling, cov_sampling)
+
+
+# --------------------------------------------------------------------------- the summary's schema
+@dataclasses.dataclass(frozen=True)
+class EnsembleRow:
+    """``n`` kept nets (``excluded`` left out) against the closed-form distribution: relative errors of the
+    sample mean and covariance, and the values sampling alone would give (root mean square over draws)."""
+
+    n: int
+    excluded: int
+    mean_err: float | None
+    cov_err: float | None
+    mean_sampling: float | None
+    cov_sampling: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class GapRow:
+    """``E||Delta||^2`` summed over the test tasks: its mean and variance parts (infinite width)."""
+
+    mean_part: float
+    var_part: float
+
+    @property
+    def total(self) -> float:
+        return self.mean_part + self.var_part
+
+
+@dataclasses.dataclass(frozen=True)
+class Band:
+    """Mean and standard deviation of one method's prediction on the band grid."""
+
+    mean: tuple[float, ...]
+    sd: tuple[float, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class BandTask:
+    """The band figure's test task: the grid's inputs, and the support's inputs and labels (x in [-5, 5])."""
+
+    x: tuple[float, ...]
+    support_x: tuple[float, ...]
+    support_y: tuple[float, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributionResult:
+    ensembles: dict[tuple[str, int], EnsembleRow]        # (method, width)
+    gaps: dict[tuple[str, str, int], GapRow]             # (a, b, depth), infinite width
+    finite_gaps: dict[tuple[str, str, int], Stat | None]  # (a, b, width): ||pred_a - pred_b||^2 over seeds
+    bands: dict[tuple[str, int], Band]                   # (method, depth)
+    band_task: BandTask
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributionSummary(Summary):
+    result: DistributionResult | None = None
+
+    def ensemble(self, method: str, width: int) -> EnsembleRow | None:
+        return self.result.ensembles.get((method, width))
+
+    def gap(self, a: str, b: str, depth: int) -> GapRow | None:
+        """Infinite-width ``E||Delta||^2`` parts of the pair at ``depth``."""
+        return self.result.gaps.get((a, b, depth))
+
+    def finite_gap(self, a: str, b: str, width: int) -> Stat | None:
+        return self.result.finite_gaps.get((a, b, width))
+
+    def band(self, method: str, depth: int) -> Band | None:
+        return self.result.bands.get((method, depth))
+
+
+def read(summary: dict) -> DistributionSummary:
+    """The typed view of a distribution summary record."""
+    return DistributionSummary(summary, schema.from_json(DistributionResult, summary["result"]))
