@@ -83,8 +83,9 @@ def main(results_dir, out_dir):
     gap_parts(axes[1, 0], s)
     ensembles(axes[1, 1], s)
     cfg = s.config
-    fig.suptitle(f"Predictive distribution over initializations ({cfg['tasks']['family']}, "
-                 f"{cfg['tasks']['n_train']} training tasks, lr={cfg['lr']}, steps={cfg['steps']})", fontsize=9)
+    fig.suptitle(f"Predictive distribution over initializations (gaps and ensembles: {cfg['tasks']['family']}, "
+                 f"{cfg['tasks']['n_train']} training tasks; bands: {cfg['band_train']} sinusoid training tasks; "
+                 f"inner loop lr={cfg['lr']}, steps={cfg['steps']})", fontsize=9)
     return common.save(fig, out_dir, "distribution", s)
 
 
