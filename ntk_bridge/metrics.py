@@ -96,6 +96,46 @@ def fit_power_law(x, y, *, n_boot: int = 2000, seed: int = 0, level: float = 0.9
     return {"r": float(r), "c": float(c), "r_lo": float(lo), "r_hi": float(hi), "level": level}
 
 
+def fit_width_exponent(groups, widths, y, keep, *, n_boot: int = 2000, seed: int = 0, level: float = 0.9) -> dict:
+    """Fit ``y ~ c_g n^-b``: one width exponent ``b``, one constant per group ``g`` (e.g. per depth).
+
+    ``groups``, ``widths``: ``(points,)``; ``y``, ``keep``: ``(seeds, points)``.  Least squares in
+    log-log on each point's mean of ``log y`` over its kept seeds; the bootstrap resamples seeds.
+    Returns ``{"b", "b_lo", "b_hi", "level", "groups": {g: c_g}}``.  Raises ``ValueError`` without a
+    group holding two widths with a kept value, or for a kept ``y <= 0``.
+    """
+    n_boot = validate.integer("n_boot", n_boot, 1)
+    level = validate.real("level", level, 0.0, 1.0, low_open=True, high_open=True)
+    groups, ln = list(groups), np.log(np.asarray(widths, dtype=np.float64))
+    y, keep = np.atleast_2d(np.asarray(y, dtype=np.float64)), np.atleast_2d(np.asarray(keep, dtype=bool))
+    if np.any(keep & ~(y > 0)):
+        raise ValueError("fit_width_exponent needs positive kept values")
+    ly = np.where(keep, np.log(np.where(keep, y, 1.0)), 0.0)
+    names = list(dict.fromkeys(groups))
+
+    def fit(rows):
+        k = keep[rows].sum(0)
+        cols = np.flatnonzero(k > 0)
+        mean = ly[rows].sum(0)[cols] / k[cols]
+        design = np.zeros((cols.size, len(names) + 1))
+        design[:, 0] = -ln[cols]
+        for j, c in enumerate(cols):
+            design[j, 1 + names.index(groups[c])] = 1.0
+        used = design[:, 1:].any(0)
+        sol = np.linalg.lstsq(design[:, np.r_[True, used]], mean, rcond=None)[0]
+        return sol[0], dict(zip([g for g, u in zip(names, used) if u], np.exp(sol[1:])))
+
+    spread = [len({ln[c] for c in range(len(groups)) if groups[c] == g and keep[:, c].any()}) for g in names]
+    if max(spread, default=0) < 2:
+        raise ValueError("fit_width_exponent needs a group with two widths holding kept values")
+    b, consts = fit(np.arange(y.shape[0]))
+    rng = np.random.default_rng(seed)
+    boots = [fit(rng.integers(0, y.shape[0], y.shape[0]))[0] for _ in range(n_boot)] if y.shape[0] > 1 else [b]
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return {"b": float(b), "b_lo": float(lo), "b_hi": float(hi), "level": level,
+            "groups": {g: float(c) for g, c in consts.items()}}
+
+
 def fit_power_law_kept(x, y, keep, *, n_boot: int = 2000) -> dict | None:
     """:func:`fit_power_law` over the kept points only (``y``, ``keep``: ``(seeds, points)``).
 

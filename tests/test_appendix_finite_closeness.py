@@ -108,21 +108,22 @@ def test_c3_verdict_rules():
 
 
 def test_c3b_fresh_row(built):
-    """C3b-fresh: the fresh-head gap's fit gap ~ c (L/n)^a recomputed from the points (seeds as bootstrap rows,
-    the flagged run's (L, n) cell on its kept seed), and the verdict that follows from it."""
+    """C3b-fresh: the fresh-head gap's width exponent in gap ~ c_L n^-b recomputed from the points (two widths
+    per depth: the mean of the per-depth slopes of the mean log gap over kept seeds), and the verdict."""
     pts = built["pts"]
     s = fc.read(selection.summary(built["root"], "finite-closeness"))
     f = s.gap_fit("anil-same+fresh")
-    cells = [(L, n) for L in CFG.depths for n in CFG.widths]
-    keep = np.array([[("anil-same", L, n, sd) != FLAGGED for L, n in cells] for sd in range(2)])
-    gaps = np.array([[metrics.rel_gap(pts["anil-same+fresh", L, n, sd]["pred"], pts["mtl-shared+fresh", L, n, sd]["pred"])
-                      for L, n in cells] for sd in range(2)])
-    geo = np.exp(np.where(keep, np.log(gaps), 0).sum(0) / keep.sum(0))
-    slope = np.polyfit(np.log([L / n for L, n in cells]), np.log(geo), 1)[0]
-    assert f.a == pytest.approx(slope, rel=1e-6)
-    assert f"a = {f.a:.3g} [{f.a_lo:.3g}, {f.a_hi:.3g}]" in built["repro"]
+    n1, n2 = CFG.widths
+    slopes = []
+    for L in CFG.depths:
+        lg = [np.mean([np.log(metrics.rel_gap(pts["anil-same+fresh", L, n, sd]["pred"],
+                                              pts["mtl-shared+fresh", L, n, sd]["pred"]))
+                       for sd in range(2) if ("anil-same", L, n, sd) != FLAGGED]) for n in (n1, n2)]
+        slopes.append(-(lg[1] - lg[0]) / np.log(n2 / n1))
+    assert f.b == pytest.approx(np.mean(slopes), rel=1e-9)
+    assert f"b = {f.b:.3g} [{f.b_lo:.3g}, {f.b_hi:.3g}]" in built["repro"]
     within = s.within("anil-same+fresh", verdicts.C3_FINITE_GAP)
-    want = verdicts.c3_fresh(within, (f.a, f.a_lo, f.a_hi)).status
+    want = verdicts.c3_fresh(within, (f.b, f.b_lo, f.b_hi)).status
     assert f"| C3b-fresh | **{want}** |" in built["repro"]
     header, rows = md_tables(built["repro"])["repro-c3b-fresh"]
     assert [int(r[0]) for r in rows] == list(CFG.depths)

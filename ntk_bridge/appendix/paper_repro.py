@@ -227,11 +227,11 @@ def _gap_fit_para(s, lab) -> Para | None:
     if f is None:
         return None
     if not f.ok:
-        return Para([parse(lab).display, " vs MTL: no fit of gap ~ c (L/n)^a (", f.error, ")."], style="item")
-    return Para([parse(lab).display, " vs MTL: gap ~ c (L/n)^a with a = ", Num(f.a), " [", Num(f.a_lo), ", ",
-                 Num(f.a_hi), "], c = ", Num(f.c), " (", f.note or "bootstrap over seeds",
-                 "; over the (L, n) both were trained at; fresh head: the width exponent of the theorem's eps)."],
-                style="item")
+        return Para([parse(lab).display, " vs MTL: no fit of gap ~ c_L n^-b (", f.error, ")."], style="item")
+    return Para([parse(lab).display, " vs MTL: gap ~ c_L n^-b with width exponent b = ", Num(f.b), " [", Num(f.b_lo),
+                 ", ", Num(f.b_hi), "] (", Num(round(100 * f.level)), "% bootstrap interval over seeds; one constant "
+                 "per depth; over the (L, n) both were trained at): the width exponent of the theorem's eps, 1/2 for "
+                 "width >= O(eps^-2)."], style="item")
 
 
 def _fc_gap_table(s, label: str, caption: str, labs) -> Table:
@@ -298,7 +298,7 @@ def c3b_fresh(ctx) -> tuple[verdicts.Verdict, list]:
          "no transfer ∞"], rows, align="r" * 8))
     blocks.append(Para([*ctx.record_info(s), "."], style="item"))
     return (verdicts.c3_fresh(s.within(lab, verdicts.C3_FINITE_GAP),
-                              None if f is None or not f.ok else (f.a, f.a_lo, f.a_hi), min(gaps) if gaps else None),
+                              None if f is None or not f.ok else (f.b, f.b_lo, f.b_hi), min(gaps) if gaps else None),
             blocks)
 
 

@@ -168,19 +168,21 @@ def c3_finite(within_trained: list | None, within_fresh: list | None = None, sma
     return Verdict(NOT, f"no measured (L, n) had trained ANIL and MTL nets within {C3_FINITE_GAP}{small} {rule}")
 
 
-def c3_fresh(within: list | None, a: tuple | None, smallest: float | None = None) -> Verdict:
+def c3_fresh(within: list | None, b: tuple | None, smallest: float | None = None) -> Verdict:
     """C3 at finite width in the paper's protocol (fresh test head): trained ANIL and MTL nets of one
     initialization read through the seed's fresh head.  Both closed forms are no transfer there (theory.md §6),
     so the whole gap is the theorem's finite-width ``eps``.  ``within``: the ``(L, n)`` with mean rel. gap
-    <= ``C3_FINITE_GAP`` (``None``: protocol not measured); ``a``: ``(a, lo, hi)`` of the fit
-    ``gap ~ c (L/n)^a`` (``None``: no fit).  Reproduced: some (L, n) within and the interval of ``a`` above
-    0 (the gap falls as the width grows at fixed depth); partly: one of the two; else not reproduced."""
+    <= ``C3_FINITE_GAP`` (``None``: protocol not measured); ``b``: ``(b, lo, hi)`` of the width exponent in
+    ``gap ~ c_L n^-b`` (one constant per depth; ``None``: no fit).  Reproduced: some (L, n) within and the
+    interval of ``b`` above 0 (the gap falls as the width grows at fixed depth); partly: one of the two; else
+    not reproduced."""
     if within is None:
         return Verdict(MISSING, "the fresh-head protocol is not in the finite-closeness sweep")
-    rule = (f"(reproduced: some (L, n) with mean rel. gap <= {C3_FINITE_GAP} and the bootstrap interval of a in "
-            f"gap ~ c (L/n)^a above 0; partly: one of the two)")
-    falls = a is not None and a[1] > 0
-    fit = "no fit of gap ~ c (L/n)^a" if a is None else f"gap ~ c (L/n)^a with a = {a[0]:.3g} [{a[1]:.3g}, {a[2]:.3g}]"
+    rule = (f"(reproduced: some (L, n) with mean rel. gap <= {C3_FINITE_GAP} and the bootstrap interval of b in "
+            f"gap ~ c_L n^-b above 0; partly: one of the two)")
+    falls = b is not None and b[1] > 0
+    fit = ("no fit of gap ~ c_L n^-b" if b is None else
+           f"gap ~ c_L n^-b with b = {b[0]:.3g} [{b[1]:.3g}, {b[2]:.3g}] (theorem: 1/2)")
     where = (f"within {C3_FINITE_GAP} at " + ", ".join(f"(L={L}, n={n})" for L, n in within) if within else
              f"no (L, n) within {C3_FINITE_GAP}" + ("" if smallest is None else f" (smallest mean gap {smallest:.3g})"))
     status = REPRODUCED if within and falls else PARTLY if within or falls else NOT

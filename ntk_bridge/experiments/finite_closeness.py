@@ -14,8 +14,9 @@ net's test-time loop, and ``seen = ||trained - untrained|| / ||closed||`` (what 
 training the fresh head sees; zero at infinite width) replaces ``drift``.  The summary reports,
 per (method, split, protocol, L, n), the mean/std over seeds of these; ensembles of ``M`` centered nets (disjoint groups of the
 seeds' nets, predictions averaged) against the closed form; the gap between trained GBML
-and MTL nets of one initialization beside the infinite-width gap, and its fit ``gap ~ c (L/n)^a`` (under the fresh head, whose closed forms'
-gap is 0, the width exponent of the theorem's ``eps``); the fit ``err ~ c (L/n)^a``
+and MTL nets of one initialization beside the infinite-width gap, and under the fresh head (whose closed forms' gap is 0) its fit ``gap ~ c_L n^-b``
+(one width exponent, one constant per depth: the width exponent of the theorem's ``eps``); the fit
+``err ~ c (L/n)^a``
 (``metrics.fit_power_law`` on ``x = L/n`` fits ``c x^-r``: ``a = -r``) with a bootstrap
 interval for ``a``, and from it the width needed for ``err <= eps`` at each depth,
 ``n = L (c / eps)^(1/a)``; and for each width the depth at which the trained ANIL-MTL gap is
@@ -308,7 +309,8 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
         mtl = methods_.parse("mtl-shared", test_head=prot).label
         for L in config.depths:
             gaps[lab, L] = _gap(config, res, keep, lab, mtl, L)
-        gap_fits[lab] = _gap_fit(config, res, keep, lab, mtl)
+        if prot == "fresh":
+            gap_fits[lab] = _gap_fit(config, res, keep, lab, mtl)
         best[lab] = {}
         for j, n in enumerate(config.widths):
             means = [(g.finite[j].mean, L) for L in config.depths if (g := gaps[lab, L]).finite[j] is not None]
@@ -377,22 +379,21 @@ def _fit(config: Config, res: dict, keep: dict, lab: str) -> "DepthWidthLaw | No
         return DepthWidthLaw(error=str(exc))
 
 
-def _gap_fit(config: Config, res: dict, keep: dict, lab: str, mtl: str) -> "DepthWidthLaw | None":
-    """``gap ~ c (L/n)^a`` of trained ``lab`` vs trained MTL nets (same seed) over the (L, n) both ran at,
-    seeds as bootstrap rows (the fresh-head protocol's width exponent: its closed forms' gap is 0)."""
+def _gap_fit(config: Config, res: dict, keep: dict, lab: str, mtl: str) -> "WidthLaw":
+    """``gap ~ c_L n^-b`` of trained ``lab`` vs trained MTL nets (same seed) over the (L, n) both ran at, one
+    constant per depth, seeds as bootstrap rows: under the fresh head, whose closed forms' gap is 0, the width
+    exponent of the theorem's ``eps`` (``b = 1/2`` for ``width >= O(eps^-2)``)."""
     ga, gb = config.grid(lab), config.grid(mtl)
     cells = [(L, n) for L in ga.depths if L in gb.depths for n in ga.widths if n in gb.widths]
     seeds = range(min(ga.seeds, gb.seeds))
     mask = np.array([[keep[lab, L, n, s] and keep[mtl, L, n, s] for L, n in cells] for s in seeds])
-    if len({L / n for L, n in cells}) < 2 or not mask.any():
-        return None
     gaps = np.array([[metrics.rel_gap(res[lab, L, n, s]["pred"], res[mtl, L, n, s]["pred"]) if ok else 1.0
                       for (L, n), ok in zip(cells, row)] for s, row in zip(seeds, mask)], dtype=np.float64)
     try:
-        return DepthWidthLaw.read(metrics.fit_power_law_kept([L / n for L, n in cells], gaps, mask,
-                                                             n_boot=config.n_boot))
-    except ValueError as exc:
-        return DepthWidthLaw(error=str(exc))
+        return WidthLaw.read(metrics.fit_width_exponent([L for L, _ in cells], [n for _, n in cells], gaps, mask,
+                                                        n_boot=config.n_boot))
+    except ValueError as exc:  # no depth with two widths kept, or a gap of exactly 0
+        return WidthLaw(error=str(exc))
 
 
 def _gap(config: Config, res: dict, keep: dict, lab: str, mtl: str, L: int) -> "GapRow":
@@ -463,6 +464,28 @@ class DepthWidthLaw(PowerFit):
 
 
 @dataclasses.dataclass(frozen=True)
+class WidthLaw:
+    """``gap ~ c_L n^-b``: one width exponent ``b`` with its bootstrap interval ``[b_lo, b_hi]`` at ``level``, one
+    constant per depth (``constants``); ``error`` says why no fit was made."""
+
+    b: float = float("nan")
+    b_lo: float = float("nan")
+    b_hi: float = float("nan")
+    level: float | None = None
+    constants: dict[int, float] = dataclasses.field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @classmethod
+    def read(cls, d: dict) -> "WidthLaw":
+        """From :func:`~ntk_bridge.metrics.fit_width_exponent`'s dict."""
+        return cls(d["b"], d["b_lo"], d["b_hi"], d["level"], {int(k): v for k, v in d["groups"].items()})
+
+
+@dataclasses.dataclass(frozen=True)
 class GapRow:
     """Trained GBML vs trained MTL nets at one depth: a Stat per width of the sweep (``None``: not run, or
     no seed with both kept), and the closed forms' gap (``None``: not computable)."""
@@ -492,7 +515,7 @@ class FiniteClosenessResult:
     best_depth: dict[str, dict[int, int | None]]      # GBML label -> width -> depth of the smallest mean gap
     useful: dict[int, UsefulRow]                      # depth -> non-vacuity row
     grids: dict[str, Grid] = dataclasses.field(default_factory=dict)   # label -> where it was trained
-    gap_fits: dict[str, DepthWidthLaw | None] = dataclasses.field(default_factory=dict)  # GBML label -> gap law
+    gap_fits: dict[str, WidthLaw] = dataclasses.field(default_factory=dict)  # fresh-head GBML label -> gap law
 
 
 @dataclasses.dataclass(frozen=True)
@@ -559,8 +582,8 @@ class FiniteClosenessSummary(Summary):
         g = self.grid(label)
         return width in g.widths and (depth is None or depth in g.depths)
 
-    def gap_fit(self, label: str) -> DepthWidthLaw | None:
-        """``gap ~ c (L/n)^a`` of trained ``label`` vs trained MTL nets (``None``: not fitted)."""
+    def gap_fit(self, label: str) -> WidthLaw | None:
+        """``gap ~ c_L n^-b`` of trained ``label`` vs trained MTL nets (fresh-head labels; ``None``: not fitted)."""
         return self.result.gap_fits.get(label)
 
     def best_depth(self, label: str) -> dict:

@@ -33,7 +33,7 @@ def gap_curves(ax, s, lab: str) -> None:
     f = s.gap_fit(lab)
     title = f"{parse(lab).display} vs MTL"
     if f is not None and f.ok:
-        title += f"\ngap ~ c (L/n)^a: a = {f.a:.2f} [{f.a_lo:.2f}, {f.a_hi:.2f}]"
+        title += f"\ngap ~ c_L n^-b: b = {f.b:.2f} [{f.b_lo:.2f}, {f.b_hi:.2f}]"
     ax.set_title(title, fontsize=9)
 
 

@@ -126,12 +126,14 @@ def build(ctx: Context) -> Section:
                             align="lr" + "r" * (len(s.widths) + 1)))
         fits = [(lab, f) for lab, _ in s.labels if (f := s.gap_fit(lab)) is not None and f.ok]
         if fits:
-            blocks.append(Table("fc-gap-fit", ["Fit gap ~ c (L/n)^a of trained GBML vs MTL nets over the (L, n) both "
-                                               "were trained at (bootstrap interval of a). Under the fresh head the "
-                                               "closed forms' gap is 0: a is the width exponent of the theorem's eps."],
-                                ["method", "a", "interval", "c"],
-                                [[parse(lab).display, Num(f.a), [Num(f.a_lo), ", ", Num(f.a_hi)], Num(f.c)]
-                                 for lab, f in fits], align="lrrr"))
+            blocks.append(Table("fc-gap-fit", ["Fresh head: fit gap ~ c_L n^-b of trained GBML vs MTL nets over the "
+                                               "(L, n) both were trained at, one constant per depth (bootstrap "
+                                               "interval of b over seeds). The closed forms' gap is 0 here: b is the "
+                                               "width exponent of the theorem's eps (1/2 for width >= O(eps^-2))."],
+                                ["method", "b", "interval", *[f"c (L={L})" for L in s.depths]],
+                                [[parse(lab).display, Num(f.b), [Num(f.b_lo), ", ", Num(f.b_hi)],
+                                  *["-" if L not in f.constants else Num(f.constants[L]) for L in s.depths]]
+                                 for lab, f in fits], align="lrr" + "r" * len(s.depths)))
         for lab, prot in s.labels:
             if parse(lab).kind == "gbml":
                 best = s.best_depth(lab)
