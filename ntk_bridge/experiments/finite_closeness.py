@@ -142,19 +142,21 @@ class Config:
             check_ints(f"grids widths of {lab}", widths)
             check_int(f"grids seeds of {lab}", seeds)
 
+    def _own_grid(self, label: str) -> Grid | None:
+        """``label``'s entry of ``grids`` (either protocol), or ``None``."""
+        base = methods_.parse(label, test_head="trained").label
+        return next((Grid(tuple(d), tuple(w), n) for lab, d, w, n in self.grids if lab == base), None)
+
     def grid(self, label: str) -> Grid:
         """Where the method of ``label`` (a ``Method.label``, either protocol) is trained."""
-        base = methods_.parse(label, test_head="trained").label
-        for lab, depths, widths, seeds in self.grids:
-            if lab == base:
-                return Grid(tuple(depths), tuple(widths), seeds)
-        return Grid(tuple(self.depths), tuple(self.widths), self.seeds)
+        return self._own_grid(label) or Grid(tuple(self.depths), tuple(self.widths), self.seeds)
 
     def nets(self, label: str, depth: int) -> int:
         """Nets trained for ``label`` at ``depth``: its seeds, and enough for the ensembles (default grid)."""
+        own = self._own_grid(label)
+        if own is not None:
+            return own.seeds
         g = self.grid(label)
-        if any(lab == methods_.parse(label, test_head="trained").label for lab, *_ in self.grids):
-            return g.seeds
         ens = [M for M in self.ensembles if not self.ensemble_depths or depth in self.ensemble_depths]
         return max([g.seeds, *ens])
 
@@ -198,13 +200,7 @@ def _label(name) -> bool:
 
 def _known(name) -> bool:
     """A method of ``ALL_METHODS``, or a GBML label with its split (``"anil-disjoint"``)."""
-    if name in ALL_METHODS:
-        return True
-    try:
-        m = methods_.parse(name)
-    except ValueError:
-        return False
-    return m.kind == "gbml" and m.label == name and m.name in ALL_METHODS
+    return name in ALL_METHODS or (_label(name) and methods_.parse(name).kind == "gbml")
 
 
 _PART = {"err": None, "fluctuation": None, "drift": None, "seen": None, "pred": None, "pred_linearized": None,
