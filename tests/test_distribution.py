@@ -75,6 +75,25 @@ def test_mean_and_covariance_against_monte_carlo(method):
         assert np.allclose(full[j * q:(j + 1) * q, j * q:(j + 1) * q], d.cov[j], rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("method", METHODS + ("maml-disjoint", "fomaml-same", "anil-disjoint+fresh"))
+@pytest.mark.parametrize("t, ridge", [(None, 0.0), (3.0, 0.0), (None, 1e-3)])
+def test_covariance_equals_the_factor_of_the_kernel_on_every_point(method, t, ridge):
+    """Second method, exact: factor the NNGP kernel on every point of every process the method reads
+    (``dist.latent``), push each factor column through the uncentered closed form (``M L``), and
+    ``(M L)(M L)^T`` is the covariance the kernel-block form computes without that kernel."""
+    kfn = analytic(SPEC)
+    m = nb.methods.parse(method)
+    d = dist.distribution(SPEC, TRAIN, TEST, m, adapt=ADAPT, t=t, ridge=ridge)
+    lat = dist.latent(kfn, TRAIN, TEST, [m])
+    f_train, f_test = lat.values(m)
+    zero = nb.TaskSet(TRAIN.xs, 0 * f_train[:, :3], TRAIN.xq, 0 * f_train[:, 3:])
+    zero_test = nb.TaskSet(TEST.xs, 0 * f_test[:, :3], TEST.xq, 0 * f_test[:, 3:])
+    factor = dist.uncentered(m, kfn, zero, zero_test, f_train, f_test, adapt=ADAPT, t=t, ridge=ridge)
+    factor = factor.reshape(-1, lat.rank)
+    assert metrics.rel_gap(d.cov_full(), factor @ factor.T) < 1e-9
+    assert np.array_equal(d.mean, closed_form(m, kfn, TRAIN, TEST, adapt=ADAPT, t=t, ridge=ridge))
+
+
 def test_fresh_heads_decorrelate_test_tasks():
     """Under a fresh head the test tasks share nothing trained from f0: the cross-task covariance is the NNGP's
     test-time loop alone, which the Monte Carlo of the joint draws reproduces; with the trained head the shared
@@ -184,5 +203,7 @@ def test_cost_benchmark_smoke():
     spec = importlib.util.spec_from_file_location("distribution_cost", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    out = module.main(["--train-tasks", "3", "--test-tasks", "2", "--support", "2", "--query", "2", "--depth", "2"])
-    assert out["same_mean"] and out["rank"] == (3 + 2) * 4 and out["distribution_s"] > 0
+    out = module.main(["--train-tasks", "3", "--test-tasks", "2", "--support", "2", "--query", "2", "--depth", "2",
+                       "--methods", "anil-same", "fomaml-disjoint"])
+    assert [o["method"] for o in out] == ["anil-same", "fomaml-disjoint"]
+    assert all(o["same_mean"] and o["test_queries"] == 2 * 2 and o["distribution_s"] > 0 for o in out)

@@ -221,6 +221,36 @@ def test_nearly_defective_first_order_kernel_reaches_its_limit():
         assert rel_err(solver.coef(t), want) < 1e-10
 
 
+@pytest.mark.parametrize("device", ["numpy", "cpu"])
+@pytest.mark.parametrize("kind", ["symmetric", "first-order", "nearly-defective"])
+@pytest.mark.parametrize("t", [None, 0.7])
+def test_apply_is_the_outer_operator_on_any_right_hand_side(kind, t, device):
+    """``apply(t, b)`` (the covariance's solve) equals the dense ``W(t) = K^-1 (I - exp(-t K))`` and its transpose,
+    after a consuming factorization too; ``coef`` is unchanged by it."""
+    rng = np.random.default_rng(0)
+    if kind == "symmetric":
+        g = rng.standard_normal((6, 6))
+        k = g @ g.T + 0.5 * np.eye(6)
+    elif kind == "first-order":
+        k = np.eye(6) * 2.0 + 0.3 * rng.standard_normal((6, 6))
+    else:
+        k = np.diag([1.0, 1.0 + 1e-6, 2.0, 3.0, 1.5, 2.5])
+        k[0, 1] = 1e3
+    r, b = rng.standard_normal((6, 2)), rng.standard_normal((6, 3))
+    w = np.linalg.solve(k, np.eye(6) if t is None else np.eye(6) - scipy.linalg.expm(-t * k))
+    be = backend(device)
+    for consume in (False, True):
+        with be.scope():
+            solver = outer_solve.OuterSolve(be.put(np.tril(k) if kind == "symmetric" and be.is_numpy else k),
+                                            be.put(r), be=be, symmetric=kind == "symmetric", consume=consume)
+            coef = np.asarray(solver.coef(t))
+            got, got_t = (np.asarray(solver.apply(t, b, transpose=tr)) for tr in (False, True))
+        assert rel_err(coef, w @ r) < 1e-10
+        assert rel_err(got, w @ b) < 1e-10 and rel_err(got_t, w.T @ b) < 1e-10
+        if kind != "symmetric":
+            assert rel_err(got_t, got) > 1e-3      # the transpose is another operator: the check can fail
+
+
 # ------------------------------------------------------------------------ progress of long closed forms
 def test_long_closed_forms_report_their_stages_on_stderr(monkeypatch, capsys):
     predict.gbml(SPEC, TR, TE, algo="fomaml", adapt=AD)

@@ -112,12 +112,14 @@ def row_maps(a: np.ndarray, p: int, *, same: bool, first_order: bool) -> np.ndar
 
 def meta_blocks(kernel_fn: KernelFn, x_in: np.ndarray, x_out: np.ndarray, y_in: np.ndarray, *, algo: str,
                 adapt: Adaptation, same: bool, lower_only: bool, inner_operator: Callable,
-                block_points: int | None = None):
-    """Blocked meta-NTK of theory.md §3: ``(phi (N q, N q), a (N, s, q), f0 (N, q, k))``.
+                block_points: int | None = None, sigma: bool = False):
+    """Blocked meta-NTK of theory.md §3: ``(phi (N q, N q), a (N, s, q), f0 (N, q, k), phi_sigma)``.
 
     ``phi`` is ``Phi`` (its lower triangle only when ``lower_only``) or, for ``algo="fomaml"``,
     the full non-symmetric ``Psi``.  ``inner_operator(K, adapt) -> T`` (:func:`.inner_loop.inner_operator`)
-    is called once per block of tasks.
+    is called once per block of tasks.  ``sigma=True`` also gives ``phi_sigma = C Sigma(P, P) C^T``
+    (full, ``C`` the non-first-order row maps whatever ``algo``: the covariance of the outer residual's
+    part ``C f0(P)`` under a random initial function, theory.md §9) from the same kernel calls; else ``None``.
     """
     n, s, q = x_in.shape[0], x_in.shape[1], x_out.shape[1]
     pts = points(x_in, x_out, same)
@@ -125,6 +127,7 @@ def meta_blocks(kernel_fn: KernelFn, x_in: np.ndarray, x_out: np.ndarray, y_in: 
     anil, first_order = algo == "anil", algo == "fomaml"
     blocks = task_blocks(n, p, block_points)
     phi = np.zeros((n * q, n * q))
+    phi_sigma = np.zeros((n * q, n * q)) if sigma else None
     a = np.empty((n, s, q))
     left = np.empty((n, q, p))                                        # C_i
     right = left if not first_order else row_maps(a, p, same=same, first_order=True)   # C_j, or E
@@ -140,31 +143,41 @@ def meta_blocks(kernel_fn: KernelFn, x_in: np.ndarray, x_out: np.ndarray, y_in: 
         rows = slice(blk.start * q, blk.stop * q)
         tile = congruence(np.asarray(k.theta), left[blk], right[blk])
         phi[rows, rows] = np.tril(tile) if lower_only and not first_order else tile
+        if sigma:
+            phi_sigma[rows, rows] = np.tril(congruence(np.asarray(k.sigma), left[blk], left[blk]))
 
     def off_diagonal(pair):
         bi, bj = pair
-        th = np.asarray(kernel_fn(pts[bi].reshape(-1, dim), pts[bj].reshape(-1, dim)).theta)
+        k = kernel_fn(pts[bi].reshape(-1, dim), pts[bj].reshape(-1, dim))
+        th = np.asarray(k.theta)
         ri, rj = slice(bi.start * q, bi.stop * q), slice(bj.start * q, bj.stop * q)
         phi[ri, rj] = congruence(th, left[bi], right[bj])
         if first_order:
             phi[rj, ri] = congruence(th.T, left[bj], right[bi])
+        if sigma:
+            phi_sigma[ri, rj] = congruence(np.asarray(k.sigma), left[bi], left[bj])
 
     _run(diagonal, blocks)
     _run(off_diagonal, [(bi, bj) for i, bi in enumerate(blocks) for bj in blocks[:i]])
     if not (first_order or lower_only):
         mirror_lower(phi)
+    if sigma:
+        mirror_lower(phi_sigma)
     f0 = np.matmul(a.transpose(0, 2, 1), np.asarray(y_in, dtype=np.float64))            # F0_i = A_i^T Y_i
-    return phi, a, f0
+    return phi, a, f0, phi_sigma
 
 
-def mtl_blocks(kernel_fn: KernelFn, x: np.ndarray, *, lower_only: bool, block_points: int | None = None):
+def mtl_blocks(kernel_fn: KernelFn, x: np.ndarray, *, lower_only: bool, block_points: int | None = None,
+               sigma: bool = False):
     """Blocked ``Theta_MTL = Theta - [i != j] Sigma`` (shared heads) on ``D`` = ``x (N, m, d)``: ``(N m, N m)``.
 
-    Lower triangle only when ``lower_only`` (the upper one is zero), else full.
+    Lower triangle only when ``lower_only`` (the upper one is zero), else full.  ``sigma=True``: returns
+    ``(Theta_MTL, Sigma(D, D))``, the second full, from the same kernel calls.
     """
     n, m, dim = x.shape
     blocks = task_blocks(n, m, block_points)
     out = np.zeros((n * m, n * m))
+    gram = np.zeros((n * m, n * m)) if sigma else None
 
     def diagonal(blk: slice):
         k = kernel_fn(x[blk].reshape(-1, dim))
@@ -173,27 +186,36 @@ def mtl_blocks(kernel_fn: KernelFn, x: np.ndarray, *, lower_only: bool, block_po
         tile.reshape(nb, m, nb, m)[own, :, own] += np.asarray(k.sigma).reshape(nb, m, nb, m)[own, :, own]
         rows = slice(blk.start * m, blk.stop * m)
         out[rows, rows] = np.tril(tile) if lower_only else tile                # ... plus Sigma within a task
+        if sigma:
+            gram[rows, rows] = np.tril(k.sigma)
 
     def off_diagonal(pair):
         bi, bj = pair
         k = kernel_fn(x[bi].reshape(-1, dim), x[bj].reshape(-1, dim))
-        np.subtract(k.theta, k.sigma, out=out[bi.start * m:bi.stop * m, bj.start * m:bj.stop * m])
+        ri, rj = slice(bi.start * m, bi.stop * m), slice(bj.start * m, bj.stop * m)
+        np.subtract(k.theta, k.sigma, out=out[ri, rj])
+        if sigma:
+            gram[ri, rj] = k.sigma
 
     _run(diagonal, blocks)
     _run(off_diagonal, [(bi, bj) for i, bi in enumerate(blocks) for bj in blocks[:i]])
-    return out if lower_only else mirror_lower(out)
+    out = out if lower_only else mirror_lower(out)
+    return (out, mirror_lower(gram)) if sigma else out
 
 
 def outer_rows(kernel_fn: KernelFn, x: np.ndarray, pts: np.ndarray, right: np.ndarray | None = None, *,
-               body: bool = False, block_points: int | None = None) -> np.ndarray:
+               body: bool = False, sigma_right: np.ndarray | None = None, block_points: int | None = None):
     """Rows on the test points ``x (n_x, d)``, one kernel call per block of tasks ``pts (N, p, d)``.
 
     ``right (N, q, p)``: ``Theta(x, P_j) right_j^T`` (``(n_x, N q)``, GBML's ``psi``); ``right=None``:
     ``Theta(x, P)`` (``(n_x, N p)``), or ``Theta_body(x, P)`` with ``body=True`` (MTL's rows).
+    ``sigma_right (N, q', p)``: returns ``(rows, Sigma(x, P_j) sigma_right_j^T)`` from the same kernel calls.
     """
     n, p, dim = pts.shape
     q = p if right is None else right.shape[1]
     out = np.empty((x.shape[0], n * q))
+    qs = None if sigma_right is None else sigma_right.shape[1]
+    out_sigma = None if sigma_right is None else np.empty((x.shape[0], n * qs))
 
     def chunk(blk: slice):
         k = kernel_fn(x, pts[blk].reshape(-1, dim))
@@ -204,6 +226,8 @@ def outer_rows(kernel_fn: KernelFn, x: np.ndarray, pts: np.ndarray, right: np.nd
             np.subtract(k.theta, k.sigma, out=cols)
         else:
             cols[...] = k.theta
+        if out_sigma is not None:
+            out_sigma[:, blk.start * qs:blk.stop * qs] = congruence(np.asarray(k.sigma), None, sigma_right[blk])
 
     _run(chunk, task_blocks(n, p, block_points))
-    return out
+    return out if sigma_right is None else (out, out_sigma)

@@ -28,7 +28,7 @@ from .device import backend
 from .inner_loop import Adaptation, inner_operator
 from .kernel_blocks import KernelFn, check_common, check_times, flat, stacked_points
 from .outer_solve import OuterSolve
-from .predictor import Finetune, Predictor
+from .predictor import Finetune, Predictor, Spread
 from .progress import Progress
 
 
@@ -37,7 +37,8 @@ class MetaNTK(NamedTuple):
 
     ``phi``: ``Phi`` (or first-order ``Psi``) ``(N q, N q)``; ``f0``: ``F0`` ``(N, q, k)``;
     ``a``: ``A_i = T_i K_in(X_i, X'_i)`` ``(N, s, q)``; ``x_in, y_in, x_out, y_out``: the
-    inner and outer sets ``(N, s|q, d|k)``.
+    inner and outer sets ``(N, s|q, d|k)``; ``phi_sigma``: ``C Sigma(P, P) C^T`` ``(N q, N q)`` when
+    asked for (``meta_ntk(..., sigma=True)``: the covariance part, theory.md §9), else ``None``.
     """
 
     phi: np.ndarray
@@ -47,6 +48,7 @@ class MetaNTK(NamedTuple):
     y_in: np.ndarray
     x_out: np.ndarray
     y_out: np.ndarray
+    phi_sigma: np.ndarray | None = None
 
 
 def gbml_sets(train: TaskSet, split: str):
@@ -59,7 +61,7 @@ def gbml_sets(train: TaskSet, split: str):
 
 def meta_ntk(kernel_fn: KernelFn, train: TaskSet, *, algo: str = "anil", adapt: Adaptation = Adaptation(),
              split: str = "disjoint", device: str = "numpy", lower_only: bool = False,
-             inner_operator: Callable = inner_operator) -> MetaNTK:
+             inner_operator: Callable = inner_operator, sigma: bool = False) -> MetaNTK:
     """``Phi_ij = Theta(X'_i,X'_j) - A_i^T Theta(X_i,X'_j) - Theta(X'_i,X_j) A_j + A_i^T Theta(X_i,X_j) A_j``.
 
     FOMAML: ``Psi_ij = Theta(X'_i,X'_j) - A_i^T Theta(X_i,X'_j)``.  Assembled block by block on the
@@ -68,6 +70,7 @@ def meta_ntk(kernel_fn: KernelFn, train: TaskSet, *, algo: str = "anil", adapt: 
     solves run there, not the assembly).  ``lower_only=True`` writes the lower triangle of the
     symmetric ``Phi`` only (upper left zero), for the in-place NumPy solve; ``Psi`` is always full.
     ``inner_operator(K, adapt) -> T``: the inner operator ``T_i`` is built with (theory.md §2).
+    ``sigma=True`` also assembles ``phi_sigma`` (same kernel calls).
     """
     validate.instance("train", train, TaskSet)
     validate.choice("algo", algo, ALGOS)
@@ -76,9 +79,10 @@ def meta_ntk(kernel_fn: KernelFn, train: TaskSet, *, algo: str = "anil", adapt: 
     validate.flag("lower_only", lower_only)
     backend(device)
     x_in, y_in, x_out, y_out = gbml_sets(train, split)
-    phi, a, f0 = assembly.meta_blocks(kernel_fn, x_in, x_out, y_in, algo=algo, adapt=adapt, same=split == "same",
-                                      lower_only=bool(lower_only), inner_operator=inner_operator)
-    return MetaNTK(phi, f0, a, x_in, y_in, x_out, y_out)
+    phi, a, f0, phi_sigma = assembly.meta_blocks(kernel_fn, x_in, x_out, y_in, algo=algo, adapt=adapt,
+                                                 same=split == "same", lower_only=bool(lower_only),
+                                                 inner_operator=inner_operator, sigma=validate.flag("sigma", sigma))
+    return MetaNTK(phi, f0, a, x_in, y_in, x_out, y_out, phi_sigma)
 
 
 def check_conflicting_duplicates(x_out: np.ndarray, y_out: np.ndarray, split: str) -> None:
@@ -111,7 +115,7 @@ def check_conflicting_duplicates(x_out: np.ndarray, y_out: np.ndarray, split: st
 def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: str = "anil",
                    adapt: Adaptation = Adaptation(), split: str = "disjoint", ridge: float = 0.0,
                    device: str = "numpy", consume: bool = False,
-                   meta_ntk: Callable[..., MetaNTK] = meta_ntk) -> Predictor:
+                   meta_ntk: Callable[..., MetaNTK] = meta_ntk, covariance: bool = False) -> Predictor:
     """GBML meta-trained for outer time ``t``, then adapted on each test task: ``fn(t=None)``.
 
     Builds the meta-NTK, ``psi`` on the test points and the test-time inner loop once; each
@@ -119,7 +123,9 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
     factorization longer than a few seconds reports its stages on stderr (:mod:`.progress`).
     ``consume=True`` lets the factorization overwrite the meta-NTK instead of copying it (one
     ``(N q)^2`` array less; ``fn`` then takes one kind of ``t`` only, :class:`OuterSolve`).
-    ``meta_ntk``: the function building the meta-NTK (default :func:`meta_ntk`).
+    ``meta_ntk``: the function building the meta-NTK (default :func:`meta_ntk`).  ``covariance=True`` also
+    builds the parts of ``fn.cov(t)``, the covariance over random initial functions (theory.md §9,
+    :mod:`.predictor`): ``meta_ntk(..., sigma=True)`` and the rows' ``Sigma`` twins, same kernel calls.
 
     Returns:
       :class:`Predictor`: ``fn(t)`` -> ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence).
@@ -133,6 +139,7 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
     validate.choice("algo", algo, ALGOS)
     validate.choice("split", split, SPLITS)
     consume = validate.flag("consume", consume)
+    covariance = validate.flag("covariance", covariance)
     be = backend(device)
     x_in, _, x_out, y_out = gbml_sets(train, split)
     if ridge == 0.0:
@@ -141,14 +148,14 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
     with Progress(f"GBML closed form ({algo}, split={split!r}, {train.n_tasks} training tasks)",
                   "meta-NTK assembly") as progress:
         mk = meta_ntk(kernel_fn, train, algo=algo, adapt=adapt, split=split, device=device,
-                      lower_only=be.is_numpy and not first_order)
+                      lower_only=be.is_numpy and not first_order, **({"sigma": True} if covariance else {}))
         progress.stage("test rows")
-        if first_order:       # psi(x)_j = Theta(x, X'_j)
-            rows = assembly.outer_rows(kernel_fn, stacked_points(test), mk.x_out)
-        else:                 # psi(x)_j = Theta(x, X'_j) - Theta(x, X_j) A_j = Theta(x, P_j) C_j^T
-            pts = assembly.points(mk.x_in, mk.x_out, same)
-            rows = assembly.outer_rows(kernel_fn, stacked_points(test), pts,
-                                       assembly.row_maps(mk.a, pts.shape[1], same=same, first_order=False))
+        # psi(x)_j = Theta(x, X'_j) - Theta(x, X_j) A_j = Theta(x, P_j) C_j^T (FOMAML: Theta(x, P_j) E^T = Theta(x, X'_j))
+        pts = assembly.points(mk.x_in, mk.x_out, same)
+        c = assembly.row_maps(mk.a, pts.shape[1], same=same, first_order=False)
+        right = assembly.row_maps(mk.a, pts.shape[1], same=same, first_order=True) if first_order else c
+        rows = assembly.outer_rows(kernel_fn, stacked_points(test), pts, right, sigma_right=c if covariance else None)
+        rows, spread = (rows[0], Spread.of_test(kernel_fn, test, mk.phi_sigma, rows[1])) if covariance else (rows, None)
         progress.stage("test-time inner loop")
         finetune = Finetune(kernel_fn, test, adapt, "head" if algo == "anil" else "all", be)
     m = mk.phi.shape[0]
@@ -161,7 +168,8 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
         solver = OuterSolve(be.put(phi), be.put(r), be=be, ridge=ridge, name=name, symmetric=not first_order,
                             consume=consume, fix=", or lower adapt.lr / adapt.steps")
     del phi
-    return Predictor(be, finetune, solver, rows, train.out_dim, {"n_outer": int(m), "train_tasks": train.n_tasks})
+    return Predictor(be, finetune, solver, rows, train.out_dim, {"n_outer": int(m), "train_tasks": train.n_tasks},
+                     spread)
 
 
 def gbml_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: str = "anil",

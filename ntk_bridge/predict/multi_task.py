@@ -24,7 +24,7 @@ from .device import backend
 from .inner_loop import Adaptation
 from .kernel_blocks import KernelFn, check_common, check_times, flat, per_task, stacked_points
 from .outer_solve import OuterSolve
-from .predictor import INNER, Finetune, Predictor
+from .predictor import INNER, Finetune, Predictor, Spread
 from .progress import Progress
 
 
@@ -42,15 +42,16 @@ def mtl_kernel(theta, sigma, n: int, xp):
 
 def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: str = "shared",
                   adapt: Adaptation = Adaptation(), ridge: float = 0.0, device: str = "numpy",
-                  consume: bool = False) -> Predictor:
+                  consume: bool = False, covariance: bool = False) -> Predictor:
     """MTL trained for time ``t`` (``None``: to convergence), then head fine-tuning: ``fn(t=None)``.
 
     Shared heads: the MTL kernel assembled tile by tile (one kernel call per pair of task blocks,
     :mod:`.assembly`), the test rows one call per block of training tasks.  Independent
     heads: the prediction is the no-transfer baseline whatever ``t``; only the per-task blocks are
     evaluated, for the condition number reported in ``info``.  A build or factorization longer
-    than a few seconds reports its stages on stderr (:mod:`.progress`).  ``consume``: as for
-    :func:`~.meta_learning.gbml_predictor`.
+    than a few seconds reports its stages on stderr (:mod:`.progress`).  ``consume``, ``covariance``: as for
+    :func:`~.meta_learning.gbml_predictor` (independent heads: the test head is a fresh process, so the
+    covariance is the no-transfer one).
 
     Raises:
       NotComputable: a diverging inner loop, a singular/indefinite/ill-conditioned MTL kernel.
@@ -59,6 +60,7 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
     ridge = check_common(train, test, adapt, ridge)
     validate.choice("heads", heads, HEADS)
     consume = validate.flag("consume", consume)
+    covariance = validate.flag("covariance", covariance)
     be = backend(device)
     x, y = train.merged()
     n, m = x.shape[:2]
@@ -69,17 +71,24 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
             e = be.xp.linalg.eigvalsh(be.put(per_task(kernel_fn, x).theta)) + ridge
             emin, emax = float(e.min()), float(e.max())
         info["cond"] = emax / emin if emin > 0 else math.inf
-        return Predictor(be, finetune, None, None, train.out_dim, info)
+        return Predictor(be, finetune, None, None, train.out_dim, info,
+                         Spread.of_test(kernel_fn, test) if covariance else None)
     with Progress(f"MTL closed form ({n} training tasks)", "MTL kernel assembly") as progress:
-        k_mtl = assembly.mtl_blocks(kernel_fn, x, lower_only=be.is_numpy)   # blocked, in place, on the host
+        # blocked, in place, on the host; with the covariance also Sigma(D, D) and Sigma(Z, D) (v = f0(D): C = I)
+        k_mtl = assembly.mtl_blocks(kernel_fn, x, lower_only=be.is_numpy, sigma=covariance)
         progress.stage("test rows")
-        rows = assembly.outer_rows(kernel_fn, stacked_points(test), x, body=True)
+        eye = np.broadcast_to(np.eye(m), (n, m, m)) if covariance else None
+        rows = assembly.outer_rows(kernel_fn, stacked_points(test), x, body=True, sigma_right=eye)
+        spread = None
+        if covariance:
+            (k_mtl, gram), (rows, rows_sigma) = k_mtl, rows
+            spread = Spread.of_test(kernel_fn, test, gram, rows_sigma)
     with be.scope():
         rows = be.put(rows)
         solver = OuterSolve(be.put(k_mtl), be.put(flat(y)), be=be, ridge=ridge, name=f"MTL kernel (heads={heads!r})",
                             consume=consume, fix=", or remove repeated training points")
     del k_mtl   # the NumPy solve may factor it in place: hold no other reference
-    return Predictor(be, finetune, solver, rows, train.out_dim, info)
+    return Predictor(be, finetune, solver, rows, train.out_dim, info, spread)
 
 
 def mtl_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: str = "shared",
@@ -92,10 +101,18 @@ def mtl_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, head
     return (pred, fn.info) if return_info else pred
 
 
+def no_transfer_predictor(kernel_fn: KernelFn, test: TaskSet, *, adapt: Adaptation = Adaptation(),
+                          inner: str = "head", device: str = "numpy", covariance: bool = False) -> Predictor:
+    """Test-time fine-tuning from the zero function, whatever ``t``: ``fn(t)``; ``covariance`` as for
+    :func:`mtl_predictor` (a random initial function read by the test points only)."""
+    check_common(None, test, adapt, 0.0)
+    validate.choice("inner", inner, INNER)
+    spread = Spread.of_test(kernel_fn, test) if validate.flag("covariance", covariance) else None
+    return Predictor(backend(device), Finetune(kernel_fn, test, adapt, inner, backend(device)), None, None,
+                     test.out_dim, {}, spread)
+
+
 def no_transfer_from_kernels(kernel_fn: KernelFn, test: TaskSet, *, adapt: Adaptation = Adaptation(),
                              inner: str = "head", device: str = "numpy") -> np.ndarray:
     """Test-time fine-tuning from the zero function: ``K_in(X', X) T Y`` (``K_in = Sigma`` or ``Theta``)."""
-    check_common(None, test, adapt, 0.0)
-    validate.choice("inner", inner, INNER)
-    return Predictor(backend(device), Finetune(kernel_fn, test, adapt, inner, backend(device)), None, None,
-                     test.out_dim, {})()
+    return no_transfer_predictor(kernel_fn, test, adapt=adapt, inner=inner, device=device)()

@@ -84,6 +84,32 @@ class OuterSolve:
             self._check_converges(t)
             return self._lu_solve() if t is None else self._general_flow(t)
 
+    def apply(self, t: float | None, b, *, transpose: bool = False):
+        """``W(t) b`` (``W(t)^T b`` with ``transpose``) for any right-hand side ``b (M, c)``: the operator
+        ``coef(t) = W(t) r`` applies to ``r``, ``W(t) = K^-1 (I - exp(-t K))`` (``K^-1`` for ``t=None``).
+
+        Reuses the factorization of :meth:`coef` (called first, cached: same checks, same errors); ``W(t)^T`` is
+        ``W(t)`` for a symmetric ``K`` and ``K^-T (I - exp(-t K^T))`` for first-order MAML's ``Psi``.
+        Returns a backend array ``(M, c)``.
+        """
+        self.coef(t)
+        b = self._be.put(b)
+        if self._symmetric:
+            if t is None:
+                return self._cache["chol_solve"](b)
+            e, v, _, _ = self._cache["eigh"]
+            return v @ (flow_gain(t, e)[:, None] * (v.T @ b))
+        if t is None:
+            return self._cache["lu_solve"](b, transpose)
+        if ("expm", t) in self._cache:
+            w = self._cache[("expm", t)]
+            return self._be.put((w.T if transpose else w) @ host(b))
+        lam, vecs = self._eig()
+        vinv, b = self._cache["vinv"], host(b)
+        gain = flow_gain(t, lam)[:, None]
+        out = vinv.T @ (gain * (vecs.T @ b)) if transpose else vecs @ (gain * (vinv @ b))
+        return self._be.put(out.real)
+
     # ------------------------------------------------------------------ symmetric
     def _symmetric_flow(self, t: float):
         xp = self._be.xp
@@ -117,7 +143,7 @@ class OuterSolve:
                 raise NotComputable(self._singular("Cholesky failed")) from None
             rcond, _ = scipy.linalg.lapack.dpocon(factor, norm1, uplo="U")
             self._check_cond(1.0 / rcond if rcond > 0 else math.inf)
-            coef = scipy.linalg.cho_solve((factor, False), r, check_finite=False)
+            solve = lambda v: scipy.linalg.cho_solve((factor, False), v, check_finite=False)   # noqa: E731
         else:
             import jax.scipy.linalg as jsl
 
@@ -125,11 +151,11 @@ class OuterSolve:
             low = xp.linalg.cholesky(k)
             if not bool(xp.all(xp.isfinite(low))):
                 raise NotComputable(self._singular("Cholesky failed"))
-            solve = lambda v: jsl.cho_solve((low, True), v)
+            solve = lambda v: jsl.cho_solve((low, True), v)   # noqa: E731
             self._check_cond(float(xp.linalg.norm(k, 1)) * inverse_norm1(solve, solve, k.shape[0], xp))
-            coef = solve(r)
+        coef = solve(r)
         self._release()
-        self._cache["chol"] = coef
+        self._cache["chol"], self._cache["chol_solve"] = coef, solve
         return coef
 
     # ------------------------------------------------------------------ non-symmetric (first-order MAML)
@@ -200,7 +226,9 @@ class OuterSolve:
                 raise NotComputable(self._singular("LU failed")) from None
             rcond, _ = scipy.linalg.lapack.dgecon(lu, norm1, norm="I")
             self._check_cond(1.0 / rcond if rcond > 0 else math.inf)
-            coef = scipy.linalg.lu_solve((lu, piv), r, trans=1, check_finite=False)   # (k.T)^T coef = r
+            # the factors are k.T's: k x = b is the transposed solve, k^T x = b the plain one
+            solve = lambda v, transpose=False: scipy.linalg.lu_solve(   # noqa: E731
+                (lu, piv), v, trans=0 if transpose else 1, check_finite=False)
         else:
             import jax.scipy.linalg as jsl
 
@@ -210,16 +238,18 @@ class OuterSolve:
                                      k.shape[0], xp)
             cond = float(xp.linalg.norm(k, 1)) * inv_norm
             self._check_cond(cond if math.isfinite(cond) else math.inf)
-            coef = jsl.lu_solve(factor, r)
+            solve = lambda v, transpose=False: jsl.lu_solve(factor, v, trans=int(transpose))   # noqa: E731
+        coef = solve(r)
         self._release()
-        self._cache["lu"] = coef
+        self._cache["lu"], self._cache["lu_solve"] = coef, solve
         return coef
 
     def _general_flow(self, t: float):
         """``V diag((1 - exp(-t lam)) / lam) V^-1 r`` on the host (exact ``expm`` for an ill-conditioned ``V``)."""
         lam, vecs = self._eig()
-        if "vinv_r" not in self._cache:
+        if "vinv" not in self._cache:
             vinv = np.linalg.inv(vecs)
+            self._cache["vinv"] = vinv
             self._cache["vinv_r"] = (vinv @ host(self._r), np.linalg.norm(vecs, 1) * np.linalg.norm(vinv, 1))
         vinv_r, vcond = self._cache["vinv_r"]
         self.cond = float(np.max(np.abs(lam)) / np.min(np.abs(lam))) if np.min(np.abs(lam)) > 0 else math.inf
@@ -231,13 +261,15 @@ class OuterSolve:
             # Nearly defective Psi: (I - exp(-tK)) K^-1 = t phi1(-tK), phi1 from the augmented matrix's expm.
             # exp(-tK) decays like exp(-t low) times a polynomial in t: zero in float64 from t low = 4 SATURATED
             # on, so t is capped there (-t K would overflow near the largest float).
-            self._stage("matrix exponential")
-            t = min(t, 4 * SATURATED / low) if low > 0 else t
-            k = host(self._need_k())
-            n = k.shape[0]
-            aug = np.zeros((2 * n, 2 * n))
-            aug[:n, :n], aug[:n, n:] = -t * k, np.eye(n)
-            coef = t * scipy.linalg.expm(aug)[:n, n:] @ host(self._r)
+            if ("expm", t) not in self._cache:
+                self._stage("matrix exponential")
+                tc = min(t, 4 * SATURATED / low) if low > 0 else t
+                k = host(self._need_k())
+                n = k.shape[0]
+                aug = np.zeros((2 * n, 2 * n))
+                aug[:n, :n], aug[:n, n:] = -tc * k, np.eye(n)
+                self._cache[("expm", t)] = tc * scipy.linalg.expm(aug)[:n, n:]   # W(t) itself
+            coef = self._cache[("expm", t)] @ host(self._r)
         self._check_finite(coef, t, low)
         return self._be.put(coef)
 

@@ -12,15 +12,23 @@ So every closed form is affine in ``f0``::
 with ``CF`` the centered closed form (linear in its labels), ``mu = CF(Y)`` the mean computed
 everywhere else in the toolkit, and ``P`` every point involved (training supports and queries,
 test supports and queries).  :func:`uncentered` applies it to given initial values (with a net's
-empirical kernels: that net's exact linearization, uncentered).  :func:`distribution` applies it
-to the columns of a factor of ``f0``'s covariance, ``K_P = L L^T``, so ``M L`` is exact and
-``Cov = (M L)(M L)^T`` (the same for every output column); :func:`gap_distribution` does so for
-two methods in one latent (one initialization: functions they share are one process)::
+empirical kernels: that net's exact linearization, uncentered).
+
+:func:`distribution` computes ``Cov = M K_P M^T`` in kernel blocks (:meth:`.predictor.Predictor.cov`):
+the prediction is ``mu + u - R W(t) v`` with ``u`` the test loop's part on the test points, ``v = C f0``
+the outer residual's part and ``W(t)`` the outer solve, so besides the mean's blocks it needs
+``Cov(v) = C Sigma C^T`` (assembled from the same kernel calls as the outer kernel), ``Sigma`` rows on
+the test points and one solve with ``N_test q`` right-hand sides, reusing the mean's factorization;
+measured within 1.7-2.4x the mean's time at 500 training tasks (``benchmarks/distribution_cost.py``).
+
+:func:`gap_distribution` needs the two methods' joint covariance, so it factors the processes on every
+point instead (:func:`latent`, ``K_P = L L^T``) and applies both closed forms to the columns of ``L``
+(``M L`` exact, in one latent: functions the methods share are one process)::
 
     E||Delta||^2 = ||mu_a - mu_b||^2 + k tr((M_a - M_b) K_P (M_a - M_b)^T)       (k outputs)
 
-Cost: one closed form with ``R = rank(K_P)`` label columns (about the number of points ``P``)
-beside the mean's one; the kernel on ``P`` is formed once.
+at the cost of one closed form with ``R = rank(K_P)`` label columns (about the number of points
+``P``) per method: the tests' second, independent route to ``distribution``'s covariance too.
 """
 from __future__ import annotations
 
@@ -33,7 +41,7 @@ from ..methods import Method, parse
 from ..tasks import TaskSet
 from .inner_loop import Adaptation
 from .kernel_blocks import KernelFn, flat
-from .method_level import closed_form
+from .method_level import closed_form, predictor
 
 EIG_FLOOR = 1e-12   # eigenvalues of K_P below this fraction of the largest are dropped from its factor
 
@@ -150,31 +158,34 @@ def latent(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, methods) -> Laten
 class Distribution:
     """The test predictions of uncentered infinite-width nets over initializations: Gaussian.
 
-    ``mean``: ``(Nt, q, k)``, the centered closed form; ``factor``: ``(Nt, q, R)``, ``M L`` in the
-    latent's coordinates, so each output column of the prediction is ``mean[..., c] + factor @ z_c``
-    with ``z_c ~ N(0, I_R)`` independent per column.  ``info``: the closed form's (``cond``, ...) and
-    ``rank`` (``R``)."""
+    ``mean``: ``(Nt, q, k)``, the centered closed form; ``full``: ``(Nt q, Nt q)``, the covariance over
+    every test query (the same for every output column; output columns independent).  ``info``: the
+    closed form's (``cond``, ...)."""
 
     mean: np.ndarray
-    factor: np.ndarray
+    full: np.ndarray
     info: dict
 
     @property
     def cov(self) -> np.ndarray:
         """``(Nt, q, q)``: each test task's covariance over its queries (the same for every output column)."""
-        return np.einsum("nqr,npr->nqp", self.factor, self.factor)
+        nt, q = self.mean.shape[:2]
+        blocks = self.full.reshape(nt, q, nt, q)
+        return np.ascontiguousarray(blocks[np.arange(nt), :, np.arange(nt)])
 
     def cov_full(self) -> np.ndarray:
         """``(Nt q, Nt q)``: over every test query (test tasks correlate through the shared training)."""
-        f = self.factor.reshape(-1, self.factor.shape[-1])
-        return f @ f.T
+        return self.full.copy()
 
     def sample(self, seed: int, n: int) -> np.ndarray:
-        """``(n, Nt, q, k)`` draws of the prediction (``numpy.random.default_rng(seed)``)."""
+        """``(n, Nt, q, k)`` draws of the prediction (``numpy.random.default_rng(seed)``; the covariance's
+        eigen-factor, eigenvalues below round-off clipped to zero)."""
         seed = validate.integer("seed", seed, 0)
         n = validate.integer("n", n, 1)
-        z = np.random.default_rng(seed).standard_normal((n, self.factor.shape[-1], self.mean.shape[-1]))
-        return self.mean[None] + np.einsum("tqr,nrk->ntqk", self.factor, z)
+        factor = _factor(self.full)
+        z = np.random.default_rng(seed).standard_normal((n, factor.shape[-1], self.mean.shape[-1]))
+        draws = np.einsum("pr,nrk->npk", factor, z).reshape((n,) + self.mean.shape)
+        return self.mean[None] + draws
 
 
 def distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method, *, adapt: Adaptation = Adaptation(),
@@ -184,16 +195,14 @@ def distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method, *, ad
     ``spec_or_kernel_fn``: an :class:`~ntk_bridge.MLPSpec` (analytic kernels) or ``kernel_fn(x1, x2=None)
     -> Kernels``; ``method``: any name or :class:`~ntk_bridge.methods.Method` ``nb.methods.parse`` accepts
     (MTL with shared or independent heads, ANIL/MAML/FOMAML with either split, no transfer, ``+fresh``).
-    ``t``, ``ridge``: as for the closed forms.  Raises what the closed form raises (``NotComputable``,
-    ``ValueError``).
+    ``t`` (``None`` or one time), ``ridge``: as for the closed forms.  Kernel blocks as for the mean, one
+    factorization (:meth:`~.predictor.Predictor.cov`): no kernel on every point is formed.  Raises what
+    the closed form raises (``NotComputable``, ``ValueError``).
     """
     kernel_fn = _kernel_fn(spec_or_kernel_fn)
-    m = parse(method)
-    lat = latent(kernel_fn, train, test, [m])
-    mean, info = closed_form(m, kernel_fn, train, test, adapt=adapt, ridge=ridge, t=t, return_info=True)
-    f_train, f_test = lat.values(m)
-    factor = _affine(m, kernel_fn, train, test, f_train, f_test, adapt, t, ridge)
-    return Distribution(np.asarray(mean, dtype=np.float64), factor, dict(info, rank=lat.rank))
+    fn = predictor(parse(method), kernel_fn, train, test, adapt=adapt, ridge=ridge, consume=True, covariance=True)
+    mean = fn(t)
+    return Distribution(np.asarray(mean, dtype=np.float64), fn.cov(t), fn.info or {"cond": None})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,8 +8,21 @@ Every closed form has the same last two stages (theory.md §3-4):
 
 Everything except ``coef(t)`` and two matrix products is computed once, when the predictor
 is built; ``fn`` evaluated at many ``t`` reuses the factorization.
+
+Built with the covariance parts (:class:`Spread`), ``fn.cov(t)`` is the covariance over random
+initial functions ``f0 ~ GP(0, Sigma)`` (theory.md §9).  Trained from ``f0`` on labels ``Y`` the
+net moves as a centered one on ``Y - f0``, so the prediction is ``mean + u - R W(t) v`` with
+``u = D f0(Z)`` (the test loop's linear part on the test points ``Z``, per task ``D = [-A, I]``),
+``v = C f0(P)`` (the outer residual's part; ``C`` the row maps, ``I`` for MTL), ``R = D rows`` and
+``W(t)`` the outer solve's operator.  With ``X = W(t)^T R^T`` (one solve with ``N_test q`` columns)::
+
+    Cov = D Sigma(Z, Z) D^T - Cr X - X^T Cr^T + X^T Cov(v) X,     Cr = D Sigma(Z, P) C^T
+
+kernel blocks of the sizes the mean already uses: no factor of the kernel on all points.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -17,7 +30,7 @@ from .. import validate
 from ..tasks import TaskSet
 from .device import Backend, einsum, host
 from .inner_loop import Adaptation, inner_operator
-from .kernel_blocks import KernelFn, check_times, per_task
+from .kernel_blocks import KernelFn, check_times, per_task, stacked_points
 from .outer_solve import OuterSolve
 
 INNER = ("head", "all")   # which parameters the test-time inner loop adapts: K_in = Sigma or Theta
@@ -46,6 +59,31 @@ class Finetune:
         f_s, f_q = f[:, :self.n_support], f[:, self.n_support:]
         return f_q + einsum(self.xp, "nqs,nsk->nqk", self.a, self.ys - f_s)
 
+    def linear(self, f) -> np.ndarray:
+        """``D f = f(X') - A f(X)`` on the host: the part of :meth:`__call__` linear in ``f (N (s + q), c)``
+        (rows task by task, support then query), as ``(N q, c)``."""
+        n, s = self.ys.shape[0], self.n_support
+        f = np.asarray(host(f), dtype=np.float64)
+        f = f.reshape(n, -1, f.shape[-1])
+        return (f[:, s:] - np.matmul(host(self.a), f[:, :s])).reshape(-1, f.shape[-1])
+
+
+class Spread(NamedTuple):
+    """What the covariance over initial functions needs beside the mean (theory.md §9), host float64.
+
+    ``cov_v``: ``Cov(v) = C Sigma(P, P) C^T`` ``(M, M)`` (``None`` without an outer solve);
+    ``rows``: ``Sigma(Z, P) C^T`` ``(N_test (s + q), M)``; ``test``: ``Sigma(Z, Z)`` on every test point.
+    """
+
+    cov_v: np.ndarray | None
+    rows: np.ndarray | None
+    test: np.ndarray
+
+    @classmethod
+    def of_test(cls, kernel_fn: KernelFn, test: TaskSet, cov_v=None, rows=None) -> "Spread":
+        """With ``Sigma(Z, Z)`` evaluated on ``test``'s points."""
+        return cls(cov_v, rows, np.asarray(kernel_fn(stacked_points(test)).sigma, dtype=np.float64))
+
 
 class Predictor:
     """``fn(t=None)``: predictions on the test queries after outer training time ``t``.
@@ -59,11 +97,13 @@ class Predictor:
       solver: the outer solve, or ``None`` when the initial test function is zero whatever ``t``.
       rows: ``(N_test * (s + q), M)`` backend array with ``f = rows @ coef`` (``None`` with ``solver``).
       info: ``{"n_outer", "train_tasks"}`` (plus ``"cond"`` when ``solver`` is ``None``).
+      spread: the covariance parts (:meth:`cov`), or ``None``.
     """
 
-    def __init__(self, be: Backend, finetune: Finetune, solver: OuterSolve | None, rows, out_dim: int, info: dict):
+    def __init__(self, be: Backend, finetune: Finetune, solver: OuterSolve | None, rows, out_dim: int, info: dict,
+                 spread: Spread | None = None):
         self._be, self._finetune, self._solver, self._rows = be, finetune, solver, rows
-        self._out_dim, self._info = out_dim, dict(info)
+        self._out_dim, self._info, self._spread = out_dim, dict(info), spread
 
     @property
     def info(self) -> dict:
@@ -75,6 +115,25 @@ class Predictor:
         with self._be.scope():
             preds = [host(self._at(ti)) for ti in times]
         return np.stack(preds) if grid else preds[0]
+
+    def cov(self, t=None) -> np.ndarray:
+        """``(N_test q, N_test q)``: covariance over random initial functions of the test predictions at one
+        time ``t`` (the same for every output column; module docstring).  Needs the predictor built with
+        ``covariance=True``."""
+        if self._spread is None:
+            raise ValueError("this predictor was built without its covariance parts: pass covariance=True")
+        times, grid = check_times(t)
+        if grid:
+            raise ValueError(f"t must be None or one number >= 0 for the covariance, got a sequence {t!r}")
+        ft, sp = self._finetune, self._spread
+        d_test = ft.linear(ft.linear(sp.test).T)                             # D Sigma(Z, Z) D^T
+        if self._solver is None:
+            return d_test
+        with self._be.scope():
+            r_t = ft.linear(self._rows).T                                    # R^T (M, N_test q)
+            x = np.asarray(host(self._solver.apply(times[0], r_t, transpose=True)), dtype=np.float64)
+        cross = ft.linear(sp.rows) @ x                                       # Cr X
+        return d_test - cross - cross.T + x.T @ (sp.cov_v @ x)
 
     def _at(self, t):
         ft = self._finetune
