@@ -100,7 +100,7 @@ def fc_points(root, summary) -> dict:
 
 DIST_CFG = distribution.Config(
     tasks=TaskConfig(n_train=3, n_test=2, n_support=2, n_query=2, options=(("dim", 4),)),
-    methods=("mtl-shared", "anil-same"), widths=(32, 64), n_nets=4, outer_steps=200, tol=1e-3,
+    methods=("mtl-shared", "anil-same"), widths=(32, 64), n_nets=4, outer_steps=200, tol=1e-3, n_boot=50,
     pairs=(("mtl-shared", "anil-same"),), depths=(1, 4), band_depths=(1, 2), band_train=2, band_support=3)
 
 

@@ -10,6 +10,7 @@ import pytest
 from ntk_bridge import store
 from ntk_bridge.appendix import main, verdicts
 from ntk_bridge.experiments import common
+from ntk_bridge.methods import parse
 from ntk_bridge.experiments import distribution as exp
 from ntk_bridge.predict import Adaptation, distribution, gap_distribution
 from ntk_bridge.spec import MLPSpec
@@ -52,6 +53,18 @@ def test_summary_recomputed(built):
                 q = test.n_query
                 blocks = np.stack([cov[j * q:(j + 1) * q, j * q:(j + 1) * q] for j in range(test.n_tasks)])
                 assert row.cov_err == pytest.approx(np.linalg.norm(blocks - d.cov) / np.linalg.norm(d.cov), rel=1e-9)
+        errs = [(n, s.ensemble(m, n)) for n in CFG.widths if s.ensemble(m, n).n >= 2]
+        fit = s.width_fit(m)
+        if len(errs) >= 2:                # err ~ c n^-r: the slope of a straight line through the log errors
+            for what in ("mean", "cov"):
+                y = np.log([getattr(e, f"{what}_err") for _, e in errs])
+                a = np.stack([np.log([n for n, _ in errs]), np.ones(len(errs))], 1)
+                slope, icpt = np.linalg.lstsq(a, y, rcond=None)[0]
+                f = getattr(fit, what)
+                assert f.r == pytest.approx(-slope, rel=1e-9) and f.c == pytest.approx(np.exp(icpt), rel=1e-9)
+                assert f.r_lo <= f.r_hi and f.x == tuple(n for n, _ in errs)
+        else:
+            assert not fit.mean.ok and "width" in fit.mean.error
     for L in (1, 2, 4):                   # the config's depths and the ensembles' depth
         g = gap_distribution(MLPSpec(depth=L), train, test, "mtl-shared", "anil-same", adapt=adapt)
         assert s.gap("mtl-shared", "anil-same", L).total == pytest.approx(g.expected, rel=1e-12)
@@ -79,6 +92,10 @@ def test_appendix_and_verdict(built):
     want = verdicts.c3_distribution((first.total, first.var_part), (last.total, last.var_part)).status
     assert re.search(rf"^\| C3-dist \| \*\*{want}\*\* \|", built["repro"], flags=re.M)
     assert "distribution-ensembles" in tables
+    header, rows = tables["distribution-width-fits"]
+    for row in rows:
+        f = getattr(s.width_fit({parse(m).display: m for m in CFG.methods}[row[0]]), row[1])
+        assert (row[2] == "-") if not f.ok else num(row[2])[0] == pytest.approx(f.r, rel=5e-3)
 
 
 def test_verdict_rule():

@@ -338,6 +338,14 @@ def c3_distribution(ctx) -> tuple[verdicts.Verdict, list]:
                                                              " (sampling ", Num(e.mean_sampling), "), cov err ",
                                                              Num(e.cov_err), " (sampling ", Num(e.cov_sampling),
                                                              "); ")][:-1], "."], style="item"))
+    fits = [(m, f) for m, f in s.result.width_fits.items() if f.mean.ok and f.cov.ok]
+    if fits:
+        blocks.append(Para(["Ensemble errors against width, err ~ c n^-r (90% interval, nets resampled per width; "
+                            "not part of the rule): ",
+                            *[x for m, f in fits for x in (parse(m).display, " mean r = ", Num(f.mean.r), " [",
+                                                           Num(f.mean.r_lo), ", ", Num(f.mean.r_hi), "], cov r = ",
+                                                           Num(f.cov.r), " [", Num(f.cov.r_lo), ", ",
+                                                           Num(f.cov.r_hi), "]; ")][:-1], "."], style="item"))
     blocks.append(Para([*ctx.record_info(s), "."], style="item"))
     (L0, g0), (L1, g1) = rows[0], rows[-1]
     return verdicts.c3_distribution((g0.total, g0.var_part), (g1.total, g1.var_part), (L0, L1)), blocks

@@ -6,7 +6,10 @@ Three parts, one summary:
 * **ensembles**: per method and width, ``n_nets`` uncentered nets (each from its own random initial
   function, as trained in practice; the kernel-regime schedule, runs flagged or unconverged kept out)
   at depth ``depth``; their sample mean and per-task covariance against ``nb.predict.distribution``'s
-  ``mean`` and ``cov`` (relative Frobenius errors, beside the error the sampling alone would give);
+  ``mean`` and ``cov`` (relative Frobenius errors, beside the error the sampling alone would give),
+  and per method the fitted ``err ~ c n^-r`` over the widths with a bootstrap interval (nets resampled
+  with replacement at each width; the sampling floor is in the errors, so ``r`` is a lower estimate of
+  the finite-width rate);
 * **gaps**: ``E||Delta||^2`` of two methods from one initialization (``nb.predict.gap_distribution``),
   split into its mean part ``||mu_a - mu_b||^2`` and variance part, summed over the test tasks, at
   infinite width per depth; and from the ensembles (nets of the same seed: one initial function) per
@@ -31,7 +34,7 @@ from ..spec import MLPSpec
 from ..tasks import TaskSet, sinusoid
 from . import finite_sweep, schema
 from .common import TaskConfig, check_int, check_ints, point, save_summary
-from .stats import Stat, Summary
+from .stats import PowerFit, Stat, Summary
 
 NAME = "distribution"
 ALGORITHM = 1  # bump when this module would store other results for the same config (store.register)
@@ -51,17 +54,20 @@ class Config:
     """Ensembles of ``n_nets`` uncentered nets of each of ``methods`` (``Method`` labels) at ``depth`` x ``widths``;
     infinite-width gaps of ``pairs`` at ``depths``; bands of ``band_methods`` at ``band_depths`` on a sinusoid
     task (``band_train`` training tasks of ``2 band_support`` points, ``band_support`` test support points; seed
-    ``task_seed``; sinusoids of amplitude ``BAND_AMP`` and phase ``BAND_PHASE``)."""
+    ``task_seed``; sinusoids of amplitude ``BAND_AMP`` and phase ``BAND_PHASE``); ``n_boot`` resamplings for the
+    intervals of the ensemble errors' width fits."""
 
-    AXES: ClassVar[tuple] = ("methods", "widths", "depths", "pairs", "band_methods", "band_depths", "include_flagged")
+    AXES: ClassVar[tuple] = ("methods", "widths", "depths", "pairs", "band_methods", "band_depths", "include_flagged",
+                             "n_boot")
     tasks: TaskConfig = TaskConfig(n_train=8, n_test=4, n_support=5, n_query=5, options=(("dim", 8),))
     task_seed: int = 0
     lr: float = 0.02
     steps: int = 5
     depth: int = 2
     methods: tuple = ("mtl-shared", "anil-same", "maml-same")
-    widths: tuple = (256, 1024)
+    widths: tuple = (64, 256, 1024)
     n_nets: int = 64
+    n_boot: int = 1000
     outer_steps: int = 3000
     tol: float = 1e-6
     include_flagged: bool = False
@@ -89,6 +95,7 @@ class Config:
         check_ints("depths", self.depths)
         check_ints("band_depths", self.band_depths)
         check_int("n_nets", self.n_nets, 2)
+        check_int("n_boot", self.n_boot)
         check_int("outer_steps", self.outer_steps)
         check_int("band_train", self.band_train)
         check_int("band_support", self.band_support)
@@ -99,7 +106,7 @@ class Config:
     @classmethod
     def quick(cls) -> "Config":
         return cls(tasks=TaskConfig(n_train=4, n_test=2, n_support=3, n_query=3, options=(("dim", 8),)),
-                   methods=("mtl-shared", "anil-same"), widths=(64, 256), n_nets=8, outer_steps=400, tol=1e-4,
+                   methods=("mtl-shared", "anil-same"), widths=(64, 256), n_nets=8, outer_steps=400, tol=1e-4, n_boot=200,
                    pairs=(("mtl-shared", "anil-same"),), depths=(1, 4, 16), band_depths=(1, 8), band_train=4)
 
     def band_tasks(self) -> tuple[TaskSet, TaskSet]:
@@ -142,14 +149,18 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     adapt = Adaptation(config.lr, config.steps)
     spec = MLPSpec(depth=config.depth, out_dim=train.out_dim)
     dists = {m: distribution(spec, train, test, m, adapt=adapt) for m in config.methods}
-    ensembles, kept = {}, {}
+    ensembles, kept, fits = {}, {}, {}
     for m in config.methods:
+        by_width = {}
         for n in config.widths:
             why = {s: finite_sweep.exclusion(res[m, n, s], config.include_flagged) for s in range(config.n_nets)}
             kept[m, n] = [s for s in range(config.n_nets) if why[s] is None]
             ens = Ensemble(np.stack([np.asarray(res[m, n, s]["pred"]) for s in kept[m, n]]), tuple(kept[m, n]),
                            tuple((s, w) for s, w in why.items() if w is not None)) if len(kept[m, n]) >= 2 else None
             ensembles[m, n] = _ens_row(ens, dists[m], config.n_nets)
+            if ens is not None:
+                by_width[n] = ens.preds
+        fits[m] = _width_fits(by_width, dists[m], config.n_boot)
     gaps = {}
     for a, b in config.pairs:
         for L in sorted(set(config.depths) | {config.depth}):   # the ensembles' depth too, to set beside them
@@ -172,8 +183,42 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
             bands[m, L] = Band(tuple(d.mean[0, :, 0].tolist()), tuple(np.sqrt(np.diagonal(d.cov[0])).tolist()))
     result = DistributionResult(ensembles, gaps, finite_gaps, bands,
                                 BandTask(tuple(np.linspace(-5.0, 5.0, GRID).tolist()),
-                                         tuple((btest.xs[0, :, 0] * 5.0).tolist()), tuple(btest.ys[0, :, 0].tolist())))
+                                         tuple((btest.xs[0, :, 0] * 5.0).tolist()), tuple(btest.ys[0, :, 0].tolist())),
+                                fits)
     return save_summary(root, NAME, config, records, schema.to_json(result), start)
+
+
+def _errors(preds: np.ndarray, d) -> tuple[float, float]:
+    """Relative Frobenius errors of the sample mean and per-task covariance of ``preds (n, Nt, q, k)``."""
+    ens = Ensemble(preds, (), ())
+    return (float(np.linalg.norm(ens.mean - d.mean) / np.linalg.norm(d.mean)),
+            float(np.linalg.norm(ens.cov - d.cov) / np.linalg.norm(d.cov)))
+
+
+def _width_fits(by_width: dict, d, n_boot: int, seed: int = 0) -> "WidthFits":
+    """``err ~ c n^-r`` for the mean and the covariance errors over the widths holding an ensemble; the interval
+    (90%) from ``n_boot`` resamplings of each width's nets with replacement.  ``PowerFit(error=...)`` below two
+    widths or for a zero error."""
+    widths = sorted(by_width)
+    if len(widths) < 2:
+        miss = PowerFit(error=f"ensembles at {len(widths)} width(s); a slope needs 2")
+        return WidthFits(miss, miss)
+    rng = np.random.default_rng(seed)
+    point = np.array([_errors(by_width[n], d) for n in widths])                    # (widths, 2)
+    boots = np.array([[_errors(by_width[n][rng.integers(0, len(by_width[n]), len(by_width[n]))], d)
+                       for n in widths] for _ in range(n_boot)])                     # (n_boot, widths, 2)
+    lx = np.log(np.asarray(widths, dtype=np.float64))
+    out = []
+    for j in range(2):
+        if np.any(point[:, j] <= 0) or np.any(boots[..., j] <= 0):
+            out.append(PowerFit(error="an error of zero: no log-log fit"))
+            continue
+        slope, icpt = np.polyfit(lx, np.log(point[:, j]), 1)
+        rs = -np.polyfit(lx, np.log(boots[..., j]).T, 1)[0]
+        lo, hi = np.quantile(rs, [0.05, 0.95])
+        out.append(PowerFit(float(-slope), float(np.exp(icpt)), float(lo), float(hi), 0.9, tuple(widths),
+                            bool(np.all(np.diff(point[:, j]) < 0)), note="bootstrap over nets, per width"))
+    return WidthFits(*out)
 
 
 def _ens_row(ens: Ensemble | None, d, n_nets: int) -> "EnsembleRow":
@@ -182,8 +227,7 @@ def _ens_row(ens: Ensemble | None, d, n_nets: int) -> "EnsembleRow":
     if ens is None:
         return EnsembleRow(0, n_nets, None, None, None, None)
     n, k = ens.preds.shape[0], ens.preds.shape[-1]
-    mean_err = float(np.linalg.norm(ens.mean - d.mean) / np.linalg.norm(d.mean))
-    cov_err = float(np.linalg.norm(ens.cov - d.cov) / np.linalg.norm(d.cov))
+    mean_err, cov_err = _errors(ens.preds, d)
     c = d.cov
     mean_sampling = float(np.sqrt(k * np.einsum("tqq->", c) / n) / np.linalg.norm(d.mean))
     var_entries = (np.einsum("tqq,tpp->tqp", c, c) + c ** 2) / ((n - 1) * k)
@@ -203,6 +247,14 @@ class EnsembleRow:
     cov_err: float | None
     mean_sampling: float | None
     cov_sampling: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class WidthFits:
+    """Per method: the ensembles' mean and covariance errors fitted as ``c n^-r`` over the widths."""
+
+    mean: PowerFit
+    cov: PowerFit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,6 +293,7 @@ class DistributionResult:
     finite_gaps: dict[tuple[str, str, int], Stat | None]  # (a, b, width): ||pred_a - pred_b||^2 over seeds
     bands: dict[tuple[str, int], Band]                   # (method, depth)
     band_task: BandTask
+    width_fits: dict[str, WidthFits] = dataclasses.field(default_factory=dict)   # method -> errors vs width
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,6 +302,10 @@ class DistributionSummary(Summary):
 
     def ensemble(self, method: str, width: int) -> EnsembleRow | None:
         return self.result.ensembles.get((method, width))
+
+    def width_fit(self, method: str) -> WidthFits | None:
+        """The method's ensemble errors vs width, ``err ~ c n^-r`` (mean and covariance)."""
+        return self.result.width_fits.get(method)
 
     def gap(self, a: str, b: str, depth: int) -> GapRow | None:
         """Infinite-width ``E||Delta||^2`` parts of the pair at ``depth``."""

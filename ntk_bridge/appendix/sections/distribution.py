@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...methods import parse
-from ..context import Context, stat_num
+from ..context import Context, fit_cells, stat_num
 from ..render import Math, Num, Para, Section, Table
 
 TITLE = "Over initializations: the predictive distribution of uncentered nets"
@@ -50,5 +50,14 @@ def build(ctx: Context) -> Section:
         "square, same number of nets)."],
         ["method", "n", "kept", "excluded", "mean err", "sampling", "cov err", "sampling"], rows,
         align="lrrrrrrr"))
+    rows = [[parse(m).display, what, *fit_cells(getattr(f, what))] for m, f in s.result.width_fits.items()
+            for what in ("mean", "cov")]
+    if rows:
+        blocks.append(Table("distribution-width-fits", [
+            "The ensembles' errors against width fitted as err ~ c n^-r (least squares in log-log; 90% interval: "
+            "each width's nets resampled with replacement). The errors hold the sampling error of ",
+            Num(cfg["n_nets"]), " nets, which does not fall with width, so r is a lower estimate of the "
+            "finite-width rate."],
+            ["method", "error", "r", "90% interval", "c", "widths"], rows, align="llrrrl"))
     blocks.append(Para([*ctx.record_info(s), "."], style="item"))
     return Section("distribution", TITLE, blocks + ctx.figures_for("distribution"))
