@@ -4,11 +4,11 @@ import importlib
 from . import conditioning, kernels, methods, metrics, predict, probe, tasks
 from .methods import Method
 from .predict import Adaptation
-from .spec import MLPSpec
+from .spec import ConvSpec, MLPSpec
 from .tasks import TaskSet
 
-__all__ = ["Adaptation", "MLPSpec", "Method", "TaskSet", "conditioning", "experiments", "finite", "kernels", "methods",
-           "metrics", "probe", "predict", "store", "tasks"]
+__all__ = ["Adaptation", "ConvSpec", "MLPSpec", "Method", "TaskSet", "conditioning", "experiments", "finite", "kernels",
+           "methods", "metrics", "probe", "predict", "store", "tasks"]
 __version__ = "0.1.0"
 _LAZY = ("experiments", "finite", "store")  # import JAX/optax only when used
 

@@ -100,11 +100,12 @@ def finite(spec: MLPSpec, body, test: TaskSet, C: float = C_AUTHORS) -> float:
     return float(np.mean([task_accuracy(phi_s[i], ys[i], phi_q[i], yq[i], C) for i in range(test.n_tasks)]))
 
 
-def infinite(spec: MLPSpec, test: TaskSet, C: float = C_AUTHORS, backend: str = "native") -> float:
-    """Mean query accuracy over ``test``'s tasks of the probe on the infinite-width (initial) features."""
+def infinite(spec, test: TaskSet, C: float = C_AUTHORS, backend: str = "native") -> float:
+    """Mean query accuracy over ``test``'s tasks of the probe on the infinite-width (initial) features
+    (``spec``: an :class:`MLPSpec`, or a :class:`~ntk_bridge.spec.ConvSpec` on image tasks)."""
     from .kernels import kernels
 
-    check_out_dim(spec, test, "test")
+    spec = check_out_dim(spec, test, "test")
     C = validate.positive("C", C)
     ys, yq = labels(test.ys), labels(test.yq, "test.yq")
     s = test.xs.shape[1]

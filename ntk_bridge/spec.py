@@ -119,6 +119,151 @@ class MLPSpec:
         return self.head_apply(params["head"], self.features(params["body"], x))
 
 
+POOLS = ("gap", "flatten")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvSpec:
+    """ReLU conv net: ``depth`` conv layers of ``channels`` channels, pooling, then a dense head (theory.md §11).
+
+    ::
+
+        conv layer l (l = 1..depth):  Conv(channels, (filter, filter), stride 1, SAME zero padding,
+                                      W_std=w_std, b_std=b_std) -> ReLU
+        pooling:                      global average over pixels ("gap") or flattening ("flatten")
+        head:                         Dense(out_dim, W_std=head_std, b_std=b_std)
+
+    NTK parameterization (neural-tangents' ``stax.Conv``/``Dense``): a conv layer computes
+    ``(W_std / sqrt(filter^2 C_in)) conv(x, W) + b_std b`` with ``W, b ~ N(0, 1)`` (the fan-in counts
+    the whole filter, padding included); the head's fan-in is ``channels`` (``"gap"``) or
+    ``H W channels`` (``"flatten"``).
+
+    Attributes:
+      depth: conv layers ``L >= 1``; channels: of a finite net (ignored at infinite width);
+      filter: odd filter size; pool: ``"gap"`` or ``"flatten"``; w_std, b_std, head_std, out_dim: as
+      :class:`MLPSpec`; image_shape: ``(H, W, C)``, how flat inputs ``(points, H W C)`` (a
+      :class:`~ntk_bridge.tasks.TaskSet`'s, whose ``image_shape`` it is) are read as images; ``None``:
+      inputs must be images ``(points, H, W, C)``.
+    """
+
+    depth: int = 2
+    channels: int = 256
+    filter: int = 3
+    pool: str = "gap"
+    w_std: float = math.sqrt(2.0)
+    b_std: float = 0.0
+    head_std: float = 1.0
+    out_dim: int = 1
+    image_shape: tuple | None = None
+
+    def __post_init__(self):
+        for name in ("depth", "channels", "filter", "out_dim"):
+            object.__setattr__(self, name, validate.integer(f"ConvSpec.{name}", getattr(self, name), 1))
+        if self.filter % 2 != 1:
+            raise ValueError(f"ConvSpec.filter must be odd (SAME padding centred on the pixel), got {self.filter}")
+        validate.choice("ConvSpec.pool", self.pool, POOLS)
+        for name in ("w_std", "head_std"):
+            object.__setattr__(self, name, validate.positive(f"ConvSpec.{name}", getattr(self, name)))
+        object.__setattr__(self, "b_std", validate.nonnegative("ConvSpec.b_std", self.b_std))
+        if self.image_shape is not None:
+            shape = tuple(self.image_shape) if isinstance(self.image_shape, (tuple, list)) else None
+            if shape is None or len(shape) != 3:
+                raise ValueError(f"ConvSpec.image_shape must be (H, W, C), got {self.image_shape!r}")
+            object.__setattr__(self, "image_shape", tuple(validate.integer("ConvSpec.image_shape", v, 1)
+                                                          for v in shape))
+
+    @property
+    def width(self) -> int:
+        """The finite net's width in the sense of :class:`MLPSpec`: its channels."""
+        return self.channels
+
+    def replace(self, **changes: Any) -> "ConvSpec":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def images(self, x, name: str = "x"):
+        """``x`` as float64 images ``(points, H, W, C)``: images as they are, flat rows ``(points, H W C)``
+        through ``image_shape``; ``ValueError`` naming ``name`` otherwise."""
+        import numpy as np
+
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 4:
+            if self.image_shape is not None and x.shape[1:] != self.image_shape:
+                raise ValueError(f"{name} has images of shape {x.shape[1:]}, ConvSpec.image_shape is {self.image_shape}")
+            return x
+        if x.ndim == 2 and self.image_shape is not None:
+            if x.shape[1] != math.prod(self.image_shape):
+                raise ValueError(f"{name} has rows of {x.shape[1]} values, ConvSpec.image_shape {self.image_shape} "
+                                 f"holds {math.prod(self.image_shape)}")
+            return x.reshape((x.shape[0],) + self.image_shape)
+        raise ValueError(f"{name} must be images (points, H, W, C), or flat rows (points, H W C) with "
+                         f"ConvSpec.image_shape set, got shape {x.shape}")
+
+    # ---------------------------------------------------------------- finite net (pure JAX)
+    def init(self, key, in_dim: int) -> Params:
+        """Standard-normal parameters ``{"body": [(W (f, f, C_in, channels), b (channels,))] * depth,
+        "head": (W (fan_in, out_dim), b (out_dim,))}``; ``in_dim = H W C`` (needs ``image_shape``)."""
+        import jax
+
+        in_dim = validate.integer("in_dim", in_dim, 1)
+        h, w, c = self._shape(in_dim)
+        keys = jax.random.split(key, 2 * self.depth + 2)
+        chans = [c] + [self.channels] * self.depth
+        body = [(jax.random.normal(keys[2 * l], (self.filter, self.filter, chans[l], chans[l + 1])),
+                 jax.random.normal(keys[2 * l + 1], (chans[l + 1],))) for l in range(self.depth)]
+        fan = self.channels if self.pool == "gap" else h * w * self.channels
+        head = (jax.random.normal(keys[-2], (fan, self.out_dim)), jax.random.normal(keys[-1], (self.out_dim,)))
+        return {"body": body, "head": head}
+
+    def features(self, body, x):
+        """Pooled last-layer features ``phi(x)`` (post-ReLU), ``(..., channels)`` (``"gap"``) or
+        ``(..., H W channels)`` (``"flatten"``); ``x``: flat rows ``(..., H W C)``."""
+        import jax
+        import jax.numpy as jnp
+
+        lead = x.shape[:-1]
+        h = x.reshape((-1,) + self._shape(x.shape[-1]))
+        for w, b in body:
+            scale = self.w_std / math.sqrt(self.filter ** 2 * w.shape[2])
+            conv = jax.lax.conv_general_dilated(h, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            h = jnp.maximum(scale * conv + self.b_std * b, 0.0)
+        phi = h.mean(axis=(1, 2)) if self.pool == "gap" else h.reshape(h.shape[0], -1)
+        return phi.reshape(lead + phi.shape[1:])
+
+    def head_apply(self, head, phi):
+        """Head readout ``(head_std / sqrt(fan_in)) phi @ W + b_std * b``."""
+        w, b = head
+        return dense(phi, w, b, self.head_std, self.b_std)
+
+    def apply(self, params: Params, x):
+        """Network output ``f(x; params)`` on flat rows ``(..., H W C)``, shape ``(..., out_dim)``."""
+        return self.head_apply(params["head"], self.features(params["body"], x))
+
+    def _shape(self, in_dim: int) -> tuple:
+        if self.image_shape is None:
+            raise ValueError("a finite ConvSpec net reads flat rows through ConvSpec.image_shape, which is None: set "
+                             "it (e.g. image_shape=tasks.image_shape)")
+        if math.prod(self.image_shape) != in_dim:
+            raise ValueError(f"inputs have {in_dim} values per point, ConvSpec.image_shape {self.image_shape} holds "
+                             f"{math.prod(self.image_shape)}")
+        return self.image_shape
+
+    def stax(self):
+        """The neural-tangents ``(init_fn, apply_fn, kernel_fn)`` triple (NHWC inputs); see :meth:`MLPSpec.stax`."""
+        stax = neural_tangents().stax
+        b_std = None if self.b_std == 0 else self.b_std
+        layers = []
+        for _ in range(self.depth):
+            layers += [stax.Conv(self.channels, (self.filter, self.filter), padding="SAME", W_std=self.w_std,
+                                 b_std=b_std), stax.Relu()]
+        layers.append(stax.GlobalAvgPool() if self.pool == "gap" else stax.Flatten())
+        layers.append(stax.Dense(self.out_dim, W_std=self.head_std, b_std=b_std))
+        return stax.serial(*layers)
+
+
 NT_EXTRA_HINT = ('install the "nt" extra with the pinned versions: '
                  'pip install -c constraints.txt "ntk-bridge[nt]" (neural-tangents 0.6.5 needs jax 0.4.30), '
                  'or use backend="native"')

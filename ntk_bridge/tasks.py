@@ -23,7 +23,10 @@ from . import validate
 class TaskSet:
     """``N`` tasks with support ``(xs, ys)`` and query ``(xq, yq)`` splits.
 
-    Shapes: ``xs (N, s, d)``, ``ys (N, s, k)``, ``xq (N, q, d)``, ``yq (N, q, k)``.
+    Shapes: ``xs (N, s, d)``, ``ys (N, s, k)``, ``xq (N, q, d)``, ``yq (N, q, k)``.  Image inputs
+    ``xs (N, s, H, W, C)`` (and ``xq``) are stored flat, ``d = H W C`` (every predictor reads points
+    as rows), with ``image_shape = (H, W, C)``; :meth:`images` gives them back as images and a
+    :class:`~ntk_bridge.spec.ConvSpec` with that ``image_shape`` reads the rows as images.
 
     Raises:
       ValueError: naming the field, for wrong rank, empty or mismatched shapes,
@@ -34,8 +37,26 @@ class TaskSet:
     ys: np.ndarray
     xq: np.ndarray
     yq: np.ndarray
+    image_shape: tuple | None = None
 
     def __post_init__(self):
+        shape = self.image_shape
+        if shape is not None:
+            if not isinstance(shape, (tuple, list)) or len(shape) != 3:
+                raise ValueError(f"TaskSet.image_shape must be (H, W, C), got {shape!r}")
+            shape = tuple(validate.integer("TaskSet.image_shape", v, 1) for v in shape)
+        for name in ("xs", "xq"):
+            try:
+                x = np.asarray(getattr(self, name))
+            except (TypeError, ValueError):                           # _as_float_array names the field below
+                continue
+            if x.ndim == 5:                                           # images: stored flat
+                if shape is not None and tuple(x.shape[2:]) != shape:
+                    raise ValueError(f"TaskSet.{name} has images of shape {tuple(x.shape[2:])}, image_shape is "
+                                     f"{shape}")
+                shape = tuple(int(v) for v in x.shape[2:])
+                object.__setattr__(self, name, x.reshape(x.shape[:2] + (-1,)))
+        object.__setattr__(self, "image_shape", shape)
         for name in ("xs", "ys", "xq", "yq"):
             object.__setattr__(self, name, _as_float_array(getattr(self, name), name))
         n = self.xs.shape[0]
@@ -50,6 +71,9 @@ class TaskSet:
             raise ValueError(f"TaskSet.xq has input dim {self.xq.shape[2]}, xs has {self.xs.shape[2]}")
         if self.yq.shape[2] != self.ys.shape[2]:
             raise ValueError(f"TaskSet.yq has out_dim {self.yq.shape[2]}, ys has {self.ys.shape[2]}")
+        if shape is not None and int(np.prod(shape)) != self.xs.shape[2]:
+            raise ValueError(f"TaskSet.image_shape {shape} holds {int(np.prod(shape))} values, the inputs have "
+                             f"dim {self.xs.shape[2]}")
 
     @property
     def n_tasks(self) -> int:
@@ -71,6 +95,14 @@ class TaskSet:
     def out_dim(self) -> int:
         return self.ys.shape[2]
 
+    def images(self, split: str = "xs") -> np.ndarray:
+        """``xs`` or ``xq`` as images ``(N, points, H, W, C)``; ``ValueError`` without ``image_shape``."""
+        validate.choice("split", split, ("xs", "xq"))
+        if self.image_shape is None:
+            raise ValueError("this TaskSet holds vectors, not images (image_shape is None)")
+        x = getattr(self, split)
+        return x.reshape(x.shape[:2] + self.image_shape)
+
     def merged(self) -> tuple[np.ndarray, np.ndarray]:
         """Each task's whole data ``D_i`` = support then query: ``(N, s+q, d), (N, s+q, k)``."""
         return (np.concatenate([self.xs, self.xq], axis=1),
@@ -79,7 +111,7 @@ class TaskSet:
     def take(self, n_tasks: int) -> "TaskSet":
         """The first ``n_tasks`` tasks."""
         n_tasks = validate.integer("n_tasks", n_tasks, 1, self.n_tasks)
-        return TaskSet(self.xs[:n_tasks], self.ys[:n_tasks], self.xq[:n_tasks], self.yq[:n_tasks])
+        return TaskSet(self.xs[:n_tasks], self.ys[:n_tasks], self.xq[:n_tasks], self.yq[:n_tasks], self.image_shape)
 
     def check_compatible(self, other: "TaskSet", name: str = "test") -> None:
         """Raise ``ValueError`` unless ``other`` has this set's input and output dims."""
@@ -87,6 +119,8 @@ class TaskSet:
             raise ValueError(f"{name}.xs has input dim {other.dim}, train tasks have {self.dim}")
         if other.out_dim != self.out_dim:
             raise ValueError(f"{name}.ys has out_dim {other.out_dim}, train tasks have {self.out_dim}")
+        if None not in (self.image_shape, other.image_shape) and other.image_shape != self.image_shape:
+            raise ValueError(f"{name} has images of shape {other.image_shape}, train tasks have {self.image_shape}")
 
 
 def _as_float_array(value, name: str) -> np.ndarray:
@@ -245,9 +279,12 @@ def _class_pool(classes) -> tuple[int, ...]:
     return pool
 
 
+DIGIT_IMAGE = (8, 8, 1)   # scikit-learn's digits: 8x8 pixels, one channel (rows of 64 in pixel order)
+
+
 def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, classes="train",
            labels: str = "permuted", normalize: str = "sphere", allow_repeats: bool = False,
-           exclude: TaskSet | None = None, world_seed: int = 0, seed: int = 0) -> TaskSet:
+           exclude: TaskSet | None = None, as_images: bool = False, world_seed: int = 0, seed: int = 0) -> TaskSet:
     """Few-shot ``n_way``-way ``k_shot``-shot episodes from scikit-learn's 8x8 handwritten digits.
 
     The data: the 1,797 images (10 classes, 174 to 183 images each, all distinct) that
@@ -307,6 +344,9 @@ def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, c
       allow_repeats: allow one image in several tasks of this TaskSet.
       exclude: a TaskSet drawn by this function with the same ``normalize``; its images are
         not drawn (so training and test sets on overlapping pools share no image).
+      as_images: the inputs as 8x8x1 images (``image_shape (8, 8, 1)``, for a
+        :class:`~ntk_bridge.spec.ConvSpec`); the same values (every normalization above acts on
+        each image as a whole, or per pixel over the data set).
       world_seed: unused (the data set is the world); validated so every family takes it.
       seed: draws the episodes: the same arguments and seed give the identical TaskSet.
     Returns:
@@ -322,6 +362,7 @@ def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, c
     labels = validate.choice("labels", labels, LABELS)
     normalize = validate.choice("normalize", normalize, NORMALIZATIONS)
     allow_repeats = validate.flag("allow_repeats", allow_repeats)
+    as_images = validate.flag("as_images", as_images)
     world_seed, seed = _seeds(world_seed, seed)
     del world_seed
     if n_way > len(pool):
@@ -383,7 +424,7 @@ def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, c
         return x[idx], np.broadcast_to(np.eye(n_way)[pos] - 1.0 / n_way, idx.shape + (n_way,))
     xs, ys = split(images[:, :, :k_shot])
     xq, yq = split(images[:, :, k_shot:])
-    return TaskSet(xs, ys, xq, yq)
+    return TaskSet(xs, ys, xq, yq, DIGIT_IMAGE if as_images else None)
 
 
 def _max_tasks(counts: list[int], n_way: int, per_class: int) -> int:

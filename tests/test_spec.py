@@ -92,3 +92,43 @@ def test_apply_matches_neural_tangents_apply_fn(x64, b_std, out_dim):
     assert out.shape == (6, out_dim)
     assert rel_err(out, apply_fn(ours, x)) < TOL[np.dtype(np.float64)]
     assert rel_err(spec.head_apply(params["head"], spec.features(params["body"], x)), out) == 0.0
+
+
+# ------------------------------------------------------------------------ ConvSpec (theory.md §11)
+@pytest.mark.parametrize("pool", ["gap", "flatten"])
+def test_conv_net_is_neural_tangents_conv_net(pool):
+    """The pure-JAX conv net equals neural-tangents' ``apply_fn`` of ``ConvSpec.stax()`` on the same parameters."""
+    nt = pytest.importorskip("neural_tangents")
+    del nt
+    import jax
+    import jax.numpy as jnp
+
+    from ntk_bridge.precision import x64
+    from ntk_bridge.spec import ConvSpec
+
+    spec = ConvSpec(depth=2, channels=5, pool=pool, b_std=0.3, image_shape=(8, 8, 1), out_dim=2)
+    x = nb.tasks.digits(1, as_images=True).xs[0]
+    with x64():
+        params = spec.init(jax.random.PRNGKey(0), 64)
+        ours = np.asarray(spec.apply(params, jnp.asarray(x)))
+        _, apply_fn, _ = spec.stax()
+        nt_params = [p for w, b in params["body"] for p in ((w, b.reshape(1, 1, 1, -1)), ())] + [(), params["head"]]
+        theirs = np.asarray(apply_fn(nt_params, jnp.asarray(x.reshape(-1, 8, 8, 1))))
+        phi = spec.features(params["body"], jnp.asarray(x))
+    assert np.abs(ours - theirs).max() < 1e-12 * np.abs(theirs).max() and np.abs(theirs).max() > 0.01
+    assert phi.shape == (x.shape[0], 5 if pool == "gap" else 64 * 5)
+
+
+def test_conv_spec_bad_input():
+    from ntk_bridge.spec import ConvSpec
+
+    with pytest.raises(ValueError, match="filter must be odd"):
+        ConvSpec(filter=2)
+    with pytest.raises(ValueError, match="pool"):
+        ConvSpec(pool="max")
+    with pytest.raises(ValueError, match="image_shape must be"):
+        ConvSpec(image_shape=(8, 8))
+    with pytest.raises(ValueError, match="image_shape"):
+        ConvSpec(image_shape=(8, 8, 1)).images(np.zeros((2, 10)))
+    with pytest.raises(ValueError, match="image_shape, which is None"):
+        ConvSpec().init(None, 64)

@@ -164,3 +164,42 @@ def test_make_dispatches_to_the_family():
     a, b = make("sinusoid", 3, seed=4), sinusoid(3, seed=4)
     assert np.array_equal(a.xs, b.xs) and np.array_equal(a.yq, b.yq)
     assert nb.TaskSet is TaskSet
+
+
+# ------------------------------------------------------------------------ image inputs (theory.md §11)
+def test_image_inputs_are_stored_flat_and_read_back_as_images():
+    """Images ``(N, m, H, W, C)`` become rows of ``H W C`` values in pixel order (NumPy's reshape), with
+    ``image_shape``; ``images`` undoes it exactly; the digits' images are the flat digits' rows."""
+    rng = np.random.default_rng(0)
+    xs, xq = rng.standard_normal((3, 2, 4, 5, 2)), rng.standard_normal((3, 1, 4, 5, 2))
+    t = TaskSet(xs, np.zeros((3, 2, 1)), xq, np.zeros((3, 1, 1)))
+    assert t.image_shape == (4, 5, 2) and t.dim == 40
+    assert t.xs[1, 0, 7] == xs[1, 0, 0, 3, 1]                    # pixel (0, 3), channel 1: 0*10 + 3*2 + 1
+    assert np.array_equal(t.images("xs"), xs) and np.array_equal(t.images("xq"), xq)
+    assert t.take(2).image_shape == (4, 5, 2)
+    img = nb.tasks.digits(2, as_images=True, seed=3)
+    flat = nb.tasks.digits(2, seed=3)
+    assert img.image_shape == (8, 8, 1) and flat.image_shape is None and np.array_equal(img.xs, flat.xs)
+    from sklearn.datasets import load_digits
+
+    raw = load_digits().images                                   # (1797, 8, 8): the data set's own images
+    first = nb.tasks.digits(1, normalize="none", as_images=True).images("xs")[0, 0, :, :, 0]
+    assert any(np.array_equal(first, im) for im in raw)
+
+
+def test_image_inputs_bad_shapes():
+    xs = np.zeros((2, 2, 4, 4, 1))
+    with pytest.raises(ValueError, match="xq has images of shape"):
+        TaskSet(xs, np.zeros((2, 2, 1)), np.zeros((2, 1, 4, 3, 1)), np.zeros((2, 1, 1)))
+    with pytest.raises(ValueError, match="image_shape"):
+        TaskSet(np.zeros((2, 2, 15)), np.zeros((2, 2, 1)), np.zeros((2, 1, 15)), np.zeros((2, 1, 1)), (4, 4, 1))
+    with pytest.raises(ValueError, match="image_shape must be"):
+        TaskSet(np.zeros((2, 2, 16)), np.zeros((2, 2, 1)), np.zeros((2, 1, 16)), np.zeros((2, 1, 1)), (16,))
+    with pytest.raises(ValueError, match="holds vectors"):
+        TaskSet(np.zeros((2, 2, 16)), np.zeros((2, 2, 1)), np.zeros((2, 1, 16)), np.zeros((2, 1, 1))).images()
+    a = TaskSet(xs, np.zeros((2, 2, 1)), xs, np.zeros((2, 2, 1)))
+    b = TaskSet(np.zeros((2, 2, 2, 8, 1)), np.zeros((2, 2, 1)), np.zeros((2, 2, 2, 8, 1)), np.zeros((2, 2, 1)))
+    with pytest.raises(ValueError, match="images of shape"):
+        a.check_compatible(b)
+    with pytest.raises(ValueError, match="as_images"):
+        nb.tasks.digits(2, as_images="yes")

@@ -192,14 +192,14 @@ def distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method, *, ad
                  t=None, ridge: float = 0.0) -> Distribution:
     """Mean and covariance over initializations of ``method``'s test predictions (theory.md §9).
 
-    ``spec_or_kernel_fn``: an :class:`~ntk_bridge.MLPSpec` (analytic kernels) or ``kernel_fn(x1, x2=None)
+    ``spec_or_kernel_fn``: an :class:`~ntk_bridge.MLPSpec` or :class:`~ntk_bridge.ConvSpec` (analytic kernels) or ``kernel_fn(x1, x2=None)
     -> Kernels``; ``method``: any name or :class:`~ntk_bridge.methods.Method` ``nb.methods.parse`` accepts
     (MTL with shared or independent heads, ANIL/MAML/FOMAML with either split, no transfer, ``+fresh``).
     ``t`` (``None`` or one time), ``ridge``: as for the closed forms.  Kernel blocks as for the mean, one
     factorization (:meth:`~.predictor.Predictor.cov`): no kernel on every point is formed.  Raises what
     the closed form raises (``NotComputable``, ``ValueError``).
     """
-    kernel_fn = _kernel_fn(spec_or_kernel_fn)
+    kernel_fn = _kernel_fn(spec_or_kernel_fn, train)
     fn = predictor(parse(method), kernel_fn, train, test, adapt=adapt, ridge=ridge, consume=True, covariance=True)
     mean = fn(t)
     return Distribution(np.asarray(mean, dtype=np.float64), fn.cov(t), fn.info or {"cond": None})
@@ -231,7 +231,7 @@ def gap_distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method_a,
     The processes both read (:func:`functions`: shared-init heads share ``w0``'s process) are one; the
     others independent.  Shapes and errors as :func:`distribution`.
     """
-    kernel_fn = _kernel_fn(spec_or_kernel_fn)
+    kernel_fn = _kernel_fn(spec_or_kernel_fn, train)
     ma, mb = parse(method_a), parse(method_b)
     lat = latent(kernel_fn, train, test, [ma, mb])
     out = []
@@ -244,13 +244,13 @@ def gap_distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method_a,
     return GapDistribution(np.sum((mu_a - mu_b) ** 2, axis=(1, 2)), k * np.sum((f_a - f_b) ** 2, axis=(1, 2)))
 
 
-def _kernel_fn(spec_or_kernel_fn) -> KernelFn:
-    from ..spec import MLPSpec
-    from .spec_level import analytic
+def _kernel_fn(spec_or_kernel_fn, tasks: TaskSet) -> KernelFn:
+    from ..spec import ConvSpec, MLPSpec
+    from .spec_level import analytic, bound
 
-    if isinstance(spec_or_kernel_fn, MLPSpec):
-        return analytic(spec_or_kernel_fn)
+    if isinstance(spec_or_kernel_fn, (MLPSpec, ConvSpec)):
+        return analytic(bound(spec_or_kernel_fn, tasks))
     if not callable(spec_or_kernel_fn):
-        raise ValueError(f"spec_or_kernel_fn must be an MLPSpec or a kernel_fn(x1, x2=None) -> Kernels, got "
-                         f"{type(spec_or_kernel_fn).__name__}")
+        raise ValueError(f"spec_or_kernel_fn must be an MLPSpec, a ConvSpec or a kernel_fn(x1, x2=None) -> Kernels, "
+                         f"got {type(spec_or_kernel_fn).__name__}")
     return spec_or_kernel_fn
