@@ -276,8 +276,16 @@ def empirical(spec: MLPSpec, params, x1, x2=None, *, head2=None) -> Kernels:
     ``sigma`` is zero because the two heads share no parameter.
 
     Returns: :class:`Kernels` of shape ``(n1, n2)`` in the dtype of ``params`` (trace over
-    outputs divided by ``out_dim``, as neural-tangents' ``trace_axes=(-1,)`` then mean).
+    outputs divided by ``out_dim``, as neural-tangents' ``trace_axes=(-1,)``).  A
+    :class:`~ntk_bridge.spec.ConvSpec`'s net: from its parameter Jacobians (:mod:`.jacobian_kernels`).
     """
+    from .spec import ConvSpec
+
+    if isinstance(spec, ConvSpec):    # no layer-wise form: from the parameter Jacobians
+        from . import jacobian_kernels
+
+        k = jacobian_kernels.empirical(spec, params, x1, x2, head2=head2)
+        return _check_finite(k, spec, np.asarray(x1), np.asarray(x1 if x2 is None else x2))
     x2 = x1 if x2 is None else x2
     cross_head = head2 is not None
     code_maps.ensure_headroom()

@@ -51,6 +51,11 @@ class MLPSpec:
             object.__setattr__(self, name, validate.positive(f"MLPSpec.{name}", getattr(self, name)))
         object.__setattr__(self, "b_std", validate.nonnegative("MLPSpec.b_std", self.b_std))
 
+    @property
+    def feature_dim(self) -> int:
+        """The head's fan-in: the dimension of ``features(body, x)``."""
+        return self.width
+
     def replace(self, **changes: Any) -> "MLPSpec":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
@@ -177,6 +182,14 @@ class ConvSpec:
         """The finite net's width in the sense of :class:`MLPSpec`: its channels."""
         return self.channels
 
+    @property
+    def feature_dim(self) -> int:
+        """The head's fan-in: ``channels`` (``"gap"``) or ``H W channels`` (``"flatten"``, needs ``image_shape``)."""
+        if self.pool == "gap":
+            return self.channels
+        h, w, _ = self._shape(math.prod(self.image_shape) if self.image_shape else 0)
+        return h * w * self.channels
+
     def replace(self, **changes: Any) -> "ConvSpec":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
@@ -209,13 +222,13 @@ class ConvSpec:
         import jax
 
         in_dim = validate.integer("in_dim", in_dim, 1)
-        h, w, c = self._shape(in_dim)
+        _, _, c = self._shape(in_dim)
         keys = jax.random.split(key, 2 * self.depth + 2)
         chans = [c] + [self.channels] * self.depth
         body = [(jax.random.normal(keys[2 * l], (self.filter, self.filter, chans[l], chans[l + 1])),
                  jax.random.normal(keys[2 * l + 1], (chans[l + 1],))) for l in range(self.depth)]
-        fan = self.channels if self.pool == "gap" else h * w * self.channels
-        head = (jax.random.normal(keys[-2], (fan, self.out_dim)), jax.random.normal(keys[-1], (self.out_dim,)))
+        head = (jax.random.normal(keys[-2], (self.feature_dim, self.out_dim)),
+                jax.random.normal(keys[-1], (self.out_dim,)))
         return {"body": body, "head": head}
 
     def features(self, body, x):

@@ -27,17 +27,32 @@ _TRAIN = nb.tasks.make("shared-feature", 3, n_support=2, n_query=2, dim=4, seed=
 _TEST = nb.tasks.make("shared-feature", 2, n_support=2, n_query=2, dim=4, seed=1)
 
 
-def _engine_p0(seed):
+def _images(tasks, seed):
+    """``tasks`` with its inputs replaced by random 4x4x2 images (labels kept): a conv net's tasks."""
+    rng = np.random.default_rng(seed)
+    img = lambda x: rng.standard_normal(x.shape[:2] + (4, 4, 2)) / 4.0   # noqa: E731
+    return nb.TaskSet(img(tasks.xs), tasks.ys, img(tasks.xq), tasks.yq)
+
+
+# The check runs on an MLP and on a conv net (theory.md §11: its empirical kernels from its Jacobians).
+NETS = {"mlp": (SPEC, _TRAIN, _TEST),
+        "conv": (nb.ConvSpec(depth=2, channels=6, b_std=0.2, image_shape=(4, 4, 2)), _images(_TRAIN, 0),
+                 _images(_TEST, 1))}
+
+
+def _engine_p0(seed, net="mlp"):
     """The engine's initial net, read off ``finite.prepare`` (float64): not re-drawn here."""
+    spec, train, test = NETS[net]
     with x64():
-        prep = finite.prepare(SPEC, _TRAIN, _TEST, method="anil", seed=seed, dtype="float64")
+        prep = finite.prepare(spec, train, test, method="anil", seed=seed, dtype="float64")
         return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), prep.base)
 
 
 class Lin:
-    """Explicit Jacobians of the net ``p0`` (single output) and its head mask."""
+    """Explicit Jacobians of the net ``p0`` (single output) of ``spec`` and its head mask."""
 
-    def __init__(self, p0):
+    def __init__(self, p0, spec=SPEC):
+        self.spec = spec
         with x64():
             self.flat0, self.unravel = ravel_pytree(p0)
             mask = {"body": jax.tree_util.tree_map(jnp.zeros_like, p0["body"]),
@@ -49,7 +64,7 @@ class Lin:
         key = np.asarray(x).tobytes()
         if key not in self._cache:
             with x64():
-                f = lambda flat, xx: SPEC.apply(self.unravel(flat), xx)[..., 0]
+                f = lambda flat, xx: self.spec.apply(self.unravel(flat), xx)[..., 0]
                 self._cache[key] = np.asarray(jax.jacobian(f)(self.flat0, jnp.asarray(x)))
         return self._cache[key]
 
@@ -65,7 +80,7 @@ class Lin:
     def f0(self, x):
         """The net's own initial outputs ``f(x; p0)`` (single output)."""
         with x64():
-            return np.asarray(SPEC.apply(self.unravel(self.flat0), jnp.asarray(x)))[..., 0]
+            return np.asarray(self.spec.apply(self.unravel(self.flat0), jnp.asarray(x)))[..., 0]
 
 
 def _min_norm(a, b, y):
@@ -79,14 +94,14 @@ def _affine(fn, size):
     return fn(np.eye(size)) - b[:, None], b
 
 
-def _independent(method, split, seed, uncentered=False):
+def _independent(method, split, seed, uncentered=False, net="mlp"):
     """The linearized net in parameter space (explicit Jacobians, minimum-norm limits); ``uncentered``: started
     from the net's own initial outputs ``f0`` instead of zero (theory.md §9)."""
-    lin = Lin(_engine_p0(seed))
+    spec, tr, te = NETS[net]
+    lin = Lin(_engine_p0(seed, net), spec)
     f0 = lin.f0 if uncentered else (lambda x: np.zeros(np.shape(x)[0]))
     size = lin.flat0.size
     inner = lin.head if method in ("anil", "mtl-shared") else np.ones(size)
-    tr, te = _TRAIN, _TEST
     if method == "mtl-shared":  # body + one head per task, every head starting at w0
         x, y = tr.merged()
         js = [lin.jac(x[i]) for i in range(tr.n_tasks)]
@@ -125,14 +140,16 @@ def _independent(method, split, seed, uncentered=False):
     return np.stack(out)[..., None]
 
 
+@pytest.mark.parametrize("net", ["mlp", "conv"])
 @pytest.mark.parametrize("method,split", [("mtl-shared", "same"), ("anil", "same"), ("anil", "disjoint"),
                                           ("maml", "same"), ("fomaml", "same")])
-def test_linearized_equals_empirical_closed_form(method, split):
+def test_linearized_equals_empirical_closed_form(method, split, net):
     seed = 3
-    ref = _independent(method, split, seed)
-    got = finite.linearized_predict(SPEC, _TRAIN, _TEST, method=method, adapt=ADAPT, split=split, seed=seed)
+    spec, train, test = NETS[net]
+    ref = _independent(method, split, seed, net=net)
+    got = finite.linearized_predict(spec, train, test, method=method, adapt=ADAPT, split=split, seed=seed)
     assert metrics.rel_gap(got, ref) < TOL
-    other = _independent(method, split, seed + 1)  # another seed is another net: the seed really is used
+    other = _independent(method, split, seed + 1, net=net)  # another seed is another net: the seed really is used
     assert metrics.rel_gap(other, ref) > 1e-3
 
 

@@ -34,6 +34,7 @@ from ..kernels import empirical
 from ..methods import TEST_HEADS, parse
 from ..precision import x64
 from ..predict import Adaptation, analytic, closed_form
+from ..predict.spec_level import bound
 from ..spec import MLPSpec
 from ..tasks import TaskSet
 from .initial import prepare
@@ -75,6 +76,7 @@ def linearized_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="
     if m.test_head == "fresh" or m.heads == "independent":
         raise ValueError(f"linearized_predict: {m.label} reads the trained body through a fresh head (a "
                          f"cross-head kernel); only test_head='trained' with shared-init heads is supported")
+    spec = bound(spec, train)
     p0 = initial_params(spec, train, test, method=m, seed=seed)
     return np.asarray(closed_form(m, empirical_kernel_fn(spec, p0), train, test, adapt=adapt, ridge=ridge),
                       dtype=np.float64)
@@ -104,6 +106,7 @@ def decompose(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", ad
     from .fit import fit_predict
 
     m = resolve(method, split, test_head)
+    spec = bound(spec, train)
     if not both_heads:
         closed = {m.test_head: closed} if closed is not None else None
     heads = TEST_HEADS if both_heads else (m.test_head,)

@@ -30,6 +30,7 @@ from .. import methods
 from ..methods import Method
 from ..precision import x64
 from ..predict import Adaptation
+from ..predict.spec_level import bound
 from ..spec import MLPSpec
 from ..tasks import TaskSet
 from . import guards, net
@@ -64,9 +65,9 @@ class Options:
 
 def _check(spec, train, test, adapt, **kw) -> Options:
     """Every argument of :func:`fit_predict` checked once, as plain values; ``ValueError`` names the field."""
-    validate.instance("spec", spec, MLPSpec)
     validate.instance("train", train, TaskSet)
     validate.instance("test", test, TaskSet)
+    bound(spec, train)
     train.check_compatible(test, "test")
     if train.out_dim != spec.out_dim:
         raise ValueError(f"train.ys has out_dim {train.out_dim}, spec.out_dim is {spec.out_dim}")
@@ -165,6 +166,7 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
                  flow_substeps=flow_substeps, dtype=dtype, device=device, lr_from=lr_from, power_iters=power_iters,
                  chunk=chunk, target_scale=target_scale, progress=progress, both_heads=both_heads)
     return_info = validate.flag("return_info", return_info)
+    spec = bound(spec, train)
     if opt.target_scale != 1:
         s = opt.target_scale
         train, test = (TaskSet(t.xs, t.ys * s, t.xq, t.yq * s) for t in (train, test))

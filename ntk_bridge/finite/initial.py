@@ -17,6 +17,7 @@ import jax.numpy as jnp
 
 from .. import methods, validate
 from ..precision import x64
+from ..predict.spec_level import bound
 from ..spec import MLPSpec
 from ..tasks import TaskSet
 from . import net
@@ -45,13 +46,13 @@ class Prepared(NamedTuple):
 
 
 def draw_heads(spec: MLPSpec, key, n: int):
-    """``n`` standard-normal heads ``(W (n, width, k), b (n, k))``, as :meth:`MLPSpec.init` draws one."""
+    """``n`` standard-normal heads ``(W (n, feature_dim, k), b (n, k))``, as ``spec.init`` draws one."""
     kw, kb = jax.random.split(key)
-    return (jax.random.normal(kw, (n, spec.width, spec.out_dim)), jax.random.normal(kb, (n, spec.out_dim)))
+    return (jax.random.normal(kw, (n, spec.feature_dim, spec.out_dim)), jax.random.normal(kb, (n, spec.out_dim)))
 
 
 def fresh_head(spec: MLPSpec, seed: int):
-    """The fresh test head of ``seed`` ``(W (width, k), b (k,))``, float32: the same for every method."""
+    """The fresh test head of ``seed`` ``(W (feature_dim, k), b (k,))``, float32: the same for every method."""
     with x64(False):
         _, _, key_test = jax.random.split(jax.random.PRNGKey(seed), 3)
         return jax.tree_util.tree_map(lambda a: a[0], draw_heads(spec, key_test, 1))
@@ -67,9 +68,9 @@ def prepare(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", spli
     ``method``: a :class:`~ntk_bridge.methods.Method` or a name (``split``/``test_head`` override
     it, ``methods.parse``).  Call under ``ntk_bridge.precision.x64()`` for ``dtype="float64"``.
     """
-    validate.instance("spec", spec, MLPSpec)
     validate.instance("train", train, TaskSet)
     validate.instance("test", test, TaskSet)
+    spec = bound(spec, train)
     train.check_compatible(test, "test")
     m = resolve(method, split, test_head)
     seed = validate.integer("seed", seed, 0)

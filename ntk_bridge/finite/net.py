@@ -66,9 +66,9 @@ def _tasks_adapt_predict(cfg: Problem, base, delta, data, first_order: bool):
     MAML/FOMAML (the inner loop adapts every layer): :func:`.lowrank.meta_outputs`, each task's
     adapted weights as the shared ones minus a low-rank factor (exact: the same autodiff, rearranged;
     agrees with :func:`reference_adapt_predict` to rounding, tests/test_finite_lowrank.py).  ANIL
-    (head only): the reference, unchanged.
+    (head only) and conv nets (:class:`~ntk_bridge.spec.ConvSpec`: no low-rank form): the reference.
     """
-    if not cfg.head_only:
+    if not cfg.head_only and isinstance(cfg.spec, MLPSpec):
         return lowrank.meta_outputs(cfg, base, delta, data, first_order)
     return reference_adapt_predict(cfg, base, delta, data, first_order)
 
