@@ -42,6 +42,9 @@ class Kernels(NamedTuple):
 def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: int = 1024) -> Kernels:
     """Analytic ``Theta`` and ``Sigma`` between point sets ``x1 (n1, d)`` and ``x2 (n2, d)``.
 
+    A :class:`~ntk_bridge.spec.ConvSpec` gives its CNTK (:func:`ntk_bridge.cntk.kernels`: images, or flat
+    rows through its ``image_shape``; ``block_size`` unused).
+
     Rows of ``x1`` are processed in blocks of ``block_size``, in parallel threads (one per
     CPU core; NumPy and XLA release the GIL).  A symmetric kernel (``x2`` omitted or equal
     to ``x1``) computes the upper block triangle only and mirrors it, and takes its
@@ -61,6 +64,12 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
       ValueError: on an unknown backend, bad shapes, non-finite inputs, or kernel values that
         overflow float64 (inputs too large: rescale them, e.g. to the unit sphere).
     """
+    from .spec import ConvSpec
+
+    if isinstance(spec, ConvSpec):
+        from . import cntk
+
+        return cntk.kernels(spec, x1, x2, backend=backend)
     validate.choice("backend", backend, BACKENDS)
     block_size = validate.integer("block_size", block_size, 1)
     x1 = check_points(x1, "x1")
