@@ -52,7 +52,7 @@ def _one(method, spec, train, test, adapt, args) -> dict:
     d = distribution(spec, train, test, method, adapt=adapt)
     dist_s = time.perf_counter() - start
     return {"method": method, "depth": args.depth, "train_tasks": args.train_tasks, "test_tasks": args.test_tasks,
-            "support": args.support, "query": args.query, "test_queries": int(d.full.shape[0]), "mean_s": mean_s,
+            "support": args.support, "query": args.query, "test_queries": int(d.cov.shape[0] * d.cov.shape[1]), "mean_s": mean_s,
             "distribution_s": dist_s, "ratio": dist_s / mean_s, "target_ratio": 3.0,
             "same_mean": bool(np.array_equal(mean, d.mean)), "machine": platform.processor() or platform.machine(),
             "date": time.strftime("%Y-%m-%d")}

@@ -155,7 +155,7 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
         c = assembly.row_maps(mk.a, pts.shape[1], same=same, first_order=False)
         right = assembly.row_maps(mk.a, pts.shape[1], same=same, first_order=True) if first_order else c
         rows = assembly.outer_rows(kernel_fn, stacked_points(test), pts, right, sigma_right=c if covariance else None)
-        rows, spread = (rows[0], Spread.of_test(kernel_fn, test, mk.phi_sigma, rows[1])) if covariance else (rows, None)
+        rows, spread = (rows[0], Spread(mk.phi_sigma, rows[1], kernel_fn, test)) if covariance else (rows, None)
         progress.stage("test-time inner loop")
         finetune = Finetune(kernel_fn, test, adapt, "head" if algo == "anil" else "all", be)
     m = mk.phi.shape[0]

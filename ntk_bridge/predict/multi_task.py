@@ -72,7 +72,7 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
             emin, emax = float(e.min()), float(e.max())
         info["cond"] = emax / emin if emin > 0 else math.inf
         return Predictor(be, finetune, None, None, train.out_dim, info,
-                         Spread.of_test(kernel_fn, test) if covariance else None)
+                         Spread(None, None, kernel_fn, test) if covariance else None)
     with Progress(f"MTL closed form ({n} training tasks)", "MTL kernel assembly") as progress:
         # blocked, in place, on the host; with the covariance also Sigma(D, D) and Sigma(Z, D) (v = f0(D): C = I)
         k_mtl = assembly.mtl_blocks(kernel_fn, x, lower_only=be.is_numpy, sigma=covariance)
@@ -82,7 +82,7 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
         spread = None
         if covariance:
             (k_mtl, gram), (rows, rows_sigma) = k_mtl, rows
-            spread = Spread.of_test(kernel_fn, test, gram, rows_sigma)
+            spread = Spread(gram, rows_sigma, kernel_fn, test)
     with be.scope():
         rows = be.put(rows)
         solver = OuterSolve(be.put(k_mtl), be.put(flat(y)), be=be, ridge=ridge, name=f"MTL kernel (heads={heads!r})",
@@ -107,7 +107,7 @@ def no_transfer_predictor(kernel_fn: KernelFn, test: TaskSet, *, adapt: Adaptati
     :func:`mtl_predictor` (a random initial function read by the test points only)."""
     check_common(None, test, adapt, 0.0)
     validate.choice("inner", inner, INNER)
-    spread = Spread.of_test(kernel_fn, test) if validate.flag("covariance", covariance) else None
+    spread = Spread(None, None, kernel_fn, test) if validate.flag("covariance", covariance) else None
     return Predictor(backend(device), Finetune(kernel_fn, test, adapt, inner, backend(device)), None, None,
                      test.out_dim, {}, spread)
 

@@ -158,51 +158,59 @@ def latent(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, methods) -> Laten
 class Distribution:
     """The test predictions of uncentered infinite-width nets over initializations: Gaussian.
 
-    ``mean``: ``(Nt, q, k)``, the centered closed form; ``full``: ``(Nt q, Nt q)``, the covariance over
-    every test query (the same for every output column; output columns independent).  ``info``: the
-    closed form's (``cond``, ...)."""
+    ``mean``: ``(Nt, q, k)``, the centered closed form; ``cov``: ``(Nt, q, q)``, each test task's covariance
+    over its queries (the same for every output column; output columns independent); ``full``: ``(Nt q,
+    Nt q)`` over every test query (test tasks correlate through the shared training), or ``None`` unless
+    asked for (``distribution(..., full=True)``).  ``info``: the closed form's (``cond``, ...)."""
 
     mean: np.ndarray
-    full: np.ndarray
+    cov: np.ndarray
     info: dict
-
-    @property
-    def cov(self) -> np.ndarray:
-        """``(Nt, q, q)``: each test task's covariance over its queries (the same for every output column)."""
-        nt, q = self.mean.shape[:2]
-        blocks = self.full.reshape(nt, q, nt, q)
-        return np.ascontiguousarray(blocks[np.arange(nt), :, np.arange(nt)])
+    full: np.ndarray | None = None
 
     def cov_full(self) -> np.ndarray:
-        """``(Nt q, Nt q)``: over every test query (test tasks correlate through the shared training)."""
-        return self.full.copy()
+        """``(Nt q, Nt q)``: over every test query; needs ``distribution(..., full=True)``."""
+        return self._full("cov_full").copy()
 
     def sample(self, seed: int, n: int) -> np.ndarray:
-        """``(n, Nt, q, k)`` draws of the prediction (``numpy.random.default_rng(seed)``; the covariance's
-        eigen-factor, eigenvalues below round-off clipped to zero)."""
+        """``(n, Nt, q, k)`` joint draws of the prediction over all test tasks (``numpy.random.default_rng(seed)``;
+        the whole covariance's eigen-factor, eigenvalues below round-off clipped to zero); needs ``full=True``."""
         seed = validate.integer("seed", seed, 0)
         n = validate.integer("n", n, 1)
-        factor = _factor(self.full)
+        factor = _factor(self._full("sample"))
         z = np.random.default_rng(seed).standard_normal((n, factor.shape[-1], self.mean.shape[-1]))
         draws = np.einsum("pr,nrk->npk", factor, z).reshape((n,) + self.mean.shape)
         return self.mean[None] + draws
 
+    def _full(self, what: str) -> np.ndarray:
+        if self.full is None:
+            raise ValueError(f"{what} needs the covariance over every test query: call distribution(..., full=True)")
+        return self.full
+
 
 def distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method, *, adapt: Adaptation = Adaptation(),
-                 t=None, ridge: float = 0.0) -> Distribution:
+                 t=None, ridge: float = 0.0, full: bool = False) -> Distribution:
     """Mean and covariance over initializations of ``method``'s test predictions (theory.md §9).
 
-    ``spec_or_kernel_fn``: an :class:`~ntk_bridge.MLPSpec` or :class:`~ntk_bridge.ConvSpec` (analytic kernels) or ``kernel_fn(x1, x2=None)
-    -> Kernels``; ``method``: any name or :class:`~ntk_bridge.methods.Method` ``nb.methods.parse`` accepts
-    (MTL with shared or independent heads, ANIL/MAML/FOMAML with either split, no transfer, ``+fresh``).
-    ``t`` (``None`` or one time), ``ridge``: as for the closed forms.  Kernel blocks as for the mean, one
-    factorization (:meth:`~.predictor.Predictor.cov`): no kernel on every point is formed.  Raises what
-    the closed form raises (``NotComputable``, ``ValueError``).
+    ``spec_or_kernel_fn``: an :class:`~ntk_bridge.MLPSpec` or :class:`~ntk_bridge.ConvSpec` (analytic kernels)
+    or ``kernel_fn(x1, x2=None) -> Kernels``; ``method``: any name or :class:`~ntk_bridge.methods.Method`
+    ``nb.methods.parse`` accepts (MTL with shared or independent heads, ANIL/MAML/FOMAML with either split,
+    no transfer, ``+fresh``).  ``t`` (``None`` or one time), ``ridge``: as for the closed forms.  Kernel blocks
+    as for the mean and one factorization (:meth:`~.predictor.Predictor.cov`): no kernel on every point, and
+    no test Gram matrix unless ``full=True`` asks for the covariance across test tasks (for ``cov_full`` and
+    ``sample``).  Raises what the closed form raises (``NotComputable``, ``ValueError``).
     """
     kernel_fn = _kernel_fn(spec_or_kernel_fn, train)
+    full = validate.flag("full", full)
     fn = predictor(parse(method), kernel_fn, train, test, adapt=adapt, ridge=ridge, consume=True, covariance=True)
-    mean = fn(t)
-    return Distribution(np.asarray(mean, dtype=np.float64), fn.cov(t), fn.info or {"cond": None})
+    mean = np.asarray(fn(t), dtype=np.float64)
+    whole = fn.cov(t, full=True) if full else None
+    if whole is not None:
+        nt, q = mean.shape[:2]
+        blocks = np.ascontiguousarray(whole.reshape(nt, q, nt, q)[np.arange(nt), :, np.arange(nt)])
+    else:
+        blocks = fn.cov(t)
+    return Distribution(mean, blocks, fn.info or {"cond": None}, whole)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,9 @@ net moves as a centered one on ``Y - f0``, so the prediction is ``mean + u - R W
 
     Cov = D Sigma(Z, Z) D^T - Cr X - X^T Cr^T + X^T Cov(v) X,     Cr = D Sigma(Z, P) C^T
 
-kernel blocks of the sizes the mean already uses: no factor of the kernel on all points.
+kernel blocks of the sizes the mean already uses: no factor of the kernel on all points.  Per test task
+(the default) only the tasks' own blocks of each term are formed (``Sigma`` per test task, as the test-time
+loop uses); ``full=True`` forms every block, ``Sigma`` on all test points included.
 """
 from __future__ import annotations
 
@@ -67,22 +69,32 @@ class Finetune:
         f = f.reshape(n, -1, f.shape[-1])
         return (f[:, s:] - np.matmul(host(self.a), f[:, :s])).reshape(-1, f.shape[-1])
 
+    def congruence(self, k: np.ndarray) -> np.ndarray:
+        """``D_j k_j D_j^T`` per test task for ``k (N, s + q, s + q)``: ``(N, q, q)`` on the host."""
+        s, a = self.n_support, np.asarray(host(self.a), dtype=np.float64)
+        rows = k[:, s:] - np.matmul(a, k[:, :s])                          # (N, q, s + q): D_j k_j
+        return rows[:, :, s:] - np.matmul(rows[:, :, :s], a.transpose(0, 2, 1))
+
 
 class Spread(NamedTuple):
     """What the covariance over initial functions needs beside the mean (theory.md §9), host float64.
 
     ``cov_v``: ``Cov(v) = C Sigma(P, P) C^T`` ``(M, M)`` (``None`` without an outer solve);
-    ``rows``: ``Sigma(Z, P) C^T`` ``(N_test (s + q), M)``; ``test``: ``Sigma(Z, Z)`` on every test point.
+    ``rows``: ``Sigma(Z, P) C^T`` ``(N_test (s + q), M)``; ``kernel_fn`` and ``test``: for ``Sigma`` on the
+    test points, per test task or (only for the whole covariance) on all of them.
     """
 
     cov_v: np.ndarray | None
     rows: np.ndarray | None
-    test: np.ndarray
+    kernel_fn: KernelFn
+    test: TaskSet
 
-    @classmethod
-    def of_test(cls, kernel_fn: KernelFn, test: TaskSet, cov_v=None, rows=None) -> "Spread":
-        """With ``Sigma(Z, Z)`` evaluated on ``test``'s points."""
-        return cls(cov_v, rows, np.asarray(kernel_fn(stacked_points(test)).sigma, dtype=np.float64))
+    def test_sigma(self, full: bool) -> np.ndarray:
+        """``Sigma(Z, Z)``: per test task ``(N_test, s + q, s + q)``, or on every test point (``full``)."""
+        if full:
+            return np.asarray(self.kernel_fn(stacked_points(self.test)).sigma, dtype=np.float64)
+        z = np.concatenate([self.test.xs, self.test.xq], axis=1)
+        return np.asarray(per_task(self.kernel_fn, z).sigma, dtype=np.float64)
 
 
 class Predictor:
@@ -116,24 +128,35 @@ class Predictor:
             preds = [host(self._at(ti)) for ti in times]
         return np.stack(preds) if grid else preds[0]
 
-    def cov(self, t=None) -> np.ndarray:
-        """``(N_test q, N_test q)``: covariance over random initial functions of the test predictions at one
-        time ``t`` (the same for every output column; module docstring).  Needs the predictor built with
-        ``covariance=True``."""
+    def cov(self, t=None, full: bool = False) -> np.ndarray:
+        """Covariance over random initial functions of the test predictions at one time ``t`` (the same for
+        every output column; module docstring): per test task ``(N_test, q, q)``, or over every test query
+        ``(N_test q, N_test q)`` with ``full`` (test tasks correlate through the shared training; it forms
+        ``Sigma`` on all test points).  Needs the predictor built with ``covariance=True``."""
         if self._spread is None:
             raise ValueError("this predictor was built without its covariance parts: pass covariance=True")
         times, grid = check_times(t)
         if grid:
             raise ValueError(f"t must be None or one number >= 0 for the covariance, got a sequence {t!r}")
         ft, sp = self._finetune, self._spread
-        d_test = ft.linear(ft.linear(sp.test).T)                             # D Sigma(Z, Z) D^T
+        n, q = ft.ys.shape[0], ft.a.shape[1]
+        if full:
+            d_test = ft.linear(ft.linear(sp.test_sigma(True)).T)                      # D Sigma(Z, Z) D^T
+        else:
+            d_test = ft.congruence(sp.test_sigma(False))                              # D_j Sigma(Z_j, Z_j) D_j^T
         if self._solver is None:
             return d_test
         with self._be.scope():
-            r_t = ft.linear(self._rows).T                                    # R^T (M, N_test q)
+            r_t = ft.linear(self._rows).T                                             # R^T (M, N_test q)
             x = np.asarray(host(self._solver.apply(times[0], r_t, transpose=True)), dtype=np.float64)
-        cross = ft.linear(sp.rows) @ x                                       # Cr X
-        return d_test - cross - cross.T + x.T @ (sp.cov_v @ x)
+        cr = ft.linear(sp.rows)                                                       # Cr (N_test q, M)
+        y = sp.cov_v @ x                                                              # Cov(v) X
+        if full:
+            cross = cr @ x
+            return d_test - cross - cross.T + x.T @ y
+        xb, yb, crb = x.T.reshape(n, q, -1), y.T.reshape(n, q, -1), cr.reshape(n, q, -1)
+        cross = np.einsum("nqm,npm->nqp", crb, xb)
+        return d_test - cross - cross.transpose(0, 2, 1) + np.einsum("nqm,npm->nqp", xb, yb)
 
     def _at(self, t):
         ft = self._finetune
