@@ -4,8 +4,9 @@ Checks: (1) neural-tangents' ``stax.Conv``/``Relu``/``GlobalAvgPool``/``Flatten`
 stack) to 1e-9 for depths 1-4, both poolings, with and without bias, on digit images, both for two image
 sets and for one (the symmetric kernel's diagonal has the cosine 1 exactly); (2) on both stacks, identities
 that need no neural-tangents: a 1x1 image is a dense layer, so a one-pixel ConvSpec is the MLP kernel of
-its channel vector; the flattened kernel's diagonal is the exact recursion of the variances; (3) empty
-windows (zero images) give finite kernels.
+its channel vector; the flattened kernel's diagonal is the exact recursion of the variances; the symmetric
+kernel is the two-set kernel off its diagonal, whatever the tiling; (3) empty windows (zero images) give
+finite kernels; (4) bad inputs and overflow raise ValueError naming what is wrong.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def _digits(start, n):
     return load_digits().images[start:start + n, :, :, None] / 16.0
 
 
-X, Y = _digits(0, 5), _digits(100, 3)
+X, Y = _digits(0, 6), _digits(100, 4)
 
 
 @pytest.mark.parametrize("pool", ["gap", "flatten"])
@@ -59,7 +60,7 @@ def test_flattened_diagonal_is_the_variance_recursion():
     q = cntk._variances(spec, X)
     theta = q[0]
     for l in range(1, spec.depth):
-        theta = 2.0 / 9 * cntk._box(theta / 2, 1, False) + q[l]
+        theta = 2.0 / 9 * cntk._box(theta / 2, 1, cntk._ONE) + q[l]
     sigma = (q[-1] / 2).mean(axis=(1, 2)) + 0.09
     assert np.allclose(np.diag(k.sigma), sigma, rtol=1e-14) and np.allclose(np.diag(k.theta),
                                                                             (theta / 2).mean(axis=(1, 2)) + sigma,
@@ -81,15 +82,37 @@ def test_zero_windows_are_finite():
 
 def test_flat_rows_and_images_agree_and_bad_input():
     spec = nb.ConvSpec(depth=2, image_shape=(8, 8, 1))
-    assert np.array_equal(cntk.kernels(spec, X.reshape(5, -1)).theta, cntk.kernels(spec, X).theta)
+    assert np.array_equal(cntk.kernels(spec, X.reshape(6, -1)).theta, cntk.kernels(spec, X).theta)
     with pytest.raises(ValueError, match="x1 must be images"):
-        cntk.kernels(nb.ConvSpec(), X.reshape(5, -1))
+        cntk.kernels(nb.ConvSpec(), X.reshape(6, -1))
     with pytest.raises(ValueError, match="x2 has images of shape"):
         cntk.kernels(nb.ConvSpec(), X, np.zeros((2, 4, 4, 1)))
     with pytest.raises(ValueError, match="x1 contains NaN"):
         cntk.kernels(nb.ConvSpec(), np.full((2, 4, 4, 1), np.nan))
     with pytest.raises(ValueError, match="backend"):
         cntk.kernels(nb.ConvSpec(), X, backend="torch")
+    with pytest.raises(ValueError, match="block_size"):
+        cntk.kernels(nb.ConvSpec(), X, block_size=0)
+    with pytest.raises(ValueError, match="overflow"):
+        cntk.kernels(nb.ConvSpec(), X * 1e160)
+
+
+@pytest.mark.parametrize("pool", ["gap", "flatten"])
+def test_symmetric_kernel_is_the_two_set_kernel_whatever_the_tiling(pool):
+    """Off its diagonal the symmetric kernel (each unordered pair once, mirrored) is the kernel between two
+    sets, for any tile width; it is exactly symmetric; the body's part Theta - Sigma is a kernel of its own, so
+    positive on the diagonal; kernels.kernels dispatches a ConvSpec here."""
+    spec = nb.ConvSpec(depth=3, pool=pool, b_std=0.3)
+    full = cntk.kernels(spec, X)
+    assert np.array_equal(full.theta, full.theta.T) and np.array_equal(full.sigma, full.sigma.T)
+    assert np.all(np.diag(full.theta) > np.diag(full.sigma))
+    for block in (1, 2, 4):
+        tiled = cntk.kernels(spec, X, block_size=block)
+        assert metrics.rel_gap(tiled.theta, full.theta) < 1e-14 and metrics.rel_gap(tiled.sigma, full.sigma) < 1e-14
+        cross = cntk.kernels(spec, X[:2], X[2:], block_size=block)
+        assert metrics.rel_gap(cross.theta, full.theta[:2, 2:]) < 1e-14
+        assert metrics.rel_gap(cross.sigma, full.sigma[:2, 2:]) < 1e-14
+    assert np.array_equal(kernels(spec, X).theta, full.theta)
 
 
 def test_benchmark_smoke():
