@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import validate
-from .kernels import BACKENDS, Kernels
+from .kernel_values import BACKENDS, Kernels
 
 BLOCK_ENTRIES = 1 << 18   # pixel-pair entries per native tile (2 MiB per float64 array; 2^18 measured best on 8x8)
 NT_ENTRIES = 1 << 22      # pixel-pair entries per neural-tangents array (32 MiB; 2^22 measured fastest, 2^24 1.5x slower)

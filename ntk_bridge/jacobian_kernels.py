@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from .kernels import Kernels
+from .kernel_values import Kernels
 
 CHUNK = 32   # points per Jacobian chunk
 

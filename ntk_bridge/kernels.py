@@ -16,27 +16,14 @@ import functools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
 
 import numpy as np
 
 from . import code_maps, validate
+from .kernel_values import BACKENDS, Kernels
 from .spec import MLPSpec
 
-BACKENDS = ("nt", "native")
 _TILE = 32768  # entries per in-cache tile of the native recursion (4 float64 arrays ~ 1 MiB, fits L2)
-
-
-class Kernels(NamedTuple):
-    """``theta`` (NTK) and ``sigma`` (head part = NNGP), both ``(n1, n2)`` float64 (``(n,)`` from :func:`diagonal`)."""
-
-    theta: np.ndarray
-    sigma: np.ndarray
-
-    @property
-    def theta_body(self) -> np.ndarray:
-        """``Theta - Sigma``: the contribution of every parameter below the head."""
-        return self.theta - self.sigma
 
 
 def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: int = 1024) -> Kernels:
