@@ -12,7 +12,7 @@ import pytest
 
 import ntk_bridge as nb
 from ntk_bridge import metrics, predict, store
-from ntk_bridge.experiments import accuracy, closeness, common, distribution
+from ntk_bridge.experiments import accuracy, closeness, common, conv, distribution
 from ntk_bridge.experiments import finite_closeness as fc
 from ntk_bridge.experiments.common import TaskConfig
 
@@ -105,6 +105,18 @@ DIST_CFG = distribution.Config(
 
 
 TINY_DIGITS = TaskConfig("digits", 3, 2, 2, 2, options=(("n_way", 2),))
+
+
+CONV_IMAGES = (("n_way", 2), ("as_images", True))
+CONV_CFG = conv.Config(tasks=TaskConfig("digits", 2, 2, 1, 2, options=CONV_IMAGES), depths=(1, 2), seeds=2,
+                       settings=("digits-2way",), n_acc=2, acc_depths=(1,), acc_seeds=1,
+                       finite_tasks=TaskConfig("digits", 2, 1, 1, 1, options=CONV_IMAGES), channels=(4, 8),
+                       finite_methods=("mtl-shared",), max_channels=(), finite_seeds=2, outer_steps=30, n_boot=20)
+
+
+def run_tiny_conv(root) -> dict:
+    """The tiny conv experiment (real training of 4 small conv nets: a few seconds)."""
+    return conv.run(CONV_CFG, root)
 
 
 def run_tiny_digits(root) -> None:

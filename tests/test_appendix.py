@@ -21,7 +21,8 @@ from ntk_bridge.appendix import compile_pdf, main, verdicts
 from ntk_bridge.appendix.render import Num, Table, fmt, md, tex, tex_escape
 from ntk_bridge.methods import parse
 
-from builders import DIST_CFG, FC_CFG, REL, close, fake_fc_compute, md_tables, num, run_tiny_digits
+from builders import (DIST_CFG, FC_CFG, REL, close, fake_fc_compute, md_tables, num, run_tiny_conv,
+                      run_tiny_digits)
 
 REPO_REPRO = Path(__file__).resolve().parents[1] / "paper_repro.md"
 
@@ -117,6 +118,7 @@ def built(tmp_path_factory):
         mp.setattr(finite_closeness, "compute_point", fake_fc_compute)
         finite_closeness.run(FC_CFG, root)
     run_tiny_digits(root)
+    run_tiny_conv(root)
     checks = tmp / "checks.json"
     checks.write_text(json.dumps(_checks_doc()))
     figs = tmp / "figs"
@@ -436,8 +438,8 @@ def test_empty_results(tmp_path, capsys):
     text = (tmp_path / "out" / "appendix.md").read_text()
     assert text.count("**Not available.**") >= 7
     # C1-C5 and C3's split rows C3a (ANIL vs MTL), C3b (finite width) and C3b-fresh (the paper's protocol), C3-dist, C3c
-    # (MAML/FOMAML) and C3c-finite; C3, C5 on digits; HN
-    assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 14
+    # (MAML/FOMAML) and C3c-finite; C3, C5 on digits; C3, C5 with conv nets; HN
+    assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 16
 
 
 def _tree(folder: Path) -> dict:
@@ -586,7 +588,7 @@ def test_only_not_computable_is_stored_as_a_result(experiment, monkeypatch):
     else:
         p = {"family": "shared-feature", "n_train": 3, "n_test": 2, "seed": 0, "depth": 2, "tau": 0.5, "steps": 2,
              "backend": "native"}
-        run = accuracy._compute
+        run = accuracy.evaluate
     raised["error"] = NotComputable("singular meta-NTK: add a ridge")
     res = run(p)
     errors = ([res[split][algo] for split in p["splits"] for algo in ("anil", "maml")] if experiment == "closeness"

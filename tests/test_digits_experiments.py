@@ -17,7 +17,7 @@ from builders import run_tiny_digits
 def test_accuracy_on_digits_scores_argmax_accuracy_like_an_independent_computation():
     p = {"family": "digits-2way", "n_train": 3, "n_test": 2, "depth": 2, "tau": 0.5, "steps": 5, "seed": 1,
          "backend": "native"}
-    res = accuracy._compute(p)
+    res = accuracy.evaluate(p)
     assert accuracy.metric("digits-2way") == accuracy.metric("digits") == "accuracy"
     assert accuracy.metric("shared-feature") == "mse"
     # independent: the episodes drawn by tasks.digits itself, kernels and predictors through the public API
@@ -49,13 +49,13 @@ def test_accuracy_settings_draw_their_sizes_and_old_records_without_fomaml_still
         accuracy.Config(families=("digits-3way",))
     cfg = accuracy.Config(families=("digits-2way",), n_train=3, n_test=2, depths=(2,), seeds=2, inner_times=(0.5,),
                           widths=())
-    real = accuracy._compute
+    real = accuracy.evaluate
 
     def without_fomaml(p):   # a record stored before FOMAML joined the methods
         return {k: v for k, v in real(p).items() if not k.startswith("fomaml")}
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(accuracy, "_compute", without_fomaml)
+    mp.setattr(accuracy, "evaluate", without_fomaml)
     try:
         summ = accuracy.run(cfg, tmp_path)
     finally:

@@ -92,7 +92,9 @@ class Context:
             source = figure_files.source(self.out / files["png"]) if files.get("png") else None
             if source is not None:
                 exp, hash_ = source
-                summ = self.summary(exp, digits=(stem == "digits")) if exp in experiments.names() else None
+                # the summary of either kind (synthetic, digits) the appendix reads for this experiment
+                read = [x for d in (False, True) if exp in experiments.names() and (x := self.summary(exp, d))]
+                summ = next((x for x in read if x["config_hash"] == hash_), read[0] if read else None)
                 if summ is not None and summ["config_hash"] != hash_:
                     caption += [" Warning: drawn from the ", exp, " summary ", Code(hash_), ", not the summary ",
                                 Code(summ["config_hash"]), " this appendix reads; rerun ", Code(self.command("figures")),

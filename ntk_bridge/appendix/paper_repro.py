@@ -17,6 +17,7 @@ from . import verdicts
 from .context import fit_cells, stat_num
 from .render import Code, Num, Para, Table, md, md_block
 from .sections import accuracy, checks, closeness, cost, width
+from .sections import conv as conv_section
 from .sections import ntk_fluctuation as hn_section
 from .sections import finite_closeness as fc_section
 
@@ -49,6 +50,11 @@ CLAIMS = {
     "C3-digits": "C3 in the theorem's scope (MTL vs ANIL, infinite width) on real images: scikit-learn's 8x8 digits.",
     "C5-digits": "C5 on real images: accuracy of MTL vs GBML on few-shot digits episodes (5-way 1-shot, 5-way "
                  "5-shot, 2-way; labels permuted, and a fixed-label variant).",
+    "C3-conv": "C3 for the paper's architecture family: with convolutional nets (the CNTK: conv layers, global "
+               "average pooling, dense head) on digit images, MTL and ANIL predictors are close with sufficient depth "
+               "(infinite width).",
+    "C5-conv": "C5 for convolutional nets: on few-shot digit-image episodes, MTL's accuracy is within the margin of "
+               "the best GBML method's (CNTK closed forms), beside the authors' logistic probe.",
     "HN": "Not a claim of the paper: the finite-width fluctuation the C3b law rests on, held against a published "
           "constant. Hanin & Nica (ICLR 2020): for bias-free He-initialized ReLU nets, E[Theta(x,x)^2] / "
           "E[Theta(x,x)]^2 ≃ exp(5 L/n) (up to universal constants), so the NTK's relative standard deviation, and "
@@ -464,6 +470,56 @@ def c5_digits(ctx) -> tuple[verdicts.Verdict, list]:
     return verdicts.c5_digits(accuracy.c5_inputs(s)), blocks
 
 
+def c3_conv(ctx) -> tuple[verdicts.Verdict, list]:
+    """C3 with the CNTK: the conv experiment's closeness part (ANIL and MAML vs MTL per architecture; the MLP on
+    the same images beside, outside the rule)."""
+    s = ctx.read(conv_section.EXPERIMENT, digits=True)
+    if s is None:
+        return verdicts.c3_conv({}), []
+    rows = []
+    for arch in s.archs:
+        c = s.closeness(arch)
+        i0, i1 = c.depths.index(min(c.depths)), c.depths.index(max(c.depths))
+        for algo in ALGOS:
+            for gap in GAPS:
+                a, b = c.gap("same", algo, gap)[i0], c.gap("same", algo, gap)[i1]
+                if a is None and b is None:
+                    continue
+                rows.append([Code(arch), closeness.name(algo, "same"), closeness.GAP_NAMES[gap], stat_num(a),
+                             stat_num(b), Num(b.mean / a.mean) if a and b and a.mean else "-",
+                             *fit_cells(c.fit("same", algo, gap))[:2]])
+    depths = s.config["depths"]
+    blocks = [Table("repro-c3-conv", ["Digit images, split 'same': gap GBML vs MTL at L = ", Num(min(depths)),
+                                      " and L = ", Num(max(depths)), " with the CNTK (global average pooling, "
+                                      "flattening) and with the MLP's NTK on the same images, mean ± std over ",
+                                      Num(s.config["seeds"]), " seeds, fitted rate r of gap ~ c L^-r."],
+                    ["arch", "method", "gap", f"L={min(depths)}", f"L={max(depths)}", "ratio", "r", "interval of r"],
+                    rows, align="lllrrrrr"),
+              Para([*ctx.record_info(s), "."], style="item")]
+    inputs = {arch: closeness.c3_inputs(s.closeness(arch)).get("anil") for arch in s.archs}
+    return verdicts.c3_conv({a: x for a, x in inputs.items() if a != "mlp"}, inputs.get("mlp")), blocks
+
+
+def c5_conv(ctx) -> tuple[verdicts.Verdict, list]:
+    """C5 with the CNTK: the conv experiment's accuracy part (conv closed forms in the rule; the MLP beside)."""
+    s = ctx.read(conv_section.EXPERIMENT, digits=True)
+    if s is None:
+        return verdicts.c5_conv([]), []
+    rows, inputs = [], []
+    for arch in s.archs:
+        acc = s.accuracy(arch)
+        rows += [[Code(arch), *row, stat_num(p) if (p := r.probe("mtl-shared")) else "-"] for r, row in _c5_rows(acc)]
+        if arch != "mlp":
+            inputs += accuracy.c5_inputs(acc)
+    blocks = [Table("repro-c5-conv", [
+        "Digit images: test accuracy of MTL, the best GBML method and no transfer with the CNTK closed forms (in the "
+        "verdict's rule) and the MLP's on the same images (beside, not in the rule), and the authors' probe on the "
+        "initial features; mean ± std over seeds."],
+        ["arch", "setting", "L", "tau", "width", "MTL", "best GBML", "no transfer", "within", "probe"], rows,
+        align="llrrrrrrlr"), Para([*ctx.record_info(s), "."], style="item")]
+    return verdicts.c5_conv(inputs), blocks
+
+
 def hanin_nica(ctx) -> tuple[verdicts.Verdict, list]:
     """The NTK's fluctuation against Hanin & Nica's 5, and the exponent a = 1/2 it implies beside C3b's fits."""
     s = ctx.read("ntk-fluctuation")
@@ -503,6 +559,7 @@ CLAIM_FUNCS = {"C1": (c1, ("check --only formulation",), None), "C2": (c2, ("wid
                "C5": (c5, ("accuracy",), "accuracy"),
                "C3-digits": (c3_digits, ("closeness --family digits",), "digits"),
                "C5-digits": (c5_digits, ("accuracy --family digits",), "digits"),
+               "C3-conv": (c3_conv, ("conv",), "conv"), "C5-conv": (c5_conv, ("conv",), None),
                "HN": (hanin_nica, ("ntk-fluctuation",), "ntk_fluctuation")}
 
 

@@ -311,6 +311,32 @@ def c5_digits(rows: list[tuple]) -> Verdict:
 
 
 
+# ---------------------------------------------------------------- convolutional nets (experiment conv)
+def c3_conv(conv: dict, mlp_anil: dict | None = None) -> Verdict:
+    """C3 with the CNTK (conv nets on digit images), ANIL vs MTL at infinite width, ``split="same"``.
+
+    ``conv``: the :func:`c3_scope` inputs per conv architecture (``{"conv-gap": ..., "conv-flatten": ...}``);
+    the verdict is the worst of theirs (reproduced only if every pooling is), each named in the reason.  The
+    MLP's rel. gap on the same images (``mlp_anil``) is reported beside it, not part of the rule."""
+    conv = {a: x for a, x in conv.items() if x}
+    if not conv:
+        return Verdict(MISSING, "no conv closeness sweep (split='same')")
+    found = {a: c3_scope(x) for a, x in conv.items()}
+    status = max((v.status for v in found.values()), key=[REPRODUCED, PARTLY, NOT].index)
+    text = "; ".join(f"{a}: {v.status}: {v.reason}" for a, v in found.items())
+    if mlp_anil:
+        text += (f"; the MLP on the same images (not in the rule): rel gap {mlp_anil['rel_first']:.3g} -> "
+                 f"{mlp_anil['rel_last']:.3g}")
+    return Verdict(status, text)
+
+
+def c5_conv(rows: list[tuple]) -> Verdict:
+    """C5 with the CNTK on digit images: the rule of :func:`c5` over the conv closed-form settings."""
+    if not rows:
+        return Verdict(MISSING, "the conv experiment has not been run")
+    return c5(rows)
+
+
 # Hanin & Nica: E[Theta(x,x)^2] / E[Theta(x,x)]^2 ≃ exp(5 L/n); the fitted k of log(that) = k L/n.
 HANIN_NICA_K = 5.0
 

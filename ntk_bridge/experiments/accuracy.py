@@ -37,17 +37,16 @@ import dataclasses
 import time
 from typing import ClassVar
 
-import numpy as np
-
 from .. import metrics, probe, store, sweep, validate
 from ..errors import NotComputable
 from ..kernels import BACKENDS
 from ..methods import Method, parse
-from ..predict import Adaptation, closed_form
+from ..predict import closed_form
 from ..spec import MLPSpec
 from ..tasks import CLASSIFICATION, FAMILIES
 from . import schema
-from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
+from .common import (TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary,
+                     scaled_adaptation, spec_for, stat)
 from .stats import Stat, Summary
 
 NAME = "accuracy"
@@ -158,25 +157,24 @@ def _probe(config: Config, family: str) -> dict:
 
 
 def _tasks(p: dict) -> TaskConfig:
-    return task_config(p["family"], p["n_train"], p["n_test"])
+    """The point's tasks; image inputs (``as_images``) for a convolutional point (``p["arch"] == "conv"``)."""
+    tasks = task_config(p["family"], p["n_train"], p["n_test"])
+    if p.get("arch", "mlp") == "conv":
+        tasks = dataclasses.replace(tasks, options=tasks.options + (("as_images", True),))
+    return tasks
 
 
 def _score(family: str, pred, target) -> float:
     return metrics.accuracy(pred, target) if metric(family) == "accuracy" else metrics.mse(pred, target)
 
 
-def _adapt(kernel_fn, train, tau: float, steps: int) -> Adaptation:
-    """``steps`` steps of size ``tau / (steps * lambda_max(Theta(D_0, D_0)))``."""
-    x0 = np.concatenate([train.xs[0], train.xq[0]])
-    lam = float(np.linalg.eigvalsh(kernel_fn(x0).theta)[-1])
-    return Adaptation(lr=tau / (steps * lam), steps=steps)
-
-
-def _compute(p: dict) -> dict:
+def evaluate(p: dict) -> dict:
+    """One closed-form point: every method's test error (``{"error": ...}`` where not computable) and, for
+    classification, the probe on the initial body.  ``p["arch"] == "conv"``: a ``ConvSpec`` on the images."""
     train, test = _tasks(p).draw(p["seed"])
-    spec = MLPSpec(depth=p["depth"], out_dim=train.out_dim)
+    spec = spec_for(p, train)   # MLPSpec, or a ConvSpec on images (the conv experiment's points)
     kfn = kernel_table(spec, train, test, backend=p["backend"])
-    adapt = _adapt(kfn, train, p["tau"], p["steps"])
+    adapt = scaled_adaptation(kfn, train, p["tau"], p["steps"])
     result = {"lr": adapt.lr, "time": adapt.time}
     for method in METHODS:
         try:
@@ -195,7 +193,7 @@ def _compute_finite(p: dict) -> dict:
 
     train, test = _tasks(p).draw(p["seed"])
     spec = MLPSpec(depth=p["depth"], width=p["width"], out_dim=train.out_dim)
-    adapt = _adapt(kernel_table(spec, train, test, backend=p["backend"]), train, p["tau"], p["steps"])
+    adapt = scaled_adaptation(kernel_table(spec, train, test, backend=p["backend"]), train, p["tau"], p["steps"])
     result = {"lr": adapt.lr}
     for method in FINITE_METHODS:
         pred, info = finite.fit_predict(spec, train, test, method=method.name, adapt=adapt, split=method.split,
@@ -213,7 +211,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     start = time.perf_counter()
     points = [point(config, family=f, depth=L, tau=tau, seed=s, **_probe(config, f)) for f in config.families
               for L in config.depths for tau in config.inner_times for s in range(config.seeds)]
-    records = sweep.run(root, NAME, points, _compute, seed_of=lambda p: p["seed"], desc="accuracy (inf. width)")
+    records = sweep.run(root, NAME, points, evaluate, seed_of=lambda p: p["seed"], desc="accuracy (inf. width)")
     from ..finite import SCHEDULE  # the outer schedule is part of a trained point's identity (issue #14)
 
     finite_points = [point(config, family=f, depth=config.finite_depth, tau=min(config.inner_times), width=w,
@@ -225,14 +223,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                                desc="accuracy (finite width)") if config.widths else []
     rows = []
     for f in config.families:
-        for L in config.depths:
-            for tau in config.inner_times:
-                res = [r["result"] for r in records
-                       if (r["config"]["family"], r["config"]["depth"], r["config"]["tau"]) == (f, L, tau)]
-                probes = [x["probe"] for x in res if "probe" in x]
-                # one body for every method at infinite width: the same probe accuracy
-                rows.append(_row(f, L, tau, None, {m: [x[key(m)] for x in res if key(m) in x] for m in METHODS},
-                                 {m: probes for m in METHODS} if probes else {}, include_flagged=True))
+        rows += infinite_rows(f, config.depths, config.inner_times, records)
         for w in config.widths if f in config.finite_families else ():
             res = [r["result"] for r in finite_records
                    if (r["config"]["family"], r["config"]["width"]) == (f, w)]
@@ -243,6 +234,21 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                              {m: v for m, v in probes.items() if v}, config.include_flagged))
     return save_summary(root, NAME, config, records + finite_records, schema.to_json(AccuracyResult(tuple(rows))),
                         start)
+
+
+def infinite_rows(family: str, depths, inner_times, records: list[dict]) -> list["Row"]:
+    """The closed-form rows of ``family`` per depth and inner time, over the seeds of ``records`` (point records
+    of :func:`evaluate`)."""
+    rows = []
+    for L in depths:
+        for tau in inner_times:
+            res = [r["result"] for r in records
+                   if (r["config"]["family"], r["config"]["depth"], r["config"]["tau"]) == (family, L, tau)]
+            probes = [x["probe"] for x in res if "probe" in x]
+            # one body for every method at infinite width: the same probe accuracy
+            rows.append(_row(family, L, tau, None, {m: [x[key(m)] for x in res if key(m) in x] for m in METHODS},
+                             {m: probes for m in METHODS} if probes else {}, include_flagged=True))
+    return rows
 
 
 def _flag(result: dict) -> str | None:

@@ -35,7 +35,8 @@ from ..methods import Method
 from ..predict import SPLITS, Adaptation, closed_form
 from ..spec import MLPSpec
 from . import schema
-from .common import TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary, stat
+from .common import (TaskConfig, check_choice, check_int, check_ints, kernel_table, point, save_summary,
+                     scaled_adaptation, spec_for, stat)
 from .stats import LinearFit, PowerFit, Stat, Summary
 
 NAME = "closeness"
@@ -153,17 +154,22 @@ def evaluate(p: dict) -> dict:
 
     ``p`` holds ``tasks`` (a :class:`TaskConfig` dict), ``seed``, ``depth``, ``lr``, ``steps``,
     ``splits``, ``backend`` and optionally ``flow`` (default ``False``) and ``heads``
-    (MTL head initialization, default ``"shared"``).
+    (MTL head initialization, default ``"shared"``); ``tau`` instead of ``lr`` sets the step by
+    :func:`~.common.scaled_adaptation` (stored as ``lr``); ``arch``/``pool``: :func:`~.common.spec_for`.
     """
     tasks = TaskConfig(**p["tasks"])
     train, test = tasks.draw(p["seed"])
-    spec = MLPSpec(depth=p["depth"], out_dim=train.out_dim)
+    spec = spec_for(p, train)   # MLPSpec, or a ConvSpec on images (the conv experiment's points)
     kfn = kernel_table(spec, train, test, backend=p["backend"])
-    preds = predictions(kfn, train, test, Adaptation(p["lr"], p["steps"], p.get("flow", False)), p["splits"],
-                        p.get("heads", "shared"))
+    if "tau" in p:   # the inner loop in units of the kernel's scale (the conv experiment's points)
+        adapt = scaled_adaptation(kfn, train, p["tau"], p["steps"])
+    else:
+        adapt = Adaptation(p["lr"], p["steps"], p.get("flow", False))
+    preds = predictions(kfn, train, test, adapt, p["splits"], p.get("heads", "shared"))
     m, c = preds["mtl"], preds["no-transfer"]
     test_points = np.concatenate([test.xs, test.xq], axis=1).reshape(-1, test.dim)
-    result = {"transfer": metrics.rel_gap(c, m),  # ||c - m|| / ||m||: how far MTL is from no transfer
+    result = {"lr": adapt.lr} if "tau" in p else {}
+    result |= {"transfer": metrics.rel_gap(c, m),  # ||c - m|| / ||m||: how far MTL is from no transfer
               # stored key "no_transfer" (records since schema 1); read it through ablate.read
               "mse": {"mtl": metrics.mse(m, test.yq), "no_transfer": metrics.mse(c, test.yq),
                       "zero": metrics.mse(np.zeros_like(m), test.yq)},
@@ -222,6 +228,39 @@ def lr_steps_fit(rows: list[dict], x_key: str = "lr_steps") -> dict:
             "rmse": float(np.sqrt(np.mean(resid ** 2)))}
 
 
+def depth_result(config, headline: dict) -> "ClosenessResult":
+    """The per-depth part of a closeness summary: gaps, fits ``gap ~ c L^-r``, MSEs, effective ranks over the
+    seeds of ``headline`` (depth -> results of :func:`evaluate`); ``config`` supplies ``depths``, ``splits``,
+    ``lr``, ``steps``, ``n_boot`` and ``fit_min_depth`` (no ``lr_steps`` grid or finite points)."""
+    gaps, fits = {}, {}
+    for split in config.splits:
+        for algo in ALGOS:
+            for gap in GAPS:
+                gaps[split, algo, gap] = tuple(
+                    Stat.read(stat([res[split][algo][gap] for res in headline[L] if _ok(res, split, algo)]))
+                    if any(_ok(res, split, algo) for res in headline[L]) else None for L in config.depths)
+                fit_depths = [L for L in config.depths if L >= config.fit_min_depth
+                              and all(_ok(res, split, algo) for res in headline[L])]
+                y = [[res[split][algo][gap] for res in headline[L]] for L in fit_depths]
+                means = np.mean(y, axis=1)
+                fits[split, algo, gap] = (PowerFit.read(dict(
+                    metrics.fit_power_law(fit_depths, np.array(y).T, n_boot=config.n_boot), depths=fit_depths,
+                    # a power law describes the points only if they fall throughout
+                    monotone_decreasing=bool(np.all(np.diff(means) < 0))))
+                    if len(fit_depths) >= 2 else PowerFit(error="fewer than 2 depths"))
+    mse = {key: tuple(Stat.read(stat(v)) if (v := [res["mse"][key] for res in headline[L]]) else None
+                      for L in config.depths) for key in ("mtl", "no_transfer", "zero")}
+    for split in config.splits:
+        for algo in ALGOS:
+            mse[f"{algo}-{split}"] = tuple(
+                Stat.read(stat(v)) if (v := [res[split][algo]["mse"] for res in headline[L] if _ok(res, split, algo)])
+                else None for L in config.depths)
+    return ClosenessResult(tuple(config.depths), config.lr, config.steps, tuple(config.splits),
+                           tuple(Stat.read(stat([res["transfer"] for res in headline[L]])) for L in config.depths),
+                           gaps, fits, {}, (), mse,
+                           tuple(Stat.read(stat([res["effective_rank"] for res in headline[L]])) for L in config.depths))
+
+
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     """Run (or resume) every sweep of ``config`` and store the summary record; return it."""
     start = time.perf_counter()
@@ -243,22 +282,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                 if (r["config"]["depth"], r["config"]["lr"], r["config"]["steps"]) == (L, lr, s)]
 
     headline = {L: at(L, config.lr, config.steps) for L in config.depths}
-    gaps, fits = {}, {}
-    for split in config.splits:
-        for algo in ALGOS:
-            for gap in GAPS:
-                gaps[split, algo, gap] = tuple(
-                    Stat.read(stat([res[split][algo][gap] for res in headline[L] if _ok(res, split, algo)]))
-                    if any(_ok(res, split, algo) for res in headline[L]) else None for L in config.depths)
-                fit_depths = [L for L in config.depths if L >= config.fit_min_depth
-                              and all(_ok(res, split, algo) for res in headline[L])]
-                y = [[res[split][algo][gap] for res in headline[L]] for L in fit_depths]
-                means = np.mean(y, axis=1)
-                fits[split, algo, gap] = (PowerFit.read(dict(
-                    metrics.fit_power_law(fit_depths, np.array(y).T, n_boot=config.n_boot), depths=fit_depths,
-                    # a power law describes the points only if they fall throughout
-                    monotone_decreasing=bool(np.all(np.diff(means) < 0))))
-                    if len(fit_depths) >= 2 else PowerFit(error="fewer than 2 depths"))
+    result = depth_result(config, headline)
     lr_steps = {}
     for algo in ALGOS:
         rows = []
@@ -279,18 +303,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
                                {("mtl-shared" if k == "mtl" else k): e for k, e in v["err_to_infinite"].items()},
                                all(v.get("converged", {}).values()))
                    for r in finite_records for split in config.splits if (v := r["result"].get(split)) is not None)
-    mse = {key: tuple(Stat.read(stat(v)) if (v := [res["mse"][key] for res in headline[L]]) else None
-                      for L in config.depths) for key in ("mtl", "no_transfer", "zero")}
-    for split in config.splits:
-        for algo in ALGOS:
-            mse[f"{algo}-{split}"] = tuple(
-                Stat.read(stat(v)) if (v := [res[split][algo]["mse"] for res in headline[L] if _ok(res, split, algo)])
-                else None for L in config.depths)
-    result = ClosenessResult(tuple(config.depths), config.lr, config.steps, tuple(config.splits),
-                             tuple(Stat.read(stat([res["transfer"] for res in headline[L]])) for L in config.depths),
-                             gaps, fits, lr_steps, finite, mse,
-                             tuple(Stat.read(stat([res["effective_rank"] for res in headline[L]]))
-                                   for L in config.depths))
+    result = dataclasses.replace(result, lr_steps=lr_steps, finite=finite)
     return save_summary(root, NAME, config, records + finite_records, schema.to_json(result), start)
 
 

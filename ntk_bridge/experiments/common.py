@@ -9,6 +9,8 @@ import numpy as np
 
 from .. import store, validate
 from ..kernels import Kernels, kernels
+from ..predict import Adaptation
+from ..spec import ConvSpec, MLPSpec
 from ..tasks import CLASSIFICATION, FAMILIES, TaskSet, make
 
 # A seed s draws its training tasks with task seed 2s and its test tasks with 2s + 1, from
@@ -116,6 +118,23 @@ def stat(values) -> dict:
     """Mean, standard deviation and count of a list of numbers (over seeds)."""
     v = np.asarray(values, dtype=np.float64)
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0, "n": int(v.size)}
+
+
+def spec_for(p: dict, train: TaskSet):
+    """The infinite-width spec of point ``p``: ``MLPSpec(depth)``, or for ``p["arch"] == "conv"`` a
+    ``ConvSpec(depth, pool=p["pool"])`` reading ``train``'s images (theory.md §11)."""
+    if p.get("arch", "mlp") == "conv":
+        return ConvSpec(depth=p["depth"], pool=p["pool"], out_dim=train.out_dim, image_shape=train.image_shape)
+    return MLPSpec(depth=p["depth"], out_dim=train.out_dim)
+
+
+def scaled_adaptation(kernel_fn, train: TaskSet, tau: float, steps: int) -> Adaptation:
+    """``steps`` inner steps of size ``tau / (steps * lambda_max)``, ``lambda_max`` the largest eigenvalue of
+    ``Theta`` on the first training task's data (support ∪ query): an inner loop of the same reach whatever
+    the kernel's scale (a CNTK with pooling is ~100x smaller than the MLP's NTK on the same images)."""
+    x0 = np.concatenate([train.xs[0], train.xq[0]])
+    lam = float(np.linalg.eigvalsh(kernel_fn(x0).theta)[-1])
+    return Adaptation(lr=tau / (steps * lam), steps=steps)
 
 
 def kernel_table(spec, *task_sets: TaskSet, backend: str = "native"):

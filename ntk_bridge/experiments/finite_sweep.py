@@ -63,14 +63,14 @@ def kept_stat(values, keep=None) -> dict | None:
     return out
 
 
-def check_caps(caps, methods) -> tuple:
-    """``max_widths``: a tuple of ``(method, width)`` pairs, each method one of ``methods``."""
+def check_caps(caps, methods, name: str = "max_widths") -> tuple:
+    """``caps`` (the field ``name``): a tuple of ``(method, width)`` pairs, each method one of ``methods``."""
     if not isinstance(caps, tuple) or any(not isinstance(c, tuple) or len(c) != 2 or c[0] not in methods
                                           for c in caps):
-        raise ValueError(f"max_widths must be a tuple of (method, width) pairs with a method of {methods}, "
+        raise ValueError(f"{name} must be a tuple of (method, width) pairs with a method of {methods}, "
                          f"got {caps!r}")
     for m, n in caps:
-        validate.integer(f"max_widths of {m}", n, 1)
+        validate.integer(f"{name} of {m}", n, 1)
     return caps
 
 
