@@ -431,7 +431,13 @@ def _diverges(cfg, m, adapt: Adaptation, opt: Options, prep, delta, step: float,
         guards.check_inner_loop(cfg, net.add(prep.base, delta), prep.train["x_in"],
                                 where="the training tasks' inner sets", label=f"{m.label} (during training)",
                                 flow=adapt.flow, flow_substeps=opt.flow_substeps)
+    x64 = "; or train in float64 (dtype='float64'): round-off in float32 can drive it" if opt.dtype == "float32" else ""
     raise NotComputable(f"{head}, although it is within the stability edge of the net's linearization (step x "
                         f"lambda_max = {step * lam:.3g} <= {guards.EDGE:g}"
                         f"{', and so are its inner loops' if cfg.outputs == 'meta' else ''}): the net leaves its "
-                        f"linearization; {targets}, or widen the net (width {cfg.spec.width})")
+                        f"linearization; {targets}, or widen the net ({_size(cfg.spec)}){x64}")
+
+
+def _size(spec) -> str:
+    """The finite net's size as its spec names it: ``width n`` (MLP) or ``channels C`` (conv)."""
+    return f"channels {spec.channels}" if hasattr(spec, "channels") else f"width {spec.width}"
