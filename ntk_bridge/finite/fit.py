@@ -35,6 +35,7 @@ from ..spec import MLPSpec
 from ..tasks import TaskSet
 from . import guards, net
 from .initial import prepare, test_delta
+from .movement import feature_movement
 from .problem import DEVICES, DTYPES, Problem, problem, resolve
 from .schedule import MAX_HALVINGS, Schedule, loss_monitor
 
@@ -145,8 +146,9 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
       ``method`` (its label), ``final_loss, initial_loss, steps, converged, outer_lr`` (initial step),
       ``lr_halvings, lambda_max, inner_edge`` (``{"init"|"trained": {"train"|"test": inner lr *
       lambda_max}}`` of the net's empirical inner kernels: past 2 a discrete inner loop diverges),
-      ``wall_s, device, dtype, init_output_max_abs, history`` and ``body`` (the trained body's
-      parameters, NumPy, for ``nb.probe.finite``) of the first member, the loss
+      ``wall_s, device, dtype, init_output_max_abs, history``, ``body`` (the trained body's
+      parameters, NumPy, for ``nb.probe.finite``) and ``feature_movement`` (mean relative movement of the
+      last hidden features on the test points, :func:`~.movement.feature_movement`) of the first member, the loss
       monitor (worst over members): ``rises`` (steps whose loss exceeded the previous one),
       ``max_step_ratio`` (max ``loss[t+1] / loss[t]``), ``max_loss_ratio`` (max ``loss / initial``),
       ``left_kernel_regime`` (``max_step_ratio > RISE_TOL`` = 1.05 in some member), ``undone_rises``
@@ -185,7 +187,7 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
     if not return_info:
         return pred
     info = {key: members[0][key] for key in ("initial_loss", "outer_lr", "lr_halvings", "lambda_max", "device",
-                                             "dtype", "history", "body")}
+                                             "dtype", "history", "body", "feature_movement")}
     info.update(method=m.label, final_loss=max(x["final_loss"] for x in members),
                 steps=max(x["steps"] for x in members), converged=all(x["converged"] for x in members),
                 wall_s=sum(x["wall_s"] for x in members),
@@ -308,6 +310,9 @@ def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: T
                   "device": f"{dev.platform}:{dev.id} ({dev.device_kind})", "dtype": opt.dtype,
                   "init_output_max_abs": init_abs,
                   "body": jax.tree_util.tree_map(np.asarray, net.add(base, delta)["body"]),
+                  # theory.md §12: the last hidden features' relative movement on the test points (trained body)
+                  "feature_movement": feature_movement(cfg.spec, base["body"], net.add(base, delta)["body"],
+                                                       np.concatenate([test.xs, test.xq], 1).reshape(-1, test.dim)),
                   "history": np.concatenate(history) if history else np.zeros(0),
                   **loss_monitor(np.concatenate(history) if history else np.zeros(0),
                                  final if cfg.outputs != "none" and history else None)}
