@@ -50,9 +50,9 @@ CLAIMS = {
     "C3-digits": "C3 in the theorem's scope (MTL vs ANIL, infinite width) on real images: scikit-learn's 8x8 digits.",
     "C5-digits": "C5 on real images: accuracy of MTL vs GBML on few-shot digits episodes (5-way 1-shot, 5-way "
                  "5-shot, 2-way; labels permuted, and a fixed-label variant).",
-    "C3-conv": "C3 for the paper's architecture family: with convolutional nets (the CNTK: conv layers, global "
-               "average pooling, dense head) on digit images, MTL and ANIL predictors are close with sufficient depth "
-               "(infinite width).",
+    "C3-conv": "C3 for the paper's architecture family: with convolutional nets (the CNTK of conv layers, global "
+               "average pooling or flattening, and a dense head) on digit images, MTL and ANIL predictors are close "
+               "with sufficient depth (infinite width).",
     "C5-conv": "C5 for convolutional nets: on few-shot digit-image episodes, MTL's accuracy is within the margin of "
                "the best GBML method's (CNTK closed forms), beside the authors' logistic probe.",
     "HN": "Not a claim of the paper: the finite-width fluctuation the C3b law rests on, held against a published "
