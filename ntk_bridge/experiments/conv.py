@@ -58,11 +58,6 @@ def arch_of(point: dict) -> str:
     return "mlp" if point["arch"] == "mlp" else f"conv-{point['pool']}"
 
 
-def _images(tasks: TaskConfig) -> TaskConfig:
-    """``tasks`` drawn as images (the ``as_images`` option of ``tasks.digits``)."""
-    return dataclasses.replace(tasks, options=tuple(dict(tasks.options + IMAGES).items()))
-
-
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Closeness on ``tasks`` at ``depths`` x ``seeds``; accuracy on ``settings`` (``n_acc`` training and test
@@ -170,9 +165,8 @@ def _train(p: dict) -> dict:
                                         return_info=True)
     except NotComputable as exc:
         return {"not_computable": str(exc), "converged": False, "left_kernel_regime": False}
-    keys = ("converged", "left_kernel_regime", "rises", "max_step_ratio", "steps", "final_loss", "initial_loss")
-    return {**{k: info[k] for k in keys}, "train_s": info["wall_s"], "err": metrics.rel_gap(pred, closed),
-            "lr": adapt.lr}
+    return {**{k: info[k] for k in finite_sweep.FLAG_KEYS}, "train_s": info["wall_s"],
+            "err": metrics.rel_gap(pred, closed), "lr": adapt.lr}
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
@@ -180,6 +174,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     from ..finite import SCHEDULE
 
     start = time.perf_counter()
+
     def pt(**fields) -> dict:   # a point holds what its part reads, nothing of the other parts
         return store.to_jsonable({"tau": config.tau, "steps": config.steps, "backend": config.backend, **fields})
 
@@ -195,8 +190,8 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     chans = {m: finite_sweep.widths_for(config.channels, config.max_channels, m) for m in config.finite_methods}
     runs = [(m, c, s) for m in config.finite_methods for c in chans[m] for s in range(config.finite_seeds)]
     fin_pts = [pt(part="channels", tasks=config.finite_tasks, pool=config.finite_pool, depth=config.finite_depth,
-                  method=m, channels=c,
-                  seed=s, outer_steps=config.outer_steps, tol=config.tol, schedule=SCHEDULE) for m, c, s in runs]
+                  method=m, channels=c, seed=s, outer_steps=config.outer_steps, tol=config.tol, schedule=SCHEDULE)
+               for m, c, s in runs]
     fin_recs = sweep.run(root, NAME, fin_pts, _train, seed_of=lambda p: p["seed"], desc="conv: trained nets")
 
     view = config.depth_view()
@@ -216,7 +211,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
         for j, c in enumerate(chans[m]):
             for s in range(config.finite_seeds):
                 r = res[m, c, s]
-                why = finite_sweep.exclusion(r, config.include_flagged) if "err" in r else r["not_computable"]
+                why = finite_sweep.exclusion(r, config.include_flagged)
                 points.append(ChannelPoint(m, c, s, r.get("err"), bool(r["converged"]),
                                            bool(r["left_kernel_regime"]), why))
                 if why is None:

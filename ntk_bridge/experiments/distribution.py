@@ -131,8 +131,7 @@ def _compute(p: dict) -> dict:
                                         return_info=True)
     except NotComputable as exc:
         return {"not_computable": str(exc), "converged": False, "left_kernel_regime": False, "pred": None}
-    keys = ("converged", "left_kernel_regime", "rises", "max_step_ratio", "steps", "final_loss", "initial_loss")
-    return {**{k: info[k] for k in keys}, "train_s": info["wall_s"], "pred": pred}
+    return {**{k: info[k] for k in finite_sweep.FLAG_KEYS}, "train_s": info["wall_s"], "pred": pred}
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:

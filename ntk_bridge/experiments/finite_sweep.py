@@ -32,6 +32,10 @@ class Excluded:
     reason: str
 
 
+# What a trained run's record keeps of its ``fit_predict`` info for :func:`exclusion` and the reports.
+FLAG_KEYS = ("converged", "left_kernel_regime", "rises", "max_step_ratio", "steps", "final_loss", "initial_loss")
+
+
 def exclusion(result: dict, include_flagged: bool = False) -> str | None:
     """Why a trained run stays out of a summary's statistics and fits, or ``None`` when it counts."""
     if result.get("not_computable"):

@@ -296,6 +296,7 @@ def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: T
                             f"within the stability edge (inner lr x lambda_max = {within:.3g} <= {guards.EDGE:g}), "
                             f"so it leaves the net's linearization: {targets['test']}")
     out = {"predictions": {m.test_head: pred}, "prediction_errors": {}} if opt.both_heads else {}
+    trained = net.add(base, delta)["body"]
     if opt.both_heads:
         other = methods.parse(m, test_head="fresh" if m.test_head == "trained" else "trained")
         out["predictions"][other.test_head], why = _read_with(cfg, other, adapt, train, test, opt, seed, dev, delta)
@@ -309,9 +310,9 @@ def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: T
                   "wall_s": time.perf_counter() - start,
                   "device": f"{dev.platform}:{dev.id} ({dev.device_kind})", "dtype": opt.dtype,
                   "init_output_max_abs": init_abs,
-                  "body": jax.tree_util.tree_map(np.asarray, net.add(base, delta)["body"]),
+                  "body": jax.tree_util.tree_map(np.asarray, trained),
                   # theory.md §12: the last hidden features' relative movement on the test points (trained body)
-                  "feature_movement": feature_movement(cfg.spec, base["body"], net.add(base, delta)["body"],
+                  "feature_movement": feature_movement(cfg.spec, base["body"], trained,
                                                        np.concatenate([test.xs, test.xq], 1).reshape(-1, test.dim)),
                   "history": np.concatenate(history) if history else np.zeros(0),
                   **loss_monitor(np.concatenate(history) if history else np.zeros(0),

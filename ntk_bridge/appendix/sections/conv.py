@@ -79,17 +79,17 @@ def build(ctx: Context) -> Section:
     t = cfg["tasks"]
     blocks.append(Para(["Closeness: ", Num(dict(t["options"])["n_way"]), "-way ", Num(t["n_support"]), "-shot "
                         "episodes, ", Num(t["n_query"]), " queries per class, ", Num(t["n_train"]), " training tasks "
-                        "(classes 0-4) and ", Num(t["n_test"]), " test tasks (classes 5-9), ", Math(r"\tau"), " = ", Num(cfg["tau"]), " in ", Num(cfg["steps"]), " steps, ",
-                        Num(cfg["seeds"]), " seeds. ", *ctx.record_info(s), "."]))
+                        "(classes 0-4) and ", Num(t["n_test"]), " test tasks (classes 5-9), ", Math(r"\tau"), " = ",
+                        Num(cfg["tau"]), " in ", Num(cfg["steps"]), " steps, ", Num(cfg["seeds"]), " seeds. ",
+                        *ctx.record_info(s), "."]))
     blocks += closeness_tables(s)
     for arch in s.archs:
         acc = s.accuracy(arch)
         for fam in acc.families:
             blocks.append(family_table(acc, fam, f"conv-accuracy-{arch}-{fam}", [
                 "Digits setting ", Code(fam), ", closed forms with ", KERNEL_NAMES[arch], " (", Num(cfg["n_acc"]),
-                " training "
-                "and test tasks, ", Num(cfg["acc_seeds"]), " seeds): test accuracy. Within: MTL within the C5 "
-                "margin of the best GBML."]))
+                " training and test tasks, ", Num(cfg["acc_seeds"]), " seeds): test accuracy. Within: MTL within "
+                "the C5 margin of the best GBML."]))
         probes = probe_rows(acc, ("mtl-shared",))
         if probes:
             blocks.append(Table(f"conv-probe-{arch}", [
