@@ -345,6 +345,7 @@ class ConditionedNet:
 
     def __post_init__(self):
         validate.instance("spec", self.spec, MLPSpec)
+        self.spec.require_ntk("a task-conditioned net (its kernel and its finite net)")
         validate.choice("architecture", self.architecture, ARCHITECTURES)
         object.__setattr__(self, "n_tasks", validate.integer("n_tasks", self.n_tasks, 1))
         object.__setattr__(self, "in_dim", validate.integer("in_dim", self.in_dim, 1))

@@ -50,6 +50,7 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
     Raises:
       ValueError: on an unknown backend, bad shapes, non-finite inputs, or kernel values that
         overflow float64 (inputs too large: rescale them, e.g. to the unit sphere).
+      NotComputable: an :class:`MLPSpec` of another parameterization than ``"ntk"`` (no kernel limit here).
     """
     from .spec import ConvSpec
 
@@ -57,6 +58,7 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
         from . import cntk
 
         return cntk.kernels(spec, x1, x2, backend=backend)
+    spec.require_ntk("the infinite-width kernel")
     validate.choice("backend", backend, BACKENDS)
     block_size = validate.integer("block_size", block_size, 1)
     x1 = check_points(x1, "x1")
@@ -102,6 +104,7 @@ def diagonal(spec: MLPSpec, x) -> Kernels:
     ``s_l = w_std``, ``head_std`` for the head).  Hence ``Theta(x,x) = (L+1) Sigma(x,x)``
     for ``w_std = sqrt(2)``, ``b_std = 0``.
     """
+    spec.require_ntk("the infinite-width kernel")
     x = check_points(x, "x")
     b2 = spec.b_std ** 2
     q = spec.w_std ** 2 * np.sum(x * x, axis=1) / x.shape[1] + b2
@@ -265,8 +268,8 @@ def empirical(spec: MLPSpec, params, x1, x2=None, *, head2=None) -> Kernels:
     """Empirical ``Theta`` and ``Sigma`` of the finite net ``params``, averaged over outputs.
 
     Uses the exact layer-wise form of an MLP's NTK,
-    ``Theta(x, x') = sum_l [s_l^2 / n_{l-1} <a_{l-1}(x), a_{l-1}(x')> + b^2] <delta_l(x), delta_l(x')>``
-    with ``delta_l = df / dh_l`` (back-propagated by hand, cheap at any width).  With
+    ``Theta(x, x') = sum_l [m_l^2 <a_{l-1}(x), a_{l-1}(x')> + b^2] <delta_l(x), delta_l(x')>``
+    with ``m_l = spec.multiplier(l, n_{l-1})`` (NTK: ``s_l / sqrt(n_{l-1})``), ``delta_l = df / dh_l`` (back-propagated by hand, cheap at any width).  With
     ``head2`` the second argument is read out by another head: the cross-head kernel of
     two task heads on one body (multi-task learning with independent heads); then
     ``sigma`` is zero because the two heads share no parameter.
@@ -303,11 +306,11 @@ def _empirical_fn(spec: MLPSpec, cross_head: bool):
         theta_body = 0.0
         for l in range(spec.depth):
             a1, a2 = acts1[l], acts2[l]
-            scale = (spec.w_std ** 2) / a1.shape[-1]
+            scale = spec.multiplier(l, a1.shape[-1]) ** 2
             dd = jnp.einsum("ick,jck->ij", deltas1[l], deltas2[l]) / spec.out_dim
             theta_body = theta_body + (scale * a1 @ a2.T + b2) * dd
         last1, last2 = acts1[-1], acts2[-1]
-        sigma = (spec.head_std ** 2) * last1 @ last2.T / last1.shape[-1] + b2
+        sigma = spec.multiplier(spec.depth, last1.shape[-1]) ** 2 * last1 @ last2.T + b2
         if cross_head:
             sigma = jnp.zeros_like(sigma)
         return theta_body + sigma, sigma
@@ -320,15 +323,15 @@ def _forward_backward(spec: MLPSpec, body, head, x):
     import jax.numpy as jnp
 
     acts, pre = [x], []
-    for w, b in body:
-        h = (spec.w_std / np.sqrt(w.shape[0])) * (acts[-1] @ w) + spec.b_std * b
+    for l, (w, b) in enumerate(body):
+        h = spec.multiplier(l, w.shape[0]) * (acts[-1] @ w) + spec.b_std * b
         pre.append(h)
         acts.append(jnp.maximum(h, 0.0))
     w_head = head[0]
-    grad_a = jnp.broadcast_to((spec.head_std / np.sqrt(w_head.shape[0])) * w_head, (x.shape[0],) + w_head.shape)
+    grad_a = jnp.broadcast_to(spec.multiplier(spec.depth, w_head.shape[0]) * w_head, (x.shape[0],) + w_head.shape)
     deltas = [None] * spec.depth
     for l in reversed(range(spec.depth)):
         deltas[l] = grad_a * (pre[l] > 0)[..., None]
         w = body[l][0]
-        grad_a = (spec.w_std / np.sqrt(w.shape[0])) * jnp.einsum("ij,njk->nik", w, deltas[l])
+        grad_a = spec.multiplier(l, w.shape[0]) * jnp.einsum("ij,njk->nik", w, deltas[l])
     return acts, deltas

@@ -1,6 +1,6 @@
 """One description of the architecture: the finite net and its infinite-width kernels.
 
-An :class:`MLPSpec` is a fully connected ReLU network in NTK parameterization
+An :class:`MLPSpec` is a fully connected ReLU network, by default in NTK parameterization
 (the neural-tangents default)::
 
     hidden layer l (l = 1..depth):  Dense(width, W_std=w_std, b_std=b_std) -> ReLU
@@ -10,6 +10,29 @@ An :class:`MLPSpec` is a fully connected ReLU network in NTK parameterization
 with ``W, b ~ N(0, 1)``.  The same spec yields the neural-tangents ``stax`` triple
 (:meth:`MLPSpec.stax`) and a pure-JAX finite network (:meth:`MLPSpec.init`,
 :meth:`MLPSpec.apply`) that imports nothing from neural-tangents, so it runs on any JAX.
+
+Other parameterizations of the finite net (``parameterization``, theory.md §12): layer ``l``
+computes ``h = m_l x @ W`` with ``W ~ N(0, s_l^2)`` at initialization, every parameter trained
+by one learning rate.  In Yang & Hu's abc form (Tensor Programs IV, §3: ``W = n^-a w``,
+``w ~ N(0, n^-2b)``, learning rate ``eta n^-c``; the input dimension counts as a constant)::
+
+    "ntk"       m_l = std / sqrt(fan_in)                       s_l = 1
+    "mup"       input  m = (std / sqrt(d)) sqrt(n)            s = n^-1/2     (a = -1/2, b = 1/2)
+                hidden m = std                                 s = n^-1/2     (a = 0,    b = 1/2)
+                head   m = head_std / sqrt(n)                  s = n^-1/2     (a = 1/2,  b = 1/2),  c = 0
+    "standard"  input  m = std / sqrt(d)                       s = 1          (a = 0, b = 0)
+                hidden / head  m = std                         s = n^-1/2     (a = 0, b = 1/2)
+
+At initialization all three compute the same hidden features (``m_l s_l`` is the NTK's
+``std / sqrt(fan_in)``); muP's head starts ``n^-1/2`` smaller.  Relative to the NTK
+parameterization muP multiplies the effective learning rate of the input and hidden layers by
+``n`` and keeps the head's (the ``mup`` package's ``MuSGD``: vector-like input weights ``x
+width_mult``, hidden weights ``x 1``, ``MuReadout`` output ``/ width_mult``).  The trainer's
+step ``1 / lambda_max`` of the net's own NTK fixes the one global learning rate: ``Theta(1)``
+in width under "ntk" and "mup", ``~ 1 / n`` under "standard" (its ``c = 1``, a kernel limit).
+Biases are NTK-parameterized only: the other two need ``b_std = 0``.  Infinite-width kernels
+and closed forms exist for "ntk" only; they raise :class:`~ntk_bridge.errors.NotComputable`
+otherwise.
 """
 from __future__ import annotations
 
@@ -20,6 +43,7 @@ from typing import Any
 from . import validate
 
 Params = dict  # {"body": [(W, b), ...], "head": (W, b)}
+PARAMETERIZATIONS = ("ntk", "mup", "standard")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +57,7 @@ class MLPSpec:
       b_std: bias standard deviation of every layer (``0`` disables biases' contribution).
       head_std: weight standard deviation of the head.
       out_dim: number of outputs ``k`` of the head.
+      parameterization: of the finite net, ``"ntk"`` (default), ``"mup"`` or ``"standard"`` (module docstring).
     """
 
     depth: int = 4
@@ -41,6 +66,7 @@ class MLPSpec:
     b_std: float = 0.0
     head_std: float = 1.0
     out_dim: int = 1
+    parameterization: str = "ntk"
 
     def __post_init__(self):
         # Stored as plain Python numbers (np.int64(4) -> 4, np.float32(0.1) -> 0.1...), so a
@@ -50,11 +76,41 @@ class MLPSpec:
         for name in ("w_std", "head_std"):
             object.__setattr__(self, name, validate.positive(f"MLPSpec.{name}", getattr(self, name)))
         object.__setattr__(self, "b_std", validate.nonnegative("MLPSpec.b_std", self.b_std))
+        validate.choice("MLPSpec.parameterization", self.parameterization, PARAMETERIZATIONS)
+        if self.parameterization != "ntk" and self.b_std != 0:
+            raise ValueError(f"MLPSpec.b_std must be 0 with parameterization={self.parameterization!r} (biases are "
+                             f"NTK-parameterized only), got {self.b_std}")
 
     @property
     def feature_dim(self) -> int:
         """The head's fan-in: the dimension of ``features(body, x)``."""
         return self.width
+
+    def multiplier(self, layer: int, fan_in: int) -> float:
+        """``m_l`` of layer ``layer`` (``0..depth-1`` hidden, ``depth`` the head) of fan-in ``fan_in`` (module docstring)."""
+        std = self.head_std if layer == self.depth else self.w_std
+        if self.parameterization == "ntk" or (layer == 0 and self.parameterization == "standard"):
+            return std / math.sqrt(fan_in)
+        if layer == 0:  # muP's input layer: a = -1/2
+            return std / math.sqrt(fan_in) * math.sqrt(self.width)
+        if layer == self.depth and self.parameterization == "mup":  # muP's head: a = 1/2
+            return std / math.sqrt(self.width)
+        return std
+
+    def init_std(self, layer: int) -> float:
+        """``s_l``: the standard deviation of layer ``layer``'s weights at initialization (module docstring)."""
+        if self.parameterization == "ntk" or (layer == 0 and self.parameterization == "standard"):
+            return 1.0
+        return 1.0 / math.sqrt(self.width)
+
+    def require_ntk(self, what: str) -> None:
+        """:class:`~ntk_bridge.errors.NotComputable` naming ``what`` unless this is the NTK parameterization."""
+        if self.parameterization != "ntk":
+            from .errors import NotComputable
+
+            raise NotComputable(f"{what} exists for the NTK parameterization only; this MLPSpec has "
+                                f"parameterization={self.parameterization!r}: train finite nets "
+                                f"(nb.finite.fit_predict) or use parameterization='ntk'")
 
     def replace(self, **changes: Any) -> "MLPSpec":
         """A copy with some fields changed (validated again)."""
@@ -73,6 +129,7 @@ class MLPSpec:
           ModuleNotFoundError: neural-tangents is not installed (or not importable on this
             JAX); the message names the ``nt`` extra that provides it.
         """
+        self.require_ntk("the neural-tangents description (and infinite-width kernel)")
         stax = neural_tangents().stax
 
         layers = []
@@ -90,18 +147,19 @@ class MLPSpec:
 
     # ---------------------------------------------------------------- finite net (pure JAX)
     def init(self, key, in_dim: int) -> Params:
-        """Standard-normal parameters ``{"body": [(W, b)] * depth, "head": (W, b)}``."""
+        """Parameters ``{"body": [(W, b)] * depth, "head": (W, b)}``: weights ``N(0, s_l^2)`` (:meth:`init_std`;
+        standard normal in the NTK parameterization), biases standard normal."""
         import jax
 
         in_dim = validate.integer("in_dim", in_dim, 1)
         keys = jax.random.split(key, 2 * self.depth + 2)
         sizes = [in_dim] + [self.width] * self.depth
         body = [
-            (jax.random.normal(keys[2 * l], (sizes[l], sizes[l + 1])),
+            (self.init_std(l) * jax.random.normal(keys[2 * l], (sizes[l], sizes[l + 1])),
              jax.random.normal(keys[2 * l + 1], (sizes[l + 1],)))
             for l in range(self.depth)
         ]
-        head = (jax.random.normal(keys[-2], (self.width, self.out_dim)),
+        head = (self.init_std(self.depth) * jax.random.normal(keys[-2], (self.width, self.out_dim)),
                 jax.random.normal(keys[-1], (self.out_dim,)))
         return {"body": body, "head": head}
 
@@ -110,14 +168,14 @@ class MLPSpec:
         import jax.numpy as jnp
 
         h = x
-        for w, b in body:
-            h = jnp.maximum(dense(h, w, b, self.w_std, self.b_std), 0.0)
+        for l, (w, b) in enumerate(body):
+            h = jnp.maximum(self.multiplier(l, w.shape[0]) * (h @ w) + self.b_std * b, 0.0)
         return h
 
     def head_apply(self, head, phi):
-        """Head readout ``(head_std / sqrt(width)) phi @ W + b_std * b``."""
+        """Head readout ``m_head phi @ W + b_std * b`` (NTK: ``m_head = head_std / sqrt(width)``)."""
         w, b = head
-        return dense(phi, w, b, self.head_std, self.b_std)
+        return self.multiplier(self.depth, w.shape[0]) * (phi @ w) + self.b_std * b
 
     def apply(self, params: Params, x):
         """Network output ``f(x; params)``, shape ``(..., out_dim)``."""
@@ -181,6 +239,11 @@ class ConvSpec:
     def width(self) -> int:
         """The finite net's width in the sense of :class:`MLPSpec`: its channels."""
         return self.channels
+
+    @staticmethod
+    def init_std(layer: int) -> float:
+        """1: a conv net is NTK-parameterized, its weights standard normal (:meth:`MLPSpec.init_std`)."""
+        return 1.0
 
     @property
     def feature_dim(self) -> int:

@@ -12,7 +12,7 @@ import pytest
 
 import ntk_bridge as nb
 from ntk_bridge import metrics, predict, store
-from ntk_bridge.experiments import accuracy, closeness, common, conv, distribution
+from ntk_bridge.experiments import accuracy, closeness, common, conv, distribution, feature_learning
 from ntk_bridge.experiments import finite_closeness as fc
 from ntk_bridge.experiments.common import TaskConfig
 
@@ -117,6 +117,16 @@ CONV_CFG = conv.Config(tasks=TaskConfig("digits", 2, 2, 1, 2, options=CONV_IMAGE
 def run_tiny_conv(root) -> dict:
     """The tiny conv experiment (real training of 4 small conv nets: a few seconds)."""
     return conv.run(CONV_CFG, root)
+
+
+FL_CFG = feature_learning.Config(settings=("shared-feature", "digits"), n_tasks=2, scales=(1.0,),
+                                 methods=("mtl-shared", "anil"), widths=(16, 32), seeds=2, max_widths=(),
+                                 outer_steps=40, tol=1e-3, n_boot=20)
+
+
+def run_tiny_feature_learning(root) -> dict:
+    """The tiny feature-learning experiment (real training of 24 small nets: seconds)."""
+    return feature_learning.run(FL_CFG, root)
 
 
 def run_tiny_digits(root) -> None:

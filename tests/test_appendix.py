@@ -22,7 +22,7 @@ from ntk_bridge.appendix.render import Num, Table, fmt, md, tex, tex_escape
 from ntk_bridge.methods import parse
 
 from builders import (DIST_CFG, FC_CFG, REL, close, fake_fc_compute, md_tables, num, run_tiny_conv,
-                      run_tiny_digits)
+                      run_tiny_digits, run_tiny_feature_learning)
 
 REPO_REPRO = Path(__file__).resolve().parents[1] / "paper_repro.md"
 
@@ -119,6 +119,7 @@ def built(tmp_path_factory):
         finite_closeness.run(FC_CFG, root)
     run_tiny_digits(root)
     run_tiny_conv(root)
+    run_tiny_feature_learning(root)
     checks = tmp / "checks.json"
     checks.write_text(json.dumps(_checks_doc()))
     figs = tmp / "figs"
@@ -438,8 +439,8 @@ def test_empty_results(tmp_path, capsys):
     text = (tmp_path / "out" / "appendix.md").read_text()
     assert text.count("**Not available.**") >= 7
     # C1-C5 and C3's split rows C3a (ANIL vs MTL), C3b (finite width) and C3b-fresh (the paper's protocol), C3-dist, C3c
-    # (MAML/FOMAML) and C3c-finite; C3, C5 on digits; C3, C5 with conv nets; HN
-    assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 16
+    # (MAML/FOMAML) and C3c-finite; C3, C5 on digits; C3, C5 with conv nets; C3, C5 under muP; HN
+    assert re.findall(r"\*\*(not yet measured)\*\*", repro.read_text()) == ["not yet measured"] * 18
 
 
 def _tree(folder: Path) -> dict:

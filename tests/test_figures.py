@@ -12,7 +12,8 @@ from ntk_bridge import cli, experiments, figures, finite, predict
 from ntk_bridge.experiments import ablate, accuracy, closeness, cost, kernel_share, width
 from ntk_bridge.experiments.common import TaskConfig
 
-from builders import DIST_CFG, FC_CFG, fake_fc_compute, run_tiny_conv, run_tiny_digits
+from builders import (DIST_CFG, FC_CFG, fake_fc_compute, run_tiny_conv, run_tiny_digits,
+                      run_tiny_feature_learning)
 
 TINY = TaskConfig(n_train=3, n_test=2, n_support=3, n_query=3)
 
@@ -62,6 +63,7 @@ def results(tmp_path_factory):
     finally:
         mp.undo()
     run_tiny_conv(root)   # real training (the fake above draws MLPs only)
+    run_tiny_feature_learning(root)
     return root
 
 

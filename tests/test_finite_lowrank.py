@@ -34,8 +34,8 @@ CASES = [
 ]
 
 
-def _setup(method, depth, width, out_dim, flow, b_std, dtype):
-    spec = nb.MLPSpec(depth=depth, width=width, out_dim=out_dim, b_std=b_std)
+def _setup(method, depth, width, out_dim, flow, b_std, dtype, parameterization="ntk"):
+    spec = nb.MLPSpec(depth=depth, width=width, out_dim=out_dim, b_std=b_std, parameterization=parameterization)
     train = nb.tasks.shared_feature(3, 4, 5, dim=6, out_dim=out_dim, seed=1)
     m = resolve(method)
     prep = initial.prepare(spec, train, train, method=m, dtype=dtype)
@@ -52,12 +52,20 @@ def _flat(tree):
     return np.concatenate([np.ravel(np.asarray(a, np.float64)) for a in jax.tree_util.tree_leaves(tree)])
 
 
+# Other parameterizations (theory.md §12): per-layer multipliers and initial scales, the same two paths.
+PARAM_CASES = [("mup", "maml", 2, 64, "auto"), ("mup", "maml", 3, 32, "lowrank"), ("standard", "maml", 2, 64, "dense")]
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("method,depth,width,out_dim,flow,mode,b_std", CASES,
-                         ids=[f"{c[0]}-L{c[1]}-n{c[2]}-k{c[3]}{'-flow' if c[4] else ''}-{c[5]}" for c in CASES])
-def test_fast_meta_outputs_and_gradient_equal_the_reference(method, depth, width, out_dim, flow, mode, b_std, dtype):
+@pytest.mark.parametrize("method,depth,width,out_dim,flow,mode,b_std,parameterization",
+                         [c + ("ntk",) for c in CASES] + [(m, L, n, 1, False, mode, 0.0, p)
+                                                          for p, m, L, n, mode in PARAM_CASES],
+                         ids=[f"{c[0]}-L{c[1]}-n{c[2]}-k{c[3]}{'-flow' if c[4] else ''}-{c[5]}" for c in CASES]
+                         + [f"{p}-{m}-L{L}-n{n}-{mode}" for p, m, L, n, mode in PARAM_CASES])
+def test_fast_meta_outputs_and_gradient_equal_the_reference(method, depth, width, out_dim, flow, mode, b_std,
+                                                            parameterization, dtype):
     with x64(dtype == "float64"):
-        cfg, prep, delta = _setup(method, depth, width, out_dim, flow, b_std, dtype)
+        cfg, prep, delta = _setup(method, depth, width, out_dim, flow, b_std, dtype, parameterization)
         data, y = prep.train, prep.train["y_out"]
 
         def fast(d):

@@ -24,7 +24,8 @@ def test_numpy_scalars_are_accepted_and_stored_as_python_numbers():
                       head_std=np.float32(0.5), out_dim=np.array(2))
     assert spec == nb.MLPSpec(depth=4, width=16, w_std=float(np.float32(1.5)), b_std=0.1, head_std=0.5, out_dim=2)
     assert {k: type(v) for k, v in spec.to_dict().items()} == {
-        "depth": int, "width": int, "w_std": float, "b_std": float, "head_std": float, "out_dim": int}
+        "depth": int, "width": int, "w_std": float, "b_std": float, "head_std": float, "out_dim": int,
+        "parameterization": str}
     assert hash(spec) == hash(nb.MLPSpec(**spec.to_dict()))
     assert nb.MLPSpec(w_std=2).w_std == 2.0 and type(nb.MLPSpec(w_std=2).w_std) is float
     with pytest.raises(ValueError, match="MLPSpec.depth"):

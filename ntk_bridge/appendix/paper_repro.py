@@ -18,6 +18,7 @@ from .context import fit_cells, stat_num
 from .render import Code, Num, Para, Table, md, md_block
 from .sections import accuracy, checks, closeness, cost, width
 from .sections import conv as conv_section
+from .sections import feature_learning as fl_section
 from .sections import ntk_fluctuation as hn_section
 from .sections import finite_closeness as fc_section
 
@@ -55,6 +56,11 @@ CLAIMS = {
                "with sufficient depth (infinite width).",
     "C5-conv": "C5 for convolutional nets: on few-shot digit-image episodes, MTL's accuracy is within the margin of "
                "the best GBML method's (CNTK closed forms), beside the authors' logistic probe.",
+    "C3-muP": "C3 beyond the kernel regime (not a claim of the paper, whose theorem is the lazy regime's): with "
+              "features learned (the maximal-update parameterization, muP), trained GBML and MTL nets of one "
+              "initialization stay as close as in the NTK parameterization's kernel regime, width by width.",
+    "C5-muP": "C5 with learned features: on few-shot digits, once features move (muP), transfer beats no transfer "
+              "and MTL stays within the margin of the best GBML method.",
     "HN": "Not a claim of the paper: the finite-width fluctuation the C3b law rests on, held against a published "
           "constant. Hanin & Nica (ICLR 2020): for bias-free He-initialized ReLU nets, E[Theta(x,x)^2] / "
           "E[Theta(x,x)]^2 ≃ exp(5 L/n) (up to universal constants), so the NTK's relative standard deviation, and "
@@ -520,6 +526,81 @@ def c5_conv(ctx) -> tuple[verdicts.Verdict, list]:
     return verdicts.c5_conv(inputs), blocks
 
 
+def c3_mup(ctx) -> tuple[verdicts.Verdict, list]:
+    """The GBML-MTL gap of trained nets from one initialization, muP against NTK, at the smallest and widest width."""
+    s = ctx.read(fl_section.EXPERIMENT)
+    if s is None:
+        return verdicts.c3_mup([]), []
+    cfg = s.config
+    if not {"ntk", "mup"} <= set(cfg["parameterizations"]):
+        return verdicts.c3_mup([]), []
+    rows, pairs = [], []
+    for f in cfg["settings"]:
+        for sc in cfg["scales"]:
+            for m in cfg["methods"]:
+                if m == "mtl-shared":
+                    continue
+                got = {par: s.rows("gaps", setting=f, parameterization=par, scale=sc, method=m)
+                       for par in ("ntk", "mup")}
+                if not all(got.values()):
+                    continue
+                first, last = {p: g[0].gap for p, g in got.items()}, {p: g[-1].gap for p, g in got.items()}
+                rows.append([f, Num(sc), parse(m).display, Num(got["mup"][-1].width), stat_num(first["ntk"]),
+                             stat_num(last["ntk"]), stat_num(first["mup"]), stat_num(last["mup"])])
+                pairs.append((f"{f}/{sc:g}/{m}", last["mup"].mean if last["mup"] else None,
+                              last["ntk"].mean if last["ntk"] else None))
+    w = cfg["widths"]
+    fits = [[f, fl_section.PAR_NAME[par], Num(sc), parse(m).display, *fit_cells(s.fit(f, par, sc, m))[:2],
+             fl_section.movement_check(par, s.fit(f, par, sc, m))] for f, par, sc, m in fl_section.curves(s)
+            if par in ("ntk", "mup")]
+    blocks = [Table("repro-c3-mup", [
+        "Relative gap ||GBML - MTL|| / ||MTL|| of trained nets from one initialization (depth ", Num(cfg["depth"]),
+        ") at the smallest width ", Num(w[0]), " and the widest it was trained at (n max), NTK and muP, mean ± std "
+        "over ", Num(cfg["seeds"]), " seeds."],
+        ["setting", "scale", "method", "n max", f"NTK n={w[0]}", "NTK n max", f"muP n={w[0]}", "muP n max"], rows,
+        align="lrlrrrrr"),
+        Table("repro-c3-mup-movement", [
+            "The defining property behind the row: feature movement ~ c n^-r, fitted rate r per configuration and "
+            "whether its ratio from width 128 to 1024 meets the bar (NTK falls by ", Num(fl_section.NTK_RATIO_MAX),
+            ", muP stays within ", Num(fl_section.MUP_RATIO_MIN), ")."],
+            ["setting", "param.", "scale", "method", "r", "interval of r", "meets bar"], fits, align="llrlrrl"),
+        Para([*ctx.record_info(s), "."], style="item")]
+    return verdicts.c3_mup(pairs), blocks
+
+
+def c5_mup(ctx) -> tuple[verdicts.Verdict, list]:
+    """Digits accuracy under muP at the widest width and the largest target scale: MTL, best GBML, no transfer."""
+    s = ctx.read(fl_section.EXPERIMENT)
+    if s is None:
+        return verdicts.c5_mup([]), []
+    cfg = s.config
+    scale = max(cfg["scales"])
+    rows, inputs = [], []
+    for f in (f for f in cfg["settings"] if f.startswith("digits")):
+        for par in cfg["parameterizations"]:
+            top = {m: r[-1] for m in cfg["methods"] + ["no-transfer"]
+                   if (r := s.rows("scores", setting=f, parameterization=par, scale=scale, method=m))}
+            acc = {m: r.accuracy.mean for m, r in top.items() if r.accuracy}
+            gbml = [m for m in cfg["methods"] if m != "mtl-shared" and m in acc]
+            if "mtl-shared" not in acc or not gbml or "no-transfer" not in acc:
+                continue
+            best = max(gbml, key=acc.get)
+            rows.append([f, fl_section.PAR_NAME[par], stat_num(top["mtl-shared"].accuracy),
+                         [parse(best).display, " ", stat_num(top[best].accuracy)], stat_num(top["no-transfer"].accuracy),
+                         stat_num(top["mtl-shared"].probe) if top["mtl-shared"].probe else "-",
+                         stat_num(top["no-transfer"].probe) if top["no-transfer"].probe else "-"])
+            if par == "mup":
+                inputs.append((f, acc["mtl-shared"], acc[best], acc["no-transfer"]))
+    blocks = [Table("repro-c5-mup", [
+        "Digits, target scale ", Num(scale), ", each method at the widest width it was trained at: test accuracy "
+        "with the inner loop (MTL, the best GBML method, no transfer) and the authors' probe on the trained body "
+        "(MTL) and on the initial body (no transfer); mean ± std over ", Num(cfg["seeds"]), " seeds. The verdict "
+        "reads the muP rows; the NTK rows are the kernel regime beside them."],
+        ["setting", "param.", "MTL", "best GBML", "no transfer", "probe MTL", "probe none"], rows,
+        align="llrrrrr"), Para([*ctx.record_info(s), "."], style="item")] if rows else []
+    return verdicts.c5_mup(inputs), blocks
+
+
 def hanin_nica(ctx) -> tuple[verdicts.Verdict, list]:
     """The NTK's fluctuation against Hanin & Nica's 5, and the exponent a = 1/2 it implies beside C3b's fits."""
     s = ctx.read("ntk-fluctuation")
@@ -560,6 +641,8 @@ CLAIM_FUNCS = {"C1": (c1, ("check --only formulation",), None), "C2": (c2, ("wid
                "C3-digits": (c3_digits, ("closeness --family digits",), "digits"),
                "C5-digits": (c5_digits, ("accuracy --family digits",), "digits"),
                "C3-conv": (c3_conv, ("conv",), "conv"), "C5-conv": (c5_conv, ("conv",), None),
+               "C3-muP": (c3_mup, ("feature-learning",), "feature_learning"),
+               "C5-muP": (c5_mup, ("feature-learning",), None),
                "HN": (hanin_nica, ("ntk-fluctuation",), "ntk_fluctuation")}
 
 

@@ -337,6 +337,50 @@ def c5_conv(rows: list[tuple]) -> Verdict:
     return c5(rows)
 
 
+# ---------------------------------------------------------------- beyond the kernel regime (muP)
+def c3_mup(pairs: list[tuple]) -> Verdict:
+    """C3 beyond the kernel regime: ``pairs`` of ``(label, gap_mup, gap_ntk)``, the relative gap between a trained
+    GBML net and the MTL net of the same initialization at the widest width, under muP and under the NTK
+    parameterization, per setting x target scale x GBML method.  Reproduced if the muP gap is at most the NTK
+    one in every configuration (learned features do not pull MTL and GBML further apart than the kernel regime
+    does); partly if in at least half; not otherwise."""
+    pairs = [p for p in pairs if p[1] is not None and p[2] is not None]
+    if not pairs:
+        return Verdict(MISSING, "the feature-learning experiment has not been run under both parameterizations")
+    closer = [lab for lab, mup, ntk in pairs if mup <= ntk]
+    text = (f"muP's GBML-MTL gap at the widest width <= the NTK parameterization's in {len(closer)}/{len(pairs)} "
+            f"configurations (rule: all reproduced, at least {C5_PARTLY_FRACTION:g} of them partly); range muP "
+            f"{min(p[1] for p in pairs):.3g}-{max(p[1] for p in pairs):.3g}, NTK "
+            f"{min(p[2] for p in pairs):.3g}-{max(p[2] for p in pairs):.3g}")
+    if len(closer) == len(pairs):
+        return Verdict(REPRODUCED, text)
+    if len(closer) >= C5_PARTLY_FRACTION * len(pairs):
+        return Verdict(PARTLY, text)
+    return Verdict(NOT, text)
+
+
+def c5_mup(rows: list[tuple]) -> Verdict:
+    """C5 with learned features: ``rows`` of ``(setting, mtl, best_gbml, no_transfer)``, test accuracies under muP
+    at the widest width and the largest target scale, per digits setting.  Two rules, both printed: transfer
+    beats no transfer (the better of MTL and the best GBML above no transfer) and C5 (MTL within
+    ``C5_ACC_MARGIN`` of the best GBML).  Reproduced if both hold in every setting; partly if one of them does in
+    every setting, or both in some; not otherwise."""
+    if not rows:
+        return Verdict(MISSING, "the feature-learning experiment has no digits setting under muP")
+    beats = [r[0] for r in rows if max(r[1], r[2]) > r[3]]
+    within = [r[0] for r in rows if c5_within("accuracy", r[1], r[2])]
+    text = (f"transfer beats no transfer in {len(beats)}/{len(rows)} digits settings"
+            f"{' (' + ', '.join(beats) + ')' if beats else ''}; MTL within {C5_ACC_MARGIN:g} of the best GBML in "
+            f"{len(within)}/{len(rows)}; " + "; ".join(f"{f}: MTL {m:.3f}, best GBML {g:.3f}, no transfer {b:.3f}"
+                                                       for f, m, g, b in rows))
+    n = len(rows)
+    if len(beats) == n and len(within) == n:
+        return Verdict(REPRODUCED, text)
+    if len(beats) == n or len(within) == n or set(beats) & set(within):
+        return Verdict(PARTLY, text)
+    return Verdict(NOT, text)
+
+
 # Hanin & Nica: E[Theta(x,x)^2] / E[Theta(x,x)]^2 ≃ exp(5 L/n); the fitted k of log(that) = k L/n.
 HANIN_NICA_K = 5.0
 

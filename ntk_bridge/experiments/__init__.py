@@ -30,7 +30,7 @@ MODULES = {name: f"{__name__}.{mod}" for name, mod in (
     ("kernel-share", "kernel_share"), ("closeness", "closeness"), ("width", "width"),
     ("finite-closeness", "finite_closeness"), ("cost", "cost"), ("accuracy", "accuracy"), ("ablate", "ablate"),
     ("conditioning", "conditioning"), ("ntk-fluctuation", "ntk_fluctuation"), ("distribution", "distribution"),
-    ("conv", "conv"))}
+    ("conv", "conv"), ("feature-learning", "feature_learning"))}
 # What reports show beside the experiments' own figures and sections: the digits figure and
 # section read several experiments' summaries on real images; the appendix opens with the
 # set-up and ends with the proofs checks.

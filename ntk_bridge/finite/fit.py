@@ -35,7 +35,7 @@ from ..spec import MLPSpec
 from ..tasks import TaskSet
 from . import guards, net
 from .initial import prepare, test_delta
-from .movement import feature_movement
+from .movement import PROBE_POINTS, feature_movement, kernel_movement
 from .problem import DEVICES, DTYPES, Problem, problem, resolve
 from .schedule import MAX_HALVINGS, Schedule, loss_monitor
 
@@ -147,8 +147,10 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
       ``lr_halvings, lambda_max, inner_edge`` (``{"init"|"trained": {"train"|"test": inner lr *
       lambda_max}}`` of the net's empirical inner kernels: past 2 a discrete inner loop diverges),
       ``wall_s, device, dtype, init_output_max_abs, history``, ``body`` (the trained body's
-      parameters, NumPy, for ``nb.probe.finite``) and ``feature_movement`` (mean relative movement of the
-      last hidden features on the test points, :func:`~.movement.feature_movement`) of the first member, the loss
+      parameters, NumPy, for ``nb.probe.finite``), ``feature_movement`` (mean relative movement of the
+      last hidden features on the test points, :func:`~.movement.feature_movement`) and ``kernel_movement``
+      (relative movement of the test net's empirical NTK on the first ``PROBE_POINTS`` test points,
+      :func:`~.movement.kernel_movement`) of the first member, the loss
       monitor (worst over members): ``rises`` (steps whose loss exceeded the previous one),
       ``max_step_ratio`` (max ``loss[t+1] / loss[t]``), ``max_loss_ratio`` (max ``loss / initial``),
       ``left_kernel_regime`` (``max_step_ratio > RISE_TOL`` = 1.05 in some member), ``undone_rises``
@@ -187,7 +189,8 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
     if not return_info:
         return pred
     info = {key: members[0][key] for key in ("initial_loss", "outer_lr", "lr_halvings", "lambda_max", "device",
-                                             "dtype", "history", "body", "feature_movement")}
+                                             "dtype", "history", "body", "feature_movement",
+                                             "kernel_movement")}
     info.update(method=m.label, final_loss=max(x["final_loss"] for x in members),
                 steps=max(x["steps"] for x in members), converged=all(x["converged"] for x in members),
                 wall_s=sum(x["wall_s"] for x in members),
@@ -297,6 +300,8 @@ def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: T
                             f"so it leaves the net's linearization: {targets['test']}")
     out = {"predictions": {m.test_head: pred}, "prediction_errors": {}} if opt.both_heads else {}
     trained = net.add(base, delta)["body"]
+    points = np.concatenate([test.xs, test.xq], 1).reshape(-1, test.dim)
+    test_net = net.add(prep.test_base, test_delta(m, prep, delta))  # the net the test tasks start from
     if opt.both_heads:
         other = methods.parse(m, test_head="fresh" if m.test_head == "trained" else "trained")
         out["predictions"][other.test_head], why = _read_with(cfg, other, adapt, train, test, opt, seed, dev, delta)
@@ -311,9 +316,10 @@ def _fit_one(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test: T
                   "device": f"{dev.platform}:{dev.id} ({dev.device_kind})", "dtype": opt.dtype,
                   "init_output_max_abs": init_abs,
                   "body": jax.tree_util.tree_map(np.asarray, trained),
-                  # theory.md §12: the last hidden features' relative movement on the test points (trained body)
-                  "feature_movement": feature_movement(cfg.spec, base["body"], trained,
-                                                       np.concatenate([test.xs, test.xq], 1).reshape(-1, test.dim)),
+                  # theory.md §12: the last hidden features' relative movement on the test points (trained body),
+                  # and the empirical NTK's of the test net on the first PROBE_POINTS of them
+                  "feature_movement": feature_movement(cfg.spec, base["body"], trained, points),
+                  "kernel_movement": kernel_movement(cfg.spec, prep.test_base, test_net, points[:PROBE_POINTS]),
                   "history": np.concatenate(history) if history else np.zeros(0),
                   **loss_monitor(np.concatenate(history) if history else np.zeros(0),
                                  final if cfg.outputs != "none" and history else None)}

@@ -46,9 +46,11 @@ class Prepared(NamedTuple):
 
 
 def draw_heads(spec: MLPSpec, key, n: int):
-    """``n`` standard-normal heads ``(W (n, feature_dim, k), b (n, k))``, as ``spec.init`` draws one."""
+    """``n`` heads ``(W (n, feature_dim, k), b (n, k))``, as ``spec.init`` draws one (weights ``N(0, s^2)``,
+    ``s = spec.init_std(depth)``: 1 in the NTK parameterization)."""
     kw, kb = jax.random.split(key)
-    return (jax.random.normal(kw, (n, spec.feature_dim, spec.out_dim)), jax.random.normal(kb, (n, spec.out_dim)))
+    return (spec.init_std(spec.depth) * jax.random.normal(kw, (n, spec.feature_dim, spec.out_dim)),
+            jax.random.normal(kb, (n, spec.out_dim)))
 
 
 def fresh_head(spec: MLPSpec, seed: int):

@@ -34,8 +34,6 @@ zeros and contribute exactly zero).
 """
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 
@@ -72,10 +70,10 @@ def layer_kinds(cfg: Problem, n_inner: int, in_dim: int, mode: str = "auto") -> 
 
 
 def _layers(spec, params):
-    """``[(W, b, c)]`` for the hidden layers then the head, ``c = std / sqrt(fan_in)`` (``spec.dense``)."""
-    out = [(w, b, spec.w_std / math.sqrt(w.shape[0])) for w, b in params["body"]]
-    w, b = params["head"]
-    return out + [(w, b, spec.head_std / math.sqrt(w.shape[0]))]
+    """``[(W, b, c)]`` for the hidden layers then the head, ``c = spec.multiplier(l, fan_in)`` (NTK:
+    ``std / sqrt(fan_in)``)."""
+    layers = list(params["body"]) + [params["head"]]
+    return [(w, b, spec.multiplier(l, w.shape[0])) for l, (w, b) in enumerate(layers)]
 
 
 def _init_state(layers, kinds, n_tasks: int, rank_cap: int):

@@ -1,15 +1,20 @@
 """How far training moved a net away from its initialization (theory.md §12).
 
 ``feature_movement = mean_x ||phi_T(x) - phi_0(x)|| / ||phi_0(x)||`` over points ``x``, with ``phi`` the last
-hidden features (``spec.features``) of the initial and the trained body.  In the NTK parameterization at a
-fixed learning rate the features move by ``O(n^-1/2)`` (the lazy regime the closed forms describe); a
-parameterization that learns features keeps it ``Theta(1)`` in width.
+hidden features (``spec.features``) of the initial and the trained body; ``kernel_movement = ||Theta_T -
+Theta_0||_F / ||Theta_0||_F``, the empirical NTK (``nb.kernels.empirical``) on a probe set.  In the NTK
+parameterization at a fixed learning rate both move by ``O(n^-1/2)`` (the lazy regime the closed forms
+describe); a parameterization that learns features keeps them ``Theta(1)`` in width.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from ..kernels import empirical
+
+PROBE_POINTS = 64  # the probe set of kernel_movement in a trained run's info: its first points
 
 
 def feature_movement(spec, body0, body, x) -> float:
@@ -28,3 +33,16 @@ def feature_movement(spec, body0, body, x) -> float:
     if not live.any():
         return float("nan")
     return float(np.mean(np.linalg.norm(phi - phi0, axis=-1)[live] / n0[live]))
+
+
+def kernel_movement(spec, params0, params, x) -> float:
+    """``||Theta_T - Theta_0||_F / ||Theta_0||_F``: the empirical NTK of the nets ``params0`` (initial) and
+    ``params`` (trained), ``{"body", "head"}``, on the rows of ``x`` ``(points, dim)``.
+
+    Computed in the dtype of ``params0``, compared in float64.
+    """
+    dtype = jax.tree_util.tree_leaves(params0)[0].dtype
+    x = jnp.asarray(np.asarray(x), dtype)
+    theta0 = np.asarray(empirical(spec, params0, x).theta, dtype=np.float64)
+    theta = np.asarray(empirical(spec, params, x).theta, dtype=np.float64)
+    return float(np.linalg.norm(theta - theta0) / np.linalg.norm(theta0))
