@@ -71,7 +71,8 @@ test-latest: install-latest ## the suite on the newest JAX only, in one process 
 # CPU-hours on the 2-core machine (finite-closeness ~60 min since it reads each net under both heads and
 # trains MAML/FOMAML on their own grid, closeness and accuracy ~45 min each, ablate ~20, conditioning ~15,
 # ntk-fluctuation ~15, distribution (384 uncentered nets) about an hour, conv ~35 min (CNTKs with pooling and 33
-# trained conv nets); measured 2026-11-23 to 2026-12-05).  Resumable: points
+# trained conv nets), feature-learning ~25 min (456 nets under two parameterizations); measured 2026-11-23 to
+# 2026-12-05).  Resumable: points
 # already made by the current algorithm versions are read back; records made by older code (or
 # summaries in an older layout) are removed first, so nothing reads them meanwhile.  Then
 # results/reference/manifest.json lists every summary with its code identity;
@@ -81,7 +82,7 @@ REF ?= results/reference
 NTK ?= $(VENV)/bin/ntk-bridge
 reference: install          ## regenerate every reference result with this code, then its manifest
 	if [ -d $(REF) ]; then $(NTK) verify --results $(REF) --remove-stale; fi
-	for e in kernel-share closeness cost accuracy ablate conditioning ntk-fluctuation distribution conv; do \
+	for e in kernel-share closeness cost accuracy ablate conditioning ntk-fluctuation distribution conv feature-learning; do \
 	  $(NTK) $$e --results $(REF) --select || exit 1; done
 	for e in closeness accuracy kernel-share ablate; do \
 	  $(NTK) $$e --family digits --results $(REF) --select || exit 1; done

@@ -120,7 +120,7 @@ def run_tiny_conv(root) -> dict:
 
 
 FL_CFG = feature_learning.Config(settings=("shared-feature", "digits"), n_tasks=2, scales=(1.0,),
-                                 methods=("mtl-shared", "anil"), widths=(16, 32), seeds=2, max_widths=(),
+                                 methods=("mtl-shared", "anil"), widths=(16, 32), seeds=2, max_widths=(), float64_methods=(),
                                  outer_steps=40, tol=1e-3, n_boot=20)
 
 

@@ -113,7 +113,7 @@ def test_verdict_rules():
 
 @pytest.mark.parametrize("field,value", [("settings", ("sinusoid",)), ("parameterizations", ("sp",)),
                                          ("scales", (0.0,)), ("methods", ("anil",)), ("methods", ("mtl-shared", "no-transfer")),
-                                         ("widths", (64,)), ("max_widths", (("fomaml", 64),)), ("tau", 0.0),
+                                         ("widths", (64,)), ("max_widths", (("fomaml", 64),)), ("float64_methods", ("maml",)), ("tau", 0.0),
                                          ("n_tasks", 0), ("include_flagged", "yes")])
 def test_config_errors_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):

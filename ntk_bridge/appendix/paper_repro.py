@@ -545,18 +545,26 @@ def c3_mup(ctx) -> tuple[verdicts.Verdict, list]:
                 if not all(got.values()):
                     continue
                 first, last = {p: g[0].gap for p, g in got.items()}, {p: g[-1].gap for p, g in got.items()}
-                rows.append([f, Num(sc), parse(m).display, Num(got["mup"][-1].width), stat_num(first["ntk"]),
-                             stat_num(last["ntk"]), stat_num(first["mup"]), stat_num(last["mup"])])
+                cells = [stat_num(x) if x else "none kept" for x in (first["ntk"], last["ntk"], first["mup"], last["mup"])]
+                rows.append([f, Num(sc), parse(m).display, Num(got["mup"][-1].width), *cells])
                 pairs.append((f"{f}/{sc:g}/{m}", last["mup"].mean if last["mup"] else None,
                               last["ntk"].mean if last["ntk"] else None))
     w = cfg["widths"]
     fits = [[f, fl_section.PAR_NAME[par], Num(sc), parse(m).display, *fit_cells(s.fit(f, par, sc, m))[:2],
              fl_section.movement_check(par, s.fit(f, par, sc, m))] for f, par, sc, m in fl_section.curves(s)
             if par in ("ntk", "mup")]
+    limit_rows = []
+    for f, par, sc, m in fl_section.curves(s):
+        d = {(r.a, r.b): r.distance for r in s.rows("limits", setting=f, parameterization=par, scale=sc, method=m)}
+        first, last = d.get((128, 256)), d[max(d)] if d else None
+        if first is None or last is None or max(d) == (128, 256):
+            continue
+        limit_rows.append([f, fl_section.PAR_NAME[par], Num(sc), parse(m).display, stat_num(first),
+                           f"{max(d)[0]}-{max(d)[1]}", stat_num(last), "yes" if last.mean < first.mean else "no"])
     blocks = [Table("repro-c3-mup", [
         "Relative gap ||GBML - MTL|| / ||MTL|| of trained nets from one initialization (depth ", Num(cfg["depth"]),
         ") at the smallest width ", Num(w[0]), " and the widest it was trained at (n max), NTK and muP, mean ± std "
-        "over ", Num(cfg["seeds"]), " seeds."],
+        "over ", Num(cfg["seeds"]), " seeds (none kept: no seed where both nets converged)."],
         ["setting", "scale", "method", "n max", f"NTK n={w[0]}", "NTK n max", f"muP n={w[0]}", "muP n max"], rows,
         align="lrlrrrrr"),
         Table("repro-c3-mup-movement", [
@@ -564,6 +572,12 @@ def c3_mup(ctx) -> tuple[verdicts.Verdict, list]:
             "whether its ratio from width 128 to 1024 meets the bar (NTK falls by ", Num(fl_section.NTK_RATIO_MAX),
             ", muP stays within ", Num(fl_section.MUP_RATIO_MIN), ")."],
             ["setting", "param.", "scale", "method", "r", "interval of r", "meets bar"], fits, align="llrlrrl"),
+        Table("repro-c3-mup-limit", [
+            "A width limit: ||f_a - f_b|| / ||f_b|| between nets of widths a, b trained from one configuration and "
+            "seed, at 128-256 and at the widest pair trained, mean ± std over seeds; closer: the widest pair's "
+            "functions are closer than 128-256's."],
+            ["setting", "param.", "scale", "method", "128-256", "widest pair", "distance", "closer"], limit_rows,
+            align="llrlrlrl"),
         Para([*ctx.record_info(s), "."], style="item")]
     return verdicts.c3_mup(pairs), blocks
 

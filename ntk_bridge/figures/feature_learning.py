@@ -14,7 +14,7 @@ CAPTION = ("Trained centered nets of depth 2 in the NTK parameterization (solid)
            "relative movement of the last hidden features on the test points against width, mean ± std over "
            "seeds, per method, with the fitted rate r of c n^-r (NTK predicts 1/2, muP 0). Top middle: the "
            "fitted rate of every configuration (setting, scale, method) with its interval. Top right: relative "
-           "movement of the empirical NTK on the probe points. Bottom left: relative gap ||GBML - MTL|| / ||MTL|| "
+           "movement of the empirical NTK on the probe points. Bottom left: relative gap ‖GBML - MTL‖ / ‖MTL‖ "
            "between nets trained from one initialization. Bottom middle: distance between the functions of "
            "consecutive widths (n, 2n) of one configuration and seed, plotted at n (a width limit makes it "
            "shrink). Bottom right: test accuracy on digits at the largest width, inner loop (bars) and the "
