@@ -27,8 +27,8 @@ def rel_gap(a, b) -> float:
 
     Examples:
         >>> import ntk_bridge as nb
-        >>> nb.metrics.rel_gap([[3.0, 4.0]], [[0.0, 5.0]]) == (9 + 1) ** 0.5 / 5
-        True
+        >>> nb.metrics.rel_gap([[3.0, 4.0]], [[0.0, 4.0]])          # ||(3, 0)|| / ||(0, 4)||
+        0.75
     """
     a, b = _pair(a, b)
     denom = np.linalg.norm(b)
