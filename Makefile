@@ -2,9 +2,11 @@
 #
 # Two stacks, one virtual environment each:
 #   $(VENV)   pinned: jax 0.4.30 + neural-tangents 0.6.5 (+ tensorflow, ~2 GB) + ray, constraints.txt, .[nt,ray,test]
-#   $(LATEST) the newest JAX on PyPI, no neural-tangents, no Ray, .[test]; tests needing them are skipped
+#   $(LATEST) the newest JAX on PyPI, no neural-tangents, no Ray, .[test,docs]; tests needing them are skipped
 # `make test` runs the fast tier (everything not marked `slow`) on both stacks, each in one pytest
 # process, and fails if either fails (what CI runs: .ci/run); `make test-all` runs every test.
+# The latest stack also builds the documentation site with `mkdocs build --strict` (into a temporary
+# folder); `make docs` builds it into site/.
 # Pin the latest stack too with  make test-latest LATEST_CONSTRAINTS=constraints-latest.txt
 # (the newest set last verified); `make clean-latest` makes the next run fetch the newest again.
 PYTHON ?= python3
@@ -16,7 +18,7 @@ TIER ?= -m "not slow"
 PY        = $(VENV)/bin/python
 PY_LATEST = $(LATEST)/bin/python
 
-.PHONY: install install-latest reproduce reference test test-all test-pinned test-latest checks clean clean-latest
+.PHONY: install install-latest reproduce reference test test-all test-pinned test-latest docs docs-check checks clean clean-latest
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +29,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 $(LATEST)/.installed: pyproject.toml $(LATEST_CONSTRAINTS)
 	$(PYTHON) -m venv $(LATEST)
 	$(PY_LATEST) -m pip install -q --upgrade pip
-	$(PY_LATEST) -m pip install -q --upgrade $(if $(LATEST_CONSTRAINTS),-c $(LATEST_CONSTRAINTS)) -e ".[test]"
+	$(PY_LATEST) -m pip install -q --upgrade $(if $(LATEST_CONSTRAINTS),-c $(LATEST_CONSTRAINTS)) -e ".[test,docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -63,8 +65,21 @@ test-all:                   ## every test, the slow tier included, on both stack
 test-pinned: install        ## the suite on the pinned stack only (TIER= for every test)
 	$(call run_pytest,$(PY),the pinned stack ($(VENV)))
 
-test-latest: install-latest ## the suite on the newest JAX only, in one process (TIER= for every test)
+test-latest: install-latest ## the suite on the newest JAX only, in one process (TIER= for every test), and the site
 	$(call run_pytest,$(PY_LATEST),the latest stack ($(LATEST)))
+	@$(MAKE) --no-print-directory docs-check
+
+# The documentation site: mkdocs.yml, docs/ (tutorials, API reference from the docstrings, the
+# generated paper_repro.md).  --strict: any warning (a broken link or anchor, a docstring the
+# API reference cannot parse, a missing include) fails the build.
+MKDOCS = NO_MKDOCS_2_WARNING=1 $(LATEST)/bin/mkdocs
+docs-check: install-latest  ## mkdocs build --strict into a temporary folder (nothing written into the checkout)
+	@site=$$(mktemp -d); echo "== mkdocs build --strict (the documentation site)"; \
+	$(MKDOCS) build --strict -d $$site; rc=$$?; rm -rf $$site; \
+	if [ $$rc -ne 0 ]; then echo "mkdocs build --strict FAILED" >&2; fi; exit $$rc
+
+docs: install-latest        ## build the documentation site into site/ (open site/index.html; `mkdocs serve` to preview)
+	$(MKDOCS) build --strict -d site
 
 # The reference record (results/reference, what README and paper_repro.md cite), regenerated with
 # this code, every experiment's full config (the quick ones are for `reproduce --quick`): about 4

@@ -33,7 +33,28 @@ NAMES = ("mtl-shared", "mtl-independent", "anil", "maml", "fomaml", "no-transfer
 
 @dataclasses.dataclass(frozen=True)
 class Method:
-    """What is trained (``kind``, ``algo``/``heads``), on which split, and the test-time head."""
+    """What is trained (``kind``, ``algo``/``heads``), on which split, and the test-time head.
+
+    Attributes:
+      kind: ``"gbml"``, ``"mtl"`` or ``"none"`` (no transfer).
+      algo: GBML's ``"anil" | "maml" | "fomaml"`` (``None`` otherwise).
+      heads: MTL's ``"shared" | "independent"`` (``None`` otherwise).
+      split: GBML's data setting, ``"disjoint"`` or ``"same"`` (theory.md §6).
+      test_head: ``"trained"`` (the project's protocol) or ``"fresh"`` (the paper's: a fresh random head).
+
+    Raises:
+      ValueError: naming the field, for a value outside its choices or a field of the other kind.
+
+    Examples:
+        >>> import ntk_bridge as nb
+        >>> m = nb.Method.gbml("anil", split="same")
+        >>> m.name, m.display, m == nb.methods.parse("anil-same")
+        ('anil', 'ANIL (same)', True)
+        >>> nb.Method(kind="mtl", algo="anil", heads="shared")
+        Traceback (most recent call last):
+        ...
+        ValueError: Method.algo is for GBML only, got algo='anil' for MTL
+    """
 
     kind: str = "gbml"
     algo: str | None = "anil"
@@ -110,6 +131,16 @@ def parse(method, *, split: str | None = None, test_head: str | None = None) -> 
 
     ``split``/``test_head``, when given, override what the name says (a plain GBML name
     defaults to ``"disjoint"``).
+
+    Raises:
+      ValueError: neither a Method nor one of ``NAMES`` (with an optional split and ``+fresh``).
+
+    Examples:
+        >>> import ntk_bridge as nb
+        >>> nb.methods.parse("mtl-shared+fresh")
+        Method(kind='mtl', algo=None, heads='shared', split='disjoint', test_head='fresh')
+        >>> nb.methods.parse("maml", split="same").split
+        'same'
     """
     if isinstance(method, Method):
         m = method

@@ -14,7 +14,22 @@ def _pair(a, b):
 
 
 def rel_gap(a, b) -> float:
-    """``||a - b|| / ||b||``, Frobenius over all test points."""
+    """``||a - b|| / ||b||``, Frobenius over all test points.
+
+    Args:
+      a, b: predictions of one shape, e.g. ``(tasks, query, out_dim)``; ``b`` is the reference.
+
+    Returns:
+      float.
+
+    Raises:
+      ValueError: different shapes, or ``b`` identically zero.
+
+    Examples:
+        >>> import ntk_bridge as nb
+        >>> nb.metrics.rel_gap([[3.0, 4.0]], [[0.0, 4.0]])          # ||(3, 0)|| / ||(0, 4)||
+        0.75
+    """
     a, b = _pair(a, b)
     denom = np.linalg.norm(b)
     if denom == 0:
@@ -23,7 +38,18 @@ def rel_gap(a, b) -> float:
 
 
 def normalized_gap(a, b, c) -> float:
-    """Transfer-normalized gap ``||a - b|| / ||b - c||`` (``c``: the no-transfer baseline)."""
+    """Transfer-normalized gap ``||a - b|| / ||b - c||`` (``c``: the no-transfer baseline).
+
+    Below 1: ``a`` and ``b`` differ by less than what ``b`` transferred (theory.md §6).
+
+    Raises:
+      ValueError: different shapes, or ``b == c`` (nothing was transferred).
+
+    Examples:
+        >>> import ntk_bridge as nb
+        >>> nb.metrics.normalized_gap([1.0, 2.0], [1.0, 3.0], [1.0, 5.0])
+        0.5
+    """
     a, b = _pair(a, b)
     _, c = _pair(a, c)
     denom = np.linalg.norm(b - c)
@@ -33,13 +59,25 @@ def normalized_gap(a, b, c) -> float:
 
 
 def mse(pred, target) -> float:
-    """Mean squared error over all test points and outputs."""
+    """Mean squared error over all test points and outputs.
+
+    Examples:
+        >>> import ntk_bridge as nb
+        >>> nb.metrics.mse([[1.0, 2.0]], [[1.0, 4.0]])
+        2.0
+    """
     pred, target = _pair(pred, target)
     return float(np.mean((pred - target) ** 2))
 
 
 def accuracy(pred, target) -> float:
-    """Fraction of points whose argmax output matches the target's (classification)."""
+    """Fraction of points whose argmax output matches the target's (classification).
+
+    Examples:
+        >>> import ntk_bridge as nb
+        >>> nb.metrics.accuracy([[0.9, 0.1], [0.2, 0.8]], [[1.0, 0.0], [1.0, 0.0]])
+        0.5
+    """
     pred, target = _pair(pred, target)
     return float(np.mean(np.argmax(pred, -1) == np.argmax(target, -1)))
 
@@ -47,7 +85,14 @@ def accuracy(pred, target) -> float:
 def effective_rank(k) -> float:
     """Entropy effective rank of the normalized kernel ``C = K_ij / sqrt(K_ii K_jj)`` (Roy & Vetterli, 2007):
     ``exp(-sum_i p_i log p_i)``, ``p`` its eigenvalues over their sum (``n`` points: ``n`` for ``C = I``, 1 for
-    a constant ``C``).  ``k``: ``(n, n)`` symmetric PSD with a positive diagonal; float64."""
+    a constant ``C``).  ``k``: ``(n, n)`` symmetric PSD with a positive diagonal; float64.
+
+    Examples:
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> round(nb.metrics.effective_rank(np.eye(3)), 12), round(nb.metrics.effective_rank(np.ones((3, 3))), 12)
+        (3.0, 1.0)
+    """
     k = np.asarray(k, dtype=np.float64)
     if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] < 1:
         raise ValueError(f"effective_rank needs a square kernel matrix, got shape {k.shape}")
@@ -64,6 +109,20 @@ def fit_power_law(x, y, *, n_boot: int = 2000, seed: int = 0, level: float = 0.9
 
     ``y`` is ``(points,)`` or ``(seeds, points)``; the bootstrap resamples seeds when there
     are several, else the points (pairs).  Returns ``{"r", "c", "r_lo", "r_hi", "level"}``.
+
+    Raises:
+      ValueError: fewer than 2 points, mismatched shapes, non-positive or non-finite values, bad
+        ``n_boot``, ``seed`` or ``level``.
+
+    Examples:
+        An exact power law is fitted exactly:
+
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> depths = np.array([1.0, 2.0, 4.0, 8.0])
+        >>> fit = nb.metrics.fit_power_law(depths, 3.0 * depths ** -0.5, n_boot=50)
+        >>> round(fit["r"], 10), round(fit["c"], 10)
+        (0.5, 3.0)
     """
     n_boot = validate.integer("n_boot", n_boot, 1)
     seed = validate.integer("seed", seed, 0)

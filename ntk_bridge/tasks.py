@@ -31,6 +31,21 @@ class TaskSet:
     Raises:
       ValueError: naming the field, for wrong rank, empty or mismatched shapes,
         non-numeric or non-finite values.
+
+    Examples:
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> xs, ys = np.zeros((3, 5, 4)), np.ones((3, 5, 1))         # 3 tasks, 5 support points each
+        >>> xq, yq = np.zeros((3, 2, 4)), np.ones((3, 2, 1))         # and 2 query points
+        >>> tasks = nb.TaskSet(xs, ys, xq, yq)
+        >>> tasks.n_tasks, tasks.n_support, tasks.n_query, tasks.dim, tasks.out_dim
+        (3, 5, 2, 4, 1)
+        >>> [a.shape for a in tasks.merged()]
+        [(3, 7, 4), (3, 7, 1)]
+        >>> nb.TaskSet(xs, ys, xq, yq[:, :1])
+        Traceback (most recent call last):
+        ...
+        ValueError: TaskSet.yq has 1 points per task, xq has 2
     """
 
     xs: np.ndarray
@@ -166,6 +181,26 @@ def shared_feature(n_tasks: int, n_support: int = 5, n_query: int = 15, *, dim: 
     ``world_seed``), ``w_i = sqrt(similarity) w_0 + sqrt(1 - similarity) u_i``; ``w_0`` shared
     (``world_seed``), ``u_i`` per task (``seed``), all ``N(0, I)``.  ``similarity = 1`` makes
     every task the same; ``0`` leaves only the shared features.
+
+    Returns:
+      :class:`TaskSet`: ``xs (n_tasks, n_support, dim)``, ``ys (n_tasks, n_support, out_dim)``, ``xq``,
+      ``yq`` likewise with ``n_query``; inputs on the unit sphere.
+
+    Raises:
+      ValueError: naming the bad argument (sizes below 1, ``similarity`` outside ``[0, 1]``, ...).
+
+    Examples:
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> tasks = nb.tasks.shared_feature(10, n_support=5, n_query=15, dim=16, seed=0)
+        >>> tasks.xs.shape, tasks.yq.shape
+        ((10, 5, 16), (10, 15, 1))
+        >>> bool(np.allclose(np.linalg.norm(tasks.xs, axis=-1), 1.0))
+        True
+        >>> nb.tasks.shared_feature(3, similarity=1.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: similarity must be a finite number >= 0 and <= 1, got 1.5
     """
     n_tasks, n_support, n_query, dim, out_dim, n_features = _sizes(
         n_tasks=n_tasks, n_support=n_support, n_query=n_query, dim=dim, out_dim=out_dim, n_features=n_features)
@@ -192,6 +227,18 @@ def sinusoid(n_tasks: int, n_support: int = 5, n_query: int = 15, *, amp_range=(
     Inputs are embedded as ``(x / 5, 1)`` (dim 2): a ReLU net without bias sees only the
     sign of a scalar input, the constant coordinate plays the bias.  ``world_seed`` is
     unused (the family has no shared hidden structure beyond its ranges).
+
+    Returns:
+      :class:`TaskSet` with ``dim = 2`` and ``out_dim = 1``.
+
+    Examples:
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> tasks = nb.tasks.sinusoid(4, n_support=5, n_query=10, seed=0)
+        >>> tasks.xs.shape, tasks.yq.shape
+        ((4, 5, 2), (4, 10, 1))
+        >>> bool(np.all(tasks.xs[..., 1] == 1.0))
+        True
     """
     del world_seed
     n_tasks, n_support, n_query = _sizes(n_tasks=n_tasks, n_support=n_support, n_query=n_query)
@@ -215,6 +262,22 @@ def gaussian_clusters(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: in
     by all tasks (``world_seed``); points are ``centre + spread * N(0, I_d)``, projected
     on the sphere.  Targets are one-hot rows minus ``1 / n_way`` (centred), out_dim
     ``n_way >= 2``.  Support holds ``k_shot`` and query ``n_query`` points per class.
+
+    Returns:
+      :class:`TaskSet`: ``xs (n_tasks, n_way * k_shot, dim)``, ``ys (n_tasks, n_way * k_shot, n_way)``,
+      ``xq``, ``yq`` with ``n_way * n_query`` points.
+
+    Raises:
+      ValueError: naming the bad argument (``n_way < 2``, ``rank`` outside ``[1, dim]``, ...).
+
+    Examples:
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> tasks = nb.tasks.gaussian_clusters(3, n_way=5, k_shot=1, n_query=3, dim=16, seed=0)
+        >>> tasks.xs.shape, tasks.ys.shape, tasks.xq.shape
+        ((3, 5, 16), (3, 5, 5), (3, 15, 16))
+        >>> bool(np.allclose(tasks.ys.sum(-1), 0.0))            # centred one-hot targets
+        True
     """
     n_tasks, k_shot, n_query, dim = _sizes(n_tasks=n_tasks, k_shot=k_shot, n_query=n_query, dim=dim)
     n_way = validate.integer("n_way", n_way, 2)   # one class: the centred targets e_0 - 1 are all 0
@@ -355,6 +418,17 @@ def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, c
     Raises:
       ValueError: naming the argument, for bad values; for a pool with too few classes
         (``n_way``) or images (``n_tasks``, ``k_shot + n_query``), saying how many are available.
+
+    Examples:
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> train = nb.tasks.digits(4, n_way=2, k_shot=3, n_query=2, seed=0)
+        >>> train.xs.shape, train.ys.shape, train.xq.shape
+        ((4, 6, 64), (4, 6, 2), (4, 4, 64))
+        >>> bool(np.allclose(np.linalg.norm(train.xs, axis=-1), 1.0))     # "sphere": unit-norm images
+        True
+        >>> nb.tasks.digits(2, n_way=2, k_shot=1, n_query=1, as_images=True, seed=0).images().shape
+        (2, 2, 8, 8, 1)
     """
     n_tasks, k_shot, n_query = _sizes(n_tasks=n_tasks, k_shot=k_shot, n_query=n_query)
     n_way = validate.integer("n_way", n_way, 2)   # one class: the centred targets e_0 - 1 are all 0

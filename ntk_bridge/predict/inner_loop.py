@@ -26,6 +26,21 @@ class Adaptation:
     ``flow=True`` replaces the steps by gradient flow for time ``lr * steps``.  Any numeric
     form is accepted (``np.float32(0.1)``, ``np.int64(5)``, 0-d JAX arrays) and stored as a
     plain ``float``/``int``/``bool``, so adaptations hash, compare and serialize as usual.
+
+    Raises:
+      ValueError: naming the field: ``lr`` not positive, ``steps`` not an integer ``>= 1``, ``flow`` not a flag.
+
+    Examples:
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> nb.Adaptation(lr=np.float32(0.25), steps=np.int64(4))
+        Adaptation(lr=0.25, steps=4, flow=False)
+        >>> nb.Adaptation(lr=0.25, steps=4).time
+        1.0
+        >>> nb.Adaptation(lr=-1.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: Adaptation.lr must be a finite number > 0, got -1.0
     """
 
     lr: float = 0.5
@@ -61,6 +76,20 @@ def inner_operator(k, adapt: Adaptation):
       NotComputable: for discrete steps with ``lr * e_max > 2`` (the inner loop diverges), or
         a non-finite ``k`` or ``T``.
       ValueError: bad shapes or ``adapt``.
+
+    Examples:
+        ``K T = I - (I - lr K)^s``, checked against the matrix power:
+
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> k = np.array([[2.0, 0.5], [0.5, 1.0]])
+        >>> t = nb.predict.inner_operator(k, nb.Adaptation(lr=0.3, steps=4))
+        >>> bool(np.allclose(k @ t, np.eye(2) - np.linalg.matrix_power(np.eye(2) - 0.3 * k, 4)))
+        True
+        >>> nb.predict.inner_operator(k, nb.Adaptation(lr=1.5, steps=4))
+        Traceback (most recent call last):
+        ...
+        ntk_bridge.errors.NotComputable: ...
     """
     validate.instance("adapt", adapt, Adaptation)
     xp = array_module(k)

@@ -180,6 +180,23 @@ def gbml_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, alg
 
     Returns ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence of ``t``), and
     with ``return_info`` also ``{"cond", "n_outer", "train_tasks"}``.
+
+    Examples:
+        Any ``kernel_fn(x1, x2=None) -> Kernels`` will do; here the analytic kernels, by hand:
+
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> spec = nb.MLPSpec(depth=2)
+        >>> def kernel_fn(x1, x2=None):
+        ...     return nb.kernels.kernels(spec, x1, x2)
+        >>> train = nb.tasks.shared_feature(4, 3, 4, dim=4, seed=0)
+        >>> test = nb.tasks.shared_feature(2, 3, 4, dim=4, seed=1)
+        >>> adapt = nb.Adaptation(lr=0.1, steps=5)
+        >>> pred, info = nb.predict.gbml_from_kernels(kernel_fn, train, test, adapt=adapt, return_info=True)
+        >>> pred.shape, info["n_outer"], info["train_tasks"]
+        ((2, 4, 1), 16, 4)
+        >>> bool(np.allclose(pred, nb.predict.gbml(spec, train, test, adapt=adapt)))
+        True
     """
     fn = gbml_predictor(kernel_fn, train, test, algo=algo, adapt=adapt, split=split, ridge=ridge, device=device,
                         consume=not check_times(t)[1], meta_ntk=meta_ntk)

@@ -94,7 +94,21 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
 def mtl_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: str = "shared",
                      adapt: Adaptation = Adaptation(), ridge: float = 0.0, t=None, device: str = "numpy",
                      return_info: bool = False):
-    """MTL predictions after training time ``t``; see :func:`mtl_predictor` (shapes as for GBML)."""
+    """MTL predictions after training time ``t``; see :func:`mtl_predictor` (shapes as for GBML).
+
+    Returns ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence of ``t``), and with
+    ``return_info`` also ``{"cond", "n_outer", "train_tasks"}``: ``n_outer`` is every training point.
+
+    Examples:
+        >>> import ntk_bridge as nb
+        >>> kernel_fn = nb.predict.analytic(nb.MLPSpec(depth=2))
+        >>> train = nb.tasks.shared_feature(4, 3, 4, dim=4, seed=0)
+        >>> test = nb.tasks.shared_feature(2, 3, 4, dim=4, seed=1)
+        >>> pred, info = nb.predict.mtl_from_kernels(kernel_fn, train, test, return_info=True,
+        ...                                          adapt=nb.Adaptation(lr=0.1))
+        >>> pred.shape, info["n_outer"]
+        ((2, 4, 1), 28)
+    """
     fn = mtl_predictor(kernel_fn, train, test, heads=heads, adapt=adapt, ridge=ridge, device=device,
                        consume=not check_times(t)[1])
     pred = fn(t)

@@ -33,11 +33,15 @@ class OuterSolve:
     """``coef(t)`` for one kernel ``k (M, M)`` and right-hand side ``r (M, k)`` on backend ``be``.
 
     Args:
-      k, r: backend arrays (``be.put``); with ``consume=True`` ``k`` may be overwritten (one-shot use).
+      k: backend array (``be.put``) ``(M, M)``; with ``consume=True`` it may be overwritten (one-shot use).
+      r: backend array ``(M, k)``, the right-hand side.
+      be: the backend ``k`` and ``r`` live on.
       ridge: added to the diagonal of ``k``.
       name: how error messages call ``k`` (``"meta-NTK (anil, split='same')"``).
       symmetric: ``False`` for first-order MAML's ``Psi``.
       fix: extra advice for error messages (what else the user can change).
+      consume: ``k`` may be overwritten.
+
     Attributes:
       cond: condition number of the last factorization used (``None`` before the first ``coef``).
     """
