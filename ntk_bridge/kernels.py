@@ -51,6 +51,18 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
       ValueError: on an unknown backend, bad shapes, non-finite inputs, or kernel values that
         overflow float64 (inputs too large: rescale them, e.g. to the unit sphere).
       NotComputable: an :class:`MLPSpec` of another parameterization than ``"ntk"`` (no kernel limit here).
+
+    Example:
+      With ``w_std = sqrt(2)`` and no biases every layer adds the head's kernel once on the diagonal,
+      ``Theta(x, x) = (L + 1) Sigma(x, x)`` (:func:`diagonal`), and both backends agree:
+
+      >>> import numpy as np, ntk_bridge as nb
+      >>> x = np.random.default_rng(0).standard_normal((4, 3))
+      >>> k = nb.kernels.kernels(nb.MLPSpec(depth=3), x)
+      >>> k.theta.shape
+      (4, 4)
+      >>> bool(np.allclose(np.diag(k.theta), 4 * np.diag(k.sigma)))
+      True
     """
     from .spec import ConvSpec
 
@@ -277,6 +289,17 @@ def empirical(spec: MLPSpec, params, x1, x2=None, *, head2=None) -> Kernels:
     Returns: :class:`Kernels` of shape ``(n1, n2)`` in the dtype of ``params`` (trace over
     outputs divided by ``out_dim``, as neural-tangents' ``trace_axes=(-1,)``).  A
     :class:`~ntk_bridge.spec.ConvSpec`'s net: from its parameter Jacobians (:mod:`.jacobian_kernels`).
+
+    Example:
+      The empirical kernel of a wide net at initialization is near the infinite-width one (theory.md §7):
+
+      >>> import jax, numpy as np, ntk_bridge as nb
+      >>> spec = nb.MLPSpec(depth=2, width=4096)
+      >>> x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+      >>> params = spec.init(jax.random.PRNGKey(0), in_dim=3)
+      >>> emp, inf = nb.kernels.empirical(spec, params, x), nb.kernels.kernels(spec, x)
+      >>> bool(np.linalg.norm(emp.theta - inf.theta) / np.linalg.norm(inf.theta) < 0.1)
+      True
     """
     from .spec import ConvSpec
 

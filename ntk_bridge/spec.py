@@ -58,6 +58,23 @@ class MLPSpec:
       head_std: weight standard deviation of the head.
       out_dim: number of outputs ``k`` of the head.
       parameterization: of the finite net, ``"ntk"`` (default), ``"mup"`` or ``"standard"`` (module docstring).
+
+    Example:
+      One spec, a finite net and its infinite-width kernel; muP starts from the same features, its head
+      ``n^-1/2`` smaller:
+
+      >>> import jax, numpy as np, ntk_bridge as nb
+      >>> spec = nb.MLPSpec(depth=2, width=256)
+      >>> x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+      >>> params = spec.init(jax.random.PRNGKey(0), in_dim=3)
+      >>> spec.apply(params, x).shape
+      (5, 1)
+      >>> mup = spec.replace(parameterization="mup")
+      >>> p = mup.init(jax.random.PRNGKey(0), in_dim=3)
+      >>> bool(np.allclose(mup.features(p["body"], x), spec.features(params["body"], x), rtol=1e-5, atol=1e-6))
+      True
+      >>> bool(np.allclose(mup.apply(p, x), spec.apply(params, x) / 16, rtol=1e-4, atol=1e-6))
+      True
     """
 
     depth: int = 4
@@ -202,11 +219,25 @@ class ConvSpec:
     ``H W channels`` (``"flatten"``).
 
     Attributes:
-      depth: conv layers ``L >= 1``; channels: of a finite net (ignored at infinite width);
-      filter: odd filter size; pool: ``"gap"`` or ``"flatten"``; w_std, b_std, head_std, out_dim: as
-      :class:`MLPSpec`; image_shape: ``(H, W, C)``, how flat inputs ``(points, H W C)`` (a
-      :class:`~ntk_bridge.tasks.TaskSet`'s, whose ``image_shape`` it is) are read as images; ``None``:
-      inputs must be images ``(points, H, W, C)``.
+      depth: conv layers ``L >= 1``.
+      channels: of a finite net (ignored at infinite width).
+      filter: odd filter size.
+      pool: ``"gap"`` or ``"flatten"``.
+      w_std: as :class:`MLPSpec`.
+      b_std: as :class:`MLPSpec`.
+      head_std: as :class:`MLPSpec`.
+      out_dim: as :class:`MLPSpec`.
+      image_shape: ``(H, W, C)``, how flat inputs ``(points, H W C)`` (a :class:`~ntk_bridge.tasks.TaskSet`'s,
+        whose ``image_shape`` it is) are read as images; ``None``: inputs must be images ``(points, H, W, C)``.
+
+    Example:
+      >>> import jax, numpy as np, ntk_bridge as nb
+      >>> spec = nb.ConvSpec(depth=2, channels=8, pool="flatten", image_shape=(8, 8, 1))
+      >>> spec.feature_dim                       # H W channels
+      512
+      >>> params = spec.init(jax.random.PRNGKey(0), in_dim=64)
+      >>> spec.apply(params, np.ones((3, 64), np.float32)).shape
+      (3, 1)
     """
 
     depth: int = 2

@@ -18,6 +18,10 @@ MODULES = (
     "ntk_bridge.tasks",
     "ntk_bridge.metrics",
     "ntk_bridge.methods",
+    "ntk_bridge.spec",
+    "ntk_bridge.kernels",
+    "ntk_bridge.finite.fit",
+    "ntk_bridge.finite.movement",
 )
 
 
