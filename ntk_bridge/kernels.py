@@ -115,6 +115,13 @@ def diagonal(spec: MLPSpec, x) -> Kernels:
     ``Theta_{l+1} = s_l^2 Theta_l / 2 + q_{l+1}`` (``q_0 = Theta_0 = w^2 |x|^2 / d + b^2``;
     ``s_l = w_std``, ``head_std`` for the head).  Hence ``Theta(x,x) = (L+1) Sigma(x,x)``
     for ``w_std = sqrt(2)``, ``b_std = 0``.
+
+    Example:
+      >>> import numpy as np, ntk_bridge as nb
+      >>> x = np.random.default_rng(0).standard_normal((4, 3))
+      >>> spec = nb.MLPSpec(depth=2, b_std=0.1)
+      >>> bool(np.allclose(nb.kernels.diagonal(spec, x).theta, np.diag(nb.kernels.kernels(spec, x).theta)))
+      True
     """
     spec.require_ntk("the infinite-width kernel")
     x = check_points(x, "x")

@@ -65,6 +65,14 @@ def gram_features(gram: np.ndarray) -> np.ndarray:
     ``max|gram - gram^T| > ASYMMETRY_TOL * max|gram|`` and eigenvalues below
     ``-NEGATIVE_TOL * max|E|`` raise ``ValueError`` (not a Gram matrix); smaller asymmetry and
     negative eigenvalues are rounding: ``gram`` is symmetrized and those eigenvalues become 0.
+
+    Example:
+      >>> import numpy as np
+      >>> from ntk_bridge.probe import gram_features
+      >>> a = np.random.default_rng(0).standard_normal((4, 2))
+      >>> f = gram_features(a @ a.T)             # rank 2: two non-zero columns
+      >>> bool(np.allclose(f @ f.T, a @ a.T)), int(np.sum(np.linalg.norm(f, axis=0) > 1e-6))
+      (True, 2)
     """
     g = np.asarray(gram, dtype=np.float64)
     if g.ndim != 2 or g.shape[0] != g.shape[1] or not np.all(np.isfinite(g)):

@@ -243,6 +243,16 @@ def save(root, experiment: str, config: Any, result: dict, *, seed: int | None =
 
     ``device`` and ``versions``: where the result was computed, when not in this process
     (a Ray worker, :mod:`ntk_bridge.executor`); default this process's.
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge import store
+      >>> root = tempfile.mkdtemp()
+      >>> rec = store.save(root, "closeness", {"depth": 2, "seed": 0}, {"gap": 0.25}, seed=0)
+      >>> store.get(root, "closeness", {"depth": 2, "seed": 0})["result"]
+      {'gap': 0.25}
+      >>> rec["digest"] == store.digest(rec), store.get(root, "closeness", {"depth": 3, "seed": 0})
+      (True, None)
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")

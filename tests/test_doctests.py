@@ -22,6 +22,9 @@ MODULES = (
     "ntk_bridge.kernels",
     "ntk_bridge.finite.fit",
     "ntk_bridge.finite.movement",
+    "ntk_bridge.store",
+    "ntk_bridge.probe",
+    "ntk_bridge.experiments",
 )
 
 

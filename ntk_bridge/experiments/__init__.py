@@ -111,6 +111,14 @@ def configure(name: str, quick: bool = False, **overrides):
     ``family`` sets ``tasks.family`` (or ``families`` to that one family); ``family="digits"``
     starts from the experiment's ``Config.digits(quick)`` where it has one.  Raises
     ``ValueError`` for an option the experiment does not have or an invalid value.
+
+    Example:
+      >>> from ntk_bridge import experiments
+      >>> experiments.configure("closeness", quick=True, depths=(1, 2)).depths
+      (1, 2)
+      >>> experiments.configure("closeness", bogus=1)
+      Traceback (most recent call last):
+      ValueError: experiment 'closeness' has no option --bogus
     """
     mod = module(name)
     config = mod.Config.quick() if quick else mod.Config()

@@ -71,6 +71,17 @@ def meta_ntk(kernel_fn: KernelFn, train: TaskSet, *, algo: str = "anil", adapt: 
     symmetric ``Phi`` only (upper left zero), for the in-place NumPy solve; ``Psi`` is always full.
     ``inner_operator(K, adapt) -> T``: the inner operator ``T_i`` is built with (theory.md §2).
     ``sigma=True`` also assembles ``phi_sigma`` (same kernel calls).
+
+    Example:
+      ANIL's and MAML's ``Phi`` is the Gram matrix of the meta-outputs' Jacobian: symmetric, positive
+      semi-definite, one row per query point of every training task.
+
+      >>> import numpy as np, ntk_bridge as nb
+      >>> train = nb.tasks.shared_feature(3, 4, 5, dim=4, seed=0)
+      >>> m = nb.predict.meta_ntk(nb.predict.analytic(nb.MLPSpec(depth=2)), train, algo="maml",
+      ...                         adapt=nb.Adaptation(lr=0.1, steps=2))
+      >>> m.phi.shape, bool(np.allclose(m.phi, m.phi.T)), bool(np.linalg.eigvalsh(m.phi)[0] > -1e-10)
+      ((15, 15), True, True)
     """
     validate.instance("train", train, TaskSet)
     validate.choice("algo", algo, ALGOS)
