@@ -249,24 +249,35 @@ def test_an_interrupted_command_says_what_is_stored_in_one_line(tmp_path, capsys
 @pytest.mark.parametrize("argv", [["width", "--quick"], ["reproduce", "--quick", "--jobs", "2"]],
                          ids=["experiment", "reproduce"])
 def test_ctrl_c_during_a_sweep_is_one_line_not_a_traceback(tmp_path, argv):
-    """A real SIGINT, sent once the first point is stored (mid-sweep, typically inside JAX)."""
+    """A real SIGINT, sent once the first point is stored (mid-sweep, typically inside JAX).
+
+    Once (CI, 2026-12-05, jaxlib 0.4.30, both stacks' suites side by side) the child died of SIGABRT in the C
+    allocator ("corrupted size vs. prev_size while consolidating") while unwinding from the interrupt inside
+    jaxlib, before any of ntk_bridge's handling; not reproduced in 4 reruns.  A child killed by a signal is
+    run once more in a fresh folder; the second run must give the one line and exit 130.
+    """
     import signal
     import subprocess
     import sys
     import time
 
-    # A job started with `&` by a non-interactive shell (make test, CI) inherits SIGINT ignored, and
-    # Python then installs no KeyboardInterrupt handler: give the child the default, as a terminal does.
-    proc = subprocess.Popen([sys.executable, "-m", "ntk_bridge.cli", *argv, "--results", str(tmp_path / "r"),
-                             *(["--out", str(tmp_path / "o")] if argv[0] == "reproduce" else [])],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 240
-    while not list((tmp_path / "r").glob("*/*.json")) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    assert proc.poll() is None, "finished before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    def interrupt(root):
+        # A job started with `&` by a non-interactive shell (make test, CI) inherits SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: give the child the default, as a terminal does.
+        proc = subprocess.Popen([sys.executable, "-m", "ntk_bridge.cli", *argv, "--results", str(root / "r"),
+                                 *(["--out", str(root / "o")] if argv[0] == "reproduce" else [])],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 240
+        while not list((root / "r").glob("*/*.json")) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert proc.poll() is None, "finished before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        return proc, proc.communicate(timeout=120)[1]
+
+    proc, err = interrupt(tmp_path / "first")
+    if proc.returncode < 0:   # killed by a signal inside the native code (docstring): once more
+        proc, err = interrupt(tmp_path / "second")
     assert proc.returncode == 130, err
     lines = [line for line in err.splitlines() if line.strip() and "already stored" not in line]
     assert "Traceback" not in err and len(lines) == 1, err
