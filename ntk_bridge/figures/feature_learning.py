@@ -33,21 +33,27 @@ def _label(m: str, par: str) -> str:
     return f"{parse(m).display}, {PAR_NAME[par]}"
 
 
-def movement(ax, s, kind: str) -> None:
+def _curves(ax, s, kind: str, x: str, y: str, rated: bool = False) -> str:
+    """One curve per parameterization and method: ``y`` against ``x`` of the rows of ``kind`` (the shown setting,
+    the largest target scale), the fitted movement rate in the legend when ``rated``; returns the setting."""
     cfg, f, scale = s.config, _setting(s), max(s.config["scales"])
     for par in cfg["parameterizations"]:
         for m in cfg["methods"]:
-            rows = s.rows("scores", setting=f, parameterization=par, scale=scale, method=m)
-            stats = [getattr(r, kind) for r in rows]
-            fit = s.fit(f, par, scale, m) if kind == "feature_movement" else None
+            rows = s.rows(kind, setting=f, parameterization=par, scale=scale, method=m)
+            fit = s.fit(f, par, scale, m) if rated else None
             rate = f", r = {fit.r:.2f} [{fit.r_lo:.2f}, {fit.r_hi:.2f}]" if fit is not None and fit.ok else ""
-            common.errorbar(ax, [r.width for r in rows], stats, color=common.color(m), ls=PAR_STYLE[par],
-                            label=_label(m, par) + rate)
+            common.errorbar(ax, [getattr(r, x) for r in rows], [getattr(r, y) for r in rows], color=common.color(m),
+                            ls=PAR_STYLE[par], label=_label(m, par) + rate)
+    ax.legend(fontsize=6)
+    return f
+
+
+def movement(ax, s, kind: str) -> None:
+    f = _curves(ax, s, "scores", "width", kind, rated=kind == "feature_movement")
     common.loglog(ax, "width n", "||phi_T - phi_0|| / ||phi_0||" if kind == "feature_movement"
                   else "||Theta_T - Theta_0||_F / ||Theta_0||_F")
     what = "features" if kind == "feature_movement" else "empirical NTK"
-    ax.set_title(f"Movement of the {what}, {f}, scale {scale:g}")
-    ax.legend(fontsize=6)
+    ax.set_title(f"Movement of the {what}, {f}, scale {max(s.config['scales']):g}")
 
 
 def rates(ax, s) -> None:
@@ -72,28 +78,15 @@ def rates(ax, s) -> None:
 
 
 def gaps(ax, s) -> None:
-    cfg, f, scale = s.config, _setting(s), max(s.config["scales"])
-    for par in cfg["parameterizations"]:
-        for m in cfg["methods"]:
-            rows = s.rows("gaps", setting=f, parameterization=par, scale=scale, method=m)
-            if rows:
-                common.errorbar(ax, [r.width for r in rows], [r.gap for r in rows], color=common.color(m),
-                                ls=PAR_STYLE[par], label=_label(m, par))
+    f = _curves(ax, s, "gaps", "width", "gap")
     common.loglog(ax, "width n", "||f_GBML - f_MTL|| / ||f_MTL||")
     ax.set_title(f"MTL-GBML gap, one initialization, {f}")
-    ax.legend(fontsize=6)
 
 
 def limits(ax, s) -> None:
-    cfg, f, scale = s.config, _setting(s), max(s.config["scales"])
-    for par in cfg["parameterizations"]:
-        for m in cfg["methods"]:
-            rows = s.rows("limits", setting=f, parameterization=par, scale=scale, method=m)
-            common.errorbar(ax, [r.a for r in rows], [r.distance for r in rows], color=common.color(m),
-                            ls=PAR_STYLE[par], label=_label(m, par))
+    f = _curves(ax, s, "limits", "a", "distance")
     common.loglog(ax, "width n (pair n, 2n)", "||f_n - f_2n|| / ||f_2n||")
     ax.set_title(f"Towards a width limit, {f}")
-    ax.legend(fontsize=6)
 
 
 def accuracy(ax, s) -> None:
