@@ -18,10 +18,10 @@ does not exist), or ``--executor ray`` without Ray installed.  Ctrl-C ends a swe
 line (records stored, how to resume) and status 130.  A results folder that cannot be written (read-only, full disk) ends
 the command with status 1 and one line.  ``--executor ray`` computes the sweep points as Ray
 tasks (a local Ray instance, or the cluster at ``--address``) with the same records
-(:mod:`ntk_bridge.executor`).
+(``ntk_bridge.executor``).
 
 Figures and the appendix read, per experiment, the summary ``DIR/selection.json`` names
-(:mod:`ntk_bridge.selection`), or the only one there is; ``reproduce`` names the summaries it
+(``ntk_bridge.selection``), or the only one there is; ``reproduce`` names the summaries it
 made, an experiment command with ``--select`` its own, ``ntk-bridge select`` lists and sets them.
 """
 from __future__ import annotations
@@ -393,7 +393,7 @@ def reproduce(quick: bool, results: Path, out: Path, ex=None, jobs: int = 1) -> 
     """Every experiment, then the figures, the fast proof checks and the appendix (if available).
 
     Returns the worst exit status of the steps (a missing appendix module is reported, not fatal).
-    ``ex``: the executor of the experiments' sweeps (default local, :mod:`ntk_bridge.executor`).
+    ``ex``: the executor of the experiments' sweeps (default local, ``ntk_bridge.executor``).
     ``jobs``: with the local executor, experiments run in that many worker processes at once
     (each experiment in one process, so each compiles its own programs; the records are the same).
     """

@@ -1,4 +1,4 @@
-"""The CNTK: infinite-width kernels of a :class:`~ntk_bridge.spec.ConvSpec` (theory.md §11).
+"""The CNTK: infinite-width kernels of a ``ConvSpec`` (theory.md §11).
 
 Arora et al. 2019 (*On exact computation with an infinitely wide neural net*), Novak et al. 2019.  Per
 pair of images ``(x, x')`` the recursion runs over **pairs of pixels** ``(p, p')``; with ``box`` the sum
@@ -128,7 +128,7 @@ def _block(spec, xa, xb, qa, qb, diag: int | None = None) -> tuple[np.ndarray, n
     """``(theta, sigma)`` ``(na, nb)`` for images ``xa``, ``xb`` with their variances ``qa``, ``qb``.
 
     Layout ``(na, H, W, H, W, nb)`` (``"gap"``) or ``(na, H, W, nb)`` (``"flatten"``): the second image
-    innermost, so every shifted add of :func:`_box` and every broadcast runs over long contiguous rows.
+    innermost, so every shifted add of ``_box`` and every broadcast runs over long contiguous rows.
     Six arrays of that shape, updated in place, the fewest passes over them:
 
     * no cosine: with ``Q = q q'`` and ``S = sqrt(Q - K^2) = g g' sin a``, ``2 pi Ktilde = S + (pi - a) K``
@@ -196,7 +196,7 @@ def _block(spec, xa, xb, qa, qb, diag: int | None = None) -> tuple[np.ndarray, n
 
 
 def _native(spec, x1: np.ndarray, x2: np.ndarray, symmetric: bool, block_size: int | None) -> Kernels:
-    """The kernels by tiles of ``na x nb`` image pairs (:func:`_block`), on up to two threads; symmetric: the
+    """The kernels by tiles of ``na x nb`` image pairs (``_block``), on up to two threads; symmetric: the
     tiles on and above the diagonal, mirrored (the square part of a diagonal tile from its upper triangle,
     so the result is exactly symmetric)."""
     hw = x1.shape[1] * x1.shape[2]

@@ -13,7 +13,7 @@ shapes, or the test suite run in one process, then crosses the limit.  That was 
 "unexplained XLA crash" of the one-process test suite on the newest JAX (it crashed at
 65,131 mappings).
 
-:func:`ensure_headroom` keeps the process below a fraction of the limit by dropping JAX's
+``ensure_headroom`` keeps the process below a fraction of the limit by dropping JAX's
 compilation caches (``jax.clear_caches``) when it is crossed: the next call of each program
 compiles it again (seconds), instead of the process dying.  The library calls it before
 each finite-width fit and each empirical kernel; call it yourself in a loop that compiles
@@ -66,5 +66,5 @@ def ensure_headroom(fraction: float = FRACTION) -> bool:
 
 
 def times_cleared() -> int:
-    """How many times :func:`ensure_headroom` cleared JAX's caches in this process."""
+    """How many times ``ensure_headroom`` cleared JAX's caches in this process."""
     return _cleared

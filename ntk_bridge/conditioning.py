@@ -35,7 +35,7 @@ entries) and the same to the NTK (its gradient is ``c e_i``)::
 ``(w/sqrt(d+N)) (W_x x + c W_e e_i) + b beta``: that is the additive net on inputs
 ``x sqrt(d/(d+N))`` with ``E = W_e`` and scale ``c' = w c / sqrt(d+N)`` — parameter for
 parameter, gradient for gradient, so the two NTKs agree at every width, not only in the limit
-(:func:`concat_as_additive` gives the map; tested at 1e-10).
+(``concat_as_additive`` gives the map; tested at 1e-10).
 
 ``"multiplicative"`` — a trainable gate per task on hidden layer ``l = layer``:
 ``a_l = relu(h_l) * (1 + c G e_i)`` elementwise, ``G`` (``width x N``, ``N(0,1)``, trainable).
@@ -59,12 +59,12 @@ net per task, nothing shared: ``Theta = delta_ij Theta``, ``Sigma = delta_ij Sig
 last coincide at infinite width (tested); at finite width the multi-head cross-task kernel is
 ``O(width^-1/2)``.
 
-``sigma`` in the returned :class:`~ntk_bridge.kernels.Kernels` is the readout's contribution to
+``sigma`` in the returned ``Kernels`` is the readout's contribution to
 the NTK (so ``theta_body = theta - sigma`` keeps its meaning).  With one shared readout it is
 the output NNGP; with multi-head it is ``delta_ij Sigma``, while the output NNGP of shared head
 init is ``Sigma`` for every pair (identical heads).
 
-Joint training (:func:`mtl`): all tasks trained on their supports ``S = U_i S_i`` by gradient
+Joint training (``mtl``): all tasks trained on their supports ``S = U_i S_i`` by gradient
 flow from the zero mean function to ``t = inf``; with per-point loss weights ``W`` (diagonal)
 and ``ridge`` the weighted kernel ridge regression
 ``min_f 0.5 sum_p W_p (f(p) - y_p)^2 + 0.5 ridge |f|_H^2`` gives
@@ -108,14 +108,14 @@ def kernel(spec: MLPSpec, x1, t1, x2=None, t2=None, *, architecture: str = "conc
       spec: the base MLP (``width`` ignored).
       x1, x2: inputs ``(n1, d)``, ``(n2, d)``; ``x2=None`` means ``(x2, t2) = (x1, t1)``.
       t1, t2: task indices ``(n1,)``, ``(n2,)``, integers in ``[0, n_tasks)``.
-      architecture: one of :data:`ARCHITECTURES` (module docstring: definitions and kernels).
+      architecture: one of ``ARCHITECTURES`` (module docstring: definitions and kernels).
       task_scale: ``c >= 0`` (concat, additive, multiplicative; ignored by the others).
       layer: hidden layer ``1..depth`` that additive/multiplicative conditioning acts on.
       n_tasks: ``N``, the number of training tasks (concat's one-hot length, part of its
         fan-in ``d + N``); ``None``: ``1 + max`` task index seen.  Pass it explicitly when
         kernel blocks are computed separately, so that they agree.
     Returns:
-      :class:`Kernels` ``(theta, sigma)``, each ``(n1, n2)`` float64, finite.
+      ``Kernels`` ``(theta, sigma)``, each ``(n1, n2)`` float64, finite.
     Raises:
       ValueError: naming the bad argument.
       NotComputable: entries past float64's range: they grow like ``task_scale^2``, and the
@@ -151,7 +151,7 @@ def kernel(spec: MLPSpec, x1, t1, x2=None, t2=None, *, architecture: str = "conc
 
 
 def _finite_or_none(spec, x1, t1, x2, t2, architecture, c, layer, n_tasks) -> Kernels | None:
-    """:func:`_pair_kernels`, or ``None`` where an entry overflows float64 (inf or nan)."""
+    """``_pair_kernels``, or ``None`` where an entry overflows float64 (inf or nan)."""
     with np.errstate(over="ignore", invalid="ignore"):   # overflow is the caller's error, not a warning
         out = _pair_kernels(spec, x1, t1, x2, t2, architecture, c, layer, n_tasks)
     return out if np.isfinite(out.theta).all() and np.isfinite(out.sigma).all() else None
@@ -283,10 +283,10 @@ def mtl(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-head-shared
     """All tasks trained jointly to convergence on their supports; predictions on their queries.
 
     ``pred_i(x) = K((x,i), S) (K(S,S) + ridge W^-1)^-1 Y_S`` with ``K`` the conditioned NTK
-    (:func:`kernel`), ``S`` the union of the supports, ``W`` the loss weights (module docstring).
+    (``kernel``), ``S`` the union of the supports, ``W`` the loss weights (module docstring).
 
     Args:
-      spec, architecture, task_scale, layer: the conditioned net (:func:`kernel`).
+      spec, architecture, task_scale, layer: the conditioned net (``kernel``).
       tasks: ``N`` tasks; task ``i`` trains on its support and is scored on its query.
       ridge: ``>= 0``, kernel ridge (the flow's limit with an L2 pull toward the initial parameters).
       weights: ``"uniform"`` (each task the same total weight) or ``"data"`` (each point the
@@ -298,8 +298,8 @@ def mtl(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-head-shared
     Raises:
       ValueError: bad arguments (``spec.out_dim`` must be the tasks' output dimension).
       NotComputable: a singular, indefinite or ill-conditioned ``K + ridge W^-1`` (the message
-        suggests ``ridge``), as :func:`ntk_bridge.predict.mtl`; a kernel past float64's range
-        (:func:`kernel`).
+        suggests ``ridge``), as ``ntk_bridge.predict.mtl``; a kernel past float64's range
+        (``kernel``).
     """
     check_out_dim(spec, tasks, "tasks")
     ridge = validate.nonnegative("ridge", ridge)
@@ -397,14 +397,14 @@ class ConditionedNet:
         return spec.head_apply(params["head"], h)
 
     def kernel(self, x1, t1, x2=None, t2=None) -> Kernels:
-        """The infinite-width kernel of this net (:func:`kernel`)."""
+        """The infinite-width kernel of this net (``kernel``)."""
         return kernel(self.spec, x1, t1, x2, t2, architecture=self.architecture, task_scale=self.task_scale,
                       layer=self.layer, n_tasks=self.n_tasks)
 
 
 def net(spec: MLPSpec, architecture: str, *, n_tasks: int, in_dim: int, task_scale: float = 1.0,
         layer: int = 1) -> ConditionedNet:
-    """The finite conditioned net (:class:`ConditionedNet`)."""
+    """The finite conditioned net (``ConditionedNet``)."""
     return ConditionedNet(spec, architecture, n_tasks, in_dim, task_scale, layer)
 
 

@@ -1,6 +1,6 @@
 """Errors with a meaning beyond "bad input".
 
-:class:`NotComputable` is the one error an experiment may store as a result and leave out of
+``NotComputable`` is the one error an experiment may store as a result and leave out of
 its fits: the computation is well defined but cannot be carried out at these settings (an
 inner loop that diverges, a meta-NTK that is singular or whose first-order flow does not
 converge, a finite run that diverges).  Anything else, a broadcasting bug included, must

@@ -1,8 +1,8 @@
 """Where a sweep's points are computed: in this process (``local``), or as Ray tasks (``ray``).
 
-:func:`ntk_bridge.sweep.run` hands the points that are not stored yet to an executor and
+``ntk_bridge.sweep.run`` hands the points that are not stored yet to an executor and
 writes each record as soon as its point is done.  Experiments never see the executor: the
-sweep takes the current one (:func:`current`, ``Local()`` unless set), and a caller
+sweep takes the current one (``current``, ``Local()`` unless set), and a caller
 chooses it for everything run inside a ``with`` block::
 
     from ntk_bridge import executor, experiments
@@ -11,7 +11,7 @@ chooses it for everything run inside a ``with`` block::
 
 (``ntk-bridge closeness --executor ray [--address ADDR]`` does exactly this.)
 
-Design of the Ray executor (:class:`Ray`):
+Design of the Ray executor (``Ray``):
 
 * **one Ray task per point**, ``num_cpus=1``; ``num_gpus=1`` for a point whose config asks
   for ``"device": "gpu"`` (finite-width runs of ``width``/``cost`` on a GPU), or
@@ -186,7 +186,7 @@ class Ray:
 
 
 def make(name: str = "local", address: str | None = None, **options) -> Local | Ray:
-    """The executor called ``name`` (``"local"`` or ``"ray"``); ``address`` and ``options`` go to :class:`Ray`.
+    """The executor called ``name`` (``"local"`` or ``"ray"``); ``address`` and ``options`` go to ``Ray``.
 
     Raises:
       ValueError: an unknown name, or ``address``/options given to ``"local"``.
@@ -206,7 +206,7 @@ _current: contextvars.ContextVar = contextvars.ContextVar("ntk_bridge_executor",
 
 
 def current() -> Local | Ray:
-    """The executor sweeps use now: the one of the innermost :func:`use` block, else ``Local()``."""
+    """The executor sweeps use now: the one of the innermost ``use`` block, else ``Local()``."""
     return _current.get()
 
 

@@ -7,7 +7,7 @@ For a net ``f(x) = head(features(body, x))`` with ``k`` outputs and a linear hea
 
 and ``Theta = Theta_body + Sigma`` with ``Theta_body`` the body Jacobians' part, computed by ``jax.jacrev``
 over chunks of ``CHUNK`` points (memory ``CHUNK k |body|`` per chunk, each pair of chunks contracted
-once).  :func:`ntk_bridge.kernels.empirical` dispatches here for a :class:`~ntk_bridge.spec.ConvSpec`; an
+once).  ``ntk_bridge.kernels.empirical`` dispatches here for a ``ConvSpec``; an
 MLP has a faster hand-written form there, and the two agree (tests).
 """
 from __future__ import annotations

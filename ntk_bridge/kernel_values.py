@@ -1,8 +1,8 @@
 """What every kernel function returns: the pair ``Kernels(theta, sigma)``, and the backends that compute it.
 
-Its own module so that the architectures' kernel modules (:mod:`.kernels` for MLPs, :mod:`.cntk` for
-conv nets, :mod:`.jacobian_kernels` for finite nets without a layer-wise form) share it without
-importing one another in a cycle; :mod:`.kernels` re-exports both names.
+Its own module so that the architectures' kernel modules (``.kernels`` for MLPs, ``.cntk`` for
+conv nets, ``.jacobian_kernels`` for finite nets without a layer-wise form) share it without
+importing one another in a cycle; ``.kernels`` re-exports both names.
 """
 from __future__ import annotations
 

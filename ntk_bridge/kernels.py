@@ -1,4 +1,4 @@
-"""Infinite-width kernels of an :class:`MLPSpec`, and the empirical kernels of a finite net.
+"""Infinite-width kernels of an ``MLPSpec``, and the empirical kernels of a finite net.
 
 Three kernels, all ``(n1, n2)`` float64, per output column (multi-output kernels are
 ``K ⊗ I_k``):
@@ -29,13 +29,13 @@ _TILE = 32768  # entries per in-cache tile of the native recursion (4 float64 ar
 def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: int = 1024) -> Kernels:
     """Analytic ``Theta`` and ``Sigma`` between point sets ``x1 (n1, d)`` and ``x2 (n2, d)``.
 
-    A :class:`~ntk_bridge.spec.ConvSpec` gives its CNTK (:func:`ntk_bridge.cntk.kernels`: images, or flat
+    A ``ConvSpec`` gives its CNTK (``ntk_bridge.cntk.kernels``: images, or flat
     rows through its ``image_shape``; ``block_size`` unused).
 
     Rows of ``x1`` are processed in blocks of ``block_size``, in parallel threads (one per
     CPU core; NumPy and XLA release the GIL).  A symmetric kernel (``x2`` omitted or equal
     to ``x1``) computes the upper block triangle only and mirrors it, and takes its
-    diagonal from the exact closed-form recursion (:func:`diagonal`): the arc-cosine
+    diagonal from the exact closed-form recursion (``diagonal``): the arc-cosine
     recursion evaluates ``arccos`` at ``cos = 1 - O(eps)`` there, which loses half the
     digits (angle ``~ sqrt(eps) ~ 1e-8``) in either backend.
 
@@ -46,15 +46,15 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
       block_size: rows per block.  The native backend writes in place (memory: the two
         outputs); neural-tangents adds about ``3 * block_size * n2`` floats per thread.
     Returns:
-      :class:`Kernels` ``(theta, sigma)``, each ``(n1, n2)`` float64.
+      ``Kernels`` ``(theta, sigma)``, each ``(n1, n2)`` float64.
     Raises:
       ValueError: on an unknown backend, bad shapes, non-finite inputs, or kernel values that
         overflow float64 (inputs too large: rescale them, e.g. to the unit sphere).
-      NotComputable: an :class:`MLPSpec` of another parameterization than ``"ntk"`` (no kernel limit here).
+      NotComputable: an ``MLPSpec`` of another parameterization than ``"ntk"`` (no kernel limit here).
 
     Example:
       With ``w_std = sqrt(2)`` and no biases every layer adds the head's kernel once on the diagonal,
-      ``Theta(x, x) = (L + 1) Sigma(x, x)`` (:func:`diagonal`), and both backends agree:
+      ``Theta(x, x) = (L + 1) Sigma(x, x)`` (``diagonal``), and both backends agree:
 
       >>> import numpy as np, ntk_bridge as nb
       >>> x = np.random.default_rng(0).standard_normal((4, 3))
@@ -176,7 +176,7 @@ def _check_finite(k: Kernels, spec: MLPSpec, *xs: np.ndarray) -> Kernels:
 def _native_block(spec: MLPSpec, x1: np.ndarray, x2: np.ndarray, theta: np.ndarray, sigma: np.ndarray):
     """Arc-cosine recursion (Cho & Saul 2009; Jacot et al. 2018) for one block, into ``theta, sigma``.
 
-    With pre-activation variances ``q_l`` (see :func:`diagonal`), ``g_l = sqrt(q_l)``, the
+    With pre-activation variances ``q_l`` (see ``diagonal``), ``g_l = sqrt(q_l)``, the
     normalized kernels ``c_l = K_l / (g_l g_l')`` (cosine of the angle ``a_l``) and
     ``t_l = Theta_l / (g_l g_l')`` obey, for ``K_{l+1} = s^2 E[relu(u) relu(v)] + b^2``,
     ``Theta_{l+1} = s^2 Theta_l E[relu'(u) relu'(v)] + K_{l+1}``::
@@ -293,9 +293,9 @@ def empirical(spec: MLPSpec, params, x1, x2=None, *, head2=None) -> Kernels:
     two task heads on one body (multi-task learning with independent heads); then
     ``sigma`` is zero because the two heads share no parameter.
 
-    Returns: :class:`Kernels` of shape ``(n1, n2)`` in the dtype of ``params`` (trace over
+    Returns: ``Kernels`` of shape ``(n1, n2)`` in the dtype of ``params`` (trace over
     outputs divided by ``out_dim``, as neural-tangents' ``trace_axes=(-1,)``).  A
-    :class:`~ntk_bridge.spec.ConvSpec`'s net: from its parameter Jacobians (:mod:`.jacobian_kernels`).
+    ``ConvSpec``'s net: from its parameter Jacobians (``.jacobian_kernels``).
 
     Example:
       The empirical kernel of a wide net at initialization is near the infinite-width one (theory.md §7):

@@ -1,6 +1,6 @@
 """One description of a training method, for closed forms, finite training, experiments and reports.
 
-A :class:`Method` says *what is trained and how it is used on an unseen task* (theory.md
+A ``Method`` says *what is trained and how it is used on an unseen task* (theory.md
 §3–4, §6); the closed form (``nb.predict.closed_form``) and the finite engine
 (``nb.finite.fit_predict(..., method=...)``) both take it, so the two sides can never
 describe different methods under one name.
@@ -13,7 +13,7 @@ describe different methods under one name.
                uses the common initial head with the trained body) | "fresh" (the paper's: a
                fresh random head on the trained body, the same for every method)
 
-Names (``Method.name``, :func:`parse`): ``"mtl-shared"``, ``"mtl-independent"``, ``"anil"``,
+Names (``Method.name``, ``parse``): ``"mtl-shared"``, ``"mtl-independent"``, ``"anil"``,
 ``"maml"``, ``"fomaml"``, ``"no-transfer"``; GBML names take the split as a suffix
 (``"anil-same"``) where the split matters, and ``"+fresh"`` marks the fresh test head.
 """
@@ -127,7 +127,7 @@ class Method:
 
 
 def parse(method, *, split: str | None = None, test_head: str | None = None) -> Method:
-    """A :class:`Method` from itself or a name (``"anil"``, ``"anil-same"``, ``"mtl-shared+fresh"``, ...).
+    """A ``Method`` from itself or a name (``"anil"``, ``"anil-same"``, ``"mtl-shared+fresh"``, ...).
 
     ``split``/``test_head``, when given, override what the name says (a plain GBML name
     defaults to ``"disjoint"``).

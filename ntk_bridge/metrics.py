@@ -196,9 +196,9 @@ def fit_width_exponent(groups, widths, y, keep, *, n_boot: int = 2000, seed: int
 
 
 def fit_power_law_kept(x, y, keep, *, n_boot: int = 2000) -> dict | None:
-    """:func:`fit_power_law` over the kept points only (``y``, ``keep``: ``(seeds, points)``).
+    """``fit_power_law`` over the kept points only (``y``, ``keep``: ``(seeds, points)``).
 
-    Every point kept: :func:`fit_power_law` (bootstrap over seeds).  Some left out: the fit of
+    Every point kept: ``fit_power_law`` (bootstrap over seeds).  Some left out: the fit of
     each point's geometric mean over its kept seeds (the same point estimate; the interval then
     resamples the points) over the points with a kept seed, with ``"excluded"`` (how many were
     left out) and ``"interval"`` added; ``None`` below two such points.

@@ -3,16 +3,16 @@
 Per test task: the last-hidden-layer features ``phi(x)`` of a frozen body on the task's
 support and query, each row scaled to unit L2 norm; multinomial logistic regression with an
 L2 penalty (scikit-learn's ``LogisticRegression``, lbfgs, inverse strength ``C``, default
-:data:`C_AUTHORS` = 3) fit on the support labels; the accuracy of its prediction on the query.
+``C_AUTHORS`` = 3) fit on the support labels; the accuracy of its prediction on the query.
 Labels are the argmax of the (centred one-hot) targets, so only classification task sets
 (``tasks.CLASSIFICATION``) have them.
 
-Finite width (:func:`finite`): ``phi = MLPSpec.features(body, x)`` of a (trained) body.
-Infinite width (:func:`infinite`): the body does not move in the kernel regime, so the
+Finite width (``finite``): ``phi = MLPSpec.features(body, x)`` of a (trained) body.
+Infinite width (``infinite``): the body does not move in the kernel regime, so the
 features are the initial ones, whose Gram is the last hidden layer's NNGP kernel
 ``k(x, x') = (Sigma(x, x') - b_std^2) / head_std^2`` (``Sigma``: the head's kernel,
 ``kernels.Kernels.sigma``).  Features that reproduce a Gram matrix ``G`` exactly on the task's
-points are ``V sqrt(E)`` (``G = V E V^T``, :func:`gram_features`); an L2-penalized linear model's
+points are ``V sqrt(E)`` (``G = V E V^T``, ``gram_features``); an L2-penalized linear model's
 fit and predictions depend on its features only through their inner products (representer
 theorem; the penalty is rotation-invariant), so the probe on them equals the probe on the
 infinite-dimensional features.  Every method's body at infinite width is the initial body:
@@ -110,7 +110,7 @@ def finite(spec: MLPSpec, body, test: TaskSet, C: float = C_AUTHORS) -> float:
 
 def infinite(spec, test: TaskSet, C: float = C_AUTHORS, backend: str = "native") -> float:
     """Mean query accuracy over ``test``'s tasks of the probe on the infinite-width (initial) features
-    (``spec``: an :class:`MLPSpec`, or a :class:`~ntk_bridge.spec.ConvSpec` on image tasks)."""
+    (``spec``: an ``MLPSpec``, or a ``ConvSpec`` on image tasks)."""
     from .kernels import kernels
 
     spec = check_out_dim(spec, test, "test")

@@ -2,12 +2,12 @@
 
 A results folder may hold several summaries of one experiment (a quick run and a full one, an
 ad-hoc sweep beside the reference).  Figures, the appendix and ``paper_repro.md`` read, per
-experiment and *kind* of data (synthetic, or the real-image ``digits`` family: :func:`on_digits`),
+experiment and *kind* of data (synthetic, or the real-image ``digits`` family: ``on_digits``),
 the summary that ``<root>/selection.json`` names::
 
     {"closeness": "1f1199580204e005", "closeness@digits": "3563c3ab74049095", ...}
 
-A kind with one summary needs no entry; a kind with several and no entry is :class:`Ambiguous`
+A kind with one summary needs no entry; a kind with several and no entry is ``Ambiguous``
 (the message lists them and the command that picks one).  The file is written by
 ``ntk-bridge reproduce`` (the summaries it made), by an experiment command run with
 ``--select``, and by ``ntk-bridge select``; a sweep run from Python selects nothing, so an

@@ -1,6 +1,6 @@
 """One description of the architecture: the finite net and its infinite-width kernels.
 
-An :class:`MLPSpec` is a fully connected ReLU network, by default in NTK parameterization
+An ``MLPSpec`` is a fully connected ReLU network, by default in NTK parameterization
 (the neural-tangents default)::
 
     hidden layer l (l = 1..depth):  Dense(width, W_std=w_std, b_std=b_std) -> ReLU
@@ -8,8 +8,8 @@ An :class:`MLPSpec` is a fully connected ReLU network, by default in NTK paramet
 
 ``Dense`` in NTK parameterization computes ``h = (W_std / sqrt(fan_in)) x @ W + b_std * b``
 with ``W, b ~ N(0, 1)``.  The same spec yields the neural-tangents ``stax`` triple
-(:meth:`MLPSpec.stax`) and a pure-JAX finite network (:meth:`MLPSpec.init`,
-:meth:`MLPSpec.apply`) that imports nothing from neural-tangents, so it runs on any JAX.
+(``MLPSpec.stax``) and a pure-JAX finite network (``MLPSpec.init``,
+``MLPSpec.apply``) that imports nothing from neural-tangents, so it runs on any JAX.
 
 Other parameterizations of the finite net (``parameterization``, theory.md §12): layer ``l``
 computes ``h = m_l x @ W`` with ``W ~ N(0, s_l^2)`` at initialization, every parameter trained
@@ -31,7 +31,7 @@ width_mult``, hidden weights ``x 1``, ``MuReadout`` output ``/ width_mult``).  T
 step ``1 / lambda_max`` of the net's own NTK fixes the one global learning rate: ``Theta(1)``
 in width under "ntk" and "mup", ``~ 1 / n`` under "standard" (its ``c = 1``, a kernel limit).
 Biases are NTK-parameterized only: the other two need ``b_std = 0``.  Infinite-width kernels
-and closed forms exist for "ntk" only; they raise :class:`~ntk_bridge.errors.NotComputable`
+and closed forms exist for "ntk" only; they raise ``NotComputable``
 otherwise.
 """
 from __future__ import annotations
@@ -121,7 +121,7 @@ class MLPSpec:
         return 1.0 / math.sqrt(self.width)
 
     def require_ntk(self, what: str) -> None:
-        """:class:`~ntk_bridge.errors.NotComputable` naming ``what`` unless this is the NTK parameterization."""
+        """``NotComputable`` naming ``what`` unless this is the NTK parameterization."""
         if self.parameterization != "ntk":
             from .errors import NotComputable
 
@@ -164,7 +164,7 @@ class MLPSpec:
 
     # ---------------------------------------------------------------- finite net (pure JAX)
     def init(self, key, in_dim: int) -> Params:
-        """Parameters ``{"body": [(W, b)] * depth, "head": (W, b)}``: weights ``N(0, s_l^2)`` (:meth:`init_std`;
+        """Parameters ``{"body": [(W, b)] * depth, "head": (W, b)}``: weights ``N(0, s_l^2)`` (``init_std``;
         standard normal in the NTK parameterization), biases standard normal."""
         import jax
 
@@ -223,11 +223,11 @@ class ConvSpec:
       channels: of a finite net (ignored at infinite width).
       filter: odd filter size.
       pool: ``"gap"`` or ``"flatten"``.
-      w_std: as :class:`MLPSpec`.
-      b_std: as :class:`MLPSpec`.
-      head_std: as :class:`MLPSpec`.
-      out_dim: as :class:`MLPSpec`.
-      image_shape: ``(H, W, C)``, how flat inputs ``(points, H W C)`` (a :class:`~ntk_bridge.tasks.TaskSet`'s,
+      w_std: as ``MLPSpec``.
+      b_std: as ``MLPSpec``.
+      head_std: as ``MLPSpec``.
+      out_dim: as ``MLPSpec``.
+      image_shape: ``(H, W, C)``, how flat inputs ``(points, H W C)`` (a ``TaskSet``'s,
         whose ``image_shape`` it is) are read as images; ``None``: inputs must be images ``(points, H, W, C)``.
 
     Example:
@@ -268,12 +268,12 @@ class ConvSpec:
 
     @property
     def width(self) -> int:
-        """The finite net's width in the sense of :class:`MLPSpec`: its channels."""
+        """The finite net's width in the sense of ``MLPSpec``: its channels."""
         return self.channels
 
     @staticmethod
     def init_std(layer: int) -> float:
-        """1: a conv net is NTK-parameterized, its weights standard normal (:meth:`MLPSpec.init_std`)."""
+        """1: a conv net is NTK-parameterized, its weights standard normal (``MLPSpec.init_std``)."""
         return 1.0
 
     @property
@@ -359,7 +359,7 @@ class ConvSpec:
         return self.image_shape
 
     def stax(self):
-        """The neural-tangents ``(init_fn, apply_fn, kernel_fn)`` triple (NHWC inputs); see :meth:`MLPSpec.stax`."""
+        """The neural-tangents ``(init_fn, apply_fn, kernel_fn)`` triple (NHWC inputs); see ``MLPSpec.stax``."""
         stax = neural_tangents().stax
         b_std = None if self.b_std == 0 else self.b_std
         layers = []
@@ -379,7 +379,7 @@ NT_EXTRA_HINT = ('install the "nt" extra with the pinned versions: '
 def neural_tangents():
     """The ``neural_tangents`` module, or a ``ModuleNotFoundError`` naming the ``nt`` extra.
 
-    neural-tangents is optional: only ``backend="nt"`` and :meth:`MLPSpec.stax` need it.
+    neural-tangents is optional: only ``backend="nt"`` and ``MLPSpec.stax`` need it.
     Its 0.6.5 release imports JAX APIs removed after the 0.4.30 era, so on a newer JAX it
     fails to import even when installed; both cases get the same one-line fix.
     """

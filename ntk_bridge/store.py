@@ -22,30 +22,30 @@ Layout: ``<root>/<experiment>/<config_hash>.json`` (default root ``results/``, q
 edit by hand anywhere (a result value, a summary value) breaks it; a record whose seal does
 not match, or whose result holds a non-finite number, is damaged like a truncated file.  A
 summary lists the digests of the point records it was built from (``point_digests``):
-:func:`points_of` refuses a summary whose points changed since, and a rerun rebuilds it.
+``points_of`` refuses a summary whose points changed since, and a rerun rebuilds it.
 Records written before seals existed load as before and are reported stale.
 
-A sweep (:mod:`ntk_bridge.sweep`) is many small point records (one per configuration point and seed); rerunning it
+A sweep (``ntk_bridge.sweep``) is many small point records (one per configuration point and seed); rerunning it
 skips the points already stored, and a changed configuration gets a new hash, so an old
 record is never reused for it.  After its points, every experiment writes one *summary*
 record whose ``result["points"]`` lists the hashes of the points it was computed from:
 figures and the appendix read a summary and exactly those points, never a mix of sweeps.
 
 **Code identity.**  Each experiment module registers an *algorithm version*
-(:func:`register`), an integer it bumps whenever what its records hold would change for the
+(``register``), an integer it bumps whenever what its records hold would change for the
 same config (a new training schedule, a fixed bug, another estimator).  A record of a
 registered experiment carries ``code = {"ntk_bridge": package version, "algorithm": n}``, and
 ``n`` is part of its hash: after a bump a sweep recomputes its points instead of reading old
-ones back, and :func:`stale` names every record made by another algorithm version (or with
+ones back, and ``stale`` names every record made by another algorithm version (or with
 no code identity at all, as before it existed).
 
-Records are written atomically (:mod:`ntk_bridge.atomic`, mode 0644).  A record file that is
+Records are written atomically (``ntk_bridge.atomic``, mode 0644).  A record file that is
 not a valid record (truncated, garbage, hand-edited so that its hash no longer matches its
 config) is *damaged*: the loaders log one line naming it, move it aside to
 ``<name>.json.corrupt`` and carry on without it, so a sweep recomputes that point.
 
 Loaders (what figures and ``ntk_bridge.appendix`` use; which summary they read is named in
-``selection.json``, :mod:`ntk_bridge.selection`):
+``selection.json``, ``ntk_bridge.selection``):
 
     load(root, experiment, kind=None)  -> list of records, oldest first
     points_of(root, summary)           -> the point records a summary lists, in its order
@@ -239,10 +239,10 @@ def _now_ns() -> int:
 def save(root, experiment: str, config: Any, result: dict, *, seed: int | None = None,
          timings: dict | None = None, kind: str = "point", device: dict | None = None,
          versions: dict | None = None) -> dict:
-    """Write one record atomically (:func:`ntk_bridge.atomic.write_text`, mode 0644); return it.
+    """Write one record atomically (``ntk_bridge.atomic.write_text``, mode 0644); return it.
 
     ``device`` and ``versions``: where the result was computed, when not in this process
-    (a Ray worker, :mod:`ntk_bridge.executor`); default this process's.
+    (a Ray worker, ``ntk_bridge.executor``); default this process's.
 
     Example:
       >>> import tempfile
@@ -343,7 +343,7 @@ def points_of(root, summary: dict) -> list[dict]:
 
 
 def read(path) -> dict:
-    """The record stored in ``path``, checked (:func:`problems`); ``DamagedRecord`` if it is not a valid record."""
+    """The record stored in ``path``, checked (``problems``); ``DamagedRecord`` if it is not a valid record."""
     path = Path(path)
     try:
         record = json.loads(path.read_bytes().decode("utf-8"))
@@ -359,7 +359,7 @@ def problems(record: Any, path=None) -> list[str]:
     """What is wrong with ``record`` (read from ``path``, if given): empty when it is a valid record.
 
     Checks the required fields, the kind, that the result holds finite numbers only, the seal
-    (``digest``, when present), that ``config_hash`` is :func:`config_hash` of its experiment,
+    (``digest``, when present), that ``config_hash`` is ``config_hash`` of its experiment,
     kind and config, and (with ``path``) that the file is named after that hash and lies in its
     experiment's folder.
     """
@@ -436,8 +436,8 @@ def read_only():
 
 
 def _read_or_set_aside(path: Path) -> dict | None:
-    """:func:`read`; a damaged record is logged in one line, moved aside (where writable, and not
-    within :func:`read_only`) and gives ``None``."""
+    """``read``; a damaged record is logged in one line, moved aside (where writable, and not
+    within ``read_only``) and gives ``None``."""
     try:
         return read(path)
     except DamagedRecord as exc:
@@ -466,7 +466,7 @@ def created_ns(record: dict) -> int:
 
 
 def _age(record: dict) -> tuple:
-    """Sort key, oldest first: :func:`created_ns`, then the hash (a deterministic tie-break)."""
+    """Sort key, oldest first: ``created_ns``, then the hash (a deterministic tie-break)."""
     return created_ns(record), record["config_hash"]
 
 
@@ -526,11 +526,11 @@ def verify(root) -> tuple[dict, list[str], list[str]]:
 def stale(root, current: dict[str, int] | None = None) -> list[tuple[Path, str]]:
     """Records under ``root`` made by another version of their experiment's code: ``(path, why)`` each.
 
-    ``current``: experiment -> algorithm version (default :data:`ALGORITHMS`, what the imported
+    ``current``: experiment -> algorithm version (default ``ALGORITHMS``, what the imported
     experiment modules registered).  A record of an experiment in ``current`` is stale when its
     ``code`` is absent (made before code identities) or names another algorithm version, or it
     carries no seal (``digest``, or a summary's ``point_digests``: made before seals).
-    Damaged records are left to :func:`verify`.
+    Damaged records are left to ``verify``.
     """
     current = ALGORITHMS if current is None else current
     out = []

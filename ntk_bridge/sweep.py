@@ -1,8 +1,8 @@
 """A resumable sweep: compute the points not stored yet and store each one as soon as it is done.
 
-Experiments call :func:`run`; where the points are computed is the current executor's business
-(:mod:`ntk_bridge.executor`, chosen by a ``with executor.use(...)`` block), how records are
-written and read back :mod:`ntk_bridge.store`'s.
+Experiments call ``run``; where the points are computed is the current executor's business
+(``ntk_bridge.executor``, chosen by a ``with executor.use(...)`` block), how records are
+written and read back ``ntk_bridge.store``'s.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def run(root, experiment: str, configs: Iterable[Any], compute: Callable[[Any], 
 
     Resumable: points whose record exists are read back, not recomputed (except records made
     before seals existed, which are recomputed and overwritten).  The others are
-    computed by ``executor`` (default :func:`ntk_bridge.executor.current`: this process,
+    computed by ``executor`` (default ``ntk_bridge.executor.current``: this process,
     or the Ray tasks of an ``executor.use`` block) and each record is written here, by
     this process, as soon as its point is done, so an interrupted sweep loses only the
     points in flight; a rerun says on stderr how many stored points it reused.  A config

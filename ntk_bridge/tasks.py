@@ -1,6 +1,6 @@
 """Task sets and the task families the experiments draw from.
 
-A :class:`TaskSet` holds ``N`` tasks, each with a support split ``(xs_i, ys_i)`` and a
+A ``TaskSet`` holds ``N`` tasks, each with a support split ``(xs_i, ys_i)`` and a
 query split ``(xq_i, yq_i)``; arrays are float64 with shapes ``(tasks, points, dim)`` and
 ``(tasks, points, out_dim)``.  Families are seeded: a ``world_seed`` fixes what tasks
 share (a feature map, a subspace), a ``seed`` draws the tasks, so training and test
@@ -25,8 +25,8 @@ class TaskSet:
 
     Shapes: ``xs (N, s, d)``, ``ys (N, s, k)``, ``xq (N, q, d)``, ``yq (N, q, k)``.  Image inputs
     ``xs (N, s, H, W, C)`` (and ``xq``) are stored flat, ``d = H W C`` (every predictor reads points
-    as rows), with ``image_shape = (H, W, C)``; :meth:`images` gives them back as images and a
-    :class:`~ntk_bridge.spec.ConvSpec` with that ``image_shape`` reads the rows as images.
+    as rows), with ``image_shape = (H, W, C)``; ``images`` gives them back as images and a
+    ``ConvSpec`` with that ``image_shape`` reads the rows as images.
 
     Raises:
       ValueError: naming the field, for wrong rank, empty or mismatched shapes,
@@ -183,7 +183,7 @@ def shared_feature(n_tasks: int, n_support: int = 5, n_query: int = 15, *, dim: 
     every task the same; ``0`` leaves only the shared features.
 
     Returns:
-      :class:`TaskSet`: ``xs (n_tasks, n_support, dim)``, ``ys (n_tasks, n_support, out_dim)``, ``xq``,
+      ``TaskSet``: ``xs (n_tasks, n_support, dim)``, ``ys (n_tasks, n_support, out_dim)``, ``xq``,
       ``yq`` likewise with ``n_query``; inputs on the unit sphere.
 
     Raises:
@@ -229,7 +229,7 @@ def sinusoid(n_tasks: int, n_support: int = 5, n_query: int = 15, *, amp_range=(
     unused (the family has no shared hidden structure beyond its ranges).
 
     Returns:
-      :class:`TaskSet` with ``dim = 2`` and ``out_dim = 1``.
+      ``TaskSet`` with ``dim = 2`` and ``out_dim = 1``.
 
     Examples:
         >>> import numpy as np
@@ -264,7 +264,7 @@ def gaussian_clusters(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: in
     ``n_way >= 2``.  Support holds ``k_shot`` and query ``n_query`` points per class.
 
     Returns:
-      :class:`TaskSet`: ``xs (n_tasks, n_way * k_shot, dim)``, ``ys (n_tasks, n_way * k_shot, n_way)``,
+      ``TaskSet``: ``xs (n_tasks, n_way * k_shot, dim)``, ``ys (n_tasks, n_way * k_shot, n_way)``,
       ``xq``, ``yq`` with ``n_way * n_query`` points.
 
     Raises:
@@ -308,7 +308,7 @@ LABELS = ("permuted", "fixed")
 def digit_images(normalize: str) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 8x8 digits as ``(images (1797, 64) float64, classes (1797,) int)``, read-only.
 
-    ``normalize`` (one of :data:`NORMALIZATIONS`): ``"sphere"`` centers the pixels and puts each
+    ``normalize`` (one of ``NORMALIZATIONS``): ``"sphere"`` centers the pixels and puts each
     image on the unit sphere, ``"sphere-uncentered"`` only the latter, ``"standardize"`` scales
     each pixel to zero mean and unit variance, ``"none"`` keeps the intensities 0..16.  The data
     ship inside scikit-learn's wheel (no download); imported here, not at module import, so
@@ -356,7 +356,7 @@ def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, c
 
     Each task picks ``n_way`` classes of the pool ``classes`` and, per class, ``k_shot``
     support and ``n_query`` query images.  Support and query are ordered like
-    :func:`gaussian_clusters`: output position ``0, 1, ..., n_way - 1``, repeated.  Targets are
+    ``gaussian_clusters``: output position ``0, 1, ..., n_way - 1``, repeated.  Targets are
     centred one-hot rows, ``e_j - 1 / n_way`` for the class at output position ``j``
     (out_dim ``n_way``; rows sum to 0).
 
@@ -387,7 +387,7 @@ def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, c
 
     * ``"sphere"`` (default): subtract the data set's mean image (over all 1,797 images: a
       fixed, label-free constant of the data), then scale each image to unit norm.  The
-      kernels of :mod:`ntk_bridge.kernels` are analysed on the unit sphere, and centring
+      kernels of ``ntk_bridge.kernels`` are analysed on the unit sphere, and centring
       matters: raw pixels are all ``>= 0`` and every digit shares the same central blob,
       so raw images have cosine ~0.67 across classes and ~0.82 within (the kernel barely
       tells classes apart); after subtracting the mean image the cosines are ~0 across and
@@ -408,12 +408,12 @@ def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, c
       exclude: a TaskSet drawn by this function with the same ``normalize``; its images are
         not drawn (so training and test sets on overlapping pools share no image).
       as_images: the inputs as 8x8x1 images (``image_shape (8, 8, 1)``, for a
-        :class:`~ntk_bridge.spec.ConvSpec`); the same values (every normalization above acts on
+        ``ConvSpec``); the same values (every normalization above acts on
         each image as a whole, or per pixel over the data set).
       world_seed: unused (the data set is the world); validated so every family takes it.
       seed: draws the episodes: the same arguments and seed give the identical TaskSet.
     Returns:
-      :class:`TaskSet` ``xs (n_tasks, n_way*k_shot, 64)``, ``ys (n_tasks, n_way*k_shot,
+      ``TaskSet`` ``xs (n_tasks, n_way*k_shot, 64)``, ``ys (n_tasks, n_way*k_shot,
       n_way)``, ``xq (n_tasks, n_way*n_query, 64)``, ``yq (n_tasks, n_way*n_query, n_way)``.
     Raises:
       ValueError: naming the argument, for bad values; for a pool with too few classes

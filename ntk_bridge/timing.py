@@ -4,7 +4,7 @@ Every method is timed the same way: one full-batch outer step of
 ``nb.finite.train_steps`` (MTL: first-order joint training on support ∪ query; ANIL/MAML:
 second order through the inner loop; FOMAML: first order) after a jit warm-up call, with
 ``block_until_ready``; ``repeats`` timed calls of ``n_steps`` steps each, the time per step of
-each call kept (:func:`time_outer_step`).  :func:`time_methods` times :data:`METHODS` side by
+each call kept (``time_outer_step``).  ``time_methods`` times ``METHODS`` side by
 side on the same tasks and gives each one's ratio to MTL per repeat.  Used by
 ``ntk_bridge.experiments.cost`` and ``benchmarks/train_cost.py``.
 """
@@ -71,7 +71,7 @@ def time_outer_step(spec: MLPSpec, train: TaskSet, method, adapt: Adaptation, *,
 
 def time_methods(spec: MLPSpec, train: TaskSet, adapt: Adaptation, *, n_steps: int, repeats: int,
                  device: str | None = None, methods=METHODS) -> dict:
-    """:func:`time_outer_step` of every method in ``methods`` (the first is the reference), side by side.
+    """``time_outer_step`` of every method in ``methods`` (the first is the reference), side by side.
 
     Returns ``{method: {..., "ratio_all": [per repeat: this method's time / the reference's in
     the same repeat], "ratio": per_step_s / reference per_step_s}}``.

@@ -7,7 +7,7 @@ Writes, under ``--out`` only: ``appendix.tex`` (a self-contained document that `
 one ``sec_<name>.tex`` per section), ``appendix.md`` (the same content), the figures in
 ``figures/`` (drawn there from the results, or copied from ``--figures DIR``) and
 ``appendix.pdf`` when ``latexmk`` or ``pdflatex`` is installed.  ``paper_repro.md`` (claims
-C1–C5 with verdicts decided in :mod:`.verdicts`) is written to ``--paper-repro PATH``, or to
+C1–C5 with verdicts decided in ``.verdicts``) is written to ``--paper-repro PATH``, or to
 the checkout's ``paper_repro.md`` when the results are its reference results
 (``<checkout>/results/reference``), and nowhere else.  The proof checks are read from
 ``--checks FILE`` or ``<results>/checks.json``, run only with ``--run-checks``.  Every number
@@ -168,7 +168,7 @@ def _error(message: str) -> int:
 def main(argv=None) -> int:
     """Command line; 0 on success, 1 if a section or figure could not be built or the PDF failed, 2 (one line
     on stderr, nothing written) on bad arguments or a missing results folder.  The results are read,
-    never changed (:func:`ntk_bridge.store.read_only`: damaged records are reported and left in place)."""
+    never changed (``ntk_bridge.store.read_only``: damaged records are reported and left in place)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     with store.read_only():
         return _main(argv)

@@ -1,6 +1,6 @@
 """What every appendix section reads: the stored records (raw and typed), the figures, the checks.
 
-Sections get one :class:`Context`; every number they print comes from a summary record read
+Sections get one ``Context``; every number they print comes from a summary record read
 through its experiment's typed reader (``ntk_bridge.experiments.<name>.read``), from its
 point records, or from the proofs_checks JSON, never typed in the code.
 """
@@ -14,14 +14,14 @@ from .render import Code, Figure, Num, Para
 
 
 def stat_num(s) -> Num | str:
-    """A :class:`~ntk_bridge.experiments.stats.Stat` as a :class:`Num` (``mean ± std``); ``None`` as ``"failed"``."""
+    """A ``Stat`` as a ``Num`` (``mean ± std``); ``None`` as ``"failed"``."""
     if s is None:
         return "failed"
     return Num(s.mean, s.std, s.n)
 
 
 def fit_cells(f, x=None) -> list:
-    """``[r, interval of r, c, fitted x]`` of a :class:`~ntk_bridge.experiments.stats.PowerFit`."""
+    """``[r, interval of r, c, fitted x]`` of a ``PowerFit``."""
     if f is None or not f.ok:
         return ["-", f.error if f is not None else "no fit", "-", "-"]
     return [Num(f.r), [Num(f.r_lo), ", ", Num(f.r_hi)], Num(f.c), ", ".join(str(d) for d in (f.x or x or ()))]
@@ -48,7 +48,7 @@ class Context:
 
         ``digits``: the one on the real-image family instead (``selection.on_digits``); by default
         the one on the synthetic families (the headline).  Which one, when there are several:
-        ``selection.json`` (:mod:`ntk_bridge.selection`).
+        ``selection.json`` (``ntk_bridge.selection``).
         """
         key = (name, digits)
         if key not in self._summaries:

@@ -3,7 +3,7 @@
 Written by ``ntk-bridge appendix`` together with the appendix (to ``--paper-repro PATH``, or to
 the checkout's ``paper_repro.md`` for its reference results), so it never drifts from the
 records; the numbers come through the experiments' typed readers, the verdict rules live in
-:mod:`.verdicts`.
+``.verdicts``.
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ def latex_tool() -> list[str] | None:
 def compile_pdf(tex_path: Path, timeout: float = 300, keep_leftovers: bool = False) -> tuple[Path | None, str]:
     """Compile ``tex_path`` in its folder; ``(pdf path or None, message)``.
 
-    After a successful build the LaTeX leftovers (:data:`LEFTOVERS`) are removed unless ``keep_leftovers``.
+    After a successful build the LaTeX leftovers (``LEFTOVERS``) are removed unless ``keep_leftovers``.
     """
     tool = latex_tool()
     if tool is None:

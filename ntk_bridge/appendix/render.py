@@ -1,10 +1,10 @@
 """A tiny document model rendered two ways: LaTeX (escaped) and Markdown.
 
-Sections are lists of blocks (:class:`Para`, :class:`Table`, :class:`Figure`); the text
-of a block is a list of fragments: ``str`` (plain text, escaped for LaTeX), :class:`Num`
-(a number, or a mean with its spread over seeds), :class:`Math` (an inline formula given
-for both targets) and :class:`Code` (monospace: commands, names, hashes).  Every number
-that reaches a page goes through :func:`fmt`, so a test can parse it back.
+Sections are lists of blocks (``Para``, ``Table``, ``Figure``); the text
+of a block is a list of fragments: ``str`` (plain text, escaped for LaTeX), ``Num``
+(a number, or a mean with its spread over seeds), ``Math`` (an inline formula given
+for both targets) and ``Code`` (monospace: commands, names, hashes).  Every number
+that reaches a page goes through ``fmt``, so a test can parse it back.
 """
 from __future__ import annotations
 

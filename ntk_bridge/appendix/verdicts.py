@@ -79,7 +79,7 @@ def c2(slopes: list[float] | None, identity: bool | None) -> Verdict:
 
 
 def c3_useful(v: dict) -> bool | None:
-    """Non-vacuity of one algorithm's closeness (``C3_USEFUL_RULE``) from its :func:`c3_algo` inputs'
+    """Non-vacuity of one algorithm's closeness (``C3_USEFUL_RULE``) from its ``c3_algo`` inputs'
     ``USEFUL_KEYS`` (test MSEs at the deepest depth); ``None`` where they were not measured."""
     if any(v.get(k) is None for k in USEFUL_KEYS):
         return None
@@ -135,8 +135,8 @@ def c3_rule(falls: dict) -> str:
 
 def c3_scope(anil: dict | None) -> Verdict:
     """C3 in the theorem's scope, ANIL vs MTL at infinite width on ``split="same"`` (``anil``: the
-    :func:`c3_algo` inputs, ``None`` if not measured).  Reproduced: the rel. and normalized gaps both
-    fall (:func:`c3_algo`); partly: only the rel. gap; else not reproduced."""
+    ``c3_algo`` inputs, ``None`` if not measured).  Reproduced: the rel. and normalized gaps both
+    fall (``c3_algo``); partly: only the rel. gap; else not reproduced."""
     if not anil:
         return Verdict(MISSING, "no closeness sweep of ANIL on split='same'")
     rel, norm = _falls(anil)
@@ -205,7 +205,7 @@ def c3c_finite(within: dict) -> Verdict:
 
 def c3_extension(per_algo: dict) -> Verdict:
     """C3 beyond the theorem's scope: MAML and FOMAML vs MTL at infinite width on ``split="same"``
-    (``per_algo`` as for :func:`c3`, restricted to them).  Reproduced: both gaps fall for every one
+    (``per_algo`` as for ``c3``, restricted to them).  Reproduced: both gaps fall for every one
     measured; partly: the rel. gap falls for some; else not reproduced."""
     per_algo = {a: v for a, v in per_algo.items() if a in ("maml", "fomaml")}
     if not per_algo:
@@ -287,7 +287,7 @@ def c5(rows: list[tuple]) -> Verdict:
 
 # ---------------------------------------------------------------- real images (digits)
 def c3_digits(same: dict | None, disjoint_first: float | None = None, disjoint_last: float | None = None) -> Verdict:
-    """C3 on real images (digits), ANIL vs MTL at infinite width: the rule of :func:`c3_scope` on
+    """C3 on real images (digits), ANIL vs MTL at infinite width: the rule of ``c3_scope`` on
     ``split="same"`` (reproduced: rel. and normalized gaps fall, i.e. deepest <= ``C3_DROP`` x
     shallowest, bootstrap interval of r above 0, falling at every depth step; partly: only the rel.
     gap).  The ``split="disjoint"`` gap at the shallowest / deepest depth is reported beside it, not
@@ -302,7 +302,7 @@ def c3_digits(same: dict | None, disjoint_first: float | None = None, disjoint_l
 
 
 def c5_digits(rows: list[tuple]) -> Verdict:
-    """C5 on real images (digits settings only): the rule of :func:`c5` (MTL within ``C5_ACC_MARGIN``
+    """C5 on real images (digits settings only): the rule of ``c5`` (MTL within ``C5_ACC_MARGIN``
     of the best GBML accuracy in every setting: reproduced; in >= ``C5_PARTLY_FRACTION`` of them:
     partly; else not reproduced)."""
     if not rows:
@@ -315,7 +315,7 @@ def c5_digits(rows: list[tuple]) -> Verdict:
 def c3_conv(conv: dict, mlp_anil: dict | None = None) -> Verdict:
     """C3 with the CNTK (conv nets on digit images), ANIL vs MTL at infinite width, ``split="same"``.
 
-    ``conv``: the :func:`c3_scope` inputs per conv architecture (``{"conv-gap": ..., "conv-flatten": ...}``);
+    ``conv``: the ``c3_scope`` inputs per conv architecture (``{"conv-gap": ..., "conv-flatten": ...}``);
     the verdict is the worst of theirs (reproduced only if every pooling is), each named in the reason.  The
     MLP's rel. gap on the same images (``mlp_anil``) is reported beside it, not part of the rule."""
     conv = {a: x for a, x in conv.items() if x}
@@ -331,7 +331,7 @@ def c3_conv(conv: dict, mlp_anil: dict | None = None) -> Verdict:
 
 
 def c5_conv(rows: list[tuple]) -> Verdict:
-    """C5 with the CNTK on digit images: the rule of :func:`c5` over the conv closed-form settings."""
+    """C5 with the CNTK on digit images: the rule of ``c5`` over the conv closed-form settings."""
     if not rows:
         return Verdict(MISSING, "the conv experiment has not been run")
     return c5(rows)

@@ -13,10 +13,10 @@ first).  Ablations import a config and vary it::
 
 Sweeps resume: points already stored are read back, never recomputed.
 
-**The one registry.**  :data:`MODULES` lists the experiments in report order; the CLI's
-subcommands, ``reproduce``, ``verify``, the figures (:func:`figures`) and the appendix's sections
-(:func:`sections`) all derive from it.  Adding an experiment is one module (and its tests) plus a
-:func:`register` call, or a line in :data:`MODULES` for one of this package.
+**The one registry.**  ``MODULES`` lists the experiments in report order; the CLI's
+subcommands, ``reproduce``, ``verify``, the figures (``figures``) and the appendix's sections
+(``sections``) all derive from it.  Adding an experiment is one module (and its tests) plus a
+``register`` call, or a line in ``MODULES`` for one of this package.
 """
 from __future__ import annotations
 
@@ -66,14 +66,14 @@ def _paths(package: str, entries) -> dict:
 
 def figures() -> dict:
     """``{figure name: module path}`` of every figure, in report order: each experiment's ``FIGURES``, then
-    :data:`SHARED_FIGURES`."""
+    ``SHARED_FIGURES``."""
     entries = [f for name in names() for f in getattr(module(name), "FIGURES", ())] + list(SHARED_FIGURES)
     return _paths("ntk_bridge.figures", entries)
 
 
 def sections() -> dict:
-    """``{section name: module path}`` of the appendix, in document order: :data:`SECTIONS_BEFORE`, each
-    experiment's ``SECTIONS``, :data:`SECTIONS_AFTER`."""
+    """``{section name: module path}`` of the appendix, in document order: ``SECTIONS_BEFORE``, each
+    experiment's ``SECTIONS``, ``SECTIONS_AFTER``."""
     entries = [*SECTIONS_BEFORE, *(x for name in names() for x in getattr(module(name), "SECTIONS", ())),
                *SECTIONS_AFTER]
     return _paths("ntk_bridge.appendix.sections", entries)
@@ -148,7 +148,7 @@ EXTRA_RUNS = (("closeness", "digits"),)
 
 def reproduce_plan(quick: bool = False) -> list[tuple[str, object]]:
     """``(name, config)`` of every sweep ``ntk-bridge reproduce`` runs, in order: each experiment of
-    :func:`names` with its quick or full config, then :data:`EXTRA_RUNS`."""
+    ``names`` with its quick or full config, then ``EXTRA_RUNS``."""
     plan = [(name, configure(name, quick=quick)) for name in names()]
     return plan + [(name, configure(name, quick=quick, family=family)) for name, family in EXTRA_RUNS]
 

@@ -10,7 +10,7 @@ base ``(tasks, lr, steps)`` at each of ``depths``, over ``seeds`` task samplings
 * ``lr_scaling``: ``lr`` fixed vs ``lr * 2 / (L + 1)`` (keeps ``lr * Theta(x,x)`` constant, as
   MAML's inner kernel grows like ``L + 1``), over ``scaling_depths``.
 
-Figures and the appendix read the summary through :func:`read`.
+Figures and the appendix read the summary through ``read``.
 """
 from __future__ import annotations
 

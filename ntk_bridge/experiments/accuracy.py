@@ -2,7 +2,7 @@
 
 Error is the MSE on the test queries (regression) or the accuracy of the argmax output
 (classification families, ``tasks.CLASSIFICATION``: ``clusters``, ``digits``).  Besides the
-task families, ``families`` takes the task *settings* of :data:`SETTINGS` (real images,
+task families, ``families`` takes the task *settings* of ``SETTINGS`` (real images,
 scikit-learn's 8x8 digits): ``"digits"`` (5-way 1-shot), ``"digits-5shot"`` (5-way 5-shot),
 ``"digits-2way"`` (2-way 5-shot) with labels permuted per episode and meta-test classes 5-9
 disjoint from the meta-train classes 0-4, and ``"digits-fixed"`` (5-way 1-shot, fixed
@@ -23,13 +23,13 @@ families in both ``families`` and ``finite_families``; a trained net that did no
 ``finite_tol`` of its initial loss or left the kernel regime is recorded and kept out of the
 statistics (counted as ``excluded``) unless ``include_flagged``.
 
-Classification families also run the authors' test-time procedure (:mod:`ntk_bridge.probe`,
+Classification families also run the authors' test-time procedure (``ntk_bridge.probe``,
 logistic regression with ``C = probe_C`` on the frozen body's normalized features): at
 infinite width once per point (every method's body is the initial one), at finite width on
 every trained body; rows carry it as ``Row.probe(method)``.
 
-Methods are :class:`~ntk_bridge.methods.Method` s; figures and the appendix read the
-summary through :func:`read`.
+Methods are ``Method`` s; figures and the appendix read the
+summary through ``read``.
 """
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ DIGITS = tuple(SETTINGS)
 
 
 def task_config(family: str, n_train: int, n_test: int) -> TaskConfig:
-    """The tasks of ``family`` (a task family or a name in :data:`SETTINGS`)."""
+    """The tasks of ``family`` (a task family or a name in ``SETTINGS``)."""
     if family in SETTINGS:
         base, s, q, options = SETTINGS[family]
         return TaskConfig(base, n_train, n_test, s, q, options)
@@ -141,7 +141,7 @@ class Config:
 
     @classmethod
     def digits(cls, quick: bool = False) -> "Config":
-        """C5 on real images: the four digits settings (:data:`SETTINGS`), closed forms at depths 2
+        """C5 on real images: the four digits settings (``SETTINGS``), closed forms at depths 2
         and 8, inner time tau = 0.5, 2 seeds; trained nets of width 256 (depth 2) on every setting,
         one seed, up to 3000 outer steps to 1e-4 of the initial loss (about 15 CPU-minutes: second-order
         MAML dominates); the authors' logistic probe (C = 3) on every body."""
@@ -238,7 +238,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
 
 def infinite_rows(family: str, depths, inner_times, records: list[dict]) -> list["Row"]:
     """The closed-form rows of ``family`` per depth and inner time, over the seeds of ``records`` (point records
-    of :func:`evaluate`)."""
+    of ``evaluate``)."""
     rows = []
     for L in depths:
         for tau in inner_times:
@@ -264,7 +264,7 @@ def _row(family: str, depth: int, tau: float, width: int | None, results: dict, 
          include_flagged: bool) -> "Row":
     """One setting: per method, the Stat of ``error_metric`` over the seeds that computed, or why none did.
 
-    Trained nets flagged by :func:`_flag` are counted as ``excluded`` and left out unless
+    Trained nets flagged by ``_flag`` are counted as ``excluded`` and left out unless
     ``include_flagged``; a method no record holds (records stored before it was added) is left out.
     """
     scores, errors = {}, {}
@@ -296,7 +296,7 @@ class Row:
     probes: dict[str, Stat]         # Method.label -> Stat: the authors' probe (nb.probe)
 
     def ran(self, method) -> bool:
-        """Whether ``method`` (a :class:`Method` or name) was run at this setting."""
+        """Whether ``method`` (a ``Method`` or name) was run at this setting."""
         label = parse(method).label
         return label in self.scores or label in self.errors
 
@@ -335,7 +335,7 @@ class AccuracySummary(Summary):
 
     @property
     def methods(self) -> tuple:
-        """Every method of the sweep, in :data:`METHODS` order."""
+        """Every method of the sweep, in ``METHODS`` order."""
         return METHODS
 
 

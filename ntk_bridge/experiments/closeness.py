@@ -17,8 +17,8 @@ bootstrap interval over seeds, the least-squares fit ``gap ~ a lr*steps + b / L 
 kernel ``Theta`` is ``L + 1`` times the head's on the diagonal), and finite-width points overlaid on the
 infinite-width gap (``nb.finite.fit_predict``, centered nets).
 
-Figures and the appendix read a summary only through :func:`read` (a
-:class:`ClosenessSummary`), never through its string keys.
+Figures and the appendix read a summary only through ``read`` (a
+``ClosenessSummary``), never through its string keys.
 """
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ class Config:
 def predictions(kernel_fn, train, test, adapt: Adaptation, splits, heads: str = "shared") -> dict:
     """Test-query predictions ``{"mtl", "no-transfer", (split, algo): array | NotComputable}``.
 
-    Only :class:`~ntk_bridge.errors.NotComputable` (diverging inner loop, singular meta-NTK)
+    Only ``NotComputable`` (diverging inner loop, singular meta-NTK)
     is kept as a result; any other error is a bug and propagates.
     """
     out = {"mtl": closed_form(Method.mtl(heads), kernel_fn, train, test, adapt=adapt),
@@ -152,10 +152,10 @@ def evaluate(p: dict) -> dict:
     """One infinite-width point: gaps GBML vs MTL per split and algorithm, test MSEs (each predictor, no
     transfer, the zero predictor) and the effective rank of the normalized NTK on the test tasks' points.
 
-    ``p`` holds ``tasks`` (a :class:`TaskConfig` dict), ``seed``, ``depth``, ``lr``, ``steps``,
+    ``p`` holds ``tasks`` (a ``TaskConfig`` dict), ``seed``, ``depth``, ``lr``, ``steps``,
     ``splits``, ``backend`` and optionally ``flow`` (default ``False``) and ``heads``
     (MTL head initialization, default ``"shared"``); ``tau`` instead of ``lr`` sets the step by
-    :func:`~.common.scaled_adaptation` (stored as ``lr``); ``arch``/``pool``: :func:`~.common.spec_for`.
+    ``scaled_adaptation`` (stored as ``lr``); ``arch``/``pool``: ``spec_for``.
     """
     tasks = TaskConfig(**p["tasks"])
     train, test = tasks.draw(p["seed"])
@@ -230,7 +230,7 @@ def lr_steps_fit(rows: list[dict], x_key: str = "lr_steps") -> dict:
 
 def depth_result(config, headline: dict) -> "ClosenessResult":
     """The per-depth part of a closeness summary: gaps, fits ``gap ~ c L^-r``, MSEs, effective ranks over the
-    seeds of ``headline`` (depth -> results of :func:`evaluate`); ``config`` supplies ``depths``, ``splits``,
+    seeds of ``headline`` (depth -> results of ``evaluate``); ``config`` supplies ``depths``, ``splits``,
     ``lr``, ``steps``, ``n_boot`` and ``fit_min_depth`` (no ``lr_steps`` grid or finite points)."""
     gaps, fits = {}, {}
     for split in config.splits:
@@ -369,7 +369,7 @@ class ClosenessResult:
 
 @dataclasses.dataclass(frozen=True)
 class ClosenessSummary(Summary):
-    """A closeness summary record, typed: its :class:`ClosenessResult` and accessors."""
+    """A closeness summary record, typed: its ``ClosenessResult`` and accessors."""
 
     result: ClosenessResult | None = None
 

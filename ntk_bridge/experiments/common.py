@@ -101,7 +101,7 @@ def save_summary(root, experiment: str, config, records: list[dict], result: dic
     from exactly these point records (their digests, ``point_digests``; its own seal intact)
     and holds exactly ``result`` (the same code made it), it is kept as it is (not rewritten),
     so a finished sweep reruns in a read-only results folder.  Otherwise it is rebuilt.  Which summary reports read is named
-    apart (:mod:`ntk_bridge.selection`), never by date.
+    apart (``ntk_bridge.selection``), never by date.
     """
     result = dict(result, points=list(dict.fromkeys(r["config_hash"] for r in records)))
     existing = store.get(root, experiment, config, kind="summary")

@@ -3,7 +3,7 @@
 Per point (architecture, similarity, task_scale, weighting, ridge, seed): ``n_tasks``
 ``shared-feature`` tasks of similarity ``s`` with unequal data (task ``i`` trains on its first
 ``support_sizes[i]`` support points), trained jointly to convergence with the conditioned
-infinite-width NTK (:func:`ntk_bridge.conditioning.mtl`), and the same tasks trained by one
+infinite-width NTK (``ntk_bridge.conditioning.mtl``), and the same tasks trained by one
 independent net each (``architecture="independent"``, same ridge and weighting).  The record
 keeps each task's query MSE for both; the *ratio* is ``mean_i MSE_arch / mean_i MSE_indep``
 (above 1: sharing hurts, negative transfer).
@@ -19,7 +19,7 @@ Three curve groups, each a sweep over similarity and seeds:
 
 A fourth, **finite-width** arm (``finite_widths``, empty: none): centered finite nets of each
 architecture and one independent net per task, trained jointly on the same tasks by
-:func:`ntk_bridge.finite.conditioned.fit_predict` (kernel-regime GD to convergence, ridge 0) at
+``ntk_bridge.finite.conditioned.fit_predict`` (kernel-regime GD to convergence, ridge 0) at
 each width, similarity in ``finite_similarities`` and seed ``< finite_seeds``, uniform weights,
 ``task_scale``.  Its record keeps the per-task MSEs, the relative error to the closed form of
 the main curves (same ridge) and the training monitor; the summary's ``"finite"`` list gives per
@@ -32,7 +32,7 @@ interpolation between grid similarities; with several sign changes the last one 
 every measured similarity transfers positively), and their number is kept.  Its interval
 is a percentile bootstrap over seeds; ``status`` says ``"crossing"``, or ``"hurts"`` /
 ``"helps"`` (the mean ratio above / at most 1 at every measured similarity: no crossing in
-the measured range).  Figures and the appendix read the summary through :func:`read`.
+the measured range).  Figures and the appendix read the summary through ``read``.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Three parts, one summary, every task a few-shot episode of scikit-learn's 8x8 digits read as images:
 
-* **closeness** (C3-conv): per architecture in ``archs`` (:data:`ARCHS`: ``"conv-gap"``, ``"conv-flatten"``,
+* **closeness** (C3-conv): per architecture in ``archs`` (``ARCHS``: ``"conv-gap"``, ``"conv-flatten"``,
   the CNTK of ``ConvSpec(depth, pool=...)``; ``"mlp"``, the MLP's NTK on the same images flattened, beside
   them), depth and seed, the gaps of the GBML closed forms (ANIL, MAML; ``splits``) to MTL's
   (``closeness.evaluate``), with the fit ``gap ~ c L^-r`` (``closeness.depth_result``).  The inner loop takes
@@ -54,14 +54,14 @@ ARCHS = {"conv-gap": {"arch": "conv", "pool": "gap"}, "conv-flatten": {"arch": "
 
 
 def arch_of(point: dict) -> str:
-    """The :data:`ARCHS` label of a point's config."""
+    """The ``ARCHS`` label of a point's config."""
     return "mlp" if point["arch"] == "mlp" else f"conv-{point['pool']}"
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Closeness on ``tasks`` at ``depths`` x ``seeds``; accuracy on ``settings`` (``n_acc`` training and test
-    tasks each) at ``acc_depths`` x ``acc_seeds``; both for each of ``archs`` (:data:`ARCHS`), inner loop
+    tasks each) at ``acc_depths`` x ``acc_seeds``; both for each of ``archs`` (``ARCHS``), inner loop
     ``steps`` steps of reach ``tau``.  Trained conv nets (``finite_depth`` layers, ``finite_pool``) of
     ``channels`` x ``finite_seeds`` for ``finite_methods`` on ``finite_tasks`` (task seed 0; the seed varies
     the initialization); ``max_channels``: ``(method name, C_max)`` pairs, a method trained only at
@@ -259,7 +259,7 @@ class ConvSummary(Summary):
         return tuple(a for a in self.config["archs"] if a in self.result.closeness)
 
     def closeness(self, arch: str = "conv-gap") -> ClosenessSummary | None:
-        """The closeness part of ``arch`` (:data:`ARCHS`) as a closeness summary (``None``: not run)."""
+        """The closeness part of ``arch`` (``ARCHS``) as a closeness summary (``None``: not run)."""
         check_choice("arch", arch, tuple(ARCHS))
         part = self.result.closeness.get(arch)
         return None if part is None else ClosenessSummary(self.record, part)

@@ -340,7 +340,7 @@ def _cell(config: Config, res: dict, keep: dict, lab: str, L: int, n: int, test)
 
 
 def _useful(config: Config, res: dict, labels, train, test) -> dict:
-    """Non-vacuity per depth (:class:`UsefulRow`): the closed forms' test MSE, no transfer's, the zero
+    """Non-vacuity per depth (``UsefulRow``): the closed forms' test MSE, no transfer's, the zero
     predictor's and the effective rank of the normalized NTK on the test tasks' points (one task draw)."""
     adapt = Adaptation(config.lr, config.steps)
     points = np.concatenate([test.xs, test.xq], axis=1).reshape(-1, test.dim)
@@ -439,7 +439,7 @@ class UsefulRow:
 
 
 class DepthWidthLaw(PowerFit):
-    """``err ~ c (L/n)^a``: the :class:`~.stats.PowerFit` ``err ~ c x^-r`` on ``x = L/n`` read as
+    """``err ~ c (L/n)^a``: the ``PowerFit`` ``err ~ c x^-r`` on ``x = L/n`` read as
     ``a = -r`` with the bootstrap interval ``[a_lo, a_hi] = [-r_hi, -r_lo]``."""
 
     @property
@@ -477,7 +477,7 @@ class WidthLaw:
 
     @classmethod
     def read(cls, d: dict) -> "WidthLaw":
-        """From :func:`~ntk_bridge.metrics.fit_width_exponent`'s dict."""
+        """From ``fit_width_exponent``'s dict."""
         return cls(d["b"], d["b_lo"], d["b_hi"], d["level"], {int(k): v for k, v in d["groups"].items()})
 
 
@@ -516,7 +516,7 @@ class FiniteClosenessResult:
 
 @dataclasses.dataclass(frozen=True)
 class FiniteClosenessSummary(Summary):
-    """A finite-closeness summary record, typed: its :class:`FiniteClosenessResult` and accessors."""
+    """A finite-closeness summary record, typed: its ``FiniteClosenessResult`` and accessors."""
 
     result: FiniteClosenessResult | None = None
 
@@ -543,7 +543,7 @@ class FiniteClosenessSummary(Summary):
 
     @property
     def excluded(self) -> tuple:
-        """Every run left out (:class:`Excluded`)."""
+        """Every run left out (``Excluded``)."""
         return self.result.excluded
 
     @property

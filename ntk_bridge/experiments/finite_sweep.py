@@ -3,10 +3,10 @@ statistics over kept seeds, and per-method width caps.
 
 A trained run counts unless it was not computable, left the kernel regime (its loss rose by more
 than ``finite.RISE_TOL`` in one step) or did not converge; ``include_flagged=True`` lets the last
-two back in (never the first).  Runs left out are listed in the summary with :func:`exclusion`'s
+two back in (never the first).  Runs left out are listed in the summary with ``exclusion``'s
 reason.  ``max_widths = ((method, n_max), ...)`` trains a method only at widths ``<= n_max``
 (second-order MAML costs several times the others); a method is keyed by its
-:attr:`~ntk_bridge.methods.Method.name`, whatever its split or test head.
+``name``, whatever its split or test head.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from .common import stat
 
 @dataclasses.dataclass(frozen=True)
 class Excluded:
-    """A trained run left out of a summary's statistics and fits, and why (:func:`exclusion`)."""
+    """A trained run left out of a summary's statistics and fits, and why (``exclusion``)."""
 
     method: str     # as the sweep names it (width: Method name; finite-closeness: Method label)
     depth: int
@@ -32,7 +32,7 @@ class Excluded:
     reason: str
 
 
-# What a trained run's record keeps of its ``fit_predict`` info for :func:`exclusion` and the reports.
+# What a trained run's record keeps of its ``fit_predict`` info for ``exclusion`` and the reports.
 FLAG_KEYS = ("converged", "left_kernel_regime", "rises", "max_step_ratio", "steps", "final_loss", "initial_loss")
 
 
@@ -52,7 +52,7 @@ def exclusion(result: dict, include_flagged: bool = False) -> str | None:
 
 
 def kept_stat(values, keep=None) -> dict | None:
-    """:func:`~.common.stat` over the finite entries of ``values`` (``None``: none).
+    """``stat`` over the finite entries of ``values`` (``None``: none).
 
     With ``keep`` (one flag per value) only the flagged ones count, and the count of the others is
     stored as ``"excluded"`` when there are any.

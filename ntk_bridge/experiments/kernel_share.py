@@ -4,7 +4,7 @@ On the diagonal the share is exactly ``1 / (L + 1)`` for ReLU with ``w_std = sqr
 ``b_std = 0``; off the diagonal both kernels flatten toward constants as ``L`` grows, which
 the record tracks as the spread of the normalized NTK ``Theta(x,x') / Theta(x,x)``; the
 summary fits ``c * L^-r`` to the off-diagonal share and to that spread.  Figures and the
-appendix read the summary through :func:`read`.
+appendix read the summary through ``read``.
 """
 from __future__ import annotations
 

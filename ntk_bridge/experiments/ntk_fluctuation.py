@@ -1,7 +1,7 @@
 """NTK fluctuation at finite width against Hanin & Nica's constant (theory.md §10).
 
 Per ``(L, n)``: ``Theta(x, x)`` of ``n_nets`` bias-free He-initialized ReLU nets on one unit input
-(:func:`ntk_bridge.finite.fluctuation.diagonal`), its mean beside the infinite-width kernel, and
+(``ntk_bridge.finite.fluctuation.diagonal``), its mean beside the infinite-width kernel, and
 three fluctuation measures, each against ``beta = L / n``:
 
 * ``ratio``: ``log(E[Theta^2] / E[Theta]^2)``, Hanin & Nica's quantity (``≃ 5 beta``);

@@ -1,7 +1,7 @@
 """Typed summary results, written to and read from JSON by their fields: each schema defined once.
 
 An experiment describes its summary's result as frozen dataclasses with type hints; ``run``
-builds them and stores :func:`to_json` of them, ``read`` rebuilds them with :func:`from_json`.
+builds them and stores ``to_json`` of them, ``read`` rebuilds them with ``from_json``.
 The JSON follows the types, nothing else: a dataclass is an object of its fields, a tuple a list,
 a dict with string keys an object, a dict with other keys (tuples) a list of ``[key, value]``
 pairs, a NaN float ``null`` (records hold finite numbers only).  Keys the type does not have
@@ -52,7 +52,7 @@ def _hints(cls) -> dict:
 
 
 def from_json(tp, data):
-    """``data`` (from :func:`to_json`) as a value of type ``tp`` (module docstring).
+    """``data`` (from ``to_json``) as a value of type ``tp`` (module docstring).
 
     Raises:
       ValueError: ``data`` does not have the shape ``tp`` says (names the field path).

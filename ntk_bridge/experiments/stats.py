@@ -3,7 +3,7 @@
 ``Stat.read``, ``PowerFit.read`` and ``LinearFit.read`` turn the plain dicts of
 ``common.stat``, ``metrics.fit_power_law`` and the closeness sweep's least squares into these
 frozen dataclasses; each experiment's result dataclasses are built from them and stored
-through :mod:`.schema`, so figures and the appendix never index raw dicts.
+through ``.schema``, so figures and the appendix never index raw dicts.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class Stat:
 
     @classmethod
     def read(cls, d) -> "Stat | None":
-        """``{"mean", "std", "n"[, "failed"]}`` as a :class:`Stat`; ``None`` for ``None`` or an error entry."""
+        """``{"mean", "std", "n"[, "failed"]}`` as a ``Stat``; ``None`` for ``None`` or an error entry."""
         if not isinstance(d, dict) or "mean" not in d:
             return None
         return cls(float(d["mean"]), float(d.get("std") or 0.0), int(d.get("n") or 0), int(d.get("failed") or 0),

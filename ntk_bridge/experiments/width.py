@@ -9,7 +9,7 @@ method beside the infinite-width one (the records keep the test predictions for 
 
 Runs that did not converge (``converged=False`` after the step halvings) or left the kernel
 regime (``left_kernel_regime``: the loss rose by more than ``finite.RISE_TOL`` in one step) stay
-out of the errors, fits and gaps unless ``include_flagged=True`` (:mod:`.finite_sweep`); runs that cannot be computed
+out of the errors, fits and gaps unless ``include_flagged=True`` (``.finite_sweep``); runs that cannot be computed
 (``NotComputable``: an inner loop past its stability edge, a degenerate net) are recorded
 with their reason and always stay out.  ``summary["excluded"]`` lists every point left out
 (hash, depth, width, method, seed, reason), so the appendix can say what the fits rest on.
@@ -49,7 +49,7 @@ DTYPES = ("float32", "float64")
 class Config:
     """The width sweep.  ``max_widths``: ``((method, width), ...)`` caps the widths of some methods
     (second-order MAML is the costly one); ``include_flagged``: let unconverged and regime-leaving
-    runs into the summary's errors and fits (:mod:`.finite_sweep`); ``dtype``, ``device``,
+    runs into the summary's errors and fits (``.finite_sweep``); ``dtype``, ``device``,
     ``target_scale``: ``fit_predict`` options."""
 
     AXES: ClassVar[tuple] = ("depths", "widths", "methods", "seeds", "n_boot", "max_widths", "include_flagged")
@@ -228,7 +228,7 @@ class WidthResult:
 
 @dataclasses.dataclass(frozen=True)
 class WidthSummary(Summary):
-    """A width summary record, typed: its :class:`WidthResult` and accessors by depth and method
+    """A width summary record, typed: its ``WidthResult`` and accessors by depth and method
     (a ``Method`` or any name of it)."""
 
     result: WidthResult | None = None
@@ -247,7 +247,7 @@ class WidthSummary(Summary):
 
     @property
     def excluded(self) -> tuple:
-        """Every run left out (:class:`Excluded`)."""
+        """Every run left out (``Excluded``)."""
         return self.result.excluded
 
     def widths_for(self, method) -> tuple:

@@ -8,7 +8,7 @@ One module per figure, each declaring ``EXPERIMENT`` (the summary it reads, thro
 experiment's typed ``read``), ``SECTION`` (the appendix section it belongs to), ``CAPTION``
 and ``main(results_dir, out_dir) -> [png, pdf]``.  Files are written under ``out_dir`` only.
 Which figures there are is derived from the experiments' registry (each declares its ``FIGURES``,
-:func:`ntk_bridge.experiments.figures`).
+``ntk_bridge.experiments.figures``).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def names() -> tuple:
 
 
 def module(name: str):
-    """The module drawing figure ``name`` (one of :func:`names`)."""
+    """The module drawing figure ``name`` (one of ``names``)."""
     from .. import experiments
 
     paths = experiments.figures()
@@ -44,7 +44,7 @@ def section(name: str) -> str:
 
 def check_results(results) -> str | None:
     """Why no figure can be drawn from ``results`` (a missing folder, no summary at all, several
-    summaries of one experiment and none selected: :mod:`ntk_bridge.selection`), or ``None``."""
+    summaries of one experiment and none selected: ``ntk_bridge.selection``), or ``None``."""
     from .. import selection, store
 
     results = Path(results)
@@ -58,7 +58,7 @@ def check_results(results) -> str | None:
 
 
 def draw(results, out_dir, which=None, log=print) -> tuple[dict, dict, dict]:
-    """Draw the figures ``which`` (default: every one, :func:`names`) from ``results`` into ``out_dir``: ``(drawn {name: paths}, skipped {name: why},
+    """Draw the figures ``which`` (default: every one, ``names``) from ``results`` into ``out_dir``: ``(drawn {name: paths}, skipped {name: why},
     failed {name: error})``.  A figure whose experiment was not run is skipped; one that fails
     to draw is reported (with its traceback on stderr) without hiding the others."""
     from .common import MissingResults
@@ -83,7 +83,7 @@ def main(results, out_dir) -> int:
     """Every figure whose experiment was run; 0, 1 if a figure failed, 2 (one line) if ``results``
     is missing or holds no summary, or ``out_dir`` is a file (then nothing is written).
 
-    Reads ``results`` without changing it (:func:`ntk_bridge.store.read_only`: a damaged record
+    Reads ``results`` without changing it (``ntk_bridge.store.read_only``: a damaged record
     is reported and left in place)."""
     from .. import store
 

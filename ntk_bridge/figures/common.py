@@ -32,7 +32,7 @@ class MissingResults(Exception):
 
 
 def color(method) -> str:
-    """The color of ``method`` (a :class:`~ntk_bridge.methods.Method` or name)."""
+    """The color of ``method`` (a ``Method`` or name)."""
     return COLORS[parse(method).name]
 
 
@@ -41,7 +41,7 @@ def summary(results, experiment: str, digits: bool = False):
 
     ``digits``: the one on the real-image family (``selection.on_digits``); by default the one on
     the synthetic families.  Which one, when there are several: ``selection.json``
-    (:mod:`ntk_bridge.selection`; ``selection.Ambiguous`` when it names none).
+    (``ntk_bridge.selection``; ``selection.Ambiguous`` when it names none).
     """
     record = selection.summary(results, experiment, digits)
     if record is None:

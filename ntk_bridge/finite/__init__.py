@@ -1,6 +1,6 @@
 """Finite-width nets actually trained: MTL and GBML (ANIL, MAML, FOMAML), theory.md §3–6.
 
-The same :class:`MLPSpec` as the closed forms (NTK parameterization), trained in pure JAX +
+The same ``MLPSpec`` as the closed forms (NTK parameterization), trained in pure JAX +
 optax, so this package never imports neural-tangents and runs on any recent JAX, GPU included.
 
 * **Centered nets** (default): the net computes ``f(x; p) - f(x; p0)``, exactly zero at init
@@ -20,7 +20,7 @@ optax, so this package never imports neural-tangents and runs on any recent JAX,
   ``0.5 * sum sq. err``; ``adapt.flow=True`` approximates gradient flow for time
   ``lr * steps`` by ``flow_substeps`` times as many steps of size ``lr / flow_substeps``.
   Every inner loop is checked against its stability edge on the net's empirical kernel, at
-  initialization and after training (:mod:`.guards`).
+  initialization and after training (``.guards``).
 * **Outer loop**: full-batch GD with learning rate ``lr_scale / lambda_max``; by default
   (``SCHEDULE``, theory.md §8) momentum 0 and ``1 / lambda_max`` of the net's own empirical
   (meta-)NTK in output space (power iteration), so that in the kernel regime the loss falls at
@@ -32,13 +32,13 @@ optax, so this package never imports neural-tangents and runs on any recent JAX,
   (float32 and float64 predictions agree to ~1e-7 relative, measured), ``dtype="float64"``
   for proof-grade checks.
 
-Modules: :mod:`.problem` (method -> static problem, the one dispatch), :mod:`.initial` (the
-seed's initial net, heads and data layout), :mod:`.net` (pure jitted pieces: inner loop, outer
-loss and steps, prediction), :mod:`.lowrank` (MAML/FOMAML meta-outputs with each task's adapted weights
-as the shared ones minus a low-rank factor: exact, the default path), :mod:`.guards` (stability and degeneracy checks), :mod:`.fit`
-(``fit_predict``), :mod:`.empirical` (the cross-head kernel), :mod:`.conditioned` (task-conditioned
-nets trained jointly: the finite :func:`ntk_bridge.conditioning.mtl`), :mod:`.fluctuation` (the NTK's
-diagonal over initializations, against Hanin & Nica), :mod:`.ensemble` (many seeds: the empirical
+Modules: ``.problem`` (method -> static problem, the one dispatch), ``.initial`` (the
+seed's initial net, heads and data layout), ``.net`` (pure jitted pieces: inner loop, outer
+loss and steps, prediction), ``.lowrank`` (MAML/FOMAML meta-outputs with each task's adapted weights
+as the shared ones minus a low-rank factor: exact, the default path), ``.guards`` (stability and degeneracy checks), ``.fit``
+(``fit_predict``), ``.empirical`` (the cross-head kernel), ``.conditioned`` (task-conditioned
+nets trained jointly: the finite ``ntk_bridge.conditioning.mtl``), ``.fluctuation`` (the NTK's
+diagonal over initializations, against Hanin & Nica), ``.ensemble`` (many seeds: the empirical
 predictive distribution over initializations).  Timing lives in
 ``ntk_bridge.timing``; width sweeps in ``ntk_bridge.experiments.width``.
 """

@@ -1,22 +1,22 @@
-"""Finite task-conditioned nets trained jointly on every task: the finite-width :func:`conditioning.mtl` (#16).
+"""Finite task-conditioned nets trained jointly on every task: the finite-width ``conditioning.mtl`` (#16).
 
-The net is :class:`~ntk_bridge.conditioning.ConditionedNet` (concat, additive, multiplicative,
+The net is ``ConditionedNet`` (concat, additive, multiplicative,
 multi-head, independent; NTK parameterization), **centered** (theory.md §5):
 ``g(x, i; p0 + delta) = f(x, i; p0 + delta) - f(x, i; p0)``, exactly zero at initialization,
 so one trained net estimates the infinite-width mean predictor.  Training: full-batch GD on
 
     loss(delta) = 0.5 * sum_p W_p (g(x_p, t_p) - y_p)^2          over the union S of the supports
 
-(``W``: the loss weights of :func:`conditioning.mtl`, ``"uniform"`` or ``"data"``; ridge 0) from
-``delta = 0``, under the one kernel-regime schedule of every trainer (:mod:`.schedule`,
+(``W``: the loss weights of ``conditioning.mtl``, ``"uniform"`` or ``"data"``; ridge 0) from
+``delta = 0``, under the one kernel-regime schedule of every trainer (``.schedule``,
 docs/theory.md §8): step ``lr_scale / lambda_max`` of the net's own empirical NTK in output
 space (``J W J^T``, power iteration), momentum 0, ``lambda_max`` re-estimated before every chunk
 (warm-started) and the step lowered when the kernel sharpens; a chunk whose loss rises by more
 than ``RISE_TOL`` in a step is undone and retried at half the step, a stalled one continues at
-half the step; every rise is recorded (:func:`~.schedule.loss_monitor`) and a run that kept one
+half the step; every rise is recorded (``loss_monitor``) and a run that kept one
 is flagged ``left_kernel_regime``.  Training stops at ``loss <= tol * initial loss``.  In the kernel
 regime this converges to ``K((x,i), S) K(S,S)^-1 Y_S`` with the net's empirical NTK, which
-tends to :func:`conditioning.mtl` with error ``O(width^-1/2)`` (tested).
+tends to ``conditioning.mtl`` with error ``O(width^-1/2)`` (tested).
 
 Pure functions of static ``(cnet, weighted)`` arguments, jitted once per shape.
 """
@@ -97,11 +97,11 @@ def fit_predict(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-hea
                 power_iters: int = 20, target_scale: float = 1.0, dtype: str = "float32", return_info: bool = False):
     """Train one centered conditioned net of width ``spec.width`` on every task's support; predict every query.
 
-    Same call shape and output as :func:`ntk_bridge.conditioning.mtl` (with ``ridge = 0``), which
+    Same call shape and output as ``ntk_bridge.conditioning.mtl`` (with ``ridge = 0``), which
     it approaches as the width grows.
 
     Args:
-      spec, architecture, task_scale, layer: the conditioned net (:func:`conditioning.net`).
+      spec, architecture, task_scale, layer: the conditioned net (``conditioning.net``).
       tasks: ``N`` tasks; task ``i`` trains on its (first ``support_sizes[i]``) support points.
       weights: loss weights, ``"uniform"`` over tasks or ``"data"`` (per point); without ridge they
         change the path, not the limit.
@@ -110,7 +110,7 @@ def fit_predict(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-hea
       lr_scale: step ``lr_scale / lambda_max`` of the net's empirical NTK (``<= 1`` stays in the kernel regime).
       chunk: steps per jitted chunk (the step is re-checked between chunks).
       power_iters: power iterations for the initial ``lambda_max``.
-      target_scale: train on ``s * Y`` and return predictions ``/ s`` (as :func:`ntk_bridge.finite.fit_predict`):
+      target_scale: train on ``s * Y`` and return predictions ``/ s`` (as ``ntk_bridge.finite.fit_predict``):
         the closed form is linear in ``Y``, the net's drift from its linearization shrinks like ``s``.
       dtype: ``"float32"`` (default) or ``"float64"``.
     Returns:
@@ -175,7 +175,7 @@ def fit_predict(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-hea
 
 
 def _train(cnet, base, data, u, outer_steps, tol, lr_scale, chunk, power_iters):
-    """GD under the kernel-regime schedule (:class:`~.schedule.Schedule`, as :mod:`.fit`); ``(delta, info)``."""
+    """GD under the kernel-regime schedule (``Schedule``, as ``.fit``); ``(delta, info)``."""
     label = f"conditioned {cnet.architecture!r} net (width {cnet.spec.width})"
     sched = Schedule(lr_scale=lr_scale)
     delta = jax.tree_util.tree_map(jnp.zeros_like, base)

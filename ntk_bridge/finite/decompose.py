@@ -20,7 +20,7 @@ shared-init heads: a fresh test head, or MTL's independent heads, read the train
 through a cross-head kernel the closed forms do not take, and get ``None`` there.  Under a
 fresh head the error splits instead into the *untrained* net's test-time loop against the
 closed form (``fluctuation``; the closed form is no transfer there) and what of the body's
-training the fresh head sees (``seen``, zero at infinite width): :func:`decompose`.
+training the fresh head sees (``seen``, zero at infinite width): ``decompose``.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ from .problem import resolve
 def initial_params(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", split=None, seed: int = 0):
     """The engine's initial net of ``seed`` with the head the test tasks start from, ``{"body", "head"}``, float64.
 
-    The very ``p0`` :func:`~ntk_bridge.finite.fit_predict` trains (``initial.prepare``'s draw), so the
+    The very ``p0`` ``fit_predict`` trains (``initial.prepare``'s draw), so the
     empirical kernels below are those of the nets the engine trains.
     """
     m = resolve(method, split)
@@ -67,7 +67,7 @@ def linearized_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="
     """The prediction of the net of ``seed`` linearized at init and trained to convergence, ``(tasks, query, k)``.
 
     Exactly ``predict.closed_form(method, kernel_fn)`` with the empirical kernels of the engine's
-    initial net (:func:`initial_params`); centered, so it starts from the zero function.
+    initial net (``initial_params``); centered, so it starts from the zero function.
 
     Raises:
       ValueError: a fresh test head or MTL's independent heads (no closed form in the net's own kernels).
@@ -124,7 +124,7 @@ def decompose(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", ad
 
 
 def _parts(spec, train, test, m, adapt, seed, trained, closed) -> dict:
-    """One protocol's predictions and error parts (:func:`decompose`)."""
+    """One protocol's predictions and error parts (``decompose``)."""
     if m.heads == "independent":
         return {"trained": trained, "linearized": None, "closed": closed, "err": metrics.rel_gap(trained, closed),
                 "fluctuation": None, "drift": None, "seen": None}

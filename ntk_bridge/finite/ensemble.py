@@ -46,7 +46,7 @@ def ensemble(spec, train, test, *, method="anil", seeds=64, centered: bool = Fal
              progress: bool = False, **fit_kw) -> Ensemble:
     """Train one net per seed of ``seeds`` (an int ``n``: seeds ``0..n-1``, or a sequence) and collect them.
 
-    ``fit_kw``: :func:`~ntk_bridge.finite.fit_predict` options (``adapt``, ``outer_steps``, ``tol``, ...;
+    ``fit_kw``: ``fit_predict`` options (``adapt``, ``outer_steps``, ``tol``, ...;
     not ``seed``, ``n_ensemble`` or ``return_info``).  A seed whose training is not computable is
     excluded with its reason (never included).  Raises ``ValueError`` when no net is kept.
     """

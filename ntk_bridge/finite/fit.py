@@ -1,17 +1,17 @@
 """Train finite nets and predict the test queries: ``nb.finite.fit_predict`` (theory.md §5, §7).
 
-The outer loop is full-batch GD (:func:`~ntk_bridge.finite.net.train_steps`, heavy-ball
+The outer loop is full-batch GD (``train_steps``, heavy-ball
 momentum optional) with learning rate ``lr_scale / lambda_max``, ``lambda_max`` the largest
 eigenvalue of the net's own (meta-)NTK in output space (power iteration, the default
 ``SCHEDULE``: step ``1 / lambda_max``, momentum 0) or of the infinite-width one
-(:func:`analytic_lambda_max`).  The decisions (step tracking, halving, undoing rises, stalls)
-are the schedule's (:mod:`.schedule`, shared with :mod:`.conditioned`); the loss is monitored at
-every step (:func:`~.schedule.loss_monitor`); after ``MAX_HALVINGS`` divergence raises and a
+(``analytic_lambda_max``).  The decisions (step tracking, halving, undoing rises, stalls)
+are the schedule's (``.schedule``, shared with ``.conditioned``); the loss is monitored at
+every step (``loss_monitor``); after ``MAX_HALVINGS`` divergence raises and a
 stall stops.
-Before training, :mod:`~ntk_bridge.finite.guards` checks the inputs against the dtype's range, the
+Before training, ``guards`` checks the inputs against the dtype's range, the
 net for dead points and the initial loss for the targets' range; before training and again on
 the trained net, every inner loop against its stability edge.  Each failure names the quantity
-that decides it (:func:`_diverges` for the outer loop).
+that decides it (``_diverges`` for the outer loop).
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ LR_FROM = ("analytic", "power")
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """The checked training options of :func:`fit_predict` (plain Python values)."""
+    """The checked training options of ``fit_predict`` (plain Python values)."""
 
     seed: int
     centered: bool
@@ -65,7 +65,7 @@ class Options:
 
 
 def _check(spec, train, test, adapt, **kw) -> Options:
-    """Every argument of :func:`fit_predict` checked once, as plain values; ``ValueError`` names the field."""
+    """Every argument of ``fit_predict`` checked once, as plain values; ``ValueError`` names the field."""
     validate.instance("train", train, TaskSet)
     validate.instance("test", test, TaskSet)
     bound(spec, train)
@@ -112,7 +112,7 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
     ``seed, seed+1, ...``) are averaged.
 
     Args:
-      method: a :class:`~ntk_bridge.methods.Method` or a name, ``"mtl-shared" | "mtl-independent" |
+      method: a ``Method`` or a name, ``"mtl-shared" | "mtl-independent" |
         "anil" | "maml" | "fomaml" | "no-transfer"`` (GBML names may end in ``-same``/``-disjoint``,
         any name in ``+fresh``; ``methods.parse``).
       split: GBML data setting (theory.md §6), overriding the method's (default ``"disjoint"``);
@@ -148,9 +148,9 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
       lambda_max}}`` of the net's empirical inner kernels: past 2 a discrete inner loop diverges),
       ``wall_s, device, dtype, init_output_max_abs, history``, ``body`` (the trained body's
       parameters, NumPy, for ``nb.probe.finite``), ``feature_movement`` (mean relative movement of the
-      last hidden features on the test points, :func:`~.movement.feature_movement`) and ``kernel_movement``
+      last hidden features on the test points, ``feature_movement``) and ``kernel_movement``
       (relative movement of the test net's empirical NTK on the first ``PROBE_POINTS`` test points,
-      :func:`~.movement.kernel_movement`) of the first member, the loss
+      ``kernel_movement``) of the first member, the loss
       monitor (worst over members): ``rises`` (steps whose loss exceeded the previous one),
       ``max_step_ratio`` (max ``loss[t+1] / loss[t]``), ``max_loss_ratio`` (max ``loss / initial``),
       ``left_kernel_regime`` (``max_step_ratio > RISE_TOL`` = 1.05 in some member), ``undone_rises``
@@ -253,7 +253,7 @@ def analytic_lambda_max(spec: MLPSpec, train: TaskSet, *, method="anil", adapt: 
 # --------------------------------------------------------------------------- one net
 def _guard(cfg: Problem, m: Method, adapt: Adaptation, flow_substeps: int, prep, delta, *, when: str,
            train_raises: bool = True) -> dict:
-    """The inner-loop stability checks of :mod:`guards` on the net ``base + delta``: ``{where: lr * lambda_max}``.
+    """The inner-loop stability checks of ``guards`` on the net ``base + delta``: ``{where: lr * lambda_max}``.
 
     The test-time fine-tuning always raises past the edge (it makes the returned predictions);
     the training tasks' inner loops raise only when ``train_raises`` (before training: after it,
@@ -358,9 +358,9 @@ def _read_with(cfg: Problem, m: Method, adapt: Adaptation, train: TaskSet, test:
 
 
 def _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic: dict, targets: str) -> float:
-    """``lambda_max`` of the outer step: analytic (computed once per :func:`fit_predict`) or power iteration.
+    """``lambda_max`` of the outer step: analytic (computed once per ``fit_predict``) or power iteration.
 
-    ``targets``: :func:`guards.targets_note` of the training targets, for the message of a non-finite one.
+    ``targets``: ``guards.targets_note`` of the training targets, for the message of a non-finite one.
     """
     if opt.lr_from == "analytic":
         if "lam" not in analytic:
@@ -386,13 +386,13 @@ def _outer_lambda_max(cfg, m, adapt, train, opt, prep, delta, seed, analytic: di
 
 
 def _schedule(opt: Options) -> Schedule:
-    """The outer schedule of ``opt`` (:mod:`.schedule`): tracked on the net's own kernel unless ``lr_from="analytic"``."""
+    """The outer schedule of ``opt`` (``.schedule``): tracked on the net's own kernel unless ``lr_from="analytic"``."""
     return Schedule(lr_scale=opt.lr_scale, momentum=opt.momentum, tracked=opt.lr_from == "power")
 
 
 def _train(cfg, m, adapt: Adaptation, opt: Options, prep, delta, lam: float, loss0: float, tqdm, seed: int,
            targets: str):
-    """The outer loop under the kernel-regime schedule (:class:`~.schedule.Schedule`, docs/theory.md §8);
+    """The outer loop under the kernel-regime schedule (``Schedule``, docs/theory.md §8);
     ``(delta, steps, halvings, history, undone)``.
 
     Before every chunk (tracked schedule, ``lr_from="power"``) the largest eigenvalue of the net's
@@ -400,8 +400,8 @@ def _train(cfg, m, adapt: Adaptation, opt: Options, prep, delta, lam: float, los
     net sharpens during training, measured: the loss of L = 16, n = 512 then oscillated with ratios
     up to 1.24 per step although the initial step was ``1 / lambda_max``); the schedule lowers the
     step, undoes rises and divergence at half the step and halves it on a stall.  Divergence at
-    every step size raises :func:`_diverges`'s diagnosis (``targets``: the training targets'
-    :func:`guards.targets_note`).
+    every step size raises ``_diverges``'s diagnosis (``targets``: the training targets'
+    ``guards.targets_note``).
     """
     base, data = prep.base, prep.train
     sched = _schedule(opt)
@@ -438,13 +438,13 @@ def _train(cfg, m, adapt: Adaptation, opt: Options, prep, delta, lam: float, los
 
 
 def _diverges(cfg, m, adapt: Adaptation, opt: Options, prep, delta, step: float, u, targets: str):
-    """Raise :class:`NotComputable` for outer training that diverges at ``step``, naming what decides it.
+    """Raise ``NotComputable`` for outer training that diverges at ``step``, naming what decides it.
 
     On the net's linearization at ``delta`` (the last net that trained) GD diverges iff
     ``step * lambda_max > 2``, ``lambda_max`` of its (meta-)NTK (power iteration from ``u``), or an
-    inner loop is past its edge (:func:`guards.check_inner_loop`, GBML); with both within, the
+    inner loop is past its edge (``guards.check_inner_loop``, GBML); with both within, the
     loss rises because the net leaves its linearization, which targets large against the net's
-    output scale drive (``targets``: :func:`guards.targets_note`), as does a narrow net.
+    output scale drive (``targets``: ``guards.targets_note``), as does a narrow net.
     """
     lam = float(net.power_lambda_max(cfg, prep.base, delta, prep.train, u, opt.power_iters))
     head = f"{m.label}: outer training diverges even with the step {2 ** MAX_HALVINGS}x smaller"

@@ -8,8 +8,8 @@ whose second moment is ``1 + 5/n``; the head's part of the NTK is ``(head_std^2 
 
     E[Theta_head^2] / E[Theta_head]^2 = (1 + 5/n)^L     (exactly, any x != 0)
 
-(:func:`head_moment_ratio`).  The body's parts also carry backward factors; what the whole
-diagonal does is measured by :func:`diagonal`, one backward pass per net, batched over nets.
+(``head_moment_ratio``).  The body's parts also carry backward factors; what the whole
+diagonal does is measured by ``diagonal``, one backward pass per net, batched over nets.
 """
 from __future__ import annotations
 

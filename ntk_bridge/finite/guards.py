@@ -6,9 +6,9 @@ whose step is past the stability edge multiplies the error by ``|1 - lr e| > 1``
 points has a zero Jacobian there, so it predicts zeros it can neither train nor adapt away
 ("dead" in absolute terms: every last-layer ReLU off, not a kernel small next to other points).
 Both are read off the net (``nb.kernels.empirical``, exact layer-wise sums, cheap at any
-width) and raise :class:`~ntk_bridge.errors.NotComputable` naming the cause and the fix.
+width) and raise ``NotComputable`` naming the cause and the fix.
 Inputs whose kernel the dtype cannot hold raise ``ValueError`` naming their field;
-:func:`targets_note` measures targets against the net's output scale, for the diagnoses of a
+``targets_note`` measures targets against the net's output scale, for the diagnoses of a
 run that leaves its linearization (``fit._diverges``).
 
 The inner kernel of a task is the empirical ``Sigma`` (head-only inner loop: ANIL in
@@ -49,7 +49,7 @@ def inner_lambda_max(spec, params, x, inner: str) -> np.ndarray:
 
 def check_inner_loop(cfg: Problem, params, x, *, where: str, label: str, flow: bool, flow_substeps: int,
                      raises: bool = True) -> float:
-    """Raise :class:`NotComputable` when the inner loop of ``cfg`` on ``x`` is past the stability edge.
+    """Raise ``NotComputable`` when the inner loop of ``cfg`` on ``x`` is past the stability edge.
 
     ``params``: the net whose kernel the inner loop descends (``{"body", "head"}``); ``where``:
     which points, for the message.  Returns the largest ``inner_lr * lambda_max`` over tasks
@@ -87,7 +87,7 @@ def check_inputs(spec, params, fitted: dict, queried: dict, *, label: str) -> di
     is trained on.  Dead single points of a narrow net are part of its finite-width error and pass.
 
     Returns ``{fields: sqrt(mean_x Theta(x, x))}``: how far outputs move per unit parameter
-    displacement, the scale targets are measured against (:func:`targets_note`).
+    displacement, the scale targets are measured against (``targets_note``).
     """
     sets = {**fitted, **queried}
     names = list(sets)
@@ -131,7 +131,7 @@ def targets_note(targets: dict, scale: float, target_scale: float) -> str:
     """The targets ``{fields: y}`` (already times ``target_scale``) against the net's output ``scale``, and the fix.
 
     The kernel regime needs outputs that move by about the net's output scale
-    ``sqrt(Theta(x, x))`` (:func:`check_inputs`): to reach targets ``r`` times larger the
+    ``sqrt(Theta(x, x))`` (``check_inputs``): to reach targets ``r`` times larger the
     parameters move ``r`` times further, and the net leaves its linearization.
     """
     top = max(float(np.max(np.abs(y))) for y in targets.values())

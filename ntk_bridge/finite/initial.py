@@ -67,7 +67,7 @@ def prepare(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", spli
     GBML: inner set = support (``split="disjoint"``) or support ∪ query (``"same"``), outer
     set = query or support ∪ query.  MTL: outputs on ``D_i`` = support ∪ query (``split``
     has no effect).  Test tasks: inner set = test support, outputs on the test query.
-    ``method``: a :class:`~ntk_bridge.methods.Method` or a name (``split``/``test_head`` override
+    ``method``: a ``Method`` or a name (``split``/``test_head`` override
     it, ``methods.parse``).  Call under ``ntk_bridge.precision.x64()`` for ``dtype="float64"``.
     """
     validate.instance("train", train, TaskSet)

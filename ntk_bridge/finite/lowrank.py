@@ -17,7 +17,7 @@ respect to an additive zero perturbation of each pre-activation, so the ReLU der
 ``jnp.maximum`` gives the reference, and second-order autodiff (MAML's outer gradient, the jvp of
 the power iteration) flows through the factors: this is plain autodiff through the inner loop,
 rearranged, not an approximation.  FOMAML stops the gradient of ``A`` and ``G`` (the whole inner
-update), exactly as :func:`ntk_bridge.finite.net._inner` stops the gradient of the update.
+update), exactly as ``ntk_bridge.finite.net._inner`` stops the gradient of the update.
 
 Memory per task and layer: ``r * (fan_in + fan_out)`` instead of ``fan_in * fan_out``.  A layer is
 kept **dense per task** (``W_i`` materialized, as the reference does) when that is smaller, i.e.
@@ -26,8 +26,8 @@ kept **dense per task** (``W_i`` materialized, as the reference does) when that 
 flow_substeps``).  Layers the inner loop does not adapt (ANIL's body) are computed once per
 point set, shared by all tasks.
 
-Entry point: :func:`meta_outputs`, the drop-in counterpart of the reference
-``net._tasks_adapt_predict`` (same arguments and result); :func:`layer_kinds` says which form each
+Entry point: ``meta_outputs``, the drop-in counterpart of the reference
+``net._tasks_adapt_predict`` (same arguments and result); ``layer_kinds`` says which form each
 layer takes.  Short inner loops (``steps <= UNROLL_MAX``) are unrolled with factors growing by
 ``m`` rows per step; longer ones run in ``lax.scan`` with preallocated factors (unused rows are
 zeros and contribute exactly zero).
@@ -46,7 +46,7 @@ UNROLL_MAX = 8  # inner loops up to this many steps are unrolled (factors grow);
 
 
 def layer_kinds(cfg: Problem, n_inner: int, in_dim: int, mode: str = "auto") -> tuple:
-    """The form of each layer (``depth`` hidden layers, then the head) in :func:`meta_outputs`.
+    """The form of each layer (``depth`` hidden layers, then the head) in ``meta_outputs``.
 
     ``"shared"``: not adapted by the inner loop (ANIL's body); ``"dense"``: a ``(tasks, fan_in,
     fan_out)`` weight per task; ``"lowrank"``: the shared weight minus ``U_i^T V_i`` of rank
@@ -132,7 +132,7 @@ def meta_outputs(cfg: Problem, base, delta, data, first_order: bool, mode: str =
     Same arguments, result and autodiff as the reference ``net._tasks_adapt_predict`` (GBML: ANIL,
     MAML, FOMAML): ``cfg.inner_steps`` GD steps of size ``cfg.inner_lr`` on ``0.5 ||f(x_in) - off_in -
     y_in||^2`` from ``base + delta``; ``first_order`` stops the gradient of each inner update.
-    ``mode``: :func:`layer_kinds`.
+    ``mode``: ``layer_kinds``.
     """
     spec = cfg.spec
     x_in, y_in, off_in, x_out = data["x_in"], data["y_in"], data["off_in"], data["x_out"]

@@ -1,9 +1,9 @@
 """The pure, jitted pieces of finite training: inner loop, outer loss, outer steps, test-time prediction.
 
-Parameters are ``base + delta`` (:class:`~ntk_bridge.finite.initial.Prepared`): ``base = p0``
+Parameters are ``base + delta`` (``Prepared``): ``base = p0``
 is fixed and ``delta`` is trained from zero.  ``data`` dicts hold ``x_in, y_in, off_in, x_out,
 y_out, off_out``, each ``(tasks, points, d|k)``; ``off_*`` are the initial net's outputs
-(centered nets) or zeros.  ``cfg`` is the static :class:`~ntk_bridge.finite.problem.Problem`.
+(centered nets) or zeros.  ``cfg`` is the static ``Problem``.
 Loss convention: ``0.5 * sum of squared errors`` (theory.md §2).
 """
 from __future__ import annotations
@@ -63,10 +63,10 @@ def _adapt_predict(cfg: Problem, base, delta, x_in, y_in, off_in, x_out, off_out
 def _tasks_adapt_predict(cfg: Problem, base, delta, data, first_order: bool):
     """Every task of ``data`` adapted on its inner set, centered outputs on its outer set: ``(tasks, out points, k)``.
 
-    MAML/FOMAML (the inner loop adapts every layer): :func:`.lowrank.meta_outputs`, each task's
+    MAML/FOMAML (the inner loop adapts every layer): ``.lowrank.meta_outputs``, each task's
     adapted weights as the shared ones minus a low-rank factor (exact: the same autodiff, rearranged;
-    agrees with :func:`reference_adapt_predict` to rounding, tests/test_finite_lowrank.py).  ANIL
-    (head only) and conv nets (:class:`~ntk_bridge.spec.ConvSpec`: no low-rank form): the reference.
+    agrees with ``reference_adapt_predict`` to rounding, tests/test_finite_lowrank.py).  ANIL
+    (head only) and conv nets (``ConvSpec``: no low-rank form): the reference.
     """
     if not cfg.head_only and isinstance(cfg.spec, MLPSpec):
         return lowrank.meta_outputs(cfg, base, delta, data, first_order)
@@ -74,7 +74,7 @@ def _tasks_adapt_predict(cfg: Problem, base, delta, data, first_order: bool):
 
 
 def reference_adapt_predict(cfg: Problem, base, delta, data, first_order: bool):
-    """The reference: :func:`_adapt_predict` vmapped over the tasks of ``data``, ``(tasks, out points, k)``.
+    """The reference: ``_adapt_predict`` vmapped over the tasks of ``data``, ``(tasks, out points, k)``.
 
     Every task materializes its own adapted parameters (``O(width^2)`` per layer and task).
     """
@@ -110,7 +110,7 @@ def power_lambda_max(cfg: Problem, base, delta, data, u0, iters: int):
 
 @functools.partial(jax.jit, static_argnames=("cfg",))
 def power_iteration(cfg: Problem, base, delta, data, u0, iters):
-    """``(lambda_max, u)``: :func:`power_lambda_max` and its unit vector (to warm-start the next estimate).
+    """``(lambda_max, u)``: ``power_lambda_max`` and its unit vector (to warm-start the next estimate).
 
     ``iters`` is traced: one compiled program serves the first estimate and every re-check (for
     second-order MAML this program takes seconds to compile).
@@ -141,7 +141,7 @@ def dominant_eig(op, u0, iters):
 
 @functools.lru_cache(maxsize=8)
 def sgd(momentum: float) -> optax.GradientTransformation:
-    """Heavy-ball GD with learning rate 1 (the step is scaled by a traced lr in :func:`train_steps`,
+    """Heavy-ball GD with learning rate 1 (the step is scaled by a traced lr in ``train_steps``,
     so one compiled trainer serves every lr; a new optax object per call would recompile every call)."""
     return optax.sgd(1.0, momentum=momentum or None)
 

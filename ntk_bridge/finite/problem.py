@@ -1,10 +1,10 @@
-"""What one finite training run computes: the method resolved into the static :class:`Problem` of the engine.
+"""What one finite training run computes: the method resolved into the static ``Problem`` of the engine.
 
-The one dispatch from a :class:`~ntk_bridge.methods.Method` to finite training: which outputs
+The one dispatch from a ``Method`` to finite training: which outputs
 the outer loss compares with the targets (MTL: each task's head on its points; GBML: the
 meta-outputs after the inner loop), which parameters the inner loop adapts (head or all),
 whether the inner update is differentiated (second order) or not (FOMAML), and what the test
-tasks start from.  Everything else in :mod:`ntk_bridge.finite` reads these fields, never a name.
+tasks start from.  Everything else in ``ntk_bridge.finite`` reads these fields, never a name.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ DEVICES = (None, "cpu", "gpu")
 
 
 def resolve(method, split: str | None = None, test_head: str | None = None) -> methods.Method:
-    """A :class:`Method` from a ``Method`` or a name (``"anil"``, ``"anil-same"``, ``"mtl-shared+fresh"``, ...).
+    """A ``Method`` from a ``Method`` or a name (``"anil"``, ``"anil-same"``, ``"mtl-shared+fresh"``, ...).
 
     ``split``/``test_head`` override what the name says when given (``methods.parse``); a GBML
     name without a split trains on ``"disjoint"``.  Raises ``ValueError`` naming ``method``.
@@ -62,7 +62,7 @@ class Problem:
 
 
 def problem(spec: MLPSpec, method, adapt: Adaptation, flow_substeps: int = 20) -> Problem:
-    """The :class:`Problem` of ``method`` (a ``Method`` or a name).
+    """The ``Problem`` of ``method`` (a ``Method`` or a name).
 
     Flow: ``flow_substeps * steps`` steps of ``lr / flow_substeps``.
     """

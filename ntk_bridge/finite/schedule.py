@@ -110,7 +110,7 @@ class Schedule:
         return "/".join([DEFAULT_NAME, *changed])
 
     def monitor(self, history, final: float | None = None, initial: float | None = None) -> dict:
-        """:func:`loss_monitor` with this schedule's rise rule."""
+        """``loss_monitor`` with this schedule's rise rule."""
         return loss_monitor(history, final, initial, rise_tol=self.rise_tol, rise_floor=self.rise_floor)
 
     def init(self, lam: float, loss0: float, dtype: str = "float64") -> State:

@@ -1,12 +1,12 @@
 """Closed-form infinite-width predictors: GBML (MAML, ANIL, first-order MAML), MTL, no transfer.
 
 Every predictor is a function of a kernel function ``kernel_fn(x1, x2=None) -> Kernels``
-(``*_from_kernels``, ``*_predictor``) with a thin wrapper taking an :class:`MLPSpec`
+(``*_from_kernels``, ``*_predictor``) with a thin wrapper taking an ``MLPSpec``
 (analytic kernels).  Feeding the empirical kernels of a finite net gives the exact
 predictions of its linearization, which is how the tests check the formulas.  Contract:
 theory.md §2-4, §6.
 
-Shapes: ``train``/``test`` are :class:`TaskSet`; predictions are ``(test tasks, query, out_dim)``.
+Shapes: ``train``/``test`` are ``TaskSet``; predictions are ``(test tasks, query, out_dim)``.
 Loss convention: ``0.5 * sum of squared errors`` over a split (not the mean).
 
 Modules, one idea each:

@@ -11,11 +11,11 @@ block-diagonal matrix, one small block per task::
 with ``P_i`` the points of task ``i`` (inner then outer set; ``D_i`` once for ``split="same"``)
 and ``A_i = T_i K_in(X_i, X'_i)`` from the task's own block of the Gram matrix.  So the
 ``(N p, N p)`` Gram matrix never has to exist: the tasks are cut into blocks of about
-:data:`BLOCK_POINTS` points, the kernel function is called once per pair of task blocks
+``BLOCK_POINTS`` points, the kernel function is called once per pair of task blocks
 (the diagonal pairs symmetrically: every kernel entry evaluated once), and each tile is
 contracted with its tasks' ``C`` straight into one preallocated float64 output.  Symmetric
 outputs are written in their lower triangle only (the upper one is left zero); the NumPy
-solve of :class:`OuterSolve` reads only that triangle, :func:`mirror_lower` fills the upper
+solve of ``OuterSolve`` reads only that triangle, ``mirror_lower`` fills the upper
 one in place where a full matrix is needed (JAX, the public ``meta_ntk``).
 
 Memory: the output plus a few tiles (two threads, each ``~ 4 * BLOCK_POINTS^2`` floats); no
@@ -116,7 +116,7 @@ def meta_blocks(kernel_fn: KernelFn, x_in: np.ndarray, x_out: np.ndarray, y_in: 
     """Blocked meta-NTK of theory.md §3: ``(phi (N q, N q), a (N, s, q), f0 (N, q, k), phi_sigma)``.
 
     ``phi`` is ``Phi`` (its lower triangle only when ``lower_only``) or, for ``algo="fomaml"``,
-    the full non-symmetric ``Psi``.  ``inner_operator(K, adapt) -> T`` (:func:`.inner_loop.inner_operator`)
+    the full non-symmetric ``Psi``.  ``inner_operator(K, adapt) -> T`` (``.inner_loop.inner_operator``)
     is called once per block of tasks.  ``sigma=True`` also gives ``phi_sigma = C Sigma(P, P) C^T``
     (full, ``C`` the non-first-order row maps whatever ``algo``: the covariance of the outer residual's
     part ``C f0(P)`` under a random initial function, theory.md §9) from the same kernel calls; else ``None``.

@@ -1,6 +1,6 @@
 """Where the closed forms' linear algebra runs: NumPy/SciPy, or JAX in float64 on a CPU or GPU.
 
-``device`` is one of :data:`DEVICES`:
+``device`` is one of ``DEVICES``:
 
 * ``"numpy"`` (the default): NumPy/SciPy LAPACK on the CPU, in place: the outer kernel is
   assembled in its lower triangle and factored where it lies (one ``(M, M)`` float64 array in
@@ -19,7 +19,7 @@ copies of the 30,000 x 30,000 meta-NTK (7.2 GB each) do not fit in 16 GB at all.
 
 Both paths compute the same float64 quantities and agree to ~1e-10 relative (tested).
 Kernels are evaluated by the kernel function (NumPy in, NumPy out), the outer kernels are
-assembled on the host (:mod:`.assembly`) and moved to the device once.  The non-symmetric
+assembled on the host (``.assembly``) and moved to the device once.  The non-symmetric
 eigendecomposition (first-order MAML only) always runs on the host
 through NumPy: JAX has no GPU ``eig`` on every supported version.
 """
@@ -62,7 +62,7 @@ class Backend:
             yield
 
     def put(self, a):
-        """``a`` as a float64 array of this backend (call inside :meth:`scope`)."""
+        """``a`` as a float64 array of this backend (call inside ``scope``)."""
         if self.is_numpy:
             return np.asarray(a, dtype=np.float64)
         import jax
@@ -102,7 +102,7 @@ def _backend(name: str) -> Backend:
 
 
 def backend(device: str) -> Backend:
-    """The :class:`Backend` for ``device`` (one of :data:`DEVICES`).
+    """The ``Backend`` for ``device`` (one of ``DEVICES``).
 
     Raises:
       ValueError: naming ``device`` for an unknown name, or ``"gpu"`` where JAX sees none.

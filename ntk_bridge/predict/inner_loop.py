@@ -62,7 +62,7 @@ def inner_operator(k, adapt: Adaptation):
     """``T = K^-1 (I - (I - lr K)^steps)`` (or ``K^-1 (I - exp(-lr steps K))`` for flow).
 
     Eigen-form ``T = V g(E) V^T`` with ``g(e) = -expm1(s log1p(-lr e)) / e`` (discrete,
-    :func:`steps_gain`) or ``-expm1(-s lr e) / e`` (flow, :func:`flow_gain` at time ``lr s``),
+    ``steps_gain``) or ``-expm1(-s lr e) / e`` (flow, ``flow_gain`` at time ``lr s``),
     ``g(0) = lr s``: defined for a singular ``K`` and accurate whatever ``s``, since the argument
     that matters is ``s lr e``, not ``lr e``.
 

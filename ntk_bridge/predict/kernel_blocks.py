@@ -3,7 +3,7 @@
 A predictor needs three kinds of blocks of a kernel function ``kernel_fn(x1, x2=None) -> Kernels``:
 
 * the training Gram matrix, tile by tile (one call per pair of blocks of training tasks, see
-  :mod:`.assembly`: it is contracted into the outer kernel as it is computed, never stored whole);
+  ``.assembly``: it is contracted into the outer kernel as it is computed, never stored whole);
 * test points vs training points (one call per block of training tasks);
 * per test task, ``(support, support)`` and ``(query, support)`` (two calls per task): the
   test-time inner loop never looks across test tasks, so no cross-task test block is built.

@@ -65,7 +65,7 @@ def meta_ntk(kernel_fn: KernelFn, train: TaskSet, *, algo: str = "anil", adapt: 
     """``Phi_ij = Theta(X'_i,X'_j) - A_i^T Theta(X_i,X'_j) - Theta(X'_i,X_j) A_j + A_i^T Theta(X_i,X_j) A_j``.
 
     FOMAML: ``Psi_ij = Theta(X'_i,X'_j) - A_i^T Theta(X_i,X'_j)``.  Assembled block by block on the
-    host, in place, without the ``(N (s+q))^2`` training Gram matrix (:mod:`.assembly`): one kernel
+    host, in place, without the ``(N (s+q))^2`` training Gram matrix (``.assembly``): one kernel
     call per pair of task blocks, each kernel entry once.  ``device`` is only validated (the
     solves run there, not the assembly).  ``lower_only=True`` writes the lower triangle of the
     symmetric ``Phi`` only (upper left zero), for the in-place NumPy solve; ``Psi`` is always full.
@@ -131,15 +131,15 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
 
     Builds the meta-NTK, ``psi`` on the test points and the test-time inner loop once; each
     ``fn(t)`` costs a product with the cached factorization of ``Phi`` (theory.md §3).  A build or
-    factorization longer than a few seconds reports its stages on stderr (:mod:`.progress`).
+    factorization longer than a few seconds reports its stages on stderr (``.progress``).
     ``consume=True`` lets the factorization overwrite the meta-NTK instead of copying it (one
-    ``(N q)^2`` array less; ``fn`` then takes one kind of ``t`` only, :class:`OuterSolve`).
-    ``meta_ntk``: the function building the meta-NTK (default :func:`meta_ntk`).  ``covariance=True`` also
+    ``(N q)^2`` array less; ``fn`` then takes one kind of ``t`` only, ``OuterSolve``).
+    ``meta_ntk``: the function building the meta-NTK (default ``meta_ntk``).  ``covariance=True`` also
     builds the parts of ``fn.cov(t)``, the covariance over random initial functions (theory.md §9,
-    :mod:`.predictor`): ``meta_ntk(..., sigma=True)`` and the rows' ``Sigma`` twins, same kernel calls.
+    ``.predictor``): ``meta_ntk(..., sigma=True)`` and the rows' ``Sigma`` twins, same kernel calls.
 
     Returns:
-      :class:`Predictor`: ``fn(t)`` -> ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence).
+      ``Predictor``: ``fn(t)`` -> ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence).
     Raises:
       NotComputable: a diverging inner loop; a singular, indefinite or ill-conditioned meta-NTK; a
         first-order ``Psi`` whose gradient flow does not converge; an input repeated across the
@@ -187,7 +187,7 @@ def gbml_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, alg
                       adapt: Adaptation = Adaptation(), split: str = "disjoint", ridge: float = 0.0,
                       t=None, device: str = "numpy", return_info: bool = False,
                       meta_ntk: Callable[..., MetaNTK] = meta_ntk):
-    """GBML predictions after outer time ``t`` (``None``: to convergence); see :func:`gbml_predictor`.
+    """GBML predictions after outer time ``t`` (``None``: to convergence); see ``gbml_predictor``.
 
     Returns ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence of ``t``), and
     with ``return_info`` also ``{"cond", "n_outer", "train_tasks"}``.

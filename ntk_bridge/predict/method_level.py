@@ -1,4 +1,4 @@
-"""The closed form of a training :class:`~ntk_bridge.methods.Method` (theory.md §3-4, §6)."""
+"""The closed form of a training ``Method`` (theory.md §3-4, §6)."""
 from __future__ import annotations
 
 from ..methods import parse
@@ -13,9 +13,9 @@ from .predictor import Predictor
 def predictor(method, kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, adapt: Adaptation, ridge: float = 0.0,
               consume: bool = False, covariance: bool = False) -> Predictor:
     """``method``'s predictor ``fn(t)`` (and ``fn.cov(t)`` with ``covariance=True``): the one dispatch from a
-    :class:`~ntk_bridge.methods.Method` (or its name) to the predictors.
+    ``Method`` (or its name) to the predictors.
 
-    ``kernel_fn(x1, x2=None) -> Kernels`` (analytic: :func:`analytic` of a spec; empirical kernels
+    ``kernel_fn(x1, x2=None) -> Kernels`` (analytic: ``analytic`` of a spec; empirical kernels
     give the exact linearized net).  A fresh random test head (``test_head="fresh"``) cannot see
     the body's change at infinite width, so its predictor is the no-transfer baseline with the
     method's test-time inner loop (theory.md §6).
@@ -40,12 +40,12 @@ def closed_form(method, kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, a
     ``Sigma(X', X) Sigma^{-1} (I - (I - lr Sigma)^s) Y`` per test task.
 
     Args:
-      method: a :class:`~ntk_bridge.methods.Method` or its name (``"anil-same"``, ``"mtl-shared"``,
-        ``"maml"``, ``"no-transfer"``, ...; :func:`~ntk_bridge.methods.parse`).
-      kernel_fn: ``(x1, x2=None) -> Kernels(theta, sigma)``, e.g. :func:`analytic` of a spec, or the
+      method: a ``Method`` or its name (``"anil-same"``, ``"mtl-shared"``,
+        ``"maml"``, ``"no-transfer"``, ...; ``parse``).
+      kernel_fn: ``(x1, x2=None) -> Kernels(theta, sigma)``, e.g. ``analytic`` of a spec, or the
         empirical kernels of a finite net (then the exact predictions of its linearization).
-      train, test: :class:`~ntk_bridge.tasks.TaskSet` of one input and output dimension.
-      adapt: the inner loop (:class:`Adaptation`), at meta-training and at test time.
+      train, test: ``TaskSet`` of one input and output dimension.
+      adapt: the inner loop (``Adaptation``), at meta-training and at test time.
       ridge: added to the diagonal of the outer kernel (meta-NTK or MTL kernel).
       t: outer training time: ``None`` (to convergence), a number ``>= 0`` or a sequence of them.
       return_info: also return the predictor's ``info``.

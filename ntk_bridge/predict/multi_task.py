@@ -46,11 +46,11 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
     """MTL trained for time ``t`` (``None``: to convergence), then head fine-tuning: ``fn(t=None)``.
 
     Shared heads: the MTL kernel assembled tile by tile (one kernel call per pair of task blocks,
-    :mod:`.assembly`), the test rows one call per block of training tasks.  Independent
+    ``.assembly``), the test rows one call per block of training tasks.  Independent
     heads: the prediction is the no-transfer baseline whatever ``t``; only the per-task blocks are
     evaluated, for the condition number reported in ``info``.  A build or factorization longer
-    than a few seconds reports its stages on stderr (:mod:`.progress`).  ``consume``, ``covariance``: as for
-    :func:`~.meta_learning.gbml_predictor` (independent heads: the test head is a fresh process, so the
+    than a few seconds reports its stages on stderr (``.progress``).  ``consume``, ``covariance``: as for
+    ``gbml_predictor`` (independent heads: the test head is a fresh process, so the
     covariance is the no-transfer one).
 
     Raises:
@@ -94,7 +94,7 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
 def mtl_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: str = "shared",
                      adapt: Adaptation = Adaptation(), ridge: float = 0.0, t=None, device: str = "numpy",
                      return_info: bool = False):
-    """MTL predictions after training time ``t``; see :func:`mtl_predictor` (shapes as for GBML).
+    """MTL predictions after training time ``t``; see ``mtl_predictor`` (shapes as for GBML).
 
     Returns ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence of ``t``), and with
     ``return_info`` also ``{"cond", "n_outer", "train_tasks"}``: ``n_outer`` is every training point.
@@ -118,7 +118,7 @@ def mtl_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, head
 def no_transfer_predictor(kernel_fn: KernelFn, test: TaskSet, *, adapt: Adaptation = Adaptation(),
                           inner: str = "head", device: str = "numpy", covariance: bool = False) -> Predictor:
     """Test-time fine-tuning from the zero function, whatever ``t``: ``fn(t)``; ``covariance`` as for
-    :func:`mtl_predictor` (a random initial function read by the test points only)."""
+    ``mtl_predictor`` (a random initial function read by the test points only)."""
     check_common(None, test, adapt, 0.0)
     validate.choice("inner", inner, INNER)
     spread = Spread(None, None, kernel_fn, test) if validate.flag("covariance", covariance) else None

@@ -10,8 +10,8 @@ Gradient flow on ``0.5 ||K c - r||``-type losses in the kernel regime gives the 
 MAML, the non-symmetric ``Psi``; ``r`` is ``(M, k)``.  Factorizations are computed lazily and
 once each: Cholesky (symmetric) or LU for ``t = None``, an eigendecomposition for finite ``t``.
 Any ``t`` up to the largest float is exact: the gain ``(1 - exp(-t e)) / e`` reaches ``1 / e``
-smoothly (:func:`.inner_loop.flow_gain`).  A factorization that runs longer than a few seconds
-says so on stderr (:mod:`.progress`).
+smoothly (``.inner_loop.flow_gain``).  A factorization that runs longer than a few seconds
+says so on stderr (``.progress``).
 """
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ class OuterSolve:
         """``W(t) b`` (``W(t)^T b`` with ``transpose``) for any right-hand side ``b (M, c)``: the operator
         ``coef(t) = W(t) r`` applies to ``r``, ``W(t) = K^-1 (I - exp(-t K))`` (``K^-1`` for ``t=None``).
 
-        Reuses the factorization of :meth:`coef` (called first, cached: same checks, same errors); ``W(t)^T`` is
+        Reuses the factorization of ``coef`` (called first, cached: same checks, same errors); ``W(t)^T`` is
         ``W(t)`` for a symmetric ``K`` and ``K^-T (I - exp(-t K^T))`` for first-order MAML's ``Psi``.
         Returns a backend array ``(M, c)``.
         """
@@ -173,7 +173,7 @@ class OuterSolve:
         """Raise unless ``dc/dt = r - K c`` converges: every eigenvalue of ``K`` has ``Re > 0`` (theory.md §3).
 
         Finite ``t`` reads the eigenvalues off the eigendecomposition its flow uses anyway.  ``t = None``
-        needs no eigenvectors: first :meth:`_symmetric_part_positive`, one Cholesky factorization
+        needs no eigenvectors: first ``_symmetric_part_positive``, one Cholesky factorization
         (Bendixson: ``Re lam >= lambda_min((K + K^T) / 2)``, a sufficient condition); only where it
         fails are the eigenvalues computed, without eigenvectors (LAPACK ``dgeev`` with ``jobvr='N'``),
         and tested as for finite ``t``.  Same decision either way.  (Eigenvalues and eigenvectors for

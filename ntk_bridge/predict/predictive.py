@@ -11,18 +11,18 @@ So every closed form is affine in ``f0``::
 
 with ``CF`` the centered closed form (linear in its labels), ``mu = CF(Y)`` the mean computed
 everywhere else in the toolkit, and ``P`` every point involved (training supports and queries,
-test supports and queries).  :func:`uncentered` applies it to given initial values (with a net's
+test supports and queries).  ``uncentered`` applies it to given initial values (with a net's
 empirical kernels: that net's exact linearization, uncentered).
 
-:func:`distribution` computes ``Cov = M K_P M^T`` in kernel blocks (:meth:`.predictor.Predictor.cov`):
+``distribution`` computes ``Cov = M K_P M^T`` in kernel blocks (``.predictor.Predictor.cov``):
 the prediction is ``mu + u - R W(t) v`` with ``u`` the test loop's part on the test points, ``v = C f0``
 the outer residual's part and ``W(t)`` the outer solve, so besides the mean's blocks it needs
 ``Cov(v) = C Sigma C^T`` (assembled from the same kernel calls as the outer kernel), ``Sigma`` rows on
 the test points and one solve with ``N_test q`` right-hand sides, reusing the mean's factorization;
 measured within 1.7-2.4x the mean's time at 500 training tasks (``benchmarks/distribution_cost.py``).
 
-:func:`gap_distribution` needs the two methods' joint covariance, so it factors the processes on every
-point instead (:func:`latent`, ``K_P = L L^T``) and applies both closed forms to the columns of ``L``
+``gap_distribution`` needs the two methods' joint covariance, so it factors the processes on every
+point instead (``latent``, ``K_P = L L^T``) and applies both closed forms to the columns of ``L``
 (``M L`` exact, in one latent: functions the methods share are one process)::
 
     E||Delta||^2 = ||mu_a - mu_b||^2 + k tr((M_a - M_b) K_P (M_a - M_b)^T)       (k outputs)
@@ -74,7 +74,7 @@ def uncentered(method, kernel_fn: KernelFn, train: TaskSet, test: TaskSet, f0_tr
     """The prediction of a linearized net started from the initial outputs ``f0`` (theory.md §9).
 
     ``f0_train``: ``(N, s + q, k)``, the initial function each training task's outputs read (its
-    support then query points; :func:`functions` says which process), ``f0_test``: ``(Nt, s + q, k)``
+    support then query points; ``functions`` says which process), ``f0_test``: ``(Nt, s + q, k)``
     on the test tasks' points.  Fed a finite net's empirical kernels and its own initial outputs,
     this is that net's exact linearization trained without centering.  Returns ``(Nt, q, k)``.
     """
@@ -120,7 +120,7 @@ def _factor(k: np.ndarray) -> np.ndarray:
 
 
 def latent(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, methods) -> Latent:
-    """The processes ``methods`` read (:func:`functions`), factored on their points (``Sigma`` in float64)."""
+    """The processes ``methods`` read (``functions``), factored on their points (``Sigma`` in float64)."""
     x_tr, _ = train.merged()
     x_te = np.concatenate([test.xs, test.xq], axis=1)
     (n, p), (nt, pt) = x_tr.shape[:2], x_te.shape[:2]
@@ -192,11 +192,11 @@ def distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method, *, ad
                  t=None, ridge: float = 0.0, full: bool = False) -> Distribution:
     """Mean and covariance over initializations of ``method``'s test predictions (theory.md §9).
 
-    ``spec_or_kernel_fn``: an :class:`~ntk_bridge.MLPSpec` or :class:`~ntk_bridge.ConvSpec` (analytic kernels)
-    or ``kernel_fn(x1, x2=None) -> Kernels``; ``method``: any name or :class:`~ntk_bridge.methods.Method`
+    ``spec_or_kernel_fn``: an ``MLPSpec`` or ``ConvSpec`` (analytic kernels)
+    or ``kernel_fn(x1, x2=None) -> Kernels``; ``method``: any name or ``Method``
     ``nb.methods.parse`` accepts (MTL with shared or independent heads, ANIL/MAML/FOMAML with either split,
     no transfer, ``+fresh``).  ``t`` (``None`` or one time), ``ridge``: as for the closed forms.  Kernel blocks
-    as for the mean and one factorization (:meth:`~.predictor.Predictor.cov`): no kernel on every point, and
+    as for the mean and one factorization (``cov``): no kernel on every point, and
     no test Gram matrix unless ``full=True`` asks for the covariance across test tasks (for ``cov_full`` and
     ``sample``).  Raises what the closed form raises (``NotComputable``, ``ValueError``).
     """
@@ -236,8 +236,8 @@ def gap_distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method_a,
                      adapt: Adaptation = Adaptation(), t=None, ridge: float = 0.0) -> GapDistribution:
     """``E||Delta||^2`` of ``Delta = pred_a - pred_b`` for two methods started from one initialization.
 
-    The processes both read (:func:`functions`: shared-init heads share ``w0``'s process) are one; the
-    others independent.  Shapes and errors as :func:`distribution`.
+    The processes both read (``functions``: shared-init heads share ``w0``'s process) are one; the
+    others independent.  Shapes and errors as ``distribution``.
     """
     kernel_fn = _kernel_fn(spec_or_kernel_fn, train)
     ma, mb = parse(method_a), parse(method_b)

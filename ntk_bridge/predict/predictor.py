@@ -9,7 +9,7 @@ Every closed form has the same last two stages (theory.md §3-4):
 Everything except ``coef(t)`` and two matrix products is computed once, when the predictor
 is built; ``fn`` evaluated at many ``t`` reuses the factorization.
 
-Built with the covariance parts (:class:`Spread`), ``fn.cov(t)`` is the covariance over random
+Built with the covariance parts (``Spread``), ``fn.cov(t)`` is the covariance over random
 initial functions ``f0 ~ GP(0, Sigma)`` (theory.md §9).  Trained from ``f0`` on labels ``Y`` the
 net moves as a centered one on ``Y - f0``, so the prediction is ``mean + u - R W(t) v`` with
 ``u = D f0(Z)`` (the test loop's linear part on the test points ``Z``, per task ``D = [-A, I]``),
@@ -62,7 +62,7 @@ class Finetune:
         return f_q + einsum(self.xp, "nqs,nsk->nqk", self.a, self.ys - f_s)
 
     def linear(self, f) -> np.ndarray:
-        """``D f = f(X') - A f(X)`` on the host: the part of :meth:`__call__` linear in ``f (N (s + q), c)``
+        """``D f = f(X') - A f(X)`` on the host: the part of ``__call__`` linear in ``f (N (s + q), c)``
         (rows task by task, support then query), as ``(N q, c)``."""
         n, s = self.ys.shape[0], self.n_support
         f = np.asarray(host(f), dtype=np.float64)
@@ -109,7 +109,7 @@ class Predictor:
       solver: the outer solve, or ``None`` when the initial test function is zero whatever ``t``.
       rows: ``(N_test * (s + q), M)`` backend array with ``f = rows @ coef`` (``None`` with ``solver``).
       info: ``{"n_outer", "train_tasks"}`` (plus ``"cond"`` when ``solver`` is ``None``).
-      spread: the covariance parts (:meth:`cov`), or ``None``.
+      spread: the covariance parts (``cov``), or ``None``.
     """
 
     def __init__(self, be: Backend, finetune: Finetune, solver: OuterSolve | None, rows, out_dim: int, info: dict,

@@ -1,5 +1,5 @@
-"""The predictors of a spec's infinite-width kernels (theory.md §7's public contract): an :class:`MLPSpec`,
-or a :class:`ConvSpec` on image tasks (theory.md §11)."""
+"""The predictors of a spec's infinite-width kernels (theory.md §7's public contract): an ``MLPSpec``,
+or a ``ConvSpec`` on image tasks (theory.md §11)."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,13 +15,13 @@ from .multi_task import mtl_from_kernels, no_transfer_from_kernels
 
 
 def check_spec(spec) -> None:
-    """``ValueError`` unless ``spec`` is an :class:`MLPSpec` or a :class:`ConvSpec`."""
+    """``ValueError`` unless ``spec`` is an ``MLPSpec`` or a ``ConvSpec``."""
     if not isinstance(spec, (MLPSpec, ConvSpec)):
         raise ValueError(f"spec must be an MLPSpec or a ConvSpec, got {type(spec).__name__}")
 
 
 def bound(spec, tasks: TaskSet):
-    """``spec`` reading ``tasks``' inputs: a :class:`ConvSpec` without ``image_shape`` takes the tasks' (their
+    """``spec`` reading ``tasks``' inputs: a ``ConvSpec`` without ``image_shape`` takes the tasks' (their
     rows are flat images); ``ValueError`` if a ConvSpec meets tasks that hold no images, or other images."""
     check_spec(spec)
     if not isinstance(spec, ConvSpec):
@@ -37,8 +37,8 @@ def bound(spec, tasks: TaskSet):
 
 
 def analytic(spec, backend: str = "native") -> KernelFn:
-    """The infinite-width kernel function of ``spec`` (:class:`MLPSpec` or :class:`ConvSpec`, which reads flat
-    rows through its ``image_shape``: :func:`bound`): ``(x1, x2=None) -> Kernels``.
+    """The infinite-width kernel function of ``spec`` (``MLPSpec`` or ``ConvSpec``, which reads flat
+    rows through its ``image_shape``: ``bound``): ``(x1, x2=None) -> Kernels``.
 
     Args:
       spec: the net.
@@ -73,8 +73,8 @@ def analytic(spec, backend: str = "native") -> KernelFn:
 
 
 def check_out_dim(spec, tasks: TaskSet, name: str):
-    """``spec`` bound to ``tasks`` (:func:`bound`); ``ValueError`` unless ``tasks`` (called ``name``) is a
-    :class:`TaskSet` with ``spec``'s ``out_dim``."""
+    """``spec`` bound to ``tasks`` (``bound``); ``ValueError`` unless ``tasks`` (called ``name``) is a
+    ``TaskSet`` with ``spec``'s ``out_dim``."""
     check_spec(spec)
     validate.instance(name, tasks, TaskSet)
     if tasks.out_dim != spec.out_dim:
@@ -91,19 +91,19 @@ def gbml(spec, train: TaskSet, test: TaskSet, *, algo: str = "anil", adapt: Adap
     ANIL adapts the head (kernel ``Sigma``), MAML and FOMAML every parameter (``Theta``).
 
     Args:
-      spec: :class:`MLPSpec` (or :class:`ConvSpec` on image tasks) whose ``out_dim`` is the tasks'.
-      train, test: :class:`~ntk_bridge.tasks.TaskSet`.
+      spec: ``MLPSpec`` (or ``ConvSpec`` on image tasks) whose ``out_dim`` is the tasks'.
+      train, test: ``TaskSet``.
       algo: ``"anil" | "maml" | "fomaml"``.
       adapt: the inner loop.
       split: ``"disjoint"`` (inner loop on the support, outer loss on the query) or ``"same"`` (both on
         every point: the theorem's setting, theory.md §6).
-      ridge, t, device, return_info: as for :func:`gbml_from_kernels`; ``backend``: as for :func:`analytic`.
+      ridge, t, device, return_info: as for ``gbml_from_kernels``; ``backend``: as for ``analytic``.
 
     Returns:
       ``(test tasks, query, out_dim)`` float64 (and ``info`` with ``return_info``).
 
     Raises:
-      NotComputable: see :func:`gbml_predictor`.
+      NotComputable: see ``gbml_predictor``.
       ValueError: naming the bad argument, e.g. ``train.ys has out_dim 1, spec.out_dim is 3``.
 
     Examples:
@@ -128,17 +128,17 @@ def mtl(spec, train: TaskSet, test: TaskSet, *, heads: str = "shared", adapt: Ad
     inner loop.
 
     Args:
-      spec: as for :func:`gbml`.
-      train, test: :class:`~ntk_bridge.tasks.TaskSet`.
+      spec: as for ``gbml``.
+      train, test: ``TaskSet``.
       heads: ``"shared"`` (every head starts at one ``w0``) or ``"independent"`` (then the prediction
         is no transfer's: a fresh head cannot see what the body learned, at infinite width).
-      adapt, ridge, t, backend, device, return_info: as for :func:`gbml`.
+      adapt, ridge, t, backend, device, return_info: as for ``gbml``.
 
     Returns:
       ``(test tasks, query, out_dim)`` float64 (and ``info`` with ``return_info``).
 
     Raises:
-      NotComputable: see :func:`mtl_predictor`.
+      NotComputable: see ``mtl_predictor``.
       ValueError: naming the bad argument.
 
     Examples:
@@ -166,11 +166,11 @@ def no_transfer(spec, test: TaskSet, *, adapt: Adaptation = Adaptation(), inner:
     (``inner="head"``) or ``Theta`` (``inner="all"``).
 
     Args:
-      spec: as for :func:`gbml`.
-      test: :class:`~ntk_bridge.tasks.TaskSet`.
+      spec: as for ``gbml``.
+      test: ``TaskSet``.
       adapt: the inner loop.
       inner: ``"head"`` or ``"all"``: which parameters the inner loop adapts.
-      backend, device: as for :func:`gbml`.
+      backend, device: as for ``gbml``.
 
     Returns:
       ``(test tasks, query, out_dim)`` float64.

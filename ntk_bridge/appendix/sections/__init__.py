@@ -1,7 +1,7 @@
 """The appendix sections, one module each, holding ``build(ctx) -> Section``.
 
 Which sections there are, in document order, is derived from the experiments' registry (each
-experiment declares its ``SECTIONS``; :func:`ntk_bridge.experiments.sections`).  A section whose
+experiment declares its ``SECTIONS``; ``ntk_bridge.experiments.sections``).  A section whose
 experiment was never run (no summary record) says so and names the command that produces it.
 """
 from __future__ import annotations

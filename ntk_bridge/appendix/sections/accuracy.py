@@ -35,7 +35,7 @@ def c5_input(row) -> tuple | None:
 
 
 def c5_inputs(s) -> list[tuple]:
-    """Inputs of :func:`..verdicts.c5`: one tuple per setting where MTL and a GBML method were computed."""
+    """Inputs of ``..verdicts.c5``: one tuple per setting where MTL and a GBML method were computed."""
     return [x for r in s.rows if (x := c5_input(r)) is not None]
 
 

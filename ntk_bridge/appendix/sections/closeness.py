@@ -18,7 +18,7 @@ def name(algo: str, split: str) -> str:
 
 
 def c3_inputs(s: ClosenessSummary) -> dict:
-    """Inputs of :func:`..verdicts.c3`, per algorithm on split ``"same"``: gaps at the shallowest and deepest
+    """Inputs of ``..verdicts.c3``, per algorithm on split ``"same"``: gaps at the shallowest and deepest
     depth, lower ends of the rates' intervals, whether the gaps fall at every depth step."""
     if "same" not in s.splits:
         return {}

@@ -9,7 +9,7 @@ TITLE = "Cost: MTL vs second-order GBML"
 
 
 def ms(stat) -> Num | str:
-    """A time :class:`~ntk_bridge.experiments.stats.Stat` in seconds, shown in milliseconds."""
+    """A time ``Stat`` in seconds, shown in milliseconds."""
     return stat_num(None if stat is None else stat.scaled(1e3))
 
 
