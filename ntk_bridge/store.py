@@ -89,7 +89,23 @@ log = logging.getLogger(__name__)   # one line per damaged record (stderr when l
 
 
 class DamagedRecord(ValueError):
-    """A record file that is not a valid record; ``str()`` is one line naming the file and the fault."""
+    """A record file that is not a valid record; ``str()`` is one line naming the file and the fault.
+
+    ``read`` raises it; the loaders (``get``, ``load``, ``points_of``) catch it, log that line and set
+    the file aside (``set_aside``), or leave it in place within ``read_only``.
+
+    Args:
+      path: the record file (any path-like; kept as a ``Path`` in ``.path``).
+      reason: what is wrong with it (kept in ``.reason``).
+
+    Example:
+      >>> from ntk_bridge import store
+      >>> err = store.DamagedRecord("results/closeness/0123456789abcdef.json", "not valid JSON")
+      >>> str(err)
+      'results/closeness/0123456789abcdef.json: not valid JSON'
+      >>> err.path.name, err.reason, isinstance(err, ValueError)
+      ('0123456789abcdef.json', 'not valid JSON', True)
+    """
 
     def __init__(self, path, reason: str):
         self.path, self.reason = Path(path), reason
@@ -97,11 +113,60 @@ class DamagedRecord(ValueError):
 
 
 class MissingRecords(FileNotFoundError):
-    """Point records a summary lists are missing or damaged; ``str()`` is one line saying what to rerun."""
+    """Point records a summary lists are missing or damaged; ``str()`` is one line saying what to rerun.
+
+    Raised by ``points_of`` (also when a listed point changed after the summary was built) and by
+    ``ntk_bridge.selection.summary`` (``selection.json`` names a summary that is not stored).  A
+    ``FileNotFoundError``.
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge import store
+      >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
+      >>> summary = store.save(root, "demo", {"n": 1}, {"points": ["0123456789abcdef"]}, kind="summary")
+      >>> store.points_of(root, summary)
+      Traceback (most recent call last):
+      ...
+      ntk_bridge.store.MissingRecords: 1 of the 1 point records of the demo summary ... are missing or damaged
+      (first: .../demo/0123456789abcdef.json); rerun `ntk-bridge demo` with the same options to recompute them
+      >>> issubclass(store.MissingRecords, FileNotFoundError)
+      True
+      >>> tmp.cleanup()
+    """
 
 
 def to_jsonable(value: Any) -> Any:
-    """Plain JSON data of ``value``: dataclasses to dicts, tuples to lists, NumPy scalars to numbers."""
+    """Plain JSON data of ``value``: dataclasses to dicts, tuples to lists, NumPy scalars to numbers.
+
+    Recursive: dataclass instances become ``{field: value}``, dict keys become ``str``, lists and
+    tuples become lists, NumPy arrays and scalars go through ``.tolist()``.
+
+    Args:
+      value: what to store: dataclass instances, dicts, lists, tuples, NumPy arrays or scalars,
+        ``None``, ``bool``, ``int``, finite ``float``, ``str``, nested in any way.
+
+    Returns:
+      The same data as plain JSON values (``dict`` with ``str`` keys, ``list``, ``int``, ``float``,
+      ``bool``, ``str``, ``None``).
+
+    Raises:
+      ValueError: when a float (also inside an array) is NaN or infinite, or a value has a type JSON
+        cannot hold (a set, an arbitrary object).
+
+    Example:
+      >>> import dataclasses, numpy as np
+      >>> from ntk_bridge import store
+      >>> @dataclasses.dataclass
+      ... class Point:
+      ...     depth: int
+      ...     widths: tuple
+      >>> store.to_jsonable({"p": Point(2, (64, 128)), "gap": np.float64(0.25), 3: np.arange(2)})
+      {'p': {'depth': 2, 'widths': [64, 128]}, 'gap': 0.25, '3': [0, 1]}
+      >>> store.to_jsonable([1.0, float("nan")])
+      Traceback (most recent call last):
+      ...
+      ValueError: records hold finite numbers only, got nan
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
@@ -118,18 +183,80 @@ def to_jsonable(value: Any) -> Any:
 
 
 def canonical(value: Any) -> str:
-    """Canonical JSON text: sorted keys, no spaces, so equal configs give equal strings."""
+    """Canonical JSON text: sorted keys, no spaces, so equal configs give equal strings.
+
+    ``json.dumps(to_jsonable(value), sort_keys=True, separators=(",", ":"))``: the text that
+    ``config_hash`` and ``digest`` hash.
+
+    Args:
+      value: any value ``to_jsonable`` accepts.
+
+    Returns:
+      The canonical JSON text (``str``).
+
+    Raises:
+      ValueError: (from ``to_jsonable``) when ``value`` holds a non-finite float or a type JSON cannot hold.
+
+    Example:
+      >>> from ntk_bridge import store
+      >>> store.canonical({"b": (1, 2), "a": 0.5})
+      '{"a":0.5,"b":[1,2]}'
+      >>> store.canonical({"a": 0.5, "b": [1, 2]}) == store.canonical({"b": (1, 2), "a": 0.5})
+      True
+    """
     return json.dumps(to_jsonable(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def digest(record: dict) -> str:
-    """The seal of a record: ``sha256(canonical(record without "digest"))``, 64 hex digits."""
+    """The seal of a record: ``sha256(canonical(record without "digest"))``, 64 hex digits.
+
+    Args:
+      record: a record (a dict; its ``"digest"`` field, if any, is left out of the hash).
+
+    Returns:
+      The hex digest (``str`` of 64 characters) that ``save`` stores under ``"digest"``.
+
+    Raises:
+      ValueError: (from ``canonical``) when the record holds a non-finite float or a type JSON cannot hold.
+
+    Example:
+      >>> import hashlib
+      >>> from ntk_bridge import store
+      >>> rec = {"experiment": "demo", "result": {"x": 1.0}}
+      >>> seal = store.digest(rec)
+      >>> len(seal), seal == hashlib.sha256(store.canonical(rec).encode()).hexdigest()
+      (64, True)
+      >>> store.digest(dict(rec, digest=seal)) == seal    # the seal does not cover itself
+      True
+      >>> store.digest(dict(rec, result={"x": 1.5})) == seal
+      False
+    """
     body = {k: v for k, v in record.items() if k != "digest"}
     return hashlib.sha256(canonical(body).encode()).hexdigest()
 
 
 def non_finite(value: Any, where: str = "result") -> str | None:
-    """The path of the first NaN or infinity in a JSON value (``result.a[2]``), or ``None``."""
+    """The path of the first NaN or infinity in a JSON value (``result.a[2]``), or ``None``.
+
+    Walks dicts (in their order) and lists depth first; other containers are not entered.
+
+    Args:
+      value: a plain JSON value (dicts, lists, numbers, strings, ``None``).
+      where: the name of ``value`` itself, the start of the returned path.
+
+    Returns:
+      The path (``where`` followed by ``.key`` and ``[index]`` steps) of the first non-finite float,
+      or ``None`` when every number is finite.
+
+    Example:
+      >>> from ntk_bridge import store
+      >>> store.non_finite({"a": [1.0, 2.0, float("inf")], "b": 1})
+      'result.a[2]'
+      >>> store.non_finite([0.0, {"x": float("nan")}], where="timings")
+      'timings[1].x'
+      >>> store.non_finite({"a": [1.0], "b": "nan"}) is None
+      True
+    """
     if isinstance(value, float) and not math.isfinite(value):
         return where
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
@@ -145,7 +272,32 @@ _UNSET = object()
 
 
 def register(experiment: str, algorithm: int) -> None:
-    """Declare the current algorithm version of ``experiment`` (each experiment module does, at import)."""
+    """Declare the current algorithm version of ``experiment`` (each experiment module does, at import).
+
+    Sets ``ALGORITHMS[experiment] = algorithm``: from then on the records ``save`` writes for
+    ``experiment`` carry ``code_identity(experiment)`` and their ``config_hash`` includes ``algorithm``.
+
+    Args:
+      experiment: the experiment's name (its folder under a results root).
+      algorithm: its algorithm version, an integer >= 1 (bumped when the records would change).
+
+    Raises:
+      ValueError: when ``algorithm`` is not an ``int`` >= 1 (a ``bool`` is refused), or (from the name
+        check) ``experiment`` is not a plain folder name (empty, with a ``/`` or a leading ``.``).
+
+    Example:
+      >>> from ntk_bridge import store
+      >>> store.register("demo-register", 3)
+      >>> store.ALGORITHMS["demo-register"], store.code_identity("demo-register")["algorithm"]
+      (3, 3)
+      >>> store.config_hash("demo-register", {"n": 1}) == store.config_hash("demo-register", {"n": 1}, algorithm=3)
+      True
+      >>> store.register("demo-register", 0)
+      Traceback (most recent call last):
+      ...
+      ValueError: algorithm must be an integer >= 1, got 0
+      >>> del store.ALGORITHMS["demo-register"]   # leave the registry as it was
+    """
     _check_name(experiment)
     if isinstance(algorithm, bool) or not isinstance(algorithm, int) or algorithm < 1:
         raise ValueError(f"algorithm must be an integer >= 1, got {algorithm!r}")
@@ -153,7 +305,25 @@ def register(experiment: str, algorithm: int) -> None:
 
 
 def code_identity(experiment: str) -> dict | None:
-    """``{"ntk_bridge": version, "algorithm": n}`` of a registered experiment, ``None`` for others."""
+    """``{"ntk_bridge": version, "algorithm": n}`` of a registered experiment, ``None`` for others.
+
+    Args:
+      experiment: the experiment's name.
+
+    Returns:
+      ``{"ntk_bridge": package version (str), "algorithm": ALGORITHMS[experiment] (int)}``, or ``None``
+      when ``experiment`` was never ``register``-ed.
+
+    Example:
+      >>> from ntk_bridge import store
+      >>> store.code_identity("demo-unregistered") is None
+      True
+      >>> store.register("demo-identity", 2)
+      >>> ident = store.code_identity("demo-identity")
+      >>> sorted(ident), ident["algorithm"], ident["ntk_bridge"] == store.versions()["ntk_bridge"]
+      (['algorithm', 'ntk_bridge'], 2, True)
+      >>> del store.ALGORITHMS["demo-identity"]   # leave the registry as it was
+    """
     if experiment not in ALGORITHMS:
         return None
     return {"ntk_bridge": _versions()["ntk_bridge"], "algorithm": ALGORITHMS[experiment]}
@@ -162,9 +332,32 @@ def code_identity(experiment: str) -> dict | None:
 def config_hash(experiment: str, config: Any, kind: str = "point", algorithm: Any = _UNSET) -> str:
     """First 16 hex digits of ``sha256(canonical({schema, experiment, kind, config[, algorithm]}))``.
 
-    ``algorithm``: the algorithm version hashed with the config (default: the registered one of
-    ``experiment``; ``None``: none, as for unregistered experiments and records made before code
-    identities existed).
+    ``schema`` is ``SCHEMA_VERSION``; the ``algorithm`` key is present only when an algorithm version is.
+
+    Args:
+      experiment: the experiment's name.
+      config: its configuration (anything ``canonical`` accepts; a frozen dataclass or a dict).
+      kind: ``"point"`` or ``"summary"`` (not checked here; ``save`` checks it).
+      algorithm: the algorithm version hashed with the config (default: the registered one of
+        ``experiment``; ``None``: none, as for unregistered experiments and records made before code
+        identities existed).
+
+    Returns:
+      16 lowercase hex digits (``str``), the record's file name without ``.json``.
+
+    Raises:
+      ValueError: (from ``canonical``) when ``config`` holds a non-finite float or a type JSON cannot hold.
+
+    Example:
+      >>> import hashlib
+      >>> from ntk_bridge import store
+      >>> h = store.config_hash("demo", {"depth": 2})
+      >>> payload = {"schema": store.SCHEMA_VERSION, "experiment": "demo", "kind": "point", "config": {"depth": 2}}
+      >>> len(h), h == hashlib.sha256(store.canonical(payload).encode()).hexdigest()[:16]
+      (16, True)
+      >>> h == store.config_hash("demo", {"depth": 2}, kind="summary"), h == store.config_hash("demo", {"depth": 2},
+      ...                                                                                    algorithm=1)
+      (False, False)
     """
     if algorithm is _UNSET:
         algorithm = ALGORITHMS.get(experiment)
@@ -175,13 +368,52 @@ def config_hash(experiment: str, config: Any, kind: str = "point", algorithm: An
 
 
 def record_path(root, experiment: str, config: Any, kind: str = "point") -> Path:
-    """``<root>/<experiment>/<config_hash>.json``."""
+    """``<root>/<experiment>/<config_hash>.json``: where the record of this configuration is stored.
+
+    Nothing is read or written.
+
+    Args:
+      root: the results root (path-like).
+      experiment: the experiment's name (its folder).
+      config: the configuration (see ``config_hash``).
+      kind: ``"point"`` or ``"summary"``.
+
+    Returns:
+      The ``Path`` of the record file (hashed with the registered algorithm version, as ``save`` does).
+
+    Raises:
+      ValueError: when ``experiment`` is not a plain folder name (empty, with a ``/`` or a leading ``.``);
+        (from ``canonical``) when ``config`` cannot be stored as JSON.
+
+    Example:
+      >>> from ntk_bridge import store
+      >>> path = store.record_path("results", "demo", {"depth": 2})
+      >>> path.parent.as_posix(), path.name == store.config_hash("demo", {"depth": 2}) + ".json"
+      ('results/demo', True)
+      >>> store.record_path("results", "../demo", {"depth": 2})
+      Traceback (most recent call last):
+      ...
+      ValueError: experiment must be a plain folder name, got '../demo'
+    """
     _check_name(experiment)
     return Path(root) / experiment / f"{config_hash(experiment, config, kind)}.json"
 
 
 def versions() -> dict:
-    """Installed versions of the packages a result depends on (none is imported)."""
+    """Installed versions of the packages a result depends on (none is imported).
+
+    Returns:
+      ``{"python", "ntk_bridge", "numpy", "jax", "jaxlib", "neural_tangents"}`` -> version ``str``
+      (``None`` for a package that is not installed; ``ntk_bridge.__version__`` for a checkout that was
+      never pip-installed).
+
+    Example:
+      >>> import platform
+      >>> from ntk_bridge import store
+      >>> v = store.versions()
+      >>> sorted(v), v["python"] == platform.python_version()
+      (['jax', 'jaxlib', 'neural_tangents', 'ntk_bridge', 'numpy', 'python'], True)
+    """
     out = {"python": platform.python_version()}
     for name in ("ntk_bridge", "numpy", "jax", "jaxlib", "neural_tangents"):
         try:
@@ -197,7 +429,19 @@ def versions() -> dict:
 
 @functools.lru_cache(maxsize=1)
 def device() -> dict:
-    """JAX default backend and device kind, and the host CPU (computed once per process)."""
+    """JAX default backend and device kind, and the host CPU (computed once per process).
+
+    Imports JAX.  The result is cached (``functools.lru_cache``): the same dict is returned on every call.
+
+    Returns:
+      ``{"jax_backend": str ("cpu", "gpu", ...), "device_kind": str (of ``jax.devices()[0]``),
+      "host_cpu": str, "cpu_count": int | None}``.
+
+    Example:
+      >>> from ntk_bridge import store
+      >>> sorted(store.device())
+      ['cpu_count', 'device_kind', 'host_cpu', 'jax_backend']
+    """
     import jax
 
     return {"jax_backend": jax.default_backend(), "device_kind": jax.devices()[0].device_kind,
@@ -208,7 +452,19 @@ _versions, _device = versions, device  # save()'s parameters of the same names s
 
 
 def machine() -> dict:
-    """The host, for benchmark reports: CPU count and model, OS platform, Python version."""
+    """The host, for benchmark reports: CPU count and model, OS platform, Python version.
+
+    Returns:
+      ``{"cpus": os.cpu_count(), "host_cpu": CPU model (str), "platform": platform.platform(),
+      "python": platform.python_version()}``.
+
+    Example:
+      >>> import os
+      >>> from ntk_bridge import store
+      >>> m = store.machine()
+      >>> sorted(m), m["cpus"] == os.cpu_count()
+      (['cpus', 'host_cpu', 'platform', 'python'], True)
+    """
     return {"cpus": os.cpu_count(), "host_cpu": _host_cpu(), "platform": platform.platform(),
             "python": platform.python_version()}
 
@@ -241,21 +497,58 @@ def save(root, experiment: str, config: Any, result: dict, *, seed: int | None =
          versions: dict | None = None) -> dict:
     """Write one record atomically (``ntk_bridge.atomic.write_text``, mode 0644); return it.
 
-    ``device`` and ``versions``: where the result was computed, when not in this process
-    (a Ray worker, ``ntk_bridge.executor``); default this process's.
+    The file is ``record_path(root, experiment, config, kind)``; a record of the same configuration
+    stored before is replaced.  The record holds the fields listed in the module docstring: the
+    config as canonical JSON, ``code_identity(experiment)``, the versions and device, ``timings``
+    (``total_s`` defaults to 0.0), ``created``/``created_ns`` (now, UTC), and the seal ``digest``.  A
+    summary (``kind="summary"``) also gets ``point_digests``: the digests of the stored point records
+    its ``result["points"]`` lists (points not stored, or damaged, are left out).
+
+    Args:
+      root: the results root (path-like; folders are created as needed).
+      experiment: the experiment's name (its folder under ``root``).
+      config: the configuration (anything ``canonical`` accepts); it names the file.
+      result: what was computed (anything ``to_jsonable`` accepts, finite numbers only); a summary's
+        must hold ``"points"``, the list of its point hashes (the loaders reject a summary without it).
+      seed: the seed of a point record, or ``None``.
+      timings: seconds spent (``{"total_s": float, ...}``; default ``{"total_s": 0.0}``).
+      kind: ``"point"`` or ``"summary"``.
+      device: where the result was computed, when not in this process (a Ray worker,
+        ``ntk_bridge.executor``); default this process's ``device()``.
+      versions: the package versions of that process; default this process's ``versions()``.
+
+    Returns:
+      The record written (a dict, as ``read`` will return it).
+
+    Raises:
+      ValueError: when ``kind`` is not one of ``KINDS``, or a summary's ``result`` has no ``"points"`` list;
+        (propagated) when ``experiment`` is not a plain
+        folder name, or ``config``, ``result`` or ``timings`` hold a non-finite float or a type JSON cannot
+        hold (nothing is written then).
+      OSError: (from ``atomic.write_text``) when the file cannot be written.
 
     Example:
       >>> import tempfile
       >>> from ntk_bridge import store
-      >>> root = tempfile.mkdtemp()
-      >>> rec = store.save(root, "closeness", {"depth": 2, "seed": 0}, {"gap": 0.25}, seed=0)
-      >>> store.get(root, "closeness", {"depth": 2, "seed": 0})["result"]
+      >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
+      >>> rec = store.save(root, "demo", {"depth": 2, "seed": 0}, {"gap": 0.25}, seed=0)
+      >>> rec["kind"], rec["timings"], rec["digest"] == store.digest(rec)
+      ('point', {'total_s': 0.0}, True)
+      >>> store.record_path(root, "demo", {"depth": 2, "seed": 0}).name == rec["config_hash"] + ".json"
+      True
+      >>> store.get(root, "demo", {"depth": 2, "seed": 0})["result"]
       {'gap': 0.25}
-      >>> rec["digest"] == store.digest(rec), store.get(root, "closeness", {"depth": 3, "seed": 0})
-      (True, None)
+      >>> store.save(root, "demo", {"depth": 3}, {"gap": float("nan")})
+      Traceback (most recent call last):
+      ...
+      ValueError: records hold finite numbers only, got nan
+      >>> tmp.cleanup()
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if kind == "summary" and not (isinstance(result, dict) and isinstance(result.get("points"), list)):
+        raise ValueError("result of a summary must hold 'points', the list of its point hashes "
+                         "(the loaders reject a summary without it)")
     path = record_path(root, experiment, config, kind)
     timings = dict(timings or {})
     timings.setdefault("total_s", 0.0)
@@ -295,7 +588,36 @@ def _point_digests(root, experiment: str, hashes) -> dict:
 
 
 def get(root, experiment: str, config: Any, kind: str = "point") -> dict | None:
-    """The stored record of exactly this configuration, or ``None`` (also when it was damaged: set aside)."""
+    """The stored record of exactly this configuration, or ``None`` (also when it was damaged: set aside).
+
+    Reads ``record_path(root, experiment, config, kind)``; a damaged file there is logged and moved
+    aside (left in place within ``read_only``).
+
+    Args:
+      root: the results root.
+      experiment: the experiment's name.
+      config: the configuration (as given to ``save``; tuples and lists hash alike).
+      kind: ``"point"`` or ``"summary"``.
+
+    Returns:
+      The record (a dict), or ``None`` when none is stored or it was damaged.
+
+    Raises:
+      ValueError: (from ``record_path``) when ``experiment`` is not a plain folder name or ``config``
+        cannot be stored as JSON.
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge import store
+      >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
+      >>> rec = store.save(root, "demo", {"widths": (64, 128)}, {"err": 0.5})
+      >>> store.get(root, "demo", {"widths": [64, 128]}) == rec
+      True
+      >>> store.get(root, "demo", {"widths": [64]}) is None, store.get(root, "demo", {"widths": (64, 128)},
+      ...                                                              kind="summary") is None
+      (True, True)
+      >>> tmp.cleanup()
+    """
     path = record_path(root, experiment, config, kind)
     return _read_or_set_aside(path) if path.exists() else None
 
@@ -303,7 +625,31 @@ def get(root, experiment: str, config: Any, kind: str = "point") -> dict | None:
 def load(root, experiment: str, kind: str | None = None) -> list[dict]:
     """Every valid record of ``experiment`` under ``root`` (optionally of one ``kind``), oldest first.
 
-    Damaged files are logged, moved aside and left out.
+    Reads every ``<root>/<experiment>/*.json``.  Damaged files are logged, moved aside and left out
+    (left in place within ``read_only``).  Oldest first: by ``created_ns``, ties by hash.
+
+    Args:
+      root: the results root.
+      experiment: the experiment's name.
+      kind: ``"point"`` or ``"summary"`` to keep only records of that kind; ``None``: all.
+
+    Returns:
+      A list of records (dicts), oldest first; empty when the folder does not exist.
+
+    Raises:
+      ValueError: when ``experiment`` is not a plain folder name.
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge import store
+      >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
+      >>> for n in (3, 1, 2):
+      ...     _ = store.save(root, "demo", {"n": n}, {"x": float(n)})
+      >>> [r["config"]["n"] for r in store.load(root, "demo")]
+      [3, 1, 2]
+      >>> store.load(root, "demo", kind="summary"), store.load(root, "other")
+      ([], [])
+      >>> tmp.cleanup()
     """
     _check_name(experiment)
     folder = Path(root) / experiment
@@ -315,9 +661,38 @@ def load(root, experiment: str, kind: str | None = None) -> list[dict]:
 def points_of(root, summary: dict) -> list[dict]:
     """The point records listed in ``summary["result"]["points"]``, in that order.
 
+    Each is read from ``<root>/<summary["experiment"]>/<hash>.json``; when the summary is sealed
+    (``point_digests``), each point's ``digest`` must still be the one the summary was built from.
+
+    Args:
+      root: the results root the summary was read from.
+      summary: a summary record (``load(..., kind="summary")``, ``ntk_bridge.selection.summary``).
+
+    Returns:
+      The point records (dicts), one per listed hash, in the summary's order.
+
     Raises:
-      MissingRecords: some are missing or damaged (damaged ones are moved aside); the
-        message names the first and says to rerun the experiment, which recomputes them.
+      MissingRecords: when some are missing or damaged (damaged ones are moved aside, unless within
+        ``read_only``), or (sealed summaries) when some changed after the summary was built; the
+        message names the first and says to rerun the experiment, which recomputes or rebuilds them.
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge import store
+      >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
+      >>> p1 = store.save(root, "demo", {"n": 1}, {"x": 1.0})
+      >>> p2 = store.save(root, "demo", {"n": 2}, {"x": 2.0})
+      >>> summary = store.save(root, "demo", {"ns": [2, 1]}, {"points": [p2["config_hash"], p1["config_hash"]]},
+      ...                      kind="summary")
+      >>> [r["config"]["n"] for r in store.points_of(root, summary)]
+      [2, 1]
+      >>> _ = store.save(root, "demo", {"n": 1}, {"x": 1.5})   # point 1 stored again, with another result
+      >>> store.points_of(root, summary)
+      Traceback (most recent call last):
+      ...
+      ntk_bridge.store.MissingRecords: 1 of the 2 point records of the demo summary ... changed after it was built
+      (first: .../demo/....json); rerun `ntk-bridge demo` with the same options to rebuild it
+      >>> tmp.cleanup()
     """
     folder = Path(root) / summary["experiment"]
     sealed = summary.get("point_digests")
@@ -343,7 +718,36 @@ def points_of(root, summary: dict) -> list[dict]:
 
 
 def read(path) -> dict:
-    """The record stored in ``path``, checked (``problems``); ``DamagedRecord`` if it is not a valid record."""
+    """The record stored in ``path``, checked (``problems``); ``DamagedRecord`` if it is not a valid record.
+
+    Never moves or changes the file (the loaders do, ``set_aside``).
+
+    Args:
+      path: a record file (path-like).
+
+    Returns:
+      The record (a dict).
+
+    Raises:
+      DamagedRecord: when the file is not UTF-8 JSON, or ``problems(record, path)`` finds faults (all
+        named, ``"; "``-separated).
+      OSError: (e.g. ``FileNotFoundError``) when the file cannot be read.
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge import store
+      >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
+      >>> rec = store.save(root, "demo", {"n": 1}, {"x": 1.0})
+      >>> path = store.record_path(root, "demo", {"n": 1})
+      >>> store.read(path) == rec
+      True
+      >>> _ = path.write_text('{"experiment": "demo"')   # truncated
+      >>> store.read(path)
+      Traceback (most recent call last):
+      ...
+      ntk_bridge.store.DamagedRecord: .../demo/....json: not valid JSON (...)
+      >>> tmp.cleanup()
+    """
     path = Path(path)
     try:
         record = json.loads(path.read_bytes().decode("utf-8"))
@@ -358,10 +762,37 @@ def read(path) -> dict:
 def problems(record: Any, path=None) -> list[str]:
     """What is wrong with ``record`` (read from ``path``, if given): empty when it is a valid record.
 
-    Checks the required fields, the kind, that the result holds finite numbers only, the seal
-    (``digest``, when present), that ``config_hash`` is ``config_hash`` of its experiment,
-    kind and config, and (with ``path``) that the file is named after that hash and lies in its
-    experiment's folder.
+    Checks the required fields (``REQUIRED``), the kind, that a summary's ``result["points"]`` is a
+    list of hashes, that the result holds finite numbers only, that ``code`` (when present) is a code
+    identity, that ``config_hash`` is ``config_hash`` of its experiment, kind, config and algorithm
+    version, (with ``path``) that the file is named after that hash and lies in its experiment's
+    folder, and the seal (``digest``, when present; reported only when nothing else is wrong).
+    Checking stops at the first group that fails (fields; kind, name and result shape; finite
+    numbers; code identity).
+
+    Args:
+      record: a decoded record (any JSON value).
+      path: the file it was read from, or ``None`` to skip the file-name checks.
+
+    Returns:
+      One line per fault (``list`` of ``str``); ``[]`` for a valid record.
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge import store
+      >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
+      >>> rec = store.save(root, "demo", {"n": 1}, {"x": 1.0})
+      >>> store.problems(rec), store.problems(rec, store.record_path(root, "demo", {"n": 1}))
+      ([], [])
+      >>> store.problems(dict(rec, result={"x": 2.0}))
+      ['its content was changed after it was written (the digest does not match)']
+      >>> store.problems(dict(rec, config={"n": 2}))
+      ["config_hash '...' does not match its config (expected '...')"]
+      >>> store.problems(rec, path="elsewhere/0123456789abcdef.json")
+      ["file name does not match the config hash '...'", "record of experiment 'demo' in folder 'elsewhere'"]
+      >>> store.problems({"experiment": "demo", "kind": "point"})
+      ["missing fields ['config', 'config_hash', 'created', 'timings', 'result']"]
+      >>> tmp.cleanup()
     """
     if not isinstance(record, dict):
         return [f"not a record (a JSON {type(record).__name__}, expected an object)"]
@@ -411,7 +842,33 @@ def problems(record: Any, path=None) -> list[str]:
 
 
 def set_aside(path) -> Path:
-    """Move ``path`` to ``<path>.corrupt`` (``.corrupt.1``, ... if taken); return the new path."""
+    """Move ``path`` to ``<path>.corrupt`` (``.corrupt.1``, ... if taken); return the new path.
+
+    The loaders no longer see it (they read ``*.json``); ``verify`` notes it.
+
+    Args:
+      path: the file to move aside (path-like).
+
+    Returns:
+      The new ``Path``, in the same folder.
+
+    Raises:
+      OSError: (from ``os.replace``; ``FileNotFoundError`` when ``path`` does not exist) when it cannot be moved.
+
+    Example:
+      >>> import tempfile
+      >>> from pathlib import Path
+      >>> from ntk_bridge import store
+      >>> tmp = tempfile.TemporaryDirectory()
+      >>> path = Path(tmp.name) / "0123456789abcdef.json"
+      >>> _ = path.write_text("garbage")
+      >>> store.set_aside(path).name, path.exists()
+      ('0123456789abcdef.json.corrupt', False)
+      >>> _ = path.write_text("garbage again")
+      >>> store.set_aside(path).name
+      '0123456789abcdef.json.corrupt.1'
+      >>> tmp.cleanup()
+    """
     path = Path(path)
     dest = path.with_name(path.name + CORRUPT_SUFFIX)
     n = 0
@@ -427,7 +884,32 @@ _READ_ONLY = contextvars.ContextVar("ntk_bridge_store_read_only", default=False)
 
 @contextlib.contextmanager
 def read_only():
-    """Within the block the loaders leave damaged record files in place (logged and ignored)."""
+    """Within the block the loaders leave damaged record files in place (logged and ignored).
+
+    A context manager (``with store.read_only():``); the setting is a context variable, so it holds
+    for this thread or task only and is restored on leaving the block.  ``get``, ``load``,
+    ``points_of`` and ``save``'s ``point_digests`` still leave damaged records out.
+
+    Yields:
+      ``None``.
+
+    Example:
+      >>> import tempfile
+      >>> from pathlib import Path
+      >>> from ntk_bridge import store
+      >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
+      >>> folder = Path(root) / "demo"
+      >>> folder.mkdir()
+      >>> _ = (folder / "0123456789abcdef.json").write_text("garbage")
+      >>> with store.read_only():
+      ...     store.load(root, "demo")
+      []
+      >>> sorted(p.name for p in folder.iterdir())
+      ['0123456789abcdef.json']
+      >>> store.load(root, "demo"), sorted(p.name for p in folder.iterdir())
+      ([], ['0123456789abcdef.json.corrupt'])
+      >>> tmp.cleanup()
+    """
     token = _READ_ONLY.set(True)
     try:
         yield
@@ -455,7 +937,26 @@ def _read_or_set_aside(path: Path) -> dict | None:
 
 
 def created_ns(record: dict) -> int:
-    """When ``record`` was saved, in ns since the epoch: ``created_ns``, else parsed from ``created``."""
+    """When ``record`` was saved, in ns since the epoch: ``created_ns``, else parsed from ``created``.
+
+    Records written before ``created_ns`` existed are dated from their ISO ``created`` text (to the
+    microsecond it holds).
+
+    Args:
+      record: a record (a dict).
+
+    Returns:
+      Nanoseconds since the epoch (``int``); 0 when neither field is usable.
+
+    Example:
+      >>> from ntk_bridge import store
+      >>> store.created_ns({"created_ns": 1626609600123456789, "created": "2021-07-18T12:00:00.123456+00:00"})
+      1626609600123456789
+      >>> store.created_ns({"created": "2021-07-18T12:00:00.123456+00:00"})
+      1626609600123456000
+      >>> store.created_ns({})
+      0
+    """
     ns = record.get("created_ns")
     if isinstance(ns, int) and not isinstance(ns, bool):
         return ns
@@ -473,12 +974,38 @@ def _age(record: dict) -> tuple:
 def verify(root) -> tuple[dict, list[str], list[str]]:
     """Check every record under ``root`` without changing anything.
 
-    Returns ``(counts, problems, notes)``: ``counts[experiment] = {"point": n, "summary": m}``
-    of valid records; ``problems``, one line each (invalid JSON, missing fields, a
-    ``config_hash`` that does not match its config, a broken seal (content edited after it was
-    written), a non-finite result, a summary listing points that are not there or that changed
-    after it was built); ``notes``: harmless findings (records set aside as ``*.corrupt``, leftover
-    temporary files).
+    Looks at each folder of ``root`` (not hidden) that holds ``*.json`` or set-aside files.
+
+    Args:
+      root: the results root.
+
+    Returns:
+      ``(counts, problems, notes)``: ``counts[experiment] = {"point": n, "summary": m}`` of valid
+      records; ``problems``, one line each (a file that cannot be read, invalid JSON, missing fields,
+      a ``config_hash`` that does not match its config, a broken seal (content edited after it was
+      written), a non-finite result, a summary listing points that are not there or that changed
+      after it was built; also ``root`` not being a folder or holding no record at all); ``notes``:
+      harmless findings (records set aside as ``*.corrupt``, leftover temporary files).
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge import store
+      >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
+      >>> store.verify(root)
+      ({}, ['...: no records (no <experiment>/<hash>.json files)'], [])
+      >>> point = store.save(root, "demo", {"n": 1}, {"x": 1.0})
+      >>> _ = store.save(root, "demo", {"ns": [1]}, {"points": [point["config_hash"]]}, kind="summary")
+      >>> store.verify(root)
+      ({'demo': {'point': 1, 'summary': 1}}, [], [])
+      >>> _ = store.record_path(root, "demo", {"n": 1}).write_text("garbage")
+      >>> counts, problems, notes = store.verify(root)
+      >>> counts
+      {'demo': {'point': 0, 'summary': 1}}
+      >>> for line in problems:
+      ...     print(line.replace(root, "<root>"))
+      <root>/demo/....json: not valid JSON (...)
+      <root>/demo/....json: summary lists 1 point records that are missing or invalid (first: ....json)
+      >>> tmp.cleanup()
     """
     root = Path(root)
     counts, faults, notes = {}, [], []
@@ -526,11 +1053,32 @@ def verify(root) -> tuple[dict, list[str], list[str]]:
 def stale(root, current: dict[str, int] | None = None) -> list[tuple[Path, str]]:
     """Records under ``root`` made by another version of their experiment's code: ``(path, why)`` each.
 
-    ``current``: experiment -> algorithm version (default ``ALGORITHMS``, what the imported
-    experiment modules registered).  A record of an experiment in ``current`` is stale when its
-    ``code`` is absent (made before code identities) or names another algorithm version, or it
-    carries no seal (``digest``, or a summary's ``point_digests``: made before seals).
-    Damaged records are left to ``verify``.
+    A record of an experiment in ``current`` is stale when its ``code`` is absent (made before code
+    identities) or names another algorithm version, or it carries no seal (``digest``, or a summary's
+    ``point_digests``: made before seals).  Experiments not in ``current`` are not looked at; damaged
+    records (and unreadable files) are left to ``verify``.  Nothing is changed.
+
+    Args:
+      root: the results root.
+      current: experiment -> algorithm version (default ``ALGORITHMS``, what the imported experiment
+        modules registered).
+
+    Returns:
+      ``[(path, why), ...]``: the ``Path`` of each stale record and one line saying why, by
+      experiment name then file name.
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge import store
+      >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
+      >>> store.register("demo-stale", 1)
+      >>> rec = store.save(root, "demo-stale", {"n": 1}, {"x": 1.0})
+      >>> store.stale(root, current={"demo-stale": 1})
+      []
+      >>> [(path.name == rec["config_hash"] + ".json", why) for path, why in store.stale(root, {"demo-stale": 2})]
+      [(True, 'made by demo-stale algorithm version 1, the current is 2')]
+      >>> del store.ALGORITHMS["demo-stale"]   # leave the registry as it was
+      >>> tmp.cleanup()
     """
     current = ALGORITHMS if current is None else current
     out = []
@@ -555,9 +1103,30 @@ def stale(root, current: dict[str, int] | None = None) -> list[tuple[Path, str]]
 def manifest(root, current: dict[str, int] | None = None) -> dict:
     """What ``root`` holds, summary by summary: the reference record's table of contents.
 
-    ``{"root", "created", "machine", "code": {"ntk_bridge", "algorithms"}, "summaries": [{"experiment",
-    "summary" (its hash), "points", "code", "current" (made by this code's algorithm version),
-    "device", "versions", "created"}, ...]}``, summaries oldest first within each experiment.
+    Reads the summaries with ``load`` (so a damaged one is moved aside, unless within ``read_only``).
+
+    Args:
+      root: the results root.
+      current: experiment -> algorithm version that counts as current (default ``ALGORITHMS``).
+
+    Returns:
+      ``{"root": str, "created": now (ISO, UTC, seconds), "machine": machine(), "code": {"ntk_bridge":
+      version, "algorithms": current (sorted)}, "summaries": [{"experiment", "summary" (its hash),
+      "points" (how many), "code", "current" (made by the algorithm version in ``current``),
+      "device", "versions", "created"}, ...]}``, experiments by name, summaries oldest first within each.
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge import store
+      >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
+      >>> point = store.save(root, "demo", {"n": 1}, {"x": 1.0})
+      >>> summary = store.save(root, "demo", {"ns": [1]}, {"points": [point["config_hash"]]}, kind="summary")
+      >>> m = store.manifest(root, current={})
+      >>> sorted(m), m["code"]["algorithms"]
+      (['code', 'created', 'machine', 'root', 'summaries'], {})
+      >>> [(s["experiment"], s["summary"] == summary["config_hash"], s["points"], s["current"]) for s in m["summaries"]]
+      [('demo', True, 1, False)]
+      >>> tmp.cleanup()
     """
     current = ALGORITHMS if current is None else current
     rows = []

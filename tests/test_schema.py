@@ -100,3 +100,15 @@ def test_a_summary_in_an_older_layout_is_named_stale_and_told_how_to_rebuild(tmp
     assert "another summary layout" in capsys.readouterr().err
     assert cli.main(["figures", "--results", str(tmp_path), "--out", str(tmp_path / "figs")]) == 1
     assert "written in another layout" in capsys.readouterr().err
+
+
+def test_a_record_of_no_known_experiment_is_named_as_such_not_as_an_old_layout():
+    """A record naming no registered experiment, or none at all, is a ValueError saying so (not the
+    'written in another layout, rerun' of a stale summary, whose advice would not help)."""
+    from ntk_bridge import experiments
+
+    with pytest.raises(ValueError, match="experiment must be one of") as info:
+        experiments.read({"experiment": "nope", "result": {}})
+    assert not isinstance(info.value, experiments.UnreadableSummary)
+    with pytest.raises(ValueError, match="no 'experiment'"):
+        experiments.read({"result": {}})

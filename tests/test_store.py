@@ -101,6 +101,14 @@ def test_records_of_the_old_format_still_order_by_created(tmp_path):
 
 
 # ------------------------------------------------------------------ summaries rewritten only on change
+@pytest.mark.parametrize("result", [{"gap": 0.1}, {"points": "0123456789abcdef"}, [1, 2]])
+def test_a_summary_without_its_list_of_points_is_refused_before_writing(tmp_path, result):
+    """The loaders reject a summary without ``points`` as damaged and set it aside: save refuses to write one."""
+    with pytest.raises(ValueError, match="summary must hold 'points'"):
+        store.save(tmp_path, "demo", {"s": 1}, result, kind="summary")
+    assert not list(tmp_path.rglob("*.json"))
+
+
 def test_an_unchanged_summary_is_not_rewritten(tmp_path):
     recs = _sweep(tmp_path)
     first = common.save_summary(tmp_path, "sq", {"sweep": 1}, recs, {"fit": 1.0}, start=0.0)

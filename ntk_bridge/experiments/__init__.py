@@ -39,7 +39,30 @@ SECTIONS_BEFORE, SECTIONS_AFTER = ("setup",), ("digits", "checks")
 
 
 def register(name: str, module_path: str) -> None:
-    """Add experiment ``name`` implemented by the module ``module_path`` (absolute, dotted) to the registry."""
+    """Add experiment ``name`` implemented by the module ``module_path`` (absolute, dotted) to the registry.
+
+    Sets ``MODULES[name] = module_path`` (after this package's experiments, in registration order);
+    nothing is imported until ``module(name)`` is called.  Registering a name again with the same
+    module is a no-op.
+
+    Args:
+      name: the experiment's command name (non-empty, no ``/``, not starting with ``.`` or ``-``).
+      module_path: the absolute dotted path of its module (not checked until it is imported).
+
+    Raises:
+      ValueError: when ``name`` is not a plain command name, or is already registered with another module.
+
+    Example:
+      >>> from ntk_bridge import experiments
+      >>> experiments.register("my-sweep", "mypackage.my_sweep")
+      >>> experiments.names()[-1], experiments.MODULES["my-sweep"]
+      ('my-sweep', 'mypackage.my_sweep')
+      >>> del experiments.MODULES["my-sweep"]   # leave the registry as it was
+      >>> experiments.register("closeness", "mypackage.closeness")
+      Traceback (most recent call last):
+      ...
+      ValueError: experiment 'closeness' is already registered (module ntk_bridge.experiments.closeness)
+    """
     if not isinstance(name, str) or not name or "/" in name or name.startswith((".", "-")):
         raise ValueError(f"experiment name must be a plain command name, got {name!r}")
     if name in MODULES and MODULES[name] != module_path:
@@ -48,12 +71,46 @@ def register(name: str, module_path: str) -> None:
 
 
 def names() -> tuple:
-    """Every experiment, in report order (this package's, then the registered ones)."""
+    """Every experiment, in report order (this package's, then the registered ones).
+
+    Returns:
+      The keys of ``MODULES`` (a tuple of command names such as ``"kernel-share"``).
+
+    Example:
+      >>> from ntk_bridge import experiments
+      >>> experiments.names()[:3]
+      ('kernel-share', 'closeness', 'width')
+      >>> experiments.names() == tuple(experiments.MODULES)
+      True
+    """
     return tuple(MODULES)
 
 
 def module(name: str):
-    """The module of experiment ``name`` (a key of ``MODULES``)."""
+    """The module of experiment ``name`` (a key of ``MODULES``).
+
+    Imports it (which registers its algorithm version with ``ntk_bridge.store``).
+
+    Args:
+      name: the experiment's command name (one of ``names()``).
+
+    Returns:
+      The imported module (with ``NAME``, ``Config``, ``run``, ``read``, ``FIGURES``, ``SECTIONS``, ...).
+
+    Raises:
+      ValueError: when ``name`` is not a registered experiment.
+      ImportError: when its registered module cannot be imported.
+
+    Example:
+      >>> from ntk_bridge import experiments
+      >>> mod = experiments.module("finite-closeness")
+      >>> mod.__name__, mod.NAME
+      ('ntk_bridge.experiments.finite_closeness', 'finite-closeness')
+      >>> experiments.module("nope")
+      Traceback (most recent call last):
+      ...
+      ValueError: experiment must be one of ('kernel-share', 'closeness', ...), got 'nope'
+    """
     if name not in MODULES:
         raise ValueError(f"experiment must be one of {names()}, got {name!r}")
     return importlib.import_module(MODULES[name])
@@ -66,32 +123,94 @@ def _paths(package: str, entries) -> dict:
 
 def figures() -> dict:
     """``{figure name: module path}`` of every figure, in report order: each experiment's ``FIGURES``, then
-    ``SHARED_FIGURES``."""
+    ``SHARED_FIGURES``.
+
+    Imports every experiment module.  A bare entry ``x`` is the module ``ntk_bridge.figures.x``; a dotted
+    entry names its module itself, and the figure is named by its last part.
+
+    Returns:
+      ``{figure name: dotted module path}`` (``dict`` of ``str``), in report order.
+
+    Example:
+      >>> from ntk_bridge import experiments
+      >>> paths = experiments.figures()
+      >>> paths["lr_steps"], list(paths)[-1]
+      ('ntk_bridge.figures.lr_steps', 'digits')
+    """
     entries = [f for name in names() for f in getattr(module(name), "FIGURES", ())] + list(SHARED_FIGURES)
     return _paths("ntk_bridge.figures", entries)
 
 
 def sections() -> dict:
     """``{section name: module path}`` of the appendix, in document order: ``SECTIONS_BEFORE``, each
-    experiment's ``SECTIONS``, ``SECTIONS_AFTER``."""
+    experiment's ``SECTIONS``, ``SECTIONS_AFTER``.
+
+    Imports every experiment module.  A bare entry ``x`` is the module ``ntk_bridge.appendix.sections.x``;
+    a dotted entry names its module itself, and the section is named by its last part.
+
+    Returns:
+      ``{section name: dotted module path}`` (``dict`` of ``str``), in document order.
+
+    Example:
+      >>> from ntk_bridge import experiments
+      >>> sections = experiments.sections()
+      >>> list(sections)[0], list(sections)[-2:], sections["kernels"]
+      ('setup', ['digits', 'checks'], 'ntk_bridge.appendix.sections.kernels')
+    """
     entries = [*SECTIONS_BEFORE, *(x for name in names() for x in getattr(module(name), "SECTIONS", ())),
                *SECTIONS_AFTER]
     return _paths("ntk_bridge.appendix.sections", entries)
 
 
 class UnreadableSummary(ValueError):
-    """A stored summary this code's typed reader cannot read: written in another layout, by another version."""
+    """A stored summary this code's typed reader cannot read: written in another layout, by another version.
+
+    Raised by ``read``; the message names the summary and says how to rebuild it from its stored
+    points.  A ``ValueError``.
+
+    Example:
+      >>> from ntk_bridge import experiments, selection
+      >>> rec = selection.summary("results/reference", "kernel-share")
+      >>> experiments.read(dict(rec, result={"points": rec["result"]["points"]}))   # rows and fits missing
+      Traceback (most recent call last):
+      ...
+      ntk_bridge.experiments.UnreadableSummary: kernel-share summary ... was written in another layout than this
+      code reads (TypeError: ...); rerun `ntk-bridge kernel-share` with the same options to rebuild it from its
+      stored points (or `ntk-bridge verify --remove-stale`)
+      >>> issubclass(experiments.UnreadableSummary, ValueError)
+      True
+    """
 
 
 def read(record: dict):
     """The typed view of a summary record (its experiment's ``read``).
 
+    ``module(record["experiment"]).read(record)``: a frozen dataclass (a ``stats.Summary``) whose
+    ``record`` is the record and whose ``result`` holds its rows and fits.
+
+    Args:
+      record: a summary record (``ntk_bridge.selection.summary``, ``store.load(..., kind="summary")``).
+
+    Returns:
+      The experiment's typed summary (e.g. ``ClosenessSummary`` for ``closeness``).
+
     Raises:
-      UnreadableSummary: its result does not have this code's layout (made by another version of
-        ntk_bridge); the message says how to rebuild it from its stored points.
+      UnreadableSummary: when its result does not have this code's layout (made by another version of
+        ntk_bridge): a ``KeyError``, ``TypeError`` or ``ValueError`` of the reader; the message says how to
+        rebuild it from its stored points.
+      ValueError: when ``record`` has no ``"experiment"``, or names an experiment that is not registered.
+
+    Example:
+      >>> from ntk_bridge import experiments, selection
+      >>> summary = experiments.read(selection.summary("results/reference", "closeness"))
+      >>> type(summary).__name__, summary.record["experiment"]
+      ('ClosenessSummary', 'closeness')
     """
+    if "experiment" not in record:
+        raise ValueError(f"record is not a summary record: it has no 'experiment' (keys: {sorted(record)})")
+    reader = module(record["experiment"]).read
     try:
-        return module(record["experiment"]).read(record)
+        return reader(record)
     except (KeyError, TypeError, ValueError) as exc:
         name = record.get("experiment")
         raise UnreadableSummary(
@@ -101,21 +220,45 @@ def read(record: dict):
 
 
 def algorithms() -> dict[str, int]:
-    """Every experiment's current algorithm version (imports each module, which registers it with the store)."""
+    """Every experiment's current algorithm version (imports each module, which registers it with the store).
+
+    Returns:
+      ``{experiment name: ALGORITHM of its module (int >= 1)}``, in report order.
+
+    Example:
+      >>> from ntk_bridge import experiments, store
+      >>> versions = experiments.algorithms()
+      >>> list(versions) == list(experiments.names()), versions["closeness"] == store.ALGORITHMS["closeness"]
+      (True, True)
+    """
     return {name: module(name).ALGORITHM for name in names()}
 
 
 def configure(name: str, quick: bool = False, **overrides):
     """The quick or full config of ``name`` with ``overrides`` applied (``None`` values ignored).
 
-    ``family`` sets ``tasks.family`` (or ``families`` to that one family); ``family="digits"``
-    starts from the experiment's ``Config.digits(quick)`` where it has one.  Raises
-    ``ValueError`` for an option the experiment does not have or an invalid value.
+    ``dataclasses.replace(Config.quick() if quick else Config(), **overrides)``, except that ``family``
+    sets ``tasks.family`` (or ``families`` to that one family); ``family="digits"`` starts from the
+    experiment's ``Config.digits(quick)`` where it has one.
+
+    Args:
+      name: the experiment's command name (one of ``names()``).
+      quick: ``True`` for ``Config.quick()`` (what ``reproduce --quick`` runs), ``False`` for ``Config()``.
+      **overrides: config fields to set (CLI options, ``_`` for ``-``), and ``family``.
+
+    Returns:
+      The experiment's frozen ``Config`` dataclass.
+
+    Raises:
+      ValueError: when an override names an option the experiment does not have; (propagated) when
+        ``name`` is not an experiment (``module``) or a value is invalid (the ``Config``'s checks).
 
     Example:
       >>> from ntk_bridge import experiments
       >>> experiments.configure("closeness", quick=True, depths=(1, 2)).depths
       (1, 2)
+      >>> experiments.configure("closeness", quick=True, family="digits").tasks.family
+      'digits'
       >>> experiments.configure("closeness", bogus=1)
       Traceback (most recent call last):
       ValueError: experiment 'closeness' has no option --bogus
@@ -148,12 +291,60 @@ EXTRA_RUNS = (("closeness", "digits"),)
 
 def reproduce_plan(quick: bool = False) -> list[tuple[str, object]]:
     """``(name, config)`` of every sweep ``ntk-bridge reproduce`` runs, in order: each experiment of
-    ``names`` with its quick or full config, then ``EXTRA_RUNS``."""
+    ``names`` with its quick or full config, then ``EXTRA_RUNS``.
+
+    Nothing is run; each config is ``configure(name, quick=quick[, family=...])``.
+
+    Args:
+      quick: ``True`` for the quick configs (``reproduce --quick``), ``False`` for the full ones.
+
+    Returns:
+      A list of ``(experiment name, Config)`` pairs.
+
+    Example:
+      >>> from ntk_bridge import experiments
+      >>> plan = experiments.reproduce_plan(quick=True)
+      >>> len(plan) == len(experiments.names()) + len(experiments.EXTRA_RUNS), plan[0][0]
+      (True, 'kernel-share')
+      >>> plan[-1][0], plan[-1][1].tasks.family
+      ('closeness', 'digits')
+    """
     plan = [(name, configure(name, quick=quick)) for name in names()]
     return plan + [(name, configure(name, quick=quick, family=family)) for name, family in EXTRA_RUNS]
 
 
 def run(name: str, config=None, root=store.DEFAULT_ROOT) -> dict:
-    """Run experiment ``name`` with ``config`` (default: its full config); return its summary record."""
+    """Run experiment ``name`` with ``config`` (default: its full config); return its summary record.
+
+    ``module(name).run(config, root)``: computes the points not yet stored under ``root`` (the sweep
+    resumes), then stores (or keeps) the summary.  Nothing is selected in ``selection.json``.  The
+    full config takes minutes to hours; ``configure(name, quick=True)`` gives the quick one.
+
+    Args:
+      name: the experiment's command name (one of ``names()``).
+      config: its ``Config`` (``configure``); ``None``: the full ``Config()``.
+      root: the results root the records are written under (default ``results/``).
+
+    Returns:
+      The summary record (a dict; ``read`` gives its typed view).
+
+    Raises:
+      ValueError: (from ``module``) when ``name`` is not an experiment; whatever the experiment raises.
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge import experiments
+      >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
+      >>> config = experiments.configure("kernel-share", quick=True, depths=(1, 2), n_points=8, seeds=2, n_boot=10)
+      >>> rec = experiments.run("kernel-share", config, root)
+      >>> rec["kind"], len(rec["result"]["points"])   # 2 depths x 2 seeds
+      ('summary', 4)
+      >>> summary = experiments.read(rec)
+      >>> [(row.depth, round(row.diag_share.mean, 4)) for row in summary.rows]   # exactly 1 / (L + 1)
+      [(1, 0.5), (2, 0.3333)]
+      >>> experiments.run("kernel-share", config, root)["config_hash"] == rec["config_hash"]   # resumed
+      True
+      >>> tmp.cleanup()
+    """
     mod = module(name)
     return mod.run(mod.Config() if config is None else config, root)
