@@ -30,7 +30,18 @@ _cleared = 0     # how many times this process cleared JAX's caches (diagnostics
 
 
 def mapping_count() -> int | None:
-    """The number of memory mappings of this process (lines of ``/proc/self/maps``); ``None`` if unknown."""
+    """The number of memory mappings of this process (lines of ``/proc/self/maps``); ``None`` if unknown.
+
+    Returns:
+      ``int`` (the newline count of ``MAPS``, read in 1 MiB chunks), or ``None`` where ``MAPS`` cannot be
+      read (no ``/proc``: not Linux).
+
+    Example:
+        >>> from ntk_bridge import code_maps
+        >>> n = code_maps.mapping_count()
+        >>> n is None or (isinstance(n, int) and n > 0)
+        True
+    """
     try:
         with open(MAPS, "rb") as f:
             return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
@@ -39,7 +50,18 @@ def mapping_count() -> int | None:
 
 
 def mapping_limit() -> int | None:
-    """The kernel's per-process limit ``vm.max_map_count``; ``None`` if unknown."""
+    """The kernel's per-process limit ``vm.max_map_count``; ``None`` if unknown.
+
+    Returns:
+      ``int`` read from ``LIMIT`` (``/proc/sys/vm/max_map_count``, 65,530 by default), or ``None`` where it
+      cannot be read or is not an integer.
+
+    Example:
+        >>> from ntk_bridge import code_maps
+        >>> limit = code_maps.mapping_limit()
+        >>> limit is None or (isinstance(limit, int) and limit > 0)
+        True
+    """
     try:
         with open(LIMIT) as f:
             return int(f.read().strip())
@@ -50,8 +72,25 @@ def mapping_limit() -> int | None:
 def ensure_headroom(fraction: float = FRACTION) -> bool:
     """Drop JAX's compilation caches if this process holds more than ``fraction`` of its mapping limit.
 
-    Returns ``True`` when it cleared them.  Results are unchanged (programs are recompiled on
-    their next call); only compile time is spent again.
+    Clears (``jax.clear_caches()``, then ``gc.collect()``) when ``mapping_count() > fraction *
+    mapping_limit()``; does nothing where either is unknown (``None``).  Results are unchanged
+    (programs are recompiled on their next call); only compile time is spent again.  JAX is
+    imported only when the caches are cleared.
+
+    Args:
+      fraction: the share of ``vm.max_map_count`` above which the caches are dropped (default
+        ``FRACTION`` = 0.5); not validated: ``1.0`` or more never clears, ``0`` always does (on Linux).
+
+    Returns:
+      ``True`` when it cleared the caches (and counted it in ``times_cleared``), else ``False``.
+
+    Example:
+        A process never holds more mappings than its limit, so ``fraction=1.0`` leaves the caches alone:
+
+        >>> from ntk_bridge import code_maps
+        >>> before = code_maps.times_cleared()
+        >>> code_maps.ensure_headroom(1.0), code_maps.times_cleared() == before
+        (False, True)
     """
     global _cleared
     count, limit = mapping_count(), mapping_limit()
@@ -66,5 +105,15 @@ def ensure_headroom(fraction: float = FRACTION) -> bool:
 
 
 def times_cleared() -> int:
-    """How many times ``ensure_headroom`` cleared JAX's caches in this process."""
+    """How many times ``ensure_headroom`` cleared JAX's caches in this process.
+
+    Returns:
+      ``int >= 0`` (diagnostics: 0 in a process that never neared its mapping limit).
+
+    Example:
+        >>> from ntk_bridge import code_maps
+        >>> n = code_maps.times_cleared()
+        >>> isinstance(n, int) and n >= 0
+        True
+    """
     return _cleared

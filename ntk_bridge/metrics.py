@@ -17,13 +17,14 @@ def rel_gap(a, b) -> float:
     """``||a - b|| / ||b||``, Frobenius over all test points.
 
     Args:
-      a, b: predictions of one shape, e.g. ``(tasks, query, out_dim)``; ``b`` is the reference.
+      a: predictions, any shape, e.g. ``(tasks, query, out_dim)`` (array-like, read as float64).
+      b: the reference predictions, the shape of ``a``.
 
     Returns:
-      float.
+      ``float >= 0``: the relative Frobenius distance (0 where ``a == b``).
 
     Raises:
-      ValueError: different shapes, or ``b`` identically zero.
+      ValueError: when ``a`` and ``b`` have different shapes, or ``b`` is identically zero.
 
     Examples:
         >>> import ntk_bridge as nb
@@ -40,10 +41,19 @@ def rel_gap(a, b) -> float:
 def normalized_gap(a, b, c) -> float:
     """Transfer-normalized gap ``||a - b|| / ||b - c||`` (``c``: the no-transfer baseline).
 
-    Below 1: ``a`` and ``b`` differ by less than what ``b`` transferred (theory.md §6).
+    Below 1: ``a`` and ``b`` differ by less than what ``b`` transferred (theory.md §6).  Norms are
+    Frobenius over all entries.
+
+    Args:
+      a: predictions of one method, e.g. ``(tasks, query, out_dim)``.
+      b: predictions of the reference method, the shape of ``a``.
+      c: the no-transfer baseline's predictions on the same points, the shape of ``a``.
+
+    Returns:
+      ``float >= 0``.
 
     Raises:
-      ValueError: different shapes, or ``b == c`` (nothing was transferred).
+      ValueError: when ``a``, ``b`` and ``c`` do not all have one shape, or ``b == c`` (nothing was transferred).
 
     Examples:
         >>> import ntk_bridge as nb
@@ -59,7 +69,17 @@ def normalized_gap(a, b, c) -> float:
 
 
 def mse(pred, target) -> float:
-    """Mean squared error over all test points and outputs.
+    """Mean squared error over all test points and outputs: ``mean((pred - target)^2)``.
+
+    Args:
+      pred: predictions, any shape, e.g. ``(tasks, query, out_dim)``.
+      target: the labels, the shape of ``pred``.
+
+    Returns:
+      ``float``: the mean over every entry (not the ``0.5 * sum`` training loss).
+
+    Raises:
+      ValueError: when ``pred`` and ``target`` have different shapes.
 
     Examples:
         >>> import ntk_bridge as nb
@@ -73,6 +93,18 @@ def mse(pred, target) -> float:
 def accuracy(pred, target) -> float:
     """Fraction of points whose argmax output matches the target's (classification).
 
+    ``mean(argmax(pred, -1) == argmax(target, -1))`` over every point: ties go to the first output.
+
+    Args:
+      pred: scores ``(..., out_dim)``, e.g. ``(tasks, query, n_way)``.
+      target: one-hot (or centred one-hot) targets, the shape of ``pred``.
+
+    Returns:
+      ``float`` in ``[0, 1]``.
+
+    Raises:
+      ValueError: when ``pred`` and ``target`` have different shapes.
+
     Examples:
         >>> import ntk_bridge as nb
         >>> nb.metrics.accuracy([[0.9, 0.1], [0.2, 0.8]], [[1.0, 0.0], [1.0, 0.0]])
@@ -83,9 +115,20 @@ def accuracy(pred, target) -> float:
 
 
 def effective_rank(k) -> float:
-    """Entropy effective rank of the normalized kernel ``C = K_ij / sqrt(K_ii K_jj)`` (Roy & Vetterli, 2007):
-    ``exp(-sum_i p_i log p_i)``, ``p`` its eigenvalues over their sum (``n`` points: ``n`` for ``C = I``, 1 for
-    a constant ``C``).  ``k``: ``(n, n)`` symmetric PSD with a positive diagonal; float64.
+    """Entropy effective rank of the normalized kernel ``C = K_ij / sqrt(K_ii K_jj)`` (Roy & Vetterli, 2007).
+
+    ``exp(-sum_i p_i log p_i)``, ``p`` the eigenvalues of ``C`` (negative round-off clipped to 0) over their
+    sum (``n`` points: ``n`` for ``C = I``, 1 for a constant ``C``).
+
+    Args:
+      k: ``(n, n)`` symmetric PSD kernel matrix with a positive diagonal (read as float64; the
+        eigenvalues come from ``eigvalsh``, which reads one triangle: asymmetry is not detected).
+
+    Returns:
+      ``float`` in ``[1, n]``.
+
+    Raises:
+      ValueError: when ``k`` is not a non-empty square matrix, has a non-finite entry or a diagonal entry ``<= 0``.
 
     Examples:
         >>> import numpy as np
@@ -107,12 +150,25 @@ def effective_rank(k) -> float:
 def fit_power_law(x, y, *, n_boot: int = 2000, seed: int = 0, level: float = 0.9) -> dict:
     """Fit ``y ~ c * x^-r`` by least squares in log-log, with a bootstrap interval for ``r``.
 
-    ``y`` is ``(points,)`` or ``(seeds, points)``; the bootstrap resamples seeds when there
-    are several, else the points (pairs).  Returns ``{"r", "c", "r_lo", "r_hi", "level"}``.
+    The line is fitted to each point's mean of ``log y`` over the seeds: ``log y = log c - r log x``.
+    The bootstrap resamples seeds (rows) when there are several, else the points (pairs; draws with
+    fewer than two distinct points are skipped); the interval is the ``(1 -+ level) / 2`` quantiles of
+    the resampled ``r``.
+
+    Args:
+      x: ``(points,)`` positive abscissae (widths, depths, ...).
+      y: ``(points,)`` or ``(seeds, points)`` positive, finite values.
+      n_boot: bootstrap resamples, an integer ``>= 1``.
+      seed: integer ``>= 0`` seeding ``numpy.random.default_rng`` for the bootstrap.
+      level: the interval's coverage, in ``(0, 1)``.
+
+    Returns:
+      ``{"r": float, "c": float, "r_lo": float, "r_hi": float, "level": float}``: exponent, prefactor and
+      the bootstrap interval of the exponent.
 
     Raises:
-      ValueError: fewer than 2 points, mismatched shapes, non-positive or non-finite values, bad
-        ``n_boot``, ``seed`` or ``level``.
+      ValueError: when there are fewer than 2 points, ``y`` is not ``(seeds, points)`` for ``x``'s points,
+        an ``x`` is ``<= 0``, a ``y`` is ``<= 0`` or non-finite, or ``n_boot``, ``seed`` or ``level`` is out of range.
 
     Examples:
         An exact power law is fitted exactly:
@@ -158,10 +214,37 @@ def fit_power_law(x, y, *, n_boot: int = 2000, seed: int = 0, level: float = 0.9
 def fit_width_exponent(groups, widths, y, keep, *, n_boot: int = 2000, seed: int = 0, level: float = 0.9) -> dict:
     """Fit ``y ~ c_g n^-b``: one width exponent ``b``, one constant per group ``g`` (e.g. per depth).
 
-    ``groups``, ``widths``: ``(points,)``; ``y``, ``keep``: ``(seeds, points)``.  Least squares in
-    log-log on each point's mean of ``log y`` over its kept seeds; the bootstrap resamples seeds.
-    Returns ``{"b", "b_lo", "b_hi", "level", "groups": {g: c_g}}``.  Raises ``ValueError`` without a
-    group holding two widths with a kept value, or for a kept ``y <= 0``.
+    Least squares in log-log, ``log y = log c_g - b log n``, on each point's mean of ``log y`` over
+    its kept seeds (points with no kept seed are left out, and so are groups left without a point);
+    the bootstrap resamples seeds (rows), and with a single seed the interval is the point itself.
+
+    Args:
+      groups: ``(points,)`` group label of each point (any hashable, e.g. the depth).
+      widths: ``(points,)`` positive widths ``n``.
+      y: ``(seeds, points)`` (or ``(points,)``: one seed) values, positive where kept.
+      keep: ``(seeds, points)`` booleans: which values enter the fit.
+      n_boot: bootstrap resamples, an integer ``>= 1``.
+      seed: seeds ``numpy.random.default_rng`` for the bootstrap.
+      level: the interval's coverage, in ``(0, 1)``.
+
+    Returns:
+      ``{"b": float, "b_lo": float, "b_hi": float, "level": float, "groups": {g: c_g}}`` (``c_g`` only for
+      the groups with a kept point).
+
+    Raises:
+      ValueError: when a kept ``y`` is not ``> 0``, no group holds two widths with a kept value, or
+        ``n_boot`` or ``level`` is out of range.
+
+    Example:
+        Two depths on one exact law ``c_g n^-0.5``: one exponent, one constant each.
+
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> groups, widths = ["L1", "L1", "L2", "L2"], np.array([16.0, 64.0, 16.0, 64.0])
+        >>> y = np.array([2.0, 2.0, 5.0, 5.0]) * widths ** -0.5
+        >>> fit = nb.metrics.fit_width_exponent(groups, widths, np.stack([y, y]), np.ones((2, 4), bool), n_boot=20)
+        >>> round(fit["b"], 10), {g: round(c, 10) for g, c in fit["groups"].items()}
+        (0.5, {'L1': 2.0, 'L2': 5.0})
     """
     n_boot = validate.integer("n_boot", n_boot, 1)
     level = validate.real("level", level, 0.0, 1.0, low_open=True, high_open=True)
@@ -202,6 +285,36 @@ def fit_power_law_kept(x, y, keep, *, n_boot: int = 2000) -> dict | None:
     each point's geometric mean over its kept seeds (the same point estimate; the interval then
     resamples the points) over the points with a kept seed, with ``"excluded"`` (how many were
     left out) and ``"interval"`` added; ``None`` below two such points.
+
+    Args:
+      x: ``(points,)`` positive abscissae.
+      y: ``(seeds, points)`` values, positive where kept.
+      keep: ``(seeds, points)`` booleans: which values enter the fit.
+      n_boot: bootstrap resamples (``fit_power_law``'s, whose ``seed=0`` and ``level=0.9`` it uses).
+
+    Returns:
+      ``fit_power_law``'s dict (``"r", "c", "r_lo", "r_hi", "level"``), plus ``"excluded"`` (int: left-out
+      values) and ``"interval"`` (str) when some value is left out; ``None`` when fewer than two points
+      have a kept value.
+
+    Raises:
+      ValueError: propagated from ``fit_power_law`` (a kept non-positive value, bad ``n_boot``, ...).
+
+    Example:
+        One of eight values left out of an exact law ``3 x^-0.5``; with a single kept point, no fit:
+
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> x = np.array([1.0, 2.0, 4.0, 8.0])
+        >>> y, keep = np.stack([3.0 * x ** -0.5] * 2), np.ones((2, 4), bool)
+        >>> keep[1, 2] = False
+        >>> fit = nb.metrics.fit_power_law_kept(x, y, keep, n_boot=20)
+        >>> round(fit["r"], 10), round(fit["c"], 10), fit["excluded"]
+        (0.5, 3.0, 1)
+        >>> only_first = np.zeros((2, 4), bool)
+        >>> only_first[:, 0] = True
+        >>> print(nb.metrics.fit_power_law_kept(x, y, only_first, n_boot=20))
+        None
     """
     keep = np.asarray(keep, dtype=bool)
     if keep.all():

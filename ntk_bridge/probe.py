@@ -34,7 +34,29 @@ ASYMMETRY_TOL = 1e-9  # relative size of gram - gram^T that is rounding (symmetr
 
 
 def labels(ys: np.ndarray, name: str = "test.ys") -> np.ndarray:
-    """Class indices ``argmax(ys, -1)``, ``(tasks, points)``; ``ValueError`` for single-output targets."""
+    """Class indices ``argmax(ys, -1)``, ``(tasks, points)``; ``ValueError`` for single-output targets.
+
+    Args:
+      ys: ``(tasks, points, out_dim)`` one-hot or centred one-hot targets, ``out_dim >= 2``.
+      name: how the error message calls ``ys``.
+
+    Returns:
+      ``(tasks, points)`` integer class indices (NumPy's ``intp``, int64 on 64-bit platforms).
+
+    Raises:
+      ValueError: when ``ys`` is not 3-d or has fewer than 2 outputs (a regression family).
+
+    Example:
+        >>> import ntk_bridge as nb
+        >>> from ntk_bridge import probe
+        >>> tasks = nb.tasks.gaussian_clusters(2, n_way=3, k_shot=2, n_query=1, dim=8, seed=0)
+        >>> probe.labels(tasks.ys).shape, probe.labels(tasks.ys)[0].tolist()      # classes in order, repeated
+        ((2, 6), [0, 1, 2, 0, 1, 2])
+        >>> probe.labels(nb.tasks.sinusoid(2).ys)
+        Traceback (most recent call last):
+        ...
+        ValueError: test.ys: the logistic probe needs one-hot class targets (out_dim >= 2, ...), got shape (2, 5, 1)
+    """
     ys = np.asarray(ys)
     if ys.ndim != 3 or ys.shape[-1] < 2:
         raise ValueError(f"{name}: the logistic probe needs one-hot class targets (out_dim >= 2, a classification "
@@ -46,8 +68,30 @@ def task_accuracy(phi_s: np.ndarray, y_s: np.ndarray, phi_q: np.ndarray, y_q: np
                   C: float = C_AUTHORS) -> float:
     """Query accuracy of L2-penalized multinomial logistic regression fit on one task's support.
 
-    ``phi_s (s, p)``, ``phi_q (q, p)`` features (rows scaled to unit norm here), ``y_s (s,)``,
-    ``y_q (q,)`` class indices.  A support with one class predicts that class everywhere.
+    scikit-learn's ``LogisticRegression(C=C, max_iter=MAX_ITER, tol=1e-8)`` (lbfgs) on the support
+    features, each row scaled to unit L2 norm first; a support with one class predicts that class
+    everywhere (no model is fit).
+
+    Args:
+      phi_s: ``(s, p)`` support features.
+      y_s: ``(s,)`` support class indices (a NumPy array: the one-class shortcut compares ``y_q`` to it).
+      phi_q: ``(q, p)`` query features.
+      y_q: ``(q,)`` query class indices (a NumPy array).
+      C: inverse L2-penalty strength ``> 0`` (default ``C_AUTHORS`` = 3; not validated here).
+
+    Returns:
+      ``float`` in ``[0, 1]``: the fraction of query points whose predicted class is ``y_q``'s.
+
+    Raises:
+      ValueError: when a row of ``phi_s`` or ``phi_q`` is all zeros (its normalization is undefined).
+
+    Example:
+        >>> import numpy as np
+        >>> from ntk_bridge import probe
+        >>> phi_s, y_s = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0, 1])
+        >>> phi_q, y_q = np.array([[2.0, 0.1], [0.1, 3.0], [1.0, 0.2]]), np.array([0, 1, 1])
+        >>> round(probe.task_accuracy(phi_s, y_s, phi_q, y_q), 4)      # the third point looks like class 0
+        0.6667
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -65,6 +109,17 @@ def gram_features(gram: np.ndarray) -> np.ndarray:
     ``max|gram - gram^T| > ASYMMETRY_TOL * max|gram|`` and eigenvalues below
     ``-NEGATIVE_TOL * max|E|`` raise ``ValueError`` (not a Gram matrix); smaller asymmetry and
     negative eigenvalues are rounding: ``gram`` is symmetrized and those eigenvalues become 0.
+
+    Args:
+      gram: ``(m, m)`` finite, symmetric positive semi-definite matrix (read as float64).
+
+    Returns:
+      ``F``: ``(m, m)`` float64, ``F = V sqrt(max(E, 0))`` with ``(gram + gram^T) / 2 = V E V^T``; a column per
+      eigenvalue (ascending), zero columns for the null space.
+
+    Raises:
+      ValueError: when ``gram`` is not a finite square matrix, not symmetric, or not positive semi-definite
+        (beyond the tolerances above).
 
     Example:
       >>> import numpy as np
@@ -96,8 +151,38 @@ def finite(spec: MLPSpec, body, test: TaskSet, C: float = C_AUTHORS) -> float:
     test.dim`` for the first layer and ``spec.width`` after, ``b`` ``(spec.width,)``, finite (the
     ``"body"`` of ``spec.init(key, test.dim)`` or of a trained net).
 
+    Args:
+      spec: the ``MLPSpec`` of the net, whose ``out_dim`` is ``test``'s.
+      body: the body's layers, as above (JAX or NumPy arrays; read as float64).
+      test: a classification ``TaskSet`` (``out_dim >= 2``, centred one-hot targets).
+      C: inverse L2-penalty strength ``> 0``.
+
+    Returns:
+      ``float`` in ``[0, 1]``: the mean over ``test``'s tasks of ``task_accuracy`` on that task's features.
+
     Raises:
-      ValueError: naming ``body``, ``spec``, ``test`` or ``C``.
+      ValueError: naming ``body``, ``spec``, ``test`` or ``C``; also for a dead body (a point with all-zero
+        features).
+
+    Example:
+        The probe equals ``task_accuracy`` applied task by task to the body's features:
+
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> from ntk_bridge import probe
+        >>> test = nb.tasks.gaussian_clusters(2, n_way=3, k_shot=2, n_query=2, dim=8, seed=0)
+        >>> spec = nb.MLPSpec(depth=1, width=32, out_dim=3)
+        >>> rng = np.random.default_rng(0)
+        >>> body = [(rng.standard_normal((8, 32)), rng.standard_normal(32))]    # one (W, b) per hidden layer
+        >>> acc = probe.finite(spec, body, test)
+        >>> phi_s, phi_q = np.asarray(spec.features(body, test.xs)), np.asarray(spec.features(body, test.xq))
+        >>> ys, yq = probe.labels(test.ys), probe.labels(test.yq)
+        >>> bool(acc == np.mean([probe.task_accuracy(phi_s[i], ys[i], phi_q[i], yq[i]) for i in range(2)]))
+        True
+        >>> probe.finite(spec, body[:0], test)
+        Traceback (most recent call last):
+        ...
+        ValueError: body has 0 layers, spec.depth is 1: pass the body of a net of this spec
     """
     check_out_dim(spec, test, "test")
     body = _body(spec, body, test.dim)
@@ -109,8 +194,43 @@ def finite(spec: MLPSpec, body, test: TaskSet, C: float = C_AUTHORS) -> float:
 
 
 def infinite(spec, test: TaskSet, C: float = C_AUTHORS, backend: str = "native") -> float:
-    """Mean query accuracy over ``test``'s tasks of the probe on the infinite-width (initial) features
-    (``spec``: an ``MLPSpec``, or a ``ConvSpec`` on image tasks)."""
+    """Mean query accuracy over ``test``'s tasks of the probe on the infinite-width (initial) features.
+
+    Per task, the last hidden layer's NNGP kernel on its support and query, ``G = (Sigma - b_std^2) /
+    head_std^2`` (``Sigma``: the head's kernel), is factored into features ``gram_features(G)``; the
+    probe (``task_accuracy``) runs on them.  The same for every method (the body does not move).
+
+    Args:
+      spec: an ``MLPSpec``, or a ``ConvSpec`` on image tasks, whose ``out_dim`` is ``test``'s.
+      test: a classification ``TaskSet`` (``out_dim >= 2``, centred one-hot targets).
+      C: inverse L2-penalty strength ``> 0``.
+      backend: the kernels' backend (``kernels.kernels``): ``"native"`` or ``"nt"``.
+
+    Returns:
+      ``float`` in ``[0, 1]``: the mean over ``test``'s tasks of the query accuracy.
+
+    Raises:
+      ValueError: naming ``spec``, ``test`` or ``C`` (e.g. single-output targets).
+
+    Example:
+        The probe on the factored kernel, by hand:
+
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> from ntk_bridge import probe
+        >>> test = nb.tasks.gaussian_clusters(2, n_way=3, k_shot=2, n_query=2, dim=8, seed=0)
+        >>> spec = nb.MLPSpec(depth=1, out_dim=3)
+        >>> acc = probe.infinite(spec, test)
+        >>> round(acc, 4), acc * 12 == round(acc * 12)      # 2 tasks x 6 query points
+        (0.75, True)
+        >>> def by_hand(i):                              # 6 support points, then 6 query points
+        ...     x = np.concatenate([test.xs[i], test.xq[i]])
+        ...     gram = (nb.kernels.kernels(spec, x).sigma - spec.b_std ** 2) / spec.head_std ** 2
+        ...     f, y = probe.gram_features(gram), probe.labels(test.merged()[1])[i]
+        ...     return probe.task_accuracy(f[:6], y[:6], f[6:], y[6:])
+        >>> bool(acc == np.mean([by_hand(0), by_hand(1)]))
+        True
+    """
     from .kernels import kernels
 
     spec = check_out_dim(spec, test, "test")

@@ -28,6 +28,17 @@ class TaskSet:
     as rows), with ``image_shape = (H, W, C)``; ``images`` gives them back as images and a
     ``ConvSpec`` with that ``image_shape`` reads the rows as images.
 
+    Every array is stored as a read-only float64 copy; the properties ``n_tasks``, ``n_support``,
+    ``n_query``, ``dim`` and ``out_dim`` read the shapes.
+
+    Attributes:
+      xs: support inputs ``(N, s, d)`` float64 (given as ``(N, s, H, W, C)`` images: stored flat).
+      ys: support targets ``(N, s, k)`` float64.
+      xq: query inputs ``(N, q, d)`` float64 (images stored flat, like ``xs``).
+      yq: query targets ``(N, q, k)`` float64.
+      image_shape: ``(H, W, C)`` of image inputs (taken from 5-d ``xs``/``xq`` when not given), or ``None``
+        for vector inputs.
+
     Raises:
       ValueError: naming the field, for wrong rank, empty or mismatched shapes,
         non-numeric or non-finite values.
@@ -182,6 +193,18 @@ def shared_feature(n_tasks: int, n_support: int = 5, n_query: int = 15, *, dim: 
     (``world_seed``), ``u_i`` per task (``seed``), all ``N(0, I)``.  ``similarity = 1`` makes
     every task the same; ``0`` leaves only the shared features.
 
+    Args:
+      n_tasks: number of tasks ``N >= 1``.
+      n_support: support points per task ``s >= 1``.
+      n_query: query points per task ``q >= 1``.
+      dim: input dimension ``d`` (inputs uniform on the unit sphere ``S^{d-1}``).
+      out_dim: outputs ``k`` (columns of ``w_i``).
+      similarity: weight of the shared ``w_0`` in ``[0, 1]``.
+      n_features: width ``m`` of the feature map.
+      noise: standard deviation ``>= 0`` of Gaussian noise added to every label (support and query).
+      world_seed: integer ``>= 0`` fixing ``A`` and ``w_0`` (what the tasks share).
+      seed: integer ``>= 0`` drawing the tasks (``u_i``, inputs, noise).
+
     Returns:
       ``TaskSet``: ``xs (n_tasks, n_support, dim)``, ``ys (n_tasks, n_support, out_dim)``, ``xq``,
       ``yq`` likewise with ``n_query``; inputs on the unit sphere.
@@ -228,8 +251,23 @@ def sinusoid(n_tasks: int, n_support: int = 5, n_query: int = 15, *, amp_range=(
     sign of a scalar input, the constant coordinate plays the bias.  ``world_seed`` is
     unused (the family has no shared hidden structure beyond its ranges).
 
+    Args:
+      n_tasks: number of tasks ``N >= 1``.
+      n_support: support points per task ``s >= 1``.
+      n_query: query points per task ``q >= 1``.
+      amp_range: ``(low, high)`` of the amplitude ``A`` (uniform; not validated).
+      phase_range: ``(low, high)`` of the phase ``p`` (uniform; not validated).
+      x_range: ``(low, high)`` of the scalar input ``x`` (uniform; not validated).
+      noise: standard deviation ``>= 0`` of Gaussian noise added to every label.
+      world_seed: unused, and (unlike the other families) not validated.
+      seed: integer ``>= 0`` drawing amplitudes, phases, inputs and noise.
+
     Returns:
-      ``TaskSet`` with ``dim = 2`` and ``out_dim = 1``.
+      ``TaskSet``: ``xs (n_tasks, n_support, 2)``, ``ys (n_tasks, n_support, 1)``, ``xq``, ``yq`` likewise
+      with ``n_query``.
+
+    Raises:
+      ValueError: naming the bad argument (sizes below 1, ``noise < 0``, ``seed`` not an integer ``>= 0``).
 
     Examples:
         >>> import numpy as np
@@ -261,7 +299,19 @@ def gaussian_clusters(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: in
     Class centres are drawn afresh per task inside a ``rank``-dimensional subspace shared
     by all tasks (``world_seed``); points are ``centre + spread * N(0, I_d)``, projected
     on the sphere.  Targets are one-hot rows minus ``1 / n_way`` (centred), out_dim
-    ``n_way >= 2``.  Support holds ``k_shot`` and query ``n_query`` points per class.
+    ``n_way >= 2``.  Support holds ``k_shot`` and query ``n_query`` points per class, ordered by
+    class ``0, 1, ..., n_way - 1``, repeated.
+
+    Args:
+      n_tasks: number of tasks ``N >= 1``.
+      n_way: classes per task, ``>= 2`` (one class would have all-zero centred targets).
+      k_shot: support points per class ``>= 1``.
+      n_query: query points per class ``>= 1``.
+      dim: input dimension ``d``.
+      rank: dimension of the shared subspace of the class centres, in ``[1, dim]``.
+      spread: standard deviation ``>= 0`` of the points around their centre (before the projection).
+      world_seed: integer ``>= 0`` fixing the shared subspace.
+      seed: integer ``>= 0`` drawing the centres and points.
 
     Returns:
       ``TaskSet``: ``xs (n_tasks, n_way * k_shot, dim)``, ``ys (n_tasks, n_way * k_shot, n_way)``,
@@ -399,8 +449,10 @@ def digits(n_tasks: int, n_way: int = 5, k_shot: int = 1, n_query: int = 3, *, c
     * ``"none"``: raw pixel intensities 0..16.
 
     Args:
-      n_tasks, n_way, k_shot, n_query: tasks, classes per task (``n_way >= 2``: one class has
-        all-zero centred targets), support and query images per class.
+      n_tasks: number of tasks (episodes) ``>= 1``.
+      n_way: classes per task, ``>= 2`` (one class has all-zero centred targets).
+      k_shot: support images per class ``>= 1``.
+      n_query: query images per class ``>= 1``.
       classes: the class pool (see above).
       labels: ``"permuted"`` or ``"fixed"`` (see above).
       normalize: one of ``NORMALIZATIONS`` (see above).
@@ -520,6 +572,32 @@ CLASSIFICATION = frozenset({"clusters", "digits"})
 
 
 def make(family: str, n_tasks: int, **kwargs) -> TaskSet:
-    """Draw ``n_tasks`` tasks from the family named ``family`` (a key of ``FAMILIES``)."""
+    """Draw ``n_tasks`` tasks from the family named ``family`` (a key of ``FAMILIES``).
+
+    ``make(family, n_tasks, **kwargs)`` is ``FAMILIES[family](n_tasks, **kwargs)``: the experiments
+    name their family in their configuration.
+
+    Args:
+      family: ``"shared-feature"``, ``"sinusoid"``, ``"clusters"`` or ``"digits"``.
+      n_tasks: number of tasks, passed on.
+      **kwargs: the family's keyword arguments (sizes, seeds, ...).
+
+    Returns:
+      ``TaskSet``: what the family function returns.
+
+    Raises:
+      ValueError: when ``family`` is not a key of ``FAMILIES``, or the family rejects an argument.
+
+    Example:
+        >>> import numpy as np
+        >>> import ntk_bridge as nb
+        >>> tasks = nb.tasks.make("sinusoid", 3, n_support=2, n_query=4, seed=1)
+        >>> tasks.xs.shape, tasks.yq.shape
+        ((3, 2, 2), (3, 4, 1))
+        >>> bool(np.array_equal(tasks.yq, nb.tasks.sinusoid(3, 2, 4, seed=1).yq))
+        True
+        >>> sorted(nb.tasks.FAMILIES)
+        ['clusters', 'digits', 'shared-feature', 'sinusoid']
+    """
     validate.choice("family", family, sorted(FAMILIES))
     return FAMILIES[family](n_tasks, **kwargs)

@@ -27,6 +27,11 @@ class Adaptation:
     form is accepted (``np.float32(0.1)``, ``np.int64(5)``, 0-d JAX arrays) and stored as a
     plain ``float``/``int``/``bool``, so adaptations hash, compare and serialize as usual.
 
+    Attributes:
+      lr: step size ``> 0`` of the inner loop (default 0.5).
+      steps: number of gradient steps ``s >= 1`` (default 5); with ``flow`` only ``lr * steps`` matters.
+      flow: ``True`` for gradient flow for time ``lr * steps`` instead of discrete steps (default ``False``).
+
     Raises:
       ValueError: naming the field: ``lr`` not positive, ``steps`` not an integer ``>= 1``, ``flow`` not a flag.
 

@@ -35,10 +35,28 @@ from .progress import Progress
 class MetaNTK(NamedTuple):
     """The meta-NTK and what the GBML predictor needs besides it (NumPy float64).
 
-    ``phi``: ``Phi`` (or first-order ``Psi``) ``(N q, N q)``; ``f0``: ``F0`` ``(N, q, k)``;
-    ``a``: ``A_i = T_i K_in(X_i, X'_i)`` ``(N, s, q)``; ``x_in, y_in, x_out, y_out``: the
-    inner and outer sets ``(N, s|q, d|k)``; ``phi_sigma``: ``C Sigma(P, P) C^T`` ``(N q, N q)`` when
-    asked for (``meta_ntk(..., sigma=True)``: the covariance part, theory.md §9), else ``None``.
+    ``N`` training tasks, ``s`` inner and ``q`` outer points per task (``s = q = s + q`` of the
+    task set for ``split="same"``), ``d`` inputs, ``k`` outputs.
+
+    Attributes:
+      phi: ``Phi`` (or first-order ``Psi``) ``(N q, N q)``, rows and columns task by task.
+      f0: ``F0_i = A_i^T Y_i`` ``(N, q, k)``, the meta-outputs of the zero initial function.
+      a: ``A_i = T_i K_in(X_i, X'_i)`` ``(N, s, q)``.
+      x_in: inner-loop inputs ``X_i`` ``(N, s, d)``.
+      y_in: inner-loop targets ``Y_i`` ``(N, s, k)``.
+      x_out: outer inputs ``X'_i`` ``(N, q, d)``.
+      y_out: outer targets ``Y'_i`` ``(N, q, k)``.
+      phi_sigma: ``C Sigma(P, P) C^T`` ``(N q, N q)`` when asked for (``meta_ntk(..., sigma=True)``: the
+        covariance part, theory.md §9), else ``None``.
+
+    Example:
+        >>> import numpy as np, ntk_bridge as nb
+        >>> train = nb.tasks.shared_feature(3, 4, 5, dim=4, seed=0)
+        >>> m = nb.predict.meta_ntk(nb.predict.analytic(nb.MLPSpec(depth=2)), train, adapt=nb.Adaptation(lr=0.1))
+        >>> m.phi.shape, m.f0.shape, m.a.shape, m.x_in.shape, m.y_out.shape, m.phi_sigma is None
+        ((15, 15), (3, 5, 1), (3, 4, 5), (3, 4, 4), (3, 5, 1), True)
+        >>> bool(np.allclose(m.f0, np.einsum("nsq,nsk->nqk", m.a, m.y_in)))       # F0_i = A_i^T Y_i
+        True
     """
 
     phi: np.ndarray
@@ -52,7 +70,26 @@ class MetaNTK(NamedTuple):
 
 
 def gbml_sets(train: TaskSet, split: str):
-    """Inner and outer sets ``x_in, y_in, x_out, y_out``: support/query, or ``D_i`` twice (``"same"``)."""
+    """Inner and outer sets ``x_in, y_in, x_out, y_out``: support/query, or ``D_i`` twice (``"same"``).
+
+    Args:
+      train: the training ``TaskSet``.
+      split: ``"same"`` (inner and outer sets both ``D_i`` = support then query); any other value, i.e.
+        ``"disjoint"``, gives the support as inner and the query as outer set (not validated here).
+
+    Returns:
+      ``(x_in, y_in, x_out, y_out)`` float64 arrays: ``(N, s, d), (N, s, k), (N, q, d), (N, q, k)``, or
+      ``(N, s + q, d), (N, s + q, k)`` twice for ``"same"`` (views of ``train``'s read-only arrays, or new
+      concatenations).
+
+    Example:
+        >>> import ntk_bridge as nb
+        >>> train = nb.tasks.shared_feature(3, 4, 5, dim=4, seed=0)
+        >>> [a.shape for a in nb.predict.gbml_sets(train, "disjoint")]
+        [(3, 4, 4), (3, 4, 1), (3, 5, 4), (3, 5, 1)]
+        >>> [a.shape for a in nb.predict.gbml_sets(train, "same")]
+        [(3, 9, 4), (3, 9, 1), (3, 9, 4), (3, 9, 1)]
+    """
     if split == "same":
         x, y = train.merged()
         return x, y, x, y
@@ -71,6 +108,25 @@ def meta_ntk(kernel_fn: KernelFn, train: TaskSet, *, algo: str = "anil", adapt: 
     symmetric ``Phi`` only (upper left zero), for the in-place NumPy solve; ``Psi`` is always full.
     ``inner_operator(K, adapt) -> T``: the inner operator ``T_i`` is built with (theory.md §2).
     ``sigma=True`` also assembles ``phi_sigma`` (same kernel calls).
+
+    Args:
+      kernel_fn: ``(x1, x2=None) -> Kernels(theta, sigma)`` (``analytic`` of a spec, or empirical kernels).
+      train: the training ``TaskSet``.
+      algo: ``"anil"`` (``K_in = Sigma``), ``"maml"`` or ``"fomaml"`` (``K_in = Theta``).
+      adapt: the inner loop (``Adaptation``).
+      split: ``"disjoint"`` (inner loop on the support, outer loss on the query) or ``"same"`` (both on ``D_i``).
+      device: one of ``DEVICES``; only validated here.
+      lower_only: write only the lower triangle of ``Phi`` (not for FOMAML's ``Psi``).
+      inner_operator: ``(K, adapt) -> T``, the formula for ``T_i`` (default: ``inner_loop.inner_operator``).
+      sigma: also assemble ``phi_sigma``.
+
+    Returns:
+      ``MetaNTK`` (NumPy float64): ``phi (N q, N q)``, ``f0 (N, q, k)``, ``a (N, s, q)``, the inner and outer
+      sets, and ``phi_sigma`` (``None`` unless ``sigma``); ``s = q = s + q`` of ``train`` for ``split="same"``.
+
+    Raises:
+      NotComputable: a diverging inner loop (``lr * lambda_max > 2``) or non-finite kernels (``inner_operator``).
+      ValueError: naming a bad argument (``train``, ``algo``, ``split``, ``adapt``, ``device``, a flag).
 
     Example:
       ANIL's and MAML's ``Phi`` is the Gram matrix of the meta-outputs' Jacobian: symmetric, positive
@@ -138,13 +194,46 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
     builds the parts of ``fn.cov(t)``, the covariance over random initial functions (theory.md §9,
     ``.predictor``): ``meta_ntk(..., sigma=True)`` and the rows' ``Sigma`` twins, same kernel calls.
 
+    ``fn(t)`` computes ``g = psi(Z) coef(t)`` on the test points ``Z``, ``coef(t) = Phi^-1 (I - exp(-t Phi))
+    (Y' - F0)`` (``Phi + ridge I`` in place of ``Phi``), then each test task's inner loop ``g(X') + K_in(X',
+    X) T (Y - g(X))`` with ``K_in = Sigma`` (ANIL) or ``Theta`` (MAML, FOMAML).
+
+    Args:
+      kernel_fn: ``(x1, x2=None) -> Kernels(theta, sigma)``.
+      train: the training ``TaskSet``.
+      test: the test ``TaskSet``, of ``train``'s input and output dims.
+      algo: ``"anil"``, ``"maml"`` or ``"fomaml"``.
+      adapt: the inner loop (``Adaptation``), at meta-training and at test time.
+      split: ``"disjoint"`` or ``"same"`` (inner and outer sets, ``gbml_sets``).
+      ridge: ``>= 0``, added to the diagonal of the meta-NTK.
+      device: ``"numpy"`` (default), ``"cpu"`` or ``"gpu"``: where the outer solve runs (``.device``).
+      consume: let the factorization overwrite the meta-NTK (one kind of ``t`` only afterwards).
+      meta_ntk: the function building the meta-NTK (default ``meta_ntk``), with ``meta_ntk``'s signature.
+      covariance: also build the parts of ``fn.cov(t)``.
+
     Returns:
-      ``Predictor``: ``fn(t)`` -> ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence).
+      ``Predictor``: ``fn(t)`` -> ``(test tasks, query, out_dim)`` float64 (``(len(t), ...)`` for a sequence);
+      ``fn.info`` is ``{"cond", "n_outer", "train_tasks"}`` (``n_outer = N q``).
     Raises:
       NotComputable: a diverging inner loop; a singular, indefinite or ill-conditioned meta-NTK; a
         first-order ``Psi`` whose gradient flow does not converge; an input repeated across the
-        outer sets with different labels (``ridge=0`` only).
+        outer sets with different labels (``ridge=0`` only).  The solve's errors are raised by ``fn(t)``.
       ValueError: bad arguments.
+
+    Example:
+        At ``t = 0`` nothing is meta-trained (MAML's test loop from the zero function: no transfer with
+        ``inner="all"``); one factorization serves every ``t``:
+
+        >>> import numpy as np, ntk_bridge as nb
+        >>> kernel_fn, adapt = nb.predict.analytic(nb.MLPSpec(depth=2)), nb.Adaptation(lr=0.1, steps=2)
+        >>> train = nb.tasks.shared_feature(3, 4, 5, dim=4, seed=0)
+        >>> test = nb.tasks.shared_feature(2, 4, 5, dim=4, seed=1)
+        >>> fn = nb.predict.gbml_predictor(kernel_fn, train, test, algo="maml", adapt=adapt)
+        >>> fn().shape, fn([0.0, 1.0, None]).shape, fn.info["n_outer"]
+        ((2, 5, 1), (3, 2, 5, 1), 15)
+        >>> base = nb.predict.no_transfer_from_kernels(kernel_fn, test, adapt=adapt, inner="all")
+        >>> bool(np.allclose(fn(0.0), base)), bool(np.allclose(fn(1e300), fn(None)))
+        (True, True)
     """
     ridge = check_common(train, test, adapt, ridge)
     validate.choice("algo", algo, ALGOS)
@@ -189,8 +278,28 @@ def gbml_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, alg
                       meta_ntk: Callable[..., MetaNTK] = meta_ntk):
     """GBML predictions after outer time ``t`` (``None``: to convergence); see ``gbml_predictor``.
 
-    Returns ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence of ``t``), and
-    with ``return_info`` also ``{"cond", "n_outer", "train_tasks"}``.
+    ``gbml_predictor(...)(t)``, built with ``consume=True`` unless ``t`` is a sequence.
+
+    Args:
+      kernel_fn: ``(x1, x2=None) -> Kernels(theta, sigma)``.
+      train: the training ``TaskSet``.
+      test: the test ``TaskSet``, of ``train``'s input and output dims.
+      algo: ``"anil"``, ``"maml"`` or ``"fomaml"``.
+      adapt: the inner loop (``Adaptation``).
+      split: ``"disjoint"`` or ``"same"``.
+      ridge: ``>= 0``, added to the diagonal of the meta-NTK.
+      t: outer training time: ``None`` (to convergence), a number ``>= 0``, or a sequence of them.
+      device: ``"numpy"``, ``"cpu"`` or ``"gpu"``.
+      return_info: also return the predictor's ``info``.
+      meta_ntk: the function building the meta-NTK (default ``meta_ntk``).
+
+    Returns:
+      ``(test tasks, query, out_dim)`` float64 (``(len(t), test tasks, query, out_dim)`` for a sequence of
+      ``t``), and with ``return_info`` also ``{"cond", "n_outer", "train_tasks"}``.
+
+    Raises:
+      NotComputable: as ``gbml_predictor`` (diverging inner loop, singular or ill-conditioned meta-NTK, ...).
+      ValueError: bad arguments (``t`` negative or an empty sequence included).
 
     Examples:
         Any ``kernel_fn(x1, x2=None) -> Kernels`` will do; here the analytic kernels, by hand:

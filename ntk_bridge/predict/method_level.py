@@ -44,7 +44,8 @@ def closed_form(method, kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, a
         ``"maml"``, ``"no-transfer"``, ...; ``parse``).
       kernel_fn: ``(x1, x2=None) -> Kernels(theta, sigma)``, e.g. ``analytic`` of a spec, or the
         empirical kernels of a finite net (then the exact predictions of its linearization).
-      train, test: ``TaskSet`` of one input and output dimension.
+      train: the training ``TaskSet`` (not read by no transfer and fresh-head methods).
+      test: the test ``TaskSet``, of ``train``'s input and output dimension.
       adapt: the inner loop (``Adaptation``), at meta-training and at test time.
       ridge: added to the diagonal of the outer kernel (meta-NTK or MTL kernel).
       t: outer training time: ``None`` (to convergence), a number ``>= 0`` or a sequence of them.

@@ -53,9 +53,46 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
     ``gbml_predictor`` (independent heads: the test head is a fresh process, so the
     covariance is the no-transfer one).
 
+    ``fn(t)`` computes ``h = Theta_body(Z, D) coef(t)`` on the test points ``Z`` with ``coef(t) =
+    Theta_MTL^-1 (I - exp(-t Theta_MTL)) Y_D`` (``Theta_MTL + ridge I`` in place of ``Theta_MTL``), then
+    each test task's head loop ``h(X') + Sigma(X', X) T (Y - h(X))``.
+
+    Args:
+      kernel_fn: ``(x1, x2=None) -> Kernels(theta, sigma)``; ``Theta_body = theta - sigma``.
+      train: the training ``TaskSet`` (every task trained on support then query).
+      test: the test ``TaskSet``, of ``train``'s input and output dims.
+      heads: ``"shared"`` (every head starts at one ``w0``) or ``"independent"``.
+      adapt: the test-time inner loop (``Adaptation``; MTL's training has none).
+      ridge: ``>= 0``, added to the diagonal of the MTL kernel.
+      device: ``"numpy"`` (default), ``"cpu"`` or ``"gpu"``: where the outer solve runs.
+      consume: let the factorization overwrite the MTL kernel (one kind of ``t`` only afterwards).
+      covariance: also build the parts of ``fn.cov(t)``.
+
+    Returns:
+      ``Predictor``: ``fn(t)`` -> ``(test tasks, query, out_dim)`` float64 (``(len(t), ...)`` for a
+      sequence); ``fn.info`` is ``{"cond", "n_outer", "train_tasks"}`` with ``n_outer = N (s + q)``, every
+      training point (independent heads: ``cond`` of the per-task ``Theta`` blocks plus ``ridge``).
+
     Raises:
-      NotComputable: a diverging inner loop, a singular/indefinite/ill-conditioned MTL kernel.
+      NotComputable: a diverging inner loop, a singular/indefinite/ill-conditioned MTL kernel (the solve's
+        errors are raised by ``fn(t)``).
       ValueError: bad arguments.
+
+    Example:
+        At ``t = 0`` the body has not moved, and independent heads never pass on what it learned: both are
+        the no-transfer baseline (the head's loop from the zero function):
+
+        >>> import numpy as np, ntk_bridge as nb
+        >>> kernel_fn, adapt = nb.predict.analytic(nb.MLPSpec(depth=2)), nb.Adaptation(lr=0.1, steps=2)
+        >>> train = nb.tasks.shared_feature(3, 4, 5, dim=4, seed=0)
+        >>> test = nb.tasks.shared_feature(2, 4, 5, dim=4, seed=1)
+        >>> fn = nb.predict.mtl_predictor(kernel_fn, train, test, adapt=adapt)
+        >>> fn().shape, fn([0.0, None]).shape, fn.info["n_outer"], fn.info["train_tasks"]
+        ((2, 5, 1), (2, 2, 5, 1), 27, 3)
+        >>> base = nb.predict.no_transfer_from_kernels(kernel_fn, test, adapt=adapt)
+        >>> independent = nb.predict.mtl_predictor(kernel_fn, train, test, heads="independent", adapt=adapt)
+        >>> bool(np.allclose(fn(0.0), base)), bool(np.allclose(independent(None), base))
+        (True, True)
     """
     ridge = check_common(train, test, adapt, ridge)
     validate.choice("heads", heads, HEADS)
@@ -96,8 +133,26 @@ def mtl_from_kernels(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, head
                      return_info: bool = False):
     """MTL predictions after training time ``t``; see ``mtl_predictor`` (shapes as for GBML).
 
-    Returns ``(test tasks, query, out_dim)`` (``(len(t), ...)`` for a sequence of ``t``), and with
-    ``return_info`` also ``{"cond", "n_outer", "train_tasks"}``: ``n_outer`` is every training point.
+    ``mtl_predictor(...)(t)``, built with ``consume=True`` unless ``t`` is a sequence.
+
+    Args:
+      kernel_fn: ``(x1, x2=None) -> Kernels(theta, sigma)``.
+      train: the training ``TaskSet``.
+      test: the test ``TaskSet``, of ``train``'s input and output dims.
+      heads: ``"shared"`` or ``"independent"``.
+      adapt: the test-time inner loop (``Adaptation``).
+      ridge: ``>= 0``, added to the diagonal of the MTL kernel.
+      t: training time: ``None`` (to convergence), a number ``>= 0``, or a sequence of them.
+      device: ``"numpy"``, ``"cpu"`` or ``"gpu"``.
+      return_info: also return the predictor's ``info``.
+
+    Returns:
+      ``(test tasks, query, out_dim)`` float64 (``(len(t), ...)`` for a sequence of ``t``), and with
+      ``return_info`` also ``{"cond", "n_outer", "train_tasks"}``: ``n_outer`` is every training point.
+
+    Raises:
+      NotComputable: as ``mtl_predictor``.
+      ValueError: bad arguments.
 
     Examples:
         >>> import ntk_bridge as nb
@@ -128,5 +183,32 @@ def no_transfer_predictor(kernel_fn: KernelFn, test: TaskSet, *, adapt: Adaptati
 
 def no_transfer_from_kernels(kernel_fn: KernelFn, test: TaskSet, *, adapt: Adaptation = Adaptation(),
                              inner: str = "head", device: str = "numpy") -> np.ndarray:
-    """Test-time fine-tuning from the zero function: ``K_in(X', X) T Y`` (``K_in = Sigma`` or ``Theta``)."""
+    """Test-time fine-tuning from the zero function: ``K_in(X', X) T Y`` (``K_in = Sigma`` or ``Theta``).
+
+    Per test task, ``T = T(K_in(X, X); lr, s)`` (``inner_operator``); nothing is trained, no training
+    tasks are read.
+
+    Args:
+      kernel_fn: ``(x1, x2=None) -> Kernels(theta, sigma)``.
+      test: the test ``TaskSet``.
+      adapt: the inner loop (``Adaptation``).
+      inner: ``"head"`` (``K_in = Sigma``) or ``"all"`` (``K_in = Theta``).
+      device: ``"numpy"``, ``"cpu"`` or ``"gpu"``.
+
+    Returns:
+      ``(test tasks, query, out_dim)`` float64.
+
+    Raises:
+      NotComputable: the inner loop diverges (``lr * lambda_max(K_in) > 2``) or the kernels are not finite.
+      ValueError: bad arguments.
+
+    Example:
+        >>> import numpy as np, ntk_bridge as nb
+        >>> kernel_fn, adapt = nb.predict.analytic(nb.MLPSpec(depth=2)), nb.Adaptation(lr=0.1, steps=2)
+        >>> test = nb.tasks.shared_feature(2, 4, 5, dim=4, seed=1)
+        >>> pred = nb.predict.no_transfer_from_kernels(kernel_fn, test, adapt=adapt)
+        >>> t = nb.predict.inner_operator(kernel_fn(test.xs[0]).sigma, adapt)
+        >>> pred.shape, bool(np.allclose(pred[0], kernel_fn(test.xq[0], test.xs[0]).sigma @ t @ test.ys[0]))
+        ((2, 5, 1), True)
+    """
     return no_transfer_predictor(kernel_fn, test, adapt=adapt, inner=inner, device=device)()

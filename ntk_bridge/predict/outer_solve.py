@@ -43,7 +43,34 @@ class OuterSolve:
       consume: ``k`` may be overwritten.
 
     Attributes:
-      cond: condition number of the last factorization used (``None`` before the first ``coef``).
+      cond: condition number of the last factorization used (``None`` before the first ``coef``): LAPACK's
+        1-norm estimate after a Cholesky or LU solve (``t=None``), ``max e / min e`` (``max|lam| / min|lam|``
+        for ``Psi``) after an eigendecomposition (finite ``t``).
+
+    Raises:
+      NotComputable: ``k`` has non-finite entries (its lower triangle, for a symmetric ``k`` on NumPy).
+        ``coef`` and ``apply`` raise the solve's errors (singular, indefinite, ill-conditioned ``k``, ...).
+      RuntimeError: from ``coef``, a second kind of ``t`` after ``consume=True`` overwrote ``k``.
+
+    Example:
+        ``coef(t) = K^-1 (I - exp(-t K)) r``, checked against SciPy's matrix exponential; ``t=None`` solves:
+
+        >>> import numpy as np, scipy.linalg
+        >>> from ntk_bridge.predict import OuterSolve
+        >>> from ntk_bridge.predict.device import backend
+        >>> k, r = np.array([[2.0, 0.5], [0.5, 1.0]]), np.array([[1.0], [2.0]])
+        >>> solve = OuterSolve(k, r, be=backend("numpy"), name="K")
+        >>> bool(np.allclose(solve.coef(None), np.linalg.solve(k, r)))
+        True
+        >>> w = np.linalg.solve(k, np.eye(2) - scipy.linalg.expm(-3.0 * k))
+        >>> bool(np.allclose(solve.coef(3.0), w @ r)), bool(np.allclose(solve.apply(3.0, np.eye(2)), w))
+        (True, True)
+        >>> round(solve.cond, 4)                          # e_max / e_min = (3 + sqrt 2) / (3 - sqrt 2)
+        2.7836
+        >>> OuterSolve(np.ones((2, 2)), r, be=backend("numpy"), name="K").coef(None)
+        Traceback (most recent call last):
+        ...
+        ntk_bridge.errors.NotComputable: K is singular or indefinite (Cholesky failed): ...; pass ridge > 0, ...
     """
 
     def __init__(self, k, r, *, be: Backend, ridge: float = 0.0, name: str = "kernel", symmetric: bool = True,

@@ -77,6 +77,47 @@ def uncentered(method, kernel_fn: KernelFn, train: TaskSet, test: TaskSet, f0_tr
     support then query points; ``functions`` says which process), ``f0_test``: ``(Nt, s + q, k)``
     on the test tasks' points.  Fed a finite net's empirical kernels and its own initial outputs,
     this is that net's exact linearization trained without centering.  Returns ``(Nt, q, k)``.
+
+    Computes ``closed_form(Y) + f0(X'_test) - closed_form(f0)``: the centered closed form on the labels,
+    plus the initial function on the test queries, minus the closed form with the initial values as labels.
+
+    Args:
+      method: a ``Method`` or its name (``nb.methods.parse``).
+      kernel_fn: ``(x1, x2=None) -> Kernels(theta, sigma)``.
+      train: the training ``TaskSet`` (``N`` tasks).
+      test: the test ``TaskSet`` (``Nt`` tasks).
+      f0_train: ``(N, s + q, k)`` initial outputs on each training task's support then query points.
+      f0_test: ``(Nt, s + q, k)`` initial outputs on each test task's support then query points.
+      adapt: the inner loop (``Adaptation``).
+      t: outer training time: ``None`` (to convergence) or a number ``>= 0``.
+      ridge: ``>= 0``, added to the diagonal of the outer kernel.
+
+    Returns:
+      ``(Nt, q, k)`` float64 predictions on the test queries.
+
+    Raises:
+      ValueError: when ``f0_train`` or ``f0_test`` does not have the shape above; bad arguments.
+      NotComputable: as ``closed_form``.
+
+    Example:
+        Zero initial outputs give the centered closed form; without transfer the test loop simply starts
+        from ``f0``: ``f0(X') + Sigma(X', X) T (Y - f0(X))``:
+
+        >>> import numpy as np, ntk_bridge as nb
+        >>> kernel_fn, adapt = nb.predict.analytic(nb.MLPSpec(depth=1)), nb.Adaptation(lr=0.1, steps=2)
+        >>> train = nb.tasks.shared_feature(3, 3, 4, dim=4, seed=0)
+        >>> test = nb.tasks.shared_feature(2, 3, 4, dim=4, seed=1)
+        >>> zeros = nb.predict.uncentered("anil", kernel_fn, train, test, np.zeros((3, 7, 1)), np.zeros((2, 7, 1)),
+        ...                               adapt=adapt)
+        >>> bool(np.allclose(zeros, nb.predict.closed_form("anil", kernel_fn, train, test, adapt=adapt)))
+        True
+        >>> rng = np.random.default_rng(0)
+        >>> f0_train, f0_test = rng.standard_normal((3, 7, 1)), rng.standard_normal((2, 7, 1))
+        >>> pred = nb.predict.uncentered("no-transfer", kernel_fn, train, test, f0_train, f0_test, adapt=adapt)
+        >>> t = nb.predict.inner_operator(kernel_fn(test.xs[0]).sigma, adapt)
+        >>> by_hand = f0_test[0, 3:] + kernel_fn(test.xq[0], test.xs[0]).sigma @ t @ (test.ys[0] - f0_test[0, :3])
+        >>> pred.shape, bool(np.allclose(pred[0], by_hand))
+        ((2, 4, 1), True)
     """
     m = parse(method)
     f0_train, f0_test = (np.asarray(a, dtype=np.float64) for a in (f0_train, f0_test))
@@ -161,7 +202,29 @@ class Distribution:
     ``mean``: ``(Nt, q, k)``, the centered closed form; ``cov``: ``(Nt, q, q)``, each test task's covariance
     over its queries (the same for every output column; output columns independent); ``full``: ``(Nt q,
     Nt q)`` over every test query (test tasks correlate through the shared training), or ``None`` unless
-    asked for (``distribution(..., full=True)``).  ``info``: the closed form's (``cond``, ...)."""
+    asked for (``distribution(..., full=True)``).  ``info``: the closed form's (``cond``, ...).
+
+    ``Nt`` test tasks, ``q`` queries each, ``k`` outputs; ``cov_full()`` returns a copy of ``full`` and
+    ``sample(seed, n)`` draws ``(n, Nt, q, k)`` predictions (both need ``full``).
+
+    Attributes:
+      mean: ``(Nt, q, k)`` float64, the centered closed form (the mean over initializations).
+      cov: ``(Nt, q, q)`` float64, each test task's covariance over its queries (every output column alike).
+      info: the closed form's ``{"cond", "n_outer", "train_tasks"}`` (``{"cond": None}`` without an outer
+        solve).
+      full: ``(Nt q, Nt q)`` float64 covariance over every test query, or ``None``.
+
+    Example:
+        >>> import numpy as np, ntk_bridge as nb
+        >>> spec, adapt = nb.MLPSpec(depth=1), nb.Adaptation(lr=0.1, steps=2)
+        >>> train = nb.tasks.shared_feature(3, 3, 4, dim=4, seed=0)
+        >>> test = nb.tasks.shared_feature(2, 3, 4, dim=4, seed=1)
+        >>> d = nb.predict.distribution(spec, train, test, "anil", adapt=adapt, full=True)
+        >>> d.mean.shape, d.cov.shape, d.full.shape, sorted(d.info)
+        ((2, 4, 1), (2, 4, 4), (8, 8), ['cond', 'n_outer', 'train_tasks'])
+        >>> bool(np.allclose(d.cov_full()[4:, 4:], d.cov[1])), d.sample(seed=0, n=3).shape
+        (True, (3, 2, 4, 1))
+    """
 
     mean: np.ndarray
     cov: np.ndarray
@@ -199,6 +262,40 @@ def distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method, *, ad
     as for the mean and one factorization (``cov``): no kernel on every point, and
     no test Gram matrix unless ``full=True`` asks for the covariance across test tasks (for ``cov_full`` and
     ``sample``).  Raises what the closed form raises (``NotComputable``, ``ValueError``).
+
+    The prediction is ``mu + M f0(P)`` with ``f0 ~ GP(0, Sigma)``; ``Cov = M Sigma(P, P) M^T`` (the module
+    docstring), computed by ``Predictor.cov``.
+
+    Args:
+      spec_or_kernel_fn: an ``MLPSpec`` or ``ConvSpec`` (its analytic kernels) or a ``kernel_fn``.
+      train: the training ``TaskSet``.
+      test: the test ``TaskSet`` (``Nt`` tasks, ``q`` queries, ``k`` outputs).
+      method: a ``Method`` or its name.
+      adapt: the inner loop (``Adaptation``).
+      t: outer training time: ``None`` (to convergence) or one number ``>= 0``.
+      ridge: ``>= 0``, added to the diagonal of the outer kernel.
+      full: also form the covariance across test tasks (``Distribution.full``).
+
+    Returns:
+      ``Distribution``: ``mean (Nt, q, k)``, ``cov (Nt, q, q)``, ``info``, and ``full (Nt q, Nt q)`` or ``None``.
+
+    Raises:
+      ValueError: ``spec_or_kernel_fn`` neither a spec nor callable, a ``t`` sequence, bad arguments.
+      NotComputable: as the closed form (diverging inner loop, singular or ill-conditioned outer kernel, ...).
+
+    Example:
+        The mean is the closed form; the covariance of each test task is symmetric positive semi-definite:
+
+        >>> import numpy as np, ntk_bridge as nb
+        >>> spec, adapt = nb.MLPSpec(depth=1), nb.Adaptation(lr=0.1, steps=2)
+        >>> train = nb.tasks.shared_feature(3, 3, 4, dim=4, seed=0)
+        >>> test = nb.tasks.shared_feature(2, 3, 4, dim=4, seed=1)
+        >>> d = nb.predict.distribution(spec, train, test, "mtl-shared", adapt=adapt)
+        >>> mean = nb.predict.closed_form("mtl-shared", nb.predict.analytic(spec), train, test, adapt=adapt)
+        >>> d.cov.shape, d.full is None, bool(np.allclose(d.mean, mean))
+        ((2, 4, 4), True, True)
+        >>> bool(np.allclose(d.cov, d.cov.transpose(0, 2, 1))), bool(np.linalg.eigvalsh(d.cov).min() > -1e-12)
+        (True, True)
     """
     kernel_fn = _kernel_fn(spec_or_kernel_fn, train)
     full = validate.flag("full", full)
@@ -217,7 +314,25 @@ def distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method, *, ad
 class GapDistribution:
     """``E||Delta||^2`` between two methods' test predictions from one initialization, per test task
     (``(Nt,)``) and in total: its mean part ``||mu_a - mu_b||^2`` and variance part
-    ``k tr((M_a - M_b) K_P (M_a - M_b)^T)``."""
+    ``k tr((M_a - M_b) K_P (M_a - M_b)^T)``.
+
+    ``total`` is ``mean_part + var_part`` ``(Nt,)``; ``expected`` its sum over the test tasks (a float).
+
+    Attributes:
+      mean_part: ``(Nt,)`` float64, ``||mu_a - mu_b||^2`` over each test task's queries and outputs.
+      var_part: ``(Nt,)`` float64, the expected squared difference of the two methods' random parts.
+
+    Example:
+        A method against itself from one initialization: no gap at all.
+
+        >>> import ntk_bridge as nb
+        >>> train = nb.tasks.shared_feature(3, 3, 4, dim=4, seed=0)
+        >>> test = nb.tasks.shared_feature(2, 3, 4, dim=4, seed=1)
+        >>> g = nb.predict.gap_distribution(nb.MLPSpec(depth=1), train, test, "anil", "anil",
+        ...                                 adapt=nb.Adaptation(lr=0.1, steps=2))
+        >>> g.mean_part.shape, g.var_part.shape, g.total.shape, round(g.expected, 12)
+        ((2,), (2,), (2,), 0.0)
+    """
 
     mean_part: np.ndarray
     var_part: np.ndarray
@@ -238,6 +353,39 @@ def gap_distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method_a,
 
     The processes both read (``functions``: shared-init heads share ``w0``'s process) are one; the
     others independent.  Shapes and errors as ``distribution``.
+
+    ``E||Delta||^2 = ||mu_a - mu_b||^2 + k tr((M_a - M_b) K_P (M_a - M_b)^T)`` per test task, from both
+    closed forms applied to the columns of one factor ``L`` of the processes on every point (``K_P = L L^T``).
+
+    Args:
+      spec_or_kernel_fn: an ``MLPSpec`` or ``ConvSpec`` (its analytic kernels) or a ``kernel_fn``.
+      train: the training ``TaskSet``.
+      test: the test ``TaskSet`` (``Nt`` tasks).
+      method_a: a ``Method`` or its name.
+      method_b: a ``Method`` or its name.
+      adapt: the inner loop (``Adaptation``), for both methods.
+      t: outer training time: ``None`` or one number ``>= 0``, for both methods.
+      ridge: ``>= 0``, added to the diagonal of both outer kernels.
+
+    Returns:
+      ``GapDistribution``: ``mean_part`` and ``var_part``, ``(Nt,)`` float64 each.
+
+    Raises:
+      ValueError: ``spec_or_kernel_fn`` neither a spec nor callable, bad arguments.
+      NotComputable: as the closed forms.
+
+    Example:
+        Independent MTL heads predict no transfer's mean, but from a fresh test process, independent of the
+        one no transfer reads: the gap is twice the variance, ``2 k tr(Cov)`` per task:
+
+        >>> import numpy as np, ntk_bridge as nb
+        >>> spec, adapt = nb.MLPSpec(depth=1), nb.Adaptation(lr=0.1, steps=2)
+        >>> train = nb.tasks.shared_feature(3, 3, 4, dim=4, seed=0)
+        >>> test = nb.tasks.shared_feature(2, 3, 4, dim=4, seed=1)
+        >>> g = nb.predict.gap_distribution(spec, train, test, "no-transfer", "mtl-independent", adapt=adapt)
+        >>> cov = nb.predict.distribution(spec, train, test, "no-transfer", adapt=adapt).cov
+        >>> bool(np.allclose(g.mean_part, 0.0)), bool(np.allclose(g.var_part, 2 * np.trace(cov, axis1=1, axis2=2)))
+        (True, True)
     """
     kernel_fn = _kernel_fn(spec_or_kernel_fn, train)
     ma, mb = parse(method_a), parse(method_b)

@@ -103,13 +103,36 @@ class Predictor:
     ``t``: ``None`` (trained to convergence), a number ``>= 0``, or a sequence of them; a
     sequence gives ``(len(t), tasks, query, k)``, anything else ``(tasks, query, k)``.
 
+    Built by ``gbml_predictor``, ``mtl_predictor`` and ``closed_form``'s dispatch, not by hand.  Calling
+    it computes ``f = rows @ coef(t)`` on every test point (zero without ``solver``), then
+    ``finetune(f)``; ``fn.cov(t, full=False)`` gives the covariance over random initial functions
+    (``(N_test, q, q)``, or ``(N_test q, N_test q)`` with ``full``; ``ValueError`` unless built with
+    ``covariance=True``), ``fn.info`` the solve's condition number and sizes.
+
     Args:
       be: the backend everything lives on.
       finetune: the test-time inner loop.
       solver: the outer solve, or ``None`` when the initial test function is zero whatever ``t``.
       rows: ``(N_test * (s + q), M)`` backend array with ``f = rows @ coef`` (``None`` with ``solver``).
+      out_dim: ``k``, the outputs (the zero function's width without ``solver``).
       info: ``{"n_outer", "train_tasks"}`` (plus ``"cond"`` when ``solver`` is ``None``).
       spread: the covariance parts (``cov``), or ``None``.
+
+    Example:
+        >>> import numpy as np, ntk_bridge as nb
+        >>> kernel_fn, adapt = nb.predict.analytic(nb.MLPSpec(depth=2)), nb.Adaptation(lr=0.1, steps=2)
+        >>> train = nb.tasks.shared_feature(3, 4, 5, dim=4, seed=0)
+        >>> test = nb.tasks.shared_feature(2, 4, 5, dim=4, seed=1)
+        >>> fn = nb.predict.gbml_predictor(kernel_fn, train, test, adapt=adapt, covariance=True)
+        >>> isinstance(fn, nb.predict.Predictor), fn(1.0).shape, fn([0.0, 1.0]).shape, sorted(fn.info)
+        (True, (2, 5, 1), (2, 2, 5, 1), ['cond', 'n_outer', 'train_tasks'])
+        >>> cov, whole = fn.cov(1.0), fn.cov(1.0, full=True)
+        >>> cov.shape, whole.shape, bool(np.allclose(whole[:5, :5], cov[0]))     # 2 test tasks x 5 queries
+        ((2, 5, 5), (10, 10), True)
+        >>> nb.predict.mtl_predictor(kernel_fn, train, test, adapt=adapt).cov()
+        Traceback (most recent call last):
+        ...
+        ValueError: this predictor was built without its covariance parts: pass covariance=True
     """
 
     def __init__(self, be: Backend, finetune: Finetune, solver: OuterSolve | None, rows, out_dim: int, info: dict,

@@ -92,12 +92,18 @@ def gbml(spec, train: TaskSet, test: TaskSet, *, algo: str = "anil", adapt: Adap
 
     Args:
       spec: ``MLPSpec`` (or ``ConvSpec`` on image tasks) whose ``out_dim`` is the tasks'.
-      train, test: ``TaskSet``.
+      train: the training ``TaskSet``.
+      test: the test ``TaskSet``, of ``train``'s input and output dims.
       algo: ``"anil" | "maml" | "fomaml"``.
       adapt: the inner loop.
       split: ``"disjoint"`` (inner loop on the support, outer loss on the query) or ``"same"`` (both on
         every point: the theorem's setting, theory.md §6).
-      ridge, t, device, return_info: as for ``gbml_from_kernels``; ``backend``: as for ``analytic``.
+      ridge: ``>= 0``, added to the diagonal of the meta-NTK.
+      t: outer training time: ``None`` (to convergence), a number ``>= 0``, or a sequence of them
+        (then ``(len(t), test tasks, query, out_dim)``).
+      backend: the kernels', as for ``analytic``: ``"native"`` or ``"nt"``.
+      device: where the outer solve runs: ``"numpy"``, ``"cpu"`` or ``"gpu"``.
+      return_info: also return ``{"cond", "n_outer", "train_tasks"}``.
 
     Returns:
       ``(test tasks, query, out_dim)`` float64 (and ``info`` with ``return_info``).
@@ -129,10 +135,16 @@ def mtl(spec, train: TaskSet, test: TaskSet, *, heads: str = "shared", adapt: Ad
 
     Args:
       spec: as for ``gbml``.
-      train, test: ``TaskSet``.
+      train: the training ``TaskSet``.
+      test: the test ``TaskSet``, of ``train``'s input and output dims.
       heads: ``"shared"`` (every head starts at one ``w0``) or ``"independent"`` (then the prediction
         is no transfer's: a fresh head cannot see what the body learned, at infinite width).
-      adapt, ridge, t, backend, device, return_info: as for ``gbml``.
+      adapt: the test-time inner loop of the head.
+      ridge: ``>= 0``, added to the diagonal of the MTL kernel.
+      t: training time, as for ``gbml``.
+      backend: as for ``gbml``.
+      device: as for ``gbml``.
+      return_info: as for ``gbml`` (``n_outer``: every training point).
 
     Returns:
       ``(test tasks, query, out_dim)`` float64 (and ``info`` with ``return_info``).
@@ -170,7 +182,8 @@ def no_transfer(spec, test: TaskSet, *, adapt: Adaptation = Adaptation(), inner:
       test: ``TaskSet``.
       adapt: the inner loop.
       inner: ``"head"`` or ``"all"``: which parameters the inner loop adapts.
-      backend, device: as for ``gbml``.
+      backend: as for ``gbml``.
+      device: as for ``gbml``.
 
     Returns:
       ``(test tasks, query, out_dim)`` float64.
