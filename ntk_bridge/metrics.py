@@ -168,7 +168,8 @@ def fit_power_law(x, y, *, n_boot: int = 2000, seed: int = 0, level: float = 0.9
 
     Raises:
       ValueError: when there are fewer than 2 points, ``y`` is not ``(seeds, points)`` for ``x``'s points,
-        an ``x`` is ``<= 0``, a ``y`` is ``<= 0`` or non-finite, or ``n_boot``, ``seed`` or ``level`` is out of range.
+        an ``x`` is ``<= 0``, a ``y`` is ``<= 0`` or non-finite, or ``n_boot``, ``seed`` or ``level`` is out of range;
+        when no resample of the points of a single seed drew two distinct points (tiny ``n_boot``).
 
     Examples:
         An exact power law is fitted exactly:
@@ -207,6 +208,9 @@ def fit_power_law(x, y, *, n_boot: int = 2000, seed: int = 0, level: float = 0.9
             cols = rng.integers(0, x.size, x.size)
             if np.unique(cols).size >= 2:
                 boots.append(fit(rows_all, cols)[0])
+    if not boots:  # one seed and every resample of the points drew a single distinct point
+        raise ValueError(f"fit_power_law: none of the n_boot={n_boot} resamples of {x.size} points drew two distinct "
+                         f"points; raise n_boot (or give several seeds)")
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
     return {"r": float(r), "c": float(c), "r_lo": float(lo), "r_hi": float(hi), "level": level}
 

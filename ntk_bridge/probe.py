@@ -74,9 +74,9 @@ def task_accuracy(phi_s: np.ndarray, y_s: np.ndarray, phi_q: np.ndarray, y_q: np
 
     Args:
       phi_s: ``(s, p)`` support features.
-      y_s: ``(s,)`` support class indices (a NumPy array: the one-class shortcut compares ``y_q`` to it).
+      y_s: ``(s,)`` support class indices.
       phi_q: ``(q, p)`` query features.
-      y_q: ``(q,)`` query class indices (a NumPy array).
+      y_q: ``(q,)`` query class indices.
       C: inverse L2-penalty strength ``> 0`` (default ``C_AUTHORS`` = 3; not validated here).
 
     Returns:
@@ -96,6 +96,7 @@ def task_accuracy(phi_s: np.ndarray, y_s: np.ndarray, phi_q: np.ndarray, y_q: np
     from sklearn.linear_model import LogisticRegression
 
     phi_s, phi_q = _unit_rows(phi_s), _unit_rows(phi_q)
+    y_s, y_q = np.asarray(y_s), np.asarray(y_q)
     if np.unique(y_s).size < 2:
         return float(np.mean(y_q == y_s[0]))
     model = LogisticRegression(C=C, max_iter=MAX_ITER, tol=1e-8)

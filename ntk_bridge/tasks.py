@@ -242,6 +242,15 @@ def shared_feature(n_tasks: int, n_support: int = 5, n_query: int = 15, *, dim: 
     return TaskSet(x[:, :n_support], y[:, :n_support], x[:, n_support:], y[:, n_support:])
 
 
+def _range(name: str, value) -> tuple[float, float]:
+    """``value`` as ``(low, high)``: two finite numbers with ``low <= high``."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"{name} must be a pair (low, high), got {value!r}")
+    low = validate.real(f"{name}[0]", value[0])
+    high = validate.real(f"{name}[1]", value[1], low)
+    return low, high
+
+
 def sinusoid(n_tasks: int, n_support: int = 5, n_query: int = 15, *, amp_range=(0.1, 5.0),
              phase_range=(0.0, np.pi), x_range=(-5.0, 5.0), noise: float = 0.0,
              world_seed: int = 0, seed: int = 0) -> TaskSet:
@@ -255,11 +264,11 @@ def sinusoid(n_tasks: int, n_support: int = 5, n_query: int = 15, *, amp_range=(
       n_tasks: number of tasks ``N >= 1``.
       n_support: support points per task ``s >= 1``.
       n_query: query points per task ``q >= 1``.
-      amp_range: ``(low, high)`` of the amplitude ``A`` (uniform; not validated).
-      phase_range: ``(low, high)`` of the phase ``p`` (uniform; not validated).
-      x_range: ``(low, high)`` of the scalar input ``x`` (uniform; not validated).
+      amp_range: ``(low, high)`` of the amplitude ``A`` (uniform; finite, ``low <= high``).
+      phase_range: ``(low, high)`` of the phase ``p`` (uniform; finite, ``low <= high``).
+      x_range: ``(low, high)`` of the scalar input ``x`` (uniform; finite, ``low <= high``).
       noise: standard deviation ``>= 0`` of Gaussian noise added to every label.
-      world_seed: unused, and (unlike the other families) not validated.
+      world_seed: unused; an integer ``>= 0`` like the other families'.
       seed: integer ``>= 0`` drawing amplitudes, phases, inputs and noise.
 
     Returns:
@@ -267,7 +276,8 @@ def sinusoid(n_tasks: int, n_support: int = 5, n_query: int = 15, *, amp_range=(
       with ``n_query``.
 
     Raises:
-      ValueError: naming the bad argument (sizes below 1, ``noise < 0``, ``seed`` not an integer ``>= 0``).
+      ValueError: naming the bad argument (sizes below 1, a range not ``(low, high)`` with finite
+        ``low <= high``, ``noise < 0``, ``seed`` or ``world_seed`` not an integer ``>= 0``).
 
     Examples:
         >>> import numpy as np
@@ -278,8 +288,10 @@ def sinusoid(n_tasks: int, n_support: int = 5, n_query: int = 15, *, amp_range=(
         >>> bool(np.all(tasks.xs[..., 1] == 1.0))
         True
     """
-    del world_seed
+    validate.integer("world_seed", world_seed, 0)
     n_tasks, n_support, n_query = _sizes(n_tasks=n_tasks, n_support=n_support, n_query=n_query)
+    amp_range, phase_range, x_range = (_range(n, r) for n, r in
+                                       (("amp_range", amp_range), ("phase_range", phase_range), ("x_range", x_range)))
     noise = validate.nonnegative("noise", noise)
     seed = validate.integer("seed", seed, 0)
     rng = np.random.default_rng([seed, 3])

@@ -22,3 +22,20 @@ def test_fit_width_exponent_recovers_a_common_exponent():
     assert {g: pytest.approx(c[g], rel=0.2) for g in c} == out["groups"]
     with pytest.raises(ValueError, match="two widths"):
         metrics.fit_width_exponent([1, 2], [64, 64], y[:, :2], keep[:, :2])
+
+
+def test_fit_power_law_with_no_usable_resample_says_so():
+    """One seed, two points, one resample: a draw of the same point twice fits no line.  Seeds 0 and 4 draw it
+    (numpy's default_rng), so the fit raises a ValueError naming n_boot, never numpy's IndexError."""
+    import ntk_bridge as nb
+
+    hits = 0
+    for seed in range(8):
+        cols = np.random.default_rng(seed).integers(0, 2, 2)
+        if np.unique(cols).size < 2:
+            hits += 1
+            with pytest.raises(ValueError, match="raise n_boot"):
+                nb.metrics.fit_power_law([1.0, 2.0], [1.0, 0.5], n_boot=1, seed=seed)
+        else:
+            assert nb.metrics.fit_power_law([1.0, 2.0], [1.0, 0.5], n_boot=1, seed=seed)["r_lo"] == pytest.approx(1.0)
+    assert hits >= 1

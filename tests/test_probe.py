@@ -136,3 +136,10 @@ def test_finite_probe_checks_the_body_against_spec_and_tasks(case):
     test = nb.tasks.digits(2, 2, 1, 1, classes="test", seed=0)
     with pytest.raises(ValueError, match=match):
         nb.probe.finite(spec, body, test)
+
+
+def test_a_one_class_support_given_as_lists_scores_the_query_by_that_class():
+    """The one-class shortcut predicts the support's class everywhere: lists and arrays give the same fraction."""
+    phi = np.eye(3)
+    assert probe.task_accuracy(phi[:2], [1, 1], phi, [1, 0, 1]) == pytest.approx(2 / 3)
+    assert probe.task_accuracy(phi[:2], np.array([1, 1]), phi, np.array([1, 0, 1])) == pytest.approx(2 / 3)

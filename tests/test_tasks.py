@@ -128,7 +128,13 @@ def test_clusters_have_centred_one_hot_targets_and_a_shared_subspace():
     (lambda: gaussian_clusters(2, n_way=True), "n_way"),
     (lambda: gaussian_clusters(2, n_way=1), "n_way must be an integer >= 2"),   # one class: targets e_0 - 1 = 0
     (lambda: nb.tasks.digits(2, n_way=1), "n_way must be an integer >= 2"),
-], ids=["family", "n_tasks", "similarity", "noise", "n_query", "rank", "n_way", "one-way-clusters", "one-way-digits"])
+    (lambda: sinusoid(2, world_seed=-1), "world_seed"),
+    (lambda: sinusoid(2, amp_range=(5.0, 0.1)), r"amp_range\[1\]"),
+    (lambda: sinusoid(2, x_range=(0.0, np.inf)), r"x_range\[1\]"),
+    (lambda: sinusoid(2, phase_range=1.0), "phase_range must be a pair"),
+    (lambda: nb.predict.gbml_sets(sinusoid(2), "disjiont"), "split must be one of"),
+], ids=["family", "n_tasks", "similarity", "noise", "n_query", "rank", "n_way", "one-way-clusters", "one-way-digits",
+        "world_seed", "amp_range", "x_range", "phase_range", "split"])
 def test_family_arguments_are_validated(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -74,8 +74,8 @@ def gbml_sets(train: TaskSet, split: str):
 
     Args:
       train: the training ``TaskSet``.
-      split: ``"same"`` (inner and outer sets both ``D_i`` = support then query); any other value, i.e.
-        ``"disjoint"``, gives the support as inner and the query as outer set (not validated here).
+      split: ``"same"`` (inner and outer sets both ``D_i`` = support then query) or ``"disjoint"`` (the
+        support as inner and the query as outer set).
 
     Returns:
       ``(x_in, y_in, x_out, y_out)`` float64 arrays: ``(N, s, d), (N, s, k), (N, q, d), (N, q, k)``, or
@@ -90,7 +90,7 @@ def gbml_sets(train: TaskSet, split: str):
         >>> [a.shape for a in nb.predict.gbml_sets(train, "same")]
         [(3, 9, 4), (3, 9, 1), (3, 9, 4), (3, 9, 1)]
     """
-    if split == "same":
+    if validate.choice("split", split, SPLITS) == "same":
         x, y = train.merged()
         return x, y, x, y
     return train.xs, train.ys, train.xq, train.yq
