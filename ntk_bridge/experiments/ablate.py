@@ -38,6 +38,46 @@ ABLATIONS = ("steps", "lr", "n_train", "similarity", "heads", "flow", "lr_scalin
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """The ablations: each factor of ``ABLATIONS`` varied over its grid around ``(tasks, lr, steps)``.
+
+    Every setting runs at each of ``depths`` (``lr_scaling``: ``scaling_depths``) over ``seeds``
+    task samplings; ``values(ablation)`` gives an ablation's values.  The default is the reference
+    sweep (``results/reference``); ``quick()`` the one of ``reproduce --quick``; ``digits()`` the
+    real-image variant.
+
+    Attributes:
+      AXES: ``()``, unused here: ``run`` builds each point from the fields its closeness point needs
+        (tasks, depth, seed, lr, steps, flow, heads, splits, backend), so equal settings of two
+        ablations share one record (class constant, not a field).
+      tasks: the base tasks (``TaskConfig``: family, training/test task counts, points per task).
+      depths: depths ``L`` of every ablation but ``lr_scaling``.
+      seeds: task samplings per setting (seed ``s``: training tasks ``2s``, test tasks ``2s + 1``).
+      lr: base inner learning rate.
+      steps: base inner steps.
+      splits: GBML splits evaluated, a non-empty tuple of ``predict.SPLITS`` (``"same"``, ``"disjoint"``).
+      steps_grid: inner steps of the ``steps`` ablation (at ``lr``).
+      lr_grid: inner learning rates of the ``lr`` ablation (at ``steps``).
+      n_train_grid: training-task counts of the ``n_train`` ablation.
+      similarity_grid: task similarities in ``[0, 1]`` of the ``similarity`` ablation (run only for
+        the ``shared-feature`` family, the one with that option).
+      scaling_depths: depths of the ``lr_scaling`` ablation (``lr`` fixed vs ``lr * 2 / (L + 1)``).
+      ablations: the ablations to run, a tuple of ``ABLATIONS``.
+      backend: kernel backend, one of ``kernels.BACKENDS``.
+
+    Raises:
+      ValueError: a field out of range (non-positive counts, a bad ``(lr, steps)``, an unknown split,
+        similarity, ablation or backend); the message names the field.
+
+    Example:
+      >>> from ntk_bridge.experiments import ablate
+      >>> ablate.Config().values("heads"), ablate.Config.digits().n_train_grid
+      (('shared', 'independent'), (5, 10, 20))
+      >>> ablate.Config(ablations=("width",))
+      Traceback (most recent call last):
+      ...
+      ValueError: ablations must be a tuple of ('steps', 'lr', ...), got ('width',)
+    """
+
     AXES: ClassVar[tuple] = ()
     tasks: TaskConfig = TaskConfig(n_support=5, n_query=10)
     depths: tuple = (2, 8, 32)
@@ -118,7 +158,42 @@ def _settings(config: Config):
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
-    """Run (or resume) every ablation of ``config``; store the summary record and return it."""
+    """Run (or resume) every ablation of ``config``; store the summary record and return it.
+
+    Each (ablation, value, depth, seed) is a closeness point (``closeness.evaluate``, stored under
+    ``root/ablate``; equal settings are computed and stored once, stored ones reused).  Per
+    (ablation, value, depth) the summary's ``Row`` holds, over seeds, the gaps GBML vs MTL per
+    (split, algorithm, gap), the test MSEs, and how many seeds a GBML predictor could not compute
+    (``errors.NotComputable``, left out of the statistics).
+
+    Args:
+      config: the ablations (``Config``).
+      root: results folder the records are stored under (default ``results``).
+
+    Returns:
+      dict: the stored summary record (``kind == "summary"``); ``read`` gives its typed view.
+
+    Raises:
+      ValueError: from ``TaskConfig.draw`` (``tasks.make``): tasks it cannot draw, e.g. ``digits``
+        options their image pools cannot serve (``n_way`` above the pool's classes, too many tasks or images per class).
+
+    Example:
+      Two ablations on tiny tasks; ``steps=5`` and ``heads="shared"`` are the same setting (the base
+      one), so 3 distinct settings x 2 seeds are stored:
+
+      >>> import tempfile
+      >>> from ntk_bridge.experiments import ablate
+      >>> from ntk_bridge.experiments.common import TaskConfig
+      >>> config = ablate.Config(tasks=TaskConfig(n_train=3, n_test=2, n_support=2, n_query=3), depths=(1,),
+      ...                        seeds=2, ablations=("steps", "heads"), steps_grid=(1, 5))
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     rec = ablate.run(config, root=root)
+      >>> s = ablate.read(rec)
+      >>> [(r.ablation, r.value) for r in s.rows], len(rec["result"]["points"])
+      ([('steps', 1), ('steps', 5), ('heads', 'shared'), ('heads', 'independent')], 6)
+      >>> s.of("heads")[1].test_mse("mtl-independent").n
+      2
+    """
     start = time.perf_counter()
     settings = list(_settings(config))
     points = [_point(config, a, v, L, s) for a, v, L in settings for s in range(config.seeds)]
@@ -146,7 +221,31 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
 # --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """One ablation setting at one depth: gaps GBML vs MTL and test MSEs, mean/std over seeds."""
+    """One ablation setting at one depth: gaps GBML vs MTL and test MSEs, mean/std over seeds.
+
+    ``gap(split, algo, gap="rel_gap")``, ``n_failed(split, algo)`` and ``test_mse(method)`` read the
+    dicts below (``None`` / 0 where absent).
+
+    Attributes:
+      ablation: the ablated factor, one of ``ABLATIONS``.
+      value: the factor's value (a number, a bool for ``flow``, ``"shared"``/``"independent"`` for
+        ``heads``, ``"fixed"``/``"depth"`` for ``lr_scaling``).
+      depth: number of hidden layers ``L``.
+      gaps: ``(split, algo, gap)`` -> ``Stat`` over the computable seeds of ``rel_gap`` or
+        ``normalized_gap`` (``closeness``); ``None`` where undefined (``normalized_gap`` with
+        independent heads: MTL is the no-transfer baseline) or no seed was computable.
+      failed: ``(split, algo)`` -> number of seeds whose GBML predictor could not be computed.
+      mse: ``Method.label`` -> test MSE ``Stat`` over seeds (MTL, no transfer, each computable GBML).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import ablate
+      >>> row = ablate.read(selection.summary("results/reference", "ablate")).of("heads")[-1]
+      >>> row.ablation, row.value, row.depth, row.n_failed("same", "anil")
+      ('heads', 'independent', 32, 0)
+      >>> row.gap("same", "anil", "normalized_gap") is None, row.test_mse("mtl-independent").n
+      (True, 5)
+    """
 
     ablation: str
     value: Any                                       # the ablated factor's value (number, bool, "shared", ...)
@@ -169,13 +268,41 @@ class Row:
 
 @dataclasses.dataclass(frozen=True)
 class AblateResult:
-    """What an ablate summary stores (``schema.to_json``)."""
+    """What an ablate summary stores (``schema.to_json``).
+
+    Attributes:
+      rows: one ``Row`` per (ablation, value, depth), in sweep order (ablation, then value, then depth).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import ablate
+      >>> result = ablate.read(selection.summary("results/reference", "ablate")).result
+      >>> len(result.rows), type(result.rows[0]).__name__, result.rows[0].ablation
+      (83, 'Row', 'steps')
+    """
 
     rows: tuple[Row, ...]
 
 
 @dataclasses.dataclass(frozen=True)
 class AblateSummary(Summary):
+    """An ablate summary record, typed: its ``AblateResult`` and accessors (``rows``, ``ablations``: the
+    ablations in sweep order, ``of(ablation)``: that ablation's rows).
+
+    Attributes:
+      record: the stored summary record (dict; ``config`` reads its config).
+      result: the typed result (``AblateResult``).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import ablate
+      >>> s = ablate.read(selection.summary("results/reference", "ablate"))
+      >>> s.ablations
+      ('steps', 'lr', 'n_train', 'similarity', 'heads', 'flow', 'lr_scaling')
+      >>> [(r.value, r.depth) for r in s.of("flow")]
+      [(False, 2), (False, 8), (False, 32), (True, 2), (True, 8), (True, 32)]
+    """
+
     result: AblateResult | None = None
 
     @property
@@ -192,5 +319,25 @@ class AblateSummary(Summary):
 
 
 def read(summary: dict) -> AblateSummary:
-    """The typed view of an ablate summary record."""
+    """The typed view of an ablate summary record.
+
+    Args:
+      summary: a stored ablate summary record (from ``run``, or ``selection.summary(root, "ablate")``).
+
+    Returns:
+      AblateSummary: the record and its ``AblateResult``.
+
+    Raises:
+      ValueError: from ``schema.from_json``: ``summary["result"]`` does not have the schema's shape.
+      KeyError: ``summary`` has no ``"result"``.
+
+    Example:
+      The digits variant has no ``similarity`` ablation (no similarity knob on real images):
+
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import ablate
+      >>> s = ablate.read(selection.summary("results/reference", "ablate", digits=True))
+      >>> type(s).__name__, s.config["tasks"]["family"], "similarity" in s.ablations
+      ('AblateSummary', 'digits', False)
+    """
     return AblateSummary(summary, schema.from_json(AblateResult, summary["result"]))

@@ -62,7 +62,20 @@ FINITE_METHODS = tuple(parse(name) for name in ("mtl-shared", "anil-disjoint", "
 
 
 def key(method: Method) -> str:
-    """The key of ``method``'s entry in this experiment's records: its label, ``"mtl"`` for MTL (schema 1)."""
+    """The key of ``method``'s entry in this experiment's records: its label, ``"mtl"`` for MTL (schema 1).
+
+    Args:
+      method: a ``Method`` (``methods.parse`` turns a name into one).
+
+    Returns:
+      str: ``method.label``, or ``"mtl"`` for any MTL method (the records store only shared heads).
+
+    Example:
+      >>> from ntk_bridge.methods import parse
+      >>> from ntk_bridge.experiments import accuracy
+      >>> accuracy.key(parse("anil-same")), accuracy.key(parse("mtl-shared")), accuracy.key(parse("no-transfer"))
+      ('anil-same', 'mtl', 'no-transfer')
+    """
     return "mtl" if method.kind == "mtl" else method.label
 # Points per task: support and query (per class for clusters and digits, 5-way 1-shot).
 SIZES = {"shared-feature": (5, 10), "sinusoid": (5, 10), "clusters": (1, 2), "digits": (1, 3)}
@@ -79,7 +92,31 @@ DIGITS = tuple(SETTINGS)
 
 
 def task_config(family: str, n_train: int, n_test: int) -> TaskConfig:
-    """The tasks of ``family`` (a task family or a name in ``SETTINGS``)."""
+    """The tasks of ``family`` (a task family or a name in ``SETTINGS``).
+
+    A setting gives its family, points per task and options (``SETTINGS``); a family its points per
+    task from ``SIZES`` (per class for ``clusters`` and ``digits``) and no options.
+
+    Args:
+      family: a key of ``SIZES`` (``"shared-feature"``, ``"sinusoid"``, ``"clusters"``, ``"digits"``) or of
+        ``SETTINGS`` (``"digits"``, ``"digits-5shot"``, ``"digits-2way"``, ``"digits-fixed"``).
+      n_train: training tasks per seed.
+      n_test: test tasks per seed.
+
+    Returns:
+      TaskConfig: the tasks to draw.
+
+    Raises:
+      KeyError: ``family`` is neither in ``SETTINGS`` nor in ``SIZES``.
+      ValueError: from ``TaskConfig``: ``n_train`` or ``n_test`` not a positive integer.
+
+    Example:
+      >>> from ntk_bridge.experiments import accuracy
+      >>> accuracy.task_config("digits-2way", 20, 20)
+      TaskConfig(family='digits', n_train=20, n_test=20, n_support=5, n_query=5, options=(('n_way', 2),))
+      >>> accuracy.task_config("sinusoid", 4, 2).n_support, accuracy.task_config("sinusoid", 4, 2).n_query
+      (5, 10)
+    """
     if family in SETTINGS:
         base, s, q, options = SETTINGS[family]
         return TaskConfig(base, n_train, n_test, s, q, options)
@@ -88,12 +125,71 @@ def task_config(family: str, n_train: int, n_test: int) -> TaskConfig:
 
 
 def metric(family: str) -> str:
-    """``"accuracy"`` for classification families (``tasks.CLASSIFICATION``), else ``"mse"``."""
+    """``"accuracy"`` for classification families (``tasks.CLASSIFICATION``), else ``"mse"``.
+
+    Args:
+      family: a task family or a name in ``SETTINGS`` (as ``task_config``).
+
+    Returns:
+      str: ``"accuracy"`` (argmax accuracy, higher is better) or ``"mse"`` (lower is better).
+
+    Raises:
+      KeyError: ``family`` unknown (``task_config``).
+
+    Example:
+      >>> from ntk_bridge.experiments import accuracy
+      >>> accuracy.metric("clusters"), accuracy.metric("digits-fixed"), accuracy.metric("sinusoid")
+      ('accuracy', 'accuracy', 'mse')
+    """
     return "accuracy" if task_config(family, 1, 1).family in CLASSIFICATION else "mse"
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """The accuracy sweep: family x depth x inner time x seed in closed form, plus trained nets.
+
+    Closed-form points for every ``families`` x ``depths`` x ``inner_times`` x seed; trained nets
+    (``widths``; none if empty) at ``finite_depth`` and the smallest inner time, for the families
+    in both ``families`` and ``finite_families``, ``finite_seeds`` seeds each.  The default is the
+    reference sweep (``results/reference``); ``quick()`` the one of ``reproduce --quick``;
+    ``digits()`` the real-image settings.
+
+    Attributes:
+      AXES: fields left out of each point's config (``common.point``): sweep axes and summary-only
+        settings, so changing them reuses the stored points (class constant, not a field).
+      families: task families (``tasks.FAMILIES``) or settings (``SETTINGS``) swept, a non-empty tuple.
+      n_train: training tasks per seed.
+      n_test: unseen test tasks per seed.
+      depths: depths ``L`` of the closed forms.
+      seeds: task samplings per closed-form setting (seed ``s``: training tasks ``2s``, test ``2s + 1``).
+      inner_times: inner times ``tau``, each in ``(0, 2 * steps]``: the inner loop takes ``steps``
+        steps of size ``tau / (steps * lambda_max)`` (``common.scaled_adaptation``).
+      steps: inner-loop steps.
+      widths: hidden widths of the trained nets (``()``: no trained nets).
+      finite_families: the families that also get trained nets (others: closed forms only).
+      finite_depth: depth of the trained nets.
+      finite_seeds: seeds (initialization and task sampling) of the trained nets.
+      finite_outer_steps: most outer steps a trained net takes.
+      finite_tol: convergence threshold of a trained net, relative to its initial loss, in ``(0, 1)``.
+      probe_C: inverse L2 strength ``C`` of the authors' logistic probe (``probe``), classification only.
+      include_flagged: keep trained nets that did not converge or left the kernel regime in the statistics.
+      backend: kernel backend, one of ``kernels.BACKENDS``.
+
+    Raises:
+      ValueError: a field out of range (unknown family, non-positive counts, ``finite_tol`` outside
+        ``(0, 1)``, ``probe_C <= 0``, an inner time outside ``(0, 2 * steps]``, a bad backend); the
+        message names the field.
+
+    Example:
+      >>> from ntk_bridge.experiments import accuracy
+      >>> accuracy.Config.quick().widths, accuracy.Config.digits().families
+      ((128,), ('digits', 'digits-5shot', 'digits-2way', 'digits-fixed'))
+      >>> accuracy.Config(inner_times=(20.0,))
+      Traceback (most recent call last):
+      ...
+      ValueError: inner_times must be a non-empty tuple of numbers in (0, 2 * steps], got (20.0,)
+    """
+
     AXES: ClassVar[tuple] = ("families", "depths", "seeds", "inner_times", "widths", "finite_families", "finite_depth",
                              "finite_seeds", "finite_outer_steps", "finite_tol", "probe_C",
                              "include_flagged")
@@ -170,7 +266,38 @@ def _score(family: str, pred, target) -> float:
 
 def evaluate(p: dict) -> dict:
     """One closed-form point: every method's test error (``{"error": ...}`` where not computable) and, for
-    classification, the probe on the initial body.  ``p["arch"] == "conv"``: a ``ConvSpec`` on the images."""
+    classification, the probe on the initial body.  ``p["arch"] == "conv"``: a ``ConvSpec`` on the images.
+
+    Draws the seed's training and test tasks (``task_config(family, n_train, n_test).draw(seed)``),
+    sets the inner loop by ``common.scaled_adaptation`` (``steps`` steps of ``lr = tau / (steps *
+    lambda_max)``) and runs ``predict.closed_form`` of every method of ``METHODS`` on the test tasks.
+
+    Args:
+      p: the point: ``family``, ``n_train``, ``n_test``, ``seed``, ``depth``, ``tau``, ``steps``,
+        ``backend``; ``probe_C`` (classification: run the probe); optionally ``arch``/``pool``
+        (``common.spec_for``).
+
+    Returns:
+      dict: ``"lr"`` and ``"time"`` (``lr * steps``) of the inner loop; per method ``key(method)`` ->
+      ``{"error_metric": float}`` (test MSE, or argmax accuracy for classification) or ``{"error":
+      message}`` (``errors.NotComputable``); with ``probe_C``, ``"probe"``: ``probe.infinite``'s result.
+
+    Raises:
+      ValueError: tasks that cannot be drawn (``TaskConfig.draw``) or an unknown ``backend``.
+      KeyError: a field missing from ``p``, or an unknown ``family``.
+
+    Example:
+      >>> import numpy as np
+      >>> from ntk_bridge.experiments import accuracy
+      >>> p = {"family": "shared-feature", "n_train": 3, "n_test": 2, "seed": 0, "depth": 1, "tau": 0.5,
+      ...      "steps": 5, "backend": "native"}
+      >>> res = accuracy.evaluate(p)
+      >>> sorted(res)
+      ['anil-disjoint', 'anil-same', 'fomaml-disjoint', 'fomaml-same', 'lr', 'maml-disjoint', 'maml-same',
+       'mtl', 'no-transfer', 'time']
+      >>> sorted(res["mtl"]), bool(np.isclose(res["time"], 5 * res["lr"]))
+      (['error_metric'], True)
+    """
     train, test = _tasks(p).draw(p["seed"])
     spec = spec_for(p, train)   # MLPSpec, or a ConvSpec on images (the conv experiment's points)
     kfn = kernel_table(spec, train, test, backend=p["backend"])
@@ -207,7 +334,36 @@ def _compute_finite(p: dict) -> dict:
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
-    """Run (or resume) family x depth x tau x seed, and the finite-width points; store the summary."""
+    """Run (or resume) family x depth x tau x seed, and the finite-width points; store the summary.
+
+    Closed-form points (``evaluate``) and trained-net points (``nb.finite.fit_predict`` of each of
+    ``FINITE_METHODS``) are stored under ``root/accuracy`` (stored ones are reused).  The summary
+    holds one ``Row`` per (family, depth, tau) in closed form (``infinite_rows``) and one per
+    (family, width) of trained nets; trained nets that did not converge or left the kernel regime
+    are counted as ``excluded`` and left out unless ``config.include_flagged``.
+
+    Args:
+      config: the sweep (``Config``).
+      root: results folder the records are stored under (default ``results``).
+
+    Returns:
+      dict: the stored summary record (``kind == "summary"``); ``read`` gives its typed view.
+
+    Raises:
+      ValueError: from ``TaskConfig.draw``: tasks the families cannot serve (``digits`` pools too small
+        for ``n_train``/``n_test``).
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge.experiments import accuracy
+      >>> config = accuracy.Config(families=("shared-feature",), n_train=3, n_test=2, depths=(1,), seeds=2,
+      ...                          inner_times=(0.5,), widths=())
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     rec = accuracy.run(config, root=root)
+      >>> row, = accuracy.read(rec).rows
+      >>> row.family, row.depth, row.tau, row.width, row.metric, len(row.scores) + len(row.errors)
+      ('shared-feature', 1, 0.5, None, 'mse', 8)
+    """
     start = time.perf_counter()
     points = [point(config, family=f, depth=L, tau=tau, seed=s, **_probe(config, f)) for f in config.families
               for L in config.depths for tau in config.inner_times for s in range(config.seeds)]
@@ -238,7 +394,34 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
 
 def infinite_rows(family: str, depths, inner_times, records: list[dict]) -> list["Row"]:
     """The closed-form rows of ``family`` per depth and inner time, over the seeds of ``records`` (point records
-    of ``evaluate``)."""
+    of ``evaluate``).
+
+    Records are matched by ``config["family"]``, ``["depth"]`` and ``["tau"]`` only: pass closed-form
+    records alone (a trained-net record of the same family, depth and tau would be counted too).  Every
+    method shares one probe ``Stat`` (infinite width: one body for all).
+
+    Args:
+      family: the task family or setting of the rows.
+      depths: the depths, one row each (outer loop).
+      inner_times: the inner times ``tau``, one row each (inner loop).
+      records: point records (``{"config": ..., "result": ...}``) of ``evaluate``; others are ignored.
+
+    Returns:
+      list[Row]: ``len(depths) * len(inner_times)`` rows with ``width`` ``None``, depth-major.
+
+    Example:
+      The reference summary's sinusoid rows, rebuilt from its closed-form point records:
+
+      >>> from ntk_bridge import selection, store
+      >>> from ntk_bridge.experiments import accuracy
+      >>> rec = selection.summary("results/reference", "accuracy")
+      >>> points = [r for r in store.points_of("results/reference", rec) if "width" not in r["config"]]
+      >>> rows = accuracy.infinite_rows("sinusoid", (2, 8), (0.5, 5.0), points)
+      >>> [(r.depth, r.tau) for r in rows]
+      [(2, 0.5), (2, 5.0), (8, 0.5), (8, 5.0)]
+      >>> rows == [r for r in accuracy.read(rec).rows if r.family == "sinusoid" and r.width is None]
+      True
+    """
     rows = []
     for L in depths:
         for tau in inner_times:
@@ -284,7 +467,32 @@ def _row(family: str, depth: int, tau: float, width: int | None, results: dict, 
 # --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """Test error of every method at one (family, depth, tau, width) setting."""
+    """Test error of every method at one (family, depth, tau, width) setting.
+
+    ``ran(method)``, ``score(method)`` and ``probe(method)`` look a method up by name or ``Method``;
+    ``higher_is_better`` is ``metric == "accuracy"``.
+
+    Attributes:
+      family: the task family or setting (``SETTINGS``).
+      depth: number of hidden layers ``L``.
+      tau: the inner time (``lr = tau / (steps * lambda_max)``).
+      width: hidden width of the trained nets; ``None`` for the closed form (infinite width).
+      metric: ``"mse"`` (lower is better) or ``"accuracy"`` (higher is better).
+      scores: ``Method.label`` -> ``Stat`` of the test error over the seeds that computed (``failed``:
+        seeds not computable, ``excluded``: flagged trained nets left out).
+      errors: ``Method.label`` -> why no seed gave a score (the first seed's error, or the flag).
+      probes: ``Method.label`` -> ``Stat`` of the logistic probe's query accuracy (classification only).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import accuracy
+      >>> s = accuracy.read(selection.summary("results/reference", "accuracy"))
+      >>> row = next(r for r in s.rows if r.family == "clusters")
+      >>> row.depth, row.tau, row.width, row.metric, row.higher_is_better
+      (2, 0.5, None, 'accuracy', True)
+      >>> row.ran("maml-same"), row.probe("maml-same") == row.probe("mtl-shared")    # one body at infinite width
+      (True, True)
+    """
 
     family: str
     depth: int
@@ -316,13 +524,39 @@ class Row:
 
 @dataclasses.dataclass(frozen=True)
 class AccuracyResult:
-    """What an accuracy summary stores (``schema.to_json``)."""
+    """What an accuracy summary stores (``schema.to_json``).
+
+    Attributes:
+      rows: per family, its closed-form ``Row`` s (depth x tau) then its trained-net rows (one per width).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import accuracy
+      >>> result = accuracy.read(selection.summary("results/reference", "accuracy")).result
+      >>> len(result.rows), [(r.family, r.width) for r in result.rows if r.width is not None]
+      (15, [('shared-feature', 512), ('sinusoid', 512), ('clusters', 512)])
+    """
 
     rows: tuple[Row, ...]
 
 
 @dataclasses.dataclass(frozen=True)
 class AccuracySummary(Summary):
+    """An accuracy summary record, typed: its ``AccuracyResult`` and accessors (``rows``, ``families`` in
+    sweep order, ``methods``: ``METHODS``).
+
+    Attributes:
+      record: the stored summary record (dict; ``config`` reads its config).
+      result: the typed result (``AccuracyResult``).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import accuracy
+      >>> s = accuracy.read(selection.summary("results/reference", "accuracy"))
+      >>> s.families, [m.label for m in s.methods][:3]
+      (('shared-feature', 'sinusoid', 'clusters'), ['mtl-shared', 'anil-same', 'anil-disjoint'])
+    """
+
     result: AccuracyResult | None = None
 
     @property
@@ -340,5 +574,23 @@ class AccuracySummary(Summary):
 
 
 def read(summary: dict) -> AccuracySummary:
-    """The typed view of an accuracy summary record."""
+    """The typed view of an accuracy summary record.
+
+    Args:
+      summary: a stored accuracy summary record (from ``run``, or ``selection.summary(root, "accuracy")``).
+
+    Returns:
+      AccuracySummary: the record and its ``AccuracyResult``.
+
+    Raises:
+      ValueError: from ``schema.from_json``: ``summary["result"]`` does not have the schema's shape.
+      KeyError: ``summary`` has no ``"result"``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import accuracy
+      >>> s = accuracy.read(selection.summary("results/reference", "accuracy", digits=True))
+      >>> type(s).__name__, s.families, {r.metric for r in s.rows}
+      ('AccuracySummary', ('digits', 'digits-5shot', 'digits-2way', 'digits-fixed'), {'accuracy'})
+    """
     return AccuracySummary(summary, schema.from_json(AccuracyResult, summary["result"]))

@@ -58,7 +58,43 @@ class Config:
     ``lr = 0.02`` keeps MAML's inner loop stable and its meta-NTK well conditioned up to
     depth 64 (``Theta`` grows like ``L + 1``; with 15 points per task on the unit sphere
     ``lr * lambda_max(Theta) ~ 0.4`` at ``L = 64``).  ``widths``: finite-width overlay at
-    ``finite_depths`` with ``finite_seeds`` seeds (both initialization and task sampling).
+    ``finite_depths`` with ``finite_seeds`` seeds (both initialization and task sampling).  The
+    default is the reference sweep (``results/reference``); ``quick()`` the one of ``reproduce
+    --quick``; ``digits()`` the real-image variant.
+
+    Attributes:
+      AXES: fields left out of each point's config (``common.point``): sweep axes and summary-only
+        settings, so changing them reuses the stored points (class constant, not a field).
+      tasks: the tasks (``TaskConfig``: family, training/test task counts, points per task).
+      depths: depths ``L`` of the headline sweep at ``(lr, steps)``.
+      seeds: task samplings per point (seed ``s``: training tasks ``2s``, test tasks ``2s + 1``).
+      lr: inner learning rate of the headline sweep.
+      steps: inner steps of the headline sweep.
+      splits: GBML splits evaluated, a non-empty tuple of ``predict.SPLITS`` (``"same"``, ``"disjoint"``).
+      lr_steps: ``(lr, steps)`` pairs of the ``lr * steps`` grid (``()``: no grid; split ``"same"`` only).
+      lr_steps_depths: depths of that grid.
+      widths: hidden widths of the finite-width overlay (``()``: none).
+      finite_depths: depths of the overlay.
+      finite_seeds: seeds (initialization and task sampling) of the overlay.
+      finite_outer_steps: most outer steps a trained net takes.
+      finite_tol: convergence threshold of a trained net, relative to its initial loss, in ``(0, 1)``.
+      n_boot: bootstrap resamples (over seeds) of the fits ``gap ~ c L^-r``.
+      fit_min_depth: smallest depth in those fits (at least two of ``depths`` must reach it).
+      backend: kernel backend, one of ``kernels.BACKENDS``.
+
+    Raises:
+      ValueError: a field out of range (non-positive counts, a bad ``(lr, steps)`` pair, an unknown
+        split or backend, ``finite_tol`` outside ``(0, 1)``, fewer than two depths ``>= fit_min_depth``);
+        the message names the field.
+
+    Example:
+      >>> from ntk_bridge.experiments import closeness
+      >>> closeness.Config.digits(quick=True).depths, closeness.Config.quick().widths
+      ((1, 4, 16), (64, 256))
+      >>> closeness.Config(depths=(4,))
+      Traceback (most recent call last):
+      ...
+      ValueError: depths must hold >= 2 depths >= fit_min_depth=1, got (4,)
     """
 
     AXES: ClassVar[tuple] = ("depths", "seeds", "lr_steps", "lr_steps_depths", "widths", "finite_depths",
@@ -127,8 +163,36 @@ class Config:
 def predictions(kernel_fn, train, test, adapt: Adaptation, splits, heads: str = "shared") -> dict:
     """Test-query predictions ``{"mtl", "no-transfer", (split, algo): array | NotComputable}``.
 
-    Only ``NotComputable`` (diverging inner loop, singular meta-NTK)
-    is kept as a result; any other error is a bug and propagates.
+    Each is ``predict.closed_form`` of its method on ``test`` after training on ``train``: MTL with
+    ``heads`` head initialization, no transfer (head fine-tuning from the zero function), and
+    ``Method.gbml(algo, split)`` for each split and algorithm of ``ALGOS``.  Only ``NotComputable``
+    (diverging inner loop, singular meta-NTK) is kept as a result; any other error is a bug and propagates.
+
+    Args:
+      kernel_fn: ``(x1, x2=None) -> Kernels`` over the tasks' points (e.g. ``common.kernel_table``).
+      train: training tasks (``TaskSet``).
+      test: unseen test tasks (``TaskSet``).
+      adapt: the inner loop (``Adaptation``: ``lr``, ``steps``, ``flow``).
+      splits: GBML splits to run, each in ``predict.SPLITS``.
+      heads: MTL head initialization, ``"shared"`` or ``"independent"``.
+
+    Returns:
+      dict: ``"mtl"``, ``"no-transfer"`` -> ``(test tasks, n_query, out_dim)`` float64 arrays;
+      ``(split, algo)`` -> such an array, or the ``errors.NotComputable`` raised.
+
+    Raises:
+      ValueError: from ``predict.closed_form``: arguments it rejects (e.g. an unknown split).
+
+    Example:
+      >>> from ntk_bridge.experiments import closeness
+      >>> from ntk_bridge.experiments.common import TaskConfig, kernel_table
+      >>> from ntk_bridge.predict import Adaptation
+      >>> from ntk_bridge.spec import MLPSpec
+      >>> train, test = TaskConfig(n_train=3, n_test=2, n_support=2, n_query=3).draw(0)
+      >>> kfn = kernel_table(MLPSpec(depth=2), train, test)
+      >>> preds = closeness.predictions(kfn, train, test, Adaptation(0.02, 5), ("same",))
+      >>> list(preds), preds["mtl"].shape, preds["same", "anil"].dtype
+      (['mtl', 'no-transfer', ('same', 'anil'), ('same', 'maml')], (2, 3, 1), dtype('float64'))
     """
     out = {"mtl": closed_form(Method.mtl(heads), kernel_fn, train, test, adapt=adapt),
            "no-transfer": closed_form(Method.none(), kernel_fn, train, test, adapt=adapt)}
@@ -142,7 +206,32 @@ def predictions(kernel_fn, train, test, adapt: Adaptation, splits, heads: str = 
 
 
 def gaps(pred, mtl, no_transfer) -> dict:
-    """``rel_gap(pred, mtl)`` and ``normalized_gap(pred, mtl, no_transfer)`` (``None`` if MTL equals it)."""
+    """``rel_gap(pred, mtl)`` and ``normalized_gap(pred, mtl, no_transfer)`` (``None`` if MTL equals it).
+
+    ``rel_gap = ||pred - mtl|| / ||mtl||`` and ``normalized_gap = ||pred - mtl|| / ||mtl - no_transfer||``
+    (Frobenius norms over every test point, ``metrics``).
+
+    Args:
+      pred: a GBML prediction, e.g. ``(tasks, query, out_dim)``.
+      mtl: the MTL prediction, same shape (the reference).
+      no_transfer: the no-transfer baseline, same shape.
+
+    Returns:
+      dict: ``{"rel_gap": float, "normalized_gap": float | None}`` (``None`` when ``mtl`` equals
+      ``no_transfer`` exactly: independent heads transfer nothing).
+
+    Raises:
+      ValueError: from ``metrics.rel_gap``: different shapes, or ``mtl`` identically zero.
+
+    Example:
+      >>> import numpy as np
+      >>> from ntk_bridge.experiments import closeness
+      >>> mtl = np.array([3.0, 4.0])
+      >>> closeness.gaps(np.array([3.0, 5.0]), mtl, np.array([0.0, 4.0]))
+      {'rel_gap': 0.2, 'normalized_gap': 0.3333333333333333}
+      >>> closeness.gaps(np.array([3.0, 5.0]), mtl, mtl.copy())["normalized_gap"] is None
+      True
+    """
     same = np.array_equal(mtl, no_transfer)  # independent heads: MTL is the no-transfer baseline
     return {"rel_gap": metrics.rel_gap(pred, mtl),
             "normalized_gap": None if same else metrics.normalized_gap(pred, mtl, no_transfer)}
@@ -156,6 +245,34 @@ def evaluate(p: dict) -> dict:
     ``splits``, ``backend`` and optionally ``flow`` (default ``False``) and ``heads``
     (MTL head initialization, default ``"shared"``); ``tau`` instead of ``lr`` sets the step by
     ``scaled_adaptation`` (stored as ``lr``); ``arch``/``pool``: ``spec_for``.
+
+    Args:
+      p: the point (fields above; ``run`` builds it with ``common.point``).
+
+    Returns:
+      dict: ``"transfer"`` (``rel_gap(no transfer, MTL)``), ``"mse"`` (``{"mtl", "no_transfer", "zero"}``:
+      test MSEs, ``"zero"`` of the zero predictor), ``"effective_rank"`` (``metrics.effective_rank`` of
+      ``Theta`` on the test tasks' support and query points), ``"lr"`` (only with ``tau``), and per split
+      ``{algo: {"rel_gap", "normalized_gap", "mse"}}`` or ``{algo: {"error": message}}`` where not computable.
+
+    Raises:
+      KeyError: a field missing from ``p``.
+      ValueError: tasks that cannot be drawn (``TaskConfig.draw``), a bad ``(lr, steps)`` or backend.
+
+    Example:
+      >>> import numpy as np
+      >>> from ntk_bridge import store
+      >>> from ntk_bridge.experiments import closeness
+      >>> from ntk_bridge.experiments.common import TaskConfig
+      >>> tasks = TaskConfig(n_train=3, n_test=2, n_support=2, n_query=3)
+      >>> p = {"tasks": store.to_jsonable(tasks), "seed": 0, "depth": 2, "lr": 0.02, "steps": 5,
+      ...      "splits": ["same"], "backend": "native"}
+      >>> res = closeness.evaluate(p)
+      >>> sorted(res), sorted(res["same"]["anil"])
+      (['effective_rank', 'mse', 'same', 'transfer'], ['mse', 'normalized_gap', 'rel_gap'])
+      >>> _, test = tasks.draw(0)
+      >>> bool(np.isclose(res["mse"]["zero"], np.mean(test.yq ** 2)))      # the zero predictor's MSE
+      True
     """
     tasks = TaskConfig(**p["tasks"])
     train, test = tasks.draw(p["seed"])
@@ -216,7 +333,33 @@ def _ok(res: dict, split: str, algo: str) -> bool:
 
 
 def lr_steps_fit(rows: list[dict], x_key: str = "lr_steps") -> dict:
-    """Least squares ``gap = a * x + b / L + c`` over ``rows`` ``{"depth", x_key, "gap"}``, with its R^2."""
+    """Least squares ``gap = a * x + b / L + c`` over ``rows`` ``{"depth", x_key, "gap"}``, with its R^2.
+
+    ``x = row[x_key]``, ``L = row["depth"]``; ``r2 = 1 - sum(resid^2) / sum((gap - mean gap)^2)``,
+    ``rmse = sqrt(mean(resid^2))``.
+
+    Args:
+      rows: the grid points, dicts with ``"depth"``, ``x_key`` and ``"gap"``.
+      x_key: the abscissa's key: ``"lr_steps"`` (``lr * steps``) or ``"lr_steps_scaled"``.
+
+    Returns:
+      dict: ``{"a", "b", "c", "r2", "n", "rmse"}`` (floats; ``n`` the number of rows), or
+      ``{"n", "error": "fewer than 4 points"}`` below 4 rows.
+
+    Raises:
+      ZeroDivisionError: every ``gap`` equal (R^2 undefined).
+
+    Example:
+      Points exactly on ``gap = 0.5 x + 0.2 / L + 0.1`` give back the coefficients and ``R^2 = 1``:
+
+      >>> from ntk_bridge.experiments import closeness
+      >>> rows = [{"depth": L, "lr_steps": x, "gap": 0.5 * x + 0.2 / L + 0.1} for L in (1, 2, 4) for x in (0.1, 0.5)]
+      >>> fit = closeness.lr_steps_fit(rows)
+      >>> {k: round(v, 10) for k, v in fit.items()}
+      {'a': 0.5, 'b': 0.2, 'c': 0.1, 'r2': 1.0, 'n': 6, 'rmse': 0.0}
+      >>> closeness.lr_steps_fit(rows[:3])
+      {'n': 3, 'error': 'fewer than 4 points'}
+    """
     if len(rows) < 4:
         return {"n": len(rows), "error": "fewer than 4 points"}
     x = np.array([[r[x_key], 1.0 / r["depth"], 1.0] for r in rows])
@@ -231,7 +374,40 @@ def lr_steps_fit(rows: list[dict], x_key: str = "lr_steps") -> dict:
 def depth_result(config, headline: dict) -> "ClosenessResult":
     """The per-depth part of a closeness summary: gaps, fits ``gap ~ c L^-r``, MSEs, effective ranks over the
     seeds of ``headline`` (depth -> results of ``evaluate``); ``config`` supplies ``depths``, ``splits``,
-    ``lr``, ``steps``, ``n_boot`` and ``fit_min_depth`` (no ``lr_steps`` grid or finite points)."""
+    ``lr``, ``steps``, ``n_boot`` and ``fit_min_depth`` (no ``lr_steps`` grid or finite points).
+
+    Per (split, algo, gap): a ``Stat`` per depth over the seeds whose GBML predictor was computable
+    (``None`` where none was), and ``PowerFit`` of ``gap ~ c L^-r`` (``metrics.fit_power_law``, bootstrap
+    over seeds) over the depths ``>= fit_min_depth`` where every seed was computable, with
+    ``monotone`` whether the means fall at every step (``error`` below two such depths).
+
+    Args:
+      config: a ``Config`` (or any object with those attributes).
+      headline: depth -> list of ``evaluate`` results (one per seed), for every depth of ``config.depths``.
+
+    Returns:
+      ClosenessResult: ``lr_steps`` empty (``{}``) and ``finite`` ``()``; ``run`` adds them.
+
+    Raises:
+      KeyError: a depth of ``config.depths`` missing from ``headline``, or a split of ``config.splits``
+        missing from its results.
+      ValueError: from ``metrics.fit_power_law``: a non-positive gap at a fitted depth.
+
+    Example:
+      >>> from ntk_bridge import store
+      >>> from ntk_bridge.experiments import closeness
+      >>> from ntk_bridge.experiments.common import TaskConfig
+      >>> tasks = TaskConfig(n_train=3, n_test=2, n_support=2, n_query=3)
+      >>> config = closeness.Config(tasks=tasks, depths=(1, 2), seeds=2, lr_steps=(), widths=(), n_boot=20)
+      >>> p = {"tasks": store.to_jsonable(tasks), "lr": 0.02, "steps": 5, "splits": ["same", "disjoint"],
+      ...      "backend": "native"}
+      >>> headline = {L: [closeness.evaluate(dict(p, depth=L, seed=s)) for s in range(2)] for L in (1, 2)}
+      >>> result = closeness.depth_result(config, headline)
+      >>> result.depths, len(result.gaps["same", "anil", "rel_gap"]), result.fits["same", "anil", "rel_gap"].x
+      ((1, 2), 2, (1, 2))
+      >>> result.gaps["same", "anil", "rel_gap"][0].n, result.lr_steps, result.finite
+      (2, {}, ())
+    """
     gaps, fits = {}, {}
     for split in config.splits:
         for algo in ALGOS:
@@ -262,7 +438,38 @@ def depth_result(config, headline: dict) -> "ClosenessResult":
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
-    """Run (or resume) every sweep of ``config`` and store the summary record; return it."""
+    """Run (or resume) every sweep of ``config`` and store the summary record; return it.
+
+    Computes (``evaluate``) and stores under ``root/closeness`` the points of the headline sweep
+    (``depths`` at ``(lr, steps)``) and of the ``lr_steps`` grid, and trains the finite-width overlay
+    (``nb.finite.fit_predict``, MTL and ANIL per split); stored points are reused.  The summary is
+    ``depth_result`` plus, per algorithm, the ``lr_steps`` grid (split ``"same"``, points where every
+    seed was computable) with its ``lr_steps_fit`` fits, and the ``FinitePoint`` s.
+
+    Args:
+      config: the sweep (``Config``).
+      root: results folder the records are stored under (default ``results``).
+
+    Returns:
+      dict: the stored summary record (``kind == "summary"``); ``read`` gives its typed view.
+
+    Raises:
+      KeyError: ``'same'`` when ``config.splits`` lacks ``"same"`` but ``config.lr_steps`` is not empty
+        (the grid reads split ``"same"`` before checking it was run: pass ``lr_steps=()`` then).
+      ZeroDivisionError: from ``lr_steps_fit``: every grid gap equal.
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge.experiments import closeness
+      >>> from ntk_bridge.experiments.common import TaskConfig
+      >>> config = closeness.Config(tasks=TaskConfig(n_train=3, n_test=2, n_support=2, n_query=3), depths=(1, 2),
+      ...                           seeds=2, lr_steps=(), widths=(), n_boot=20)
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     rec = closeness.run(config, root=root)
+      >>> s = closeness.read(rec)
+      >>> s.depths, len(s.gap("same", "maml")), len(rec["result"]["points"]), s.finite
+      ((1, 2), 2, 4, ())
+    """
     start = time.perf_counter()
     grid = {(L, config.lr, config.steps) for L in config.depths}
     grid |= {(L, lr, s) for L in config.lr_steps_depths for lr, s in config.lr_steps}
@@ -310,7 +517,25 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
 # --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class LrStepsPoint:
-    """One ``(depth, lr, steps)`` point of the ``lr_steps`` grid: gaps on split ``"same"``, mean over seeds."""
+    """One ``(depth, lr, steps)`` point of the ``lr_steps`` grid: gaps on split ``"same"``, mean over seeds.
+
+    Attributes:
+      depth: number of hidden layers ``L``.
+      lr: inner learning rate.
+      steps: inner steps.
+      lr_steps: ``lr * steps``.
+      lr_steps_scaled: ``lr * steps * (L + 1)`` for MAML (its inner kernel is ``Theta``), ``lr * steps`` for ANIL.
+      gap: ``rel_gap`` GBML vs MTL, mean over seeds.
+      normalized_gap: ``normalized_gap`` GBML vs MTL, mean over seeds.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import closeness
+      >>> s = closeness.read(selection.summary("results/reference", "closeness"))
+      >>> pt = s.lr_steps["maml"].points[0]
+      >>> pt.depth, pt.lr, pt.steps, round(pt.lr_steps_scaled, 10) == round(pt.lr_steps * (pt.depth + 1), 10)
+      (2, 0.02, 1, True)
+    """
 
     depth: int
     lr: float
@@ -323,7 +548,22 @@ class LrStepsPoint:
 
 @dataclasses.dataclass(frozen=True)
 class LrSteps:
-    """The ``lr_steps`` grid of one algorithm and the fits ``gap = a x + b / L + c`` (x unscaled / scaled)."""
+    """The ``lr_steps`` grid of one algorithm and the fits ``gap = a x + b / L + c`` (x unscaled / scaled).
+
+    ``depths`` lists the grid's depths, sorted.
+
+    Attributes:
+      points: the grid points (``LrStepsPoint``) where every seed was computable; ``()`` without a grid.
+      fit: ``LinearFit`` with ``x = lr * steps`` (``error`` below 4 points).
+      fit_scaled: ``LinearFit`` with ``x = lr_steps_scaled``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import closeness
+      >>> grid = closeness.read(selection.summary("results/reference", "closeness")).lr_steps["anil"]
+      >>> grid.depths, len(grid.points), grid.fit.n == len(grid.points), grid.fit_scaled.ok
+      ((2, 4, 8, 16, 32), 30, True, True)
+    """
 
     points: tuple[LrStepsPoint, ...]
     fit: LinearFit | None
@@ -336,7 +576,25 @@ class LrSteps:
 
 @dataclasses.dataclass(frozen=True)
 class FinitePoint:
-    """Trained centered nets at one ``(depth, width, seed, split)``: ANIL vs MTL, and each net vs its closed form."""
+    """Trained centered nets at one ``(depth, width, seed, split)``: ANIL vs MTL, and each net vs its closed form.
+
+    Attributes:
+      depth: number of hidden layers ``L``.
+      width: hidden width of the trained nets.
+      seed: initialization and task-sampling seed.
+      split: the ANIL split (``"same"`` or ``"disjoint"``).
+      rel_gap: ``||ANIL - MTL|| / ||MTL||`` of the trained nets' test predictions.
+      rel_gap_infinite: the same gap of the closed forms.
+      err_to_infinite: method name (``"mtl-shared"``, ``"anil"``) -> ``||f_n - f_inf|| / ||f_inf||``.
+      converged: whether every net's training converged (to ``finite_tol``).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import closeness
+      >>> pt = closeness.read(selection.summary("results/reference", "closeness")).finite[0]
+      >>> pt.depth, pt.width, pt.seed, pt.split, sorted(pt.err_to_infinite)
+      (1, 128, 0, 'same', ['anil', 'mtl-shared'])
+    """
 
     depth: int
     width: int
@@ -350,7 +608,30 @@ class FinitePoint:
 
 @dataclasses.dataclass(frozen=True)
 class ClosenessResult:
-    """What a closeness summary stores (``schema.to_json``).  Per-depth tuples follow ``depths``."""
+    """What a closeness summary stores (``schema.to_json``).  Per-depth tuples follow ``depths``.
+
+    Attributes:
+      depths: the headline depths ``L``.
+      lr: the headline inner learning rate.
+      steps: the headline inner steps.
+      splits: the splits run.
+      transfer: per depth, ``Stat`` over seeds of ``||c - b|| / ||b||`` (MTL ``b`` vs no transfer ``c``).
+      gaps: ``(split, algo, gap)`` -> per depth ``Stat`` over computable seeds, ``None`` where none was.
+      fits: ``(split, algo, gap)`` -> ``PowerFit`` of ``gap ~ c L^-r``.
+      lr_steps: algorithm -> its ``LrSteps`` grid and fits (present, with no points, without a grid).
+      finite: the ``FinitePoint`` s of the finite-width overlay (``()``: none).
+      mse: per depth test-MSE ``Stat`` of ``"mtl"``, ``"no_transfer"``, ``"zero"`` (the zero predictor) and
+        ``"<algo>-<split>"``; ``None`` where nothing was computable.
+      effective_rank: per depth, ``Stat`` of the effective rank of the normalized NTK on the test tasks'
+        points (``metrics.effective_rank``).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import closeness
+      >>> result = closeness.read(selection.summary("results/reference", "closeness")).result
+      >>> result.depths, result.splits, len(result.gaps), len(result.mse["zero"]) == len(result.depths)
+      ((1, 2, 4, 8, 16, 32, 64), ('same', 'disjoint'), 8, True)
+    """
 
     depths: tuple[int, ...]
     lr: float
@@ -369,7 +650,28 @@ class ClosenessResult:
 
 @dataclasses.dataclass(frozen=True)
 class ClosenessSummary(Summary):
-    """A closeness summary record, typed: its ``ClosenessResult`` and accessors."""
+    """A closeness summary record, typed: its ``ClosenessResult`` and accessors.
+
+    Properties mirror the result's fields (``depths``, ``lr``, ``steps``, ``splits``, ``transfer``,
+    ``fits``, ``lr_steps``, ``finite``, ``effective_rank``; ``fit_level``: the fits' interval level);
+    ``gap(split, algo, gap)``, ``fit(split, algo, gap)`` and ``mse(key)`` raise ``ValueError`` for an
+    unknown key.
+
+    Attributes:
+      record: the stored summary record (dict; ``config`` reads its config).
+      result: the typed result (``ClosenessResult``).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import closeness
+      >>> s = closeness.read(selection.summary("results/reference", "closeness"))
+      >>> len(s.gap("same", "anil")) == len(s.depths), s.fit("same", "anil").x == s.depths, s.fit_level
+      (True, True, 0.9)
+      >>> s.gap("same", "fomaml")
+      Traceback (most recent call last):
+      ...
+      ValueError: closeness gaps are (split in (...), algo in ('anil', 'maml'), ...), got ('same', 'fomaml', 'rel_gap')
+    """
 
     result: ClosenessResult | None = None
 
@@ -440,5 +742,25 @@ def _check_key(split, algo, gap):
 
 
 def read(summary: dict) -> ClosenessSummary:
-    """The typed view of a closeness summary record (``selection.summary(root, "closeness")``)."""
+    """The typed view of a closeness summary record (``selection.summary(root, "closeness")``).
+
+    Args:
+      summary: a stored closeness summary record (from ``run``, or ``selection.summary``).
+
+    Returns:
+      ClosenessSummary: the record and its ``ClosenessResult``.
+
+    Raises:
+      ValueError: from ``schema.from_json``: ``summary["result"]`` does not have the schema's shape.
+      KeyError: ``summary`` has no ``"result"``.
+
+    Example:
+      The digits variant: closed forms only (no ``lr_steps`` grid points, no trained nets):
+
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import closeness
+      >>> s = closeness.read(selection.summary("results/reference", "closeness", digits=True))
+      >>> type(s).__name__, s.depths, s.lr_steps["anil"].points, s.finite
+      ('ClosenessSummary', (1, 2, 4, 8, 16, 32), (), ())
+    """
     return ClosenessSummary(summary, schema.from_json(ClosenessResult, summary["result"]))

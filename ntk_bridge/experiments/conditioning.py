@@ -63,7 +63,51 @@ SHARING = tuple(a for a in conditioning.ARCHITECTURES if a not in ("independent"
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Tasks: ``shared_feature(len(support_sizes), max(support_sizes), n_query, dim=dim)`` per (similarity, seed)."""
+    """Tasks: ``shared_feature(len(support_sizes), max(support_sizes), n_query, dim=dim)`` per (similarity, seed).
+
+    The sweep runs every curve of ``curves(config)`` over ``similarities`` x ``seeds`` (closed forms),
+    plus the finite-width arm.  The default is the reference sweep (``results/reference``);
+    ``quick()`` the one of ``reproduce --quick``.
+
+    Attributes:
+      AXES: fields left out of each point's config (``common.point``): sweep axes and summary-only
+        settings, so changing them reuses the stored points (class constant, not a field).
+      architectures: the sharing architectures, a non-empty tuple of ``SHARING`` (``"concat"``,
+        ``"additive"``, ``"multiplicative"``, ``"multi-head-shared"``).
+      similarities: task similarities in ``[0, 1]``, strictly increasing.
+      seeds: task samplings per (curve, similarity) (``shared_feature(..., seed=s)``).
+      task_scale: scale ``c >= 0`` of the task code (``conditioning`` module) of the main and weighting curves.
+      task_scales: the values of ``c`` of the ``"task_scale"`` curves (concat only).
+      weightings: loss weightings of the ``"weighting"`` curves, each in ``conditioning.WEIGHTS``
+        (``"uniform"``: each task the same total weight; ``"data"``: each point the same).
+      support_sizes: support points of each task (task ``i`` trains on its first ``support_sizes[i]``);
+        its length is the number of tasks, ``>= 2``.
+      n_query: query points per task.
+      dim: input dimension.
+      depth: hidden layers ``L`` of the conditioned MLP.
+      layer: hidden layer where the task enters (additive, multiplicative), in ``[1, depth]``.
+      ridge: kernel ridge ``>= 0`` of the main and task-scale curves (small: near interpolation).
+      weighting_ridge: kernel ridge ``> 0`` of the weighting curves.
+      n_boot: bootstrap resamples (over seeds) of the crossing's interval.
+      level: the interval's level, in ``(0, 1)``.
+      finite_widths: hidden widths of the finite-width arm (``()``: none).
+      finite_similarities: similarities of the finite-width arm, in ``[0, 1]``.
+      finite_seeds: seeds (initialization and tasks) of the finite-width arm.
+
+    Raises:
+      ValueError: a field out of range (unknown architecture or weighting, similarities not strictly
+        increasing in ``[0, 1]``, fewer than 2 tasks, ``layer`` outside ``[1, depth]``, a negative ridge,
+        ...); the message names the field.
+
+    Example:
+      >>> from ntk_bridge.experiments import conditioning
+      >>> conditioning.Config.quick().similarities
+      (0.0, 0.25, 0.5, 0.75, 1.0)
+      >>> conditioning.Config(layer=3)
+      Traceback (most recent call last):
+      ...
+      ValueError: layer must be an integer in [1, 2], got 3
+    """
 
     AXES: ClassVar[tuple] = ("architectures", "similarities", "seeds", "task_scales", "weightings", "n_boot",
                              "finite_widths", "finite_similarities", "finite_seeds")
@@ -134,7 +178,26 @@ def _reals(name, values, low, high) -> tuple:
 
 
 def curves(config: Config) -> list[dict]:
-    """The curves of the sweep: ``{group, architecture, task_scale, weighting, ridge}`` each."""
+    """The curves of the sweep: ``{group, architecture, task_scale, weighting, ridge}`` each.
+
+    In order: ``"main"`` (each architecture at ``task_scale``, uniform weights, ``ridge``),
+    ``"task_scale"`` (concat at each of ``task_scales``), ``"weighting"`` (each architecture with each
+    of ``weightings``, at ``weighting_ridge``).
+
+    Args:
+      config: the sweep (``Config``).
+
+    Returns:
+      list[dict]: ``len(architectures) * (1 + len(weightings)) + len(task_scales)`` curves.
+
+    Example:
+      >>> from ntk_bridge.experiments import conditioning
+      >>> cs = conditioning.curves(conditioning.Config.quick())
+      >>> len(cs), [c["group"] for c in cs].count("weighting")
+      (12, 6)
+      >>> cs[0]
+      {'group': 'main', 'architecture': 'concat', 'task_scale': 1.0, 'weighting': 'uniform', 'ridge': 1e-06}
+    """
     out = [dict(group="main", architecture=a, task_scale=config.task_scale, weighting="uniform", ridge=config.ridge)
            for a in config.architectures]
     out += [dict(group="task_scale", architecture="concat", task_scale=c, weighting="uniform", ridge=config.ridge)
@@ -189,6 +252,25 @@ def crossing(similarities, ratios) -> dict:
     Returns ``{"status", "similarity", "n_crossings"}``: the last sign change of ``ratio - 1``
     (``"crossing"``), else ``"hurts"`` (every ratio > 1) or ``"helps"`` (every ratio <= 1)
     with ``similarity`` ``None``.
+
+    Between grid points ``s_i`` and ``s_{i+1}`` where ``d = ratio - 1`` changes sign (a ratio of exactly 1
+    counts as "helps"), the crossing is ``s_i + (s_{i+1} - s_i) * d_i / (d_i - d_{i+1})``.
+
+    Args:
+      similarities: the grid, increasing.
+      ratios: mean MSE ratio (architecture / independent) at each similarity.
+
+    Returns:
+      dict: ``"status"`` (``"crossing"``, ``"hurts"`` or ``"helps"``), ``"similarity"`` (float, or ``None``
+      without a crossing) and ``"n_crossings"`` (the number of sign changes).
+
+    Example:
+      >>> from ntk_bridge.experiments import conditioning
+      >>> out = conditioning.crossing([0.0, 0.5, 1.0], [1.2, 1.1, 0.9])
+      >>> out["status"], round(out["similarity"], 10), out["n_crossings"]
+      ('crossing', 0.75, 1)
+      >>> conditioning.crossing([0.0, 0.5, 1.0], [1.2, 1.1, 1.05])
+      {'status': 'hurts', 'similarity': None, 'n_crossings': 0}
     """
     s = np.asarray(similarities, dtype=np.float64)
     d = np.asarray(ratios, dtype=np.float64) - 1.0
@@ -219,7 +301,40 @@ def _bootstrap(similarities, per_seed: np.ndarray, n_boot: int, level: float, se
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
-    """Run (or resume) the sweep curve x similarity x seed and store its summary; return the summary record."""
+    """Run (or resume) the sweep curve x similarity x seed and store its summary; return the summary record.
+
+    Each closed-form point trains the tasks jointly with the conditioned NTK and one independent net per
+    task (``conditioning.mtl``) and stores per-task query MSEs and ``ratio = mean_i MSE_arch / mean_i
+    MSE_indep``; each finite point trains one net (``finite.conditioned.fit_predict``).  Points are stored
+    under ``root/conditioning`` (stored ones reused).  The summary holds per curve a ``SimRow`` per
+    similarity and its ``Crossing`` (``crossing`` of the mean ratio, percentile bootstrap over seeds), and
+    the ``FiniteCurve`` s.
+
+    Args:
+      config: the sweep (``Config``).
+      root: results folder the records are stored under (default ``results``).
+
+    Returns:
+      dict: the stored summary record (``kind == "summary"``); ``read`` gives its typed view.
+
+    Raises:
+      errors.NotComputable: from ``conditioning.mtl``: a singular, indefinite or ill-conditioned kernel
+        system (its message suggests a ``ridge``).
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge.experiments import conditioning
+      >>> config = conditioning.Config(architectures=("concat",), similarities=(0.0, 1.0), seeds=2, task_scales=(1.0,),
+      ...                              weightings=("uniform",), support_sizes=(2, 4), n_query=3, dim=4, n_boot=20,
+      ...                              finite_widths=())
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     rec = conditioning.run(config, root=root)
+      >>> s = conditioning.read(rec)
+      >>> [c.label for c in s.curves], s.curves[0].similarities, s.finite
+      (['concat', 'concat, task_scale 1', 'concat, uniform weights'], (0.0, 1.0), ())
+      >>> s.curves[0].crossing.status in ("crossing", "hurts", "helps"), sorted(s.curves[0].rows[0].task_ratio)
+      (True, [2, 4])
+    """
     start = time.perf_counter()
     base = dict(support_sizes=config.support_sizes)
     cs = curves(config)
@@ -290,7 +405,25 @@ class Crossing:
 
     ``status``: ``"crossing"``, ``"hurts"`` (ratio > 1 throughout: negative transfer over the
     whole measured range) or ``"helps"`` (ratio <= 1 throughout); ``boot_none_frac``: the share
-    of bootstrap resamples without a crossing (the interval is over the others).
+    of bootstrap resamples without a crossing (the interval is over the others).  ``found`` is
+    ``status == "crossing"``; ``describe()`` the text the reports print.
+
+    Attributes:
+      status: ``"crossing"``, ``"hurts"`` or ``"helps"``.
+      similarity: where the mean ratio crosses 1 (the last crossing); NaN when there is none.
+      lo: lower end of the bootstrap interval; NaN when no resample crosses.
+      hi: upper end of the interval; NaN when no resample crosses.
+      level: the interval's level (``Config.level``).
+      n_crossings: sign changes of the mean ``ratio - 1`` over the grid.
+      boot_none_frac: share of bootstrap resamples without a crossing, in ``[0, 1]``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import conditioning
+      >>> s = conditioning.read(selection.summary("results/reference", "conditioning"))
+      >>> c = s.curves[0].crossing
+      >>> c.status, c.found, c.lo <= c.similarity <= c.hi, c.level
+      ('crossing', True, True, 0.95)
     """
 
     status: str
@@ -314,6 +447,23 @@ class Crossing:
 
 @dataclasses.dataclass(frozen=True)
 class SimRow:
+    """One similarity of a closed-form curve: MSE ratio architecture / independent nets, over seeds.
+
+    Attributes:
+      similarity: task similarity in ``[0, 1]``.
+      ratio: ``mean_i MSE_arch / mean_i MSE_indep`` (above 1: negative transfer), ``Stat`` over seeds.
+      mse: mean over tasks of the architecture's query MSE, ``Stat`` over seeds.
+      mse_independent: the same for one independent net per task.
+      task_ratio: support size -> ``Stat`` over seeds of that task's MSE ratio (architecture / independent).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import conditioning
+      >>> row = conditioning.read(selection.summary("results/reference", "conditioning")).curves[0].rows[0]
+      >>> row.similarity, row.ratio.n, sorted(row.task_ratio)
+      (0.0, 5, [2, 4, 6, 8, 10])
+    """
+
     similarity: float
     ratio: Stat                 # mean_i MSE_arch / mean_i MSE_indep, over seeds
     mse: Stat                   # mean over tasks of the architecture's query MSE
@@ -323,6 +473,30 @@ class SimRow:
 
 @dataclasses.dataclass(frozen=True)
 class Curve:
+    """One closed-form curve (an entry of ``curves``): its ``SimRow`` per similarity and its crossing.
+
+    ``similarities`` lists the rows' similarities; ``label`` names the curve in reports.
+
+    Attributes:
+      group: one of ``GROUPS`` (``"main"``, ``"task_scale"``, ``"weighting"``).
+      architecture: the sharing architecture.
+      task_scale: the task code's scale ``c``.
+      weighting: ``"uniform"`` or ``"data"``.
+      ridge: the kernel ridge.
+      rows: one ``SimRow`` per similarity, in ``Config.similarities`` order.
+      crossing: where the mean ratio crosses 1 (``Crossing``).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import conditioning
+      >>> s = conditioning.read(selection.summary("results/reference", "conditioning"))
+      >>> [c.label for c in s.curves if c.group == "task_scale"]
+      ['concat, task_scale 0.3', 'concat, task_scale 1', 'concat, task_scale 3']
+      >>> c = s.curves[0]
+      >>> c.group, c.architecture, c.weighting, len(c.rows) == len(c.similarities)
+      ('main', 'concat', 'uniform', True)
+    """
+
     group: str                  # one of GROUPS
     architecture: str
     task_scale: float
@@ -346,6 +520,26 @@ class Curve:
 
 @dataclasses.dataclass(frozen=True)
 class FiniteRow:
+    """One similarity of the finite-width arm: trained nets vs trained independent nets, over seeds.
+
+    Attributes:
+      similarity: task similarity in ``[0, 1]``.
+      ratio: trained nets' ``mean_i MSE_arch / mean_i MSE_indep`` (paired by seed), ``Stat`` over seeds.
+      ratio_closed_form: the same ratio of the closed forms, same seeds.
+      rel_err: ``||trained - closed form|| / ||closed form||`` of the architecture's net, ``Stat`` over seeds.
+      rel_err_independent: the same for the independent nets.
+      left_kernel_regime: runs (architecture and independent) the loss monitor flagged as leaving the
+        kernel regime.
+      not_converged: runs (architecture and independent) that did not converge.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import conditioning
+      >>> row = conditioning.read(selection.summary("results/reference", "conditioning")).finite[0].rows[0]
+      >>> row.similarity, row.ratio.n, row.ratio_closed_form.n, row.not_converged
+      (0.0, 3, 3, 0)
+    """
+
     similarity: float
     ratio: Stat                 # trained nets: mean_i MSE_arch / mean_i MSE_indep (paired by seed)
     ratio_closed_form: Stat     # the same ratio of the closed forms, same seeds
@@ -357,6 +551,21 @@ class FiniteRow:
 
 @dataclasses.dataclass(frozen=True)
 class FiniteCurve:
+    """The finite-width arm at one (architecture, width): a ``FiniteRow`` per finite similarity.
+
+    Attributes:
+      architecture: the sharing architecture of the trained nets.
+      width: their hidden width.
+      rows: one ``FiniteRow`` per similarity of ``Config.finite_similarities`` (``similarities`` lists them).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import conditioning
+      >>> f = conditioning.read(selection.summary("results/reference", "conditioning")).finite[0]
+      >>> f.architecture, f.width, f.similarities
+      ('concat', 256, (0.0, 0.5, 1.0))
+    """
+
     architecture: str
     width: int
     rows: tuple[FiniteRow, ...]
@@ -368,7 +577,19 @@ class FiniteCurve:
 
 @dataclasses.dataclass(frozen=True)
 class ConditioningResult:
-    """What a conditioning summary stores (``schema.to_json``)."""
+    """What a conditioning summary stores (``schema.to_json``).
+
+    Attributes:
+      curves: one ``Curve`` per entry of ``curves(config)``, in that order.
+      finite: one ``FiniteCurve`` per (architecture, width) of the finite-width arm; ``()`` without one.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import conditioning
+      >>> result = conditioning.read(selection.summary("results/reference", "conditioning")).result
+      >>> len(result.curves), len(result.finite)       # 4 + 3 + 4 x 2 curves; 4 architectures x 2 widths
+      (15, 8)
+    """
 
     curves: tuple[Curve, ...]
     finite: tuple[FiniteCurve, ...]   # per (architecture, width); () without a finite arm
@@ -376,6 +597,21 @@ class ConditioningResult:
 
 @dataclasses.dataclass(frozen=True)
 class ConditioningSummary(Summary):
+    """A conditioning summary record, typed: its ``ConditioningResult`` and accessors (``curves``,
+    ``finite``, ``group(name)``: the curves of one of ``GROUPS``).
+
+    Attributes:
+      record: the stored summary record (dict; ``config`` reads its config).
+      result: the typed result (``ConditioningResult``).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import conditioning
+      >>> s = conditioning.read(selection.summary("results/reference", "conditioning"))
+      >>> [c.architecture for c in s.group("main")]
+      ['concat', 'additive', 'multiplicative', 'multi-head-shared']
+    """
+
     result: ConditioningResult | None = None
 
     @property
@@ -391,5 +627,24 @@ class ConditioningSummary(Summary):
 
 
 def read(summary: dict) -> ConditioningSummary:
-    """The typed view of a conditioning summary record."""
+    """The typed view of a conditioning summary record.
+
+    Args:
+      summary: a stored conditioning summary record (from ``run``, or ``selection.summary(root,
+        "conditioning")``).
+
+    Returns:
+      ConditioningSummary: the record and its ``ConditioningResult``.
+
+    Raises:
+      ValueError: from ``schema.from_json``: ``summary["result"]`` does not have the schema's shape.
+      KeyError: ``summary`` has no ``"result"``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import conditioning
+      >>> s = conditioning.read(selection.summary("results/reference", "conditioning"))
+      >>> type(s).__name__, s.config["finite_widths"], {c.crossing.status for c in s.curves}
+      ('ConditioningSummary', [256, 1024], {'crossing'})
+    """
     return ConditioningSummary(summary, schema.from_json(ConditioningResult, summary["result"]))

@@ -2,7 +2,8 @@
 
 On the diagonal the share is exactly ``1 / (L + 1)`` for ReLU with ``w_std = sqrt(2)``,
 ``b_std = 0``; off the diagonal both kernels flatten toward constants as ``L`` grows, which
-the record tracks as the spread of the normalized NTK ``Theta(x,x') / Theta(x,x)``; the
+the record tracks as the spread of the normalized NTK ``Theta(x,x') / sqrt(Theta(x,x) Theta(x',x'))``
+(``= Theta(x,x') / Theta(x,x)`` on the unit sphere, where the diagonal is constant); the
 summary fits ``c * L^-r`` to the off-diagonal share and to that spread.  Figures and the
 appendix read the summary through ``read``.
 """
@@ -31,9 +32,37 @@ QUICK_S = 1   # seconds of its quick config (2-core machine, 2026-12-04): reprod
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Inputs: ``n_points`` uniform on the unit sphere in ``dim`` dimensions, per seed; with
+    """The kernel-share sweep: depth x seed, one point set per seed.
+
+    Inputs: ``n_points`` uniform on the unit sphere in ``dim`` dimensions, per seed; with
     ``family="digits"``, ``n_points`` distinct images of scikit-learn's 8x8 digits (all ten
-    classes, mapped to the unit sphere as in ``tasks.digits``; ``dim`` unused)."""
+    classes, mapped to the unit sphere as in ``tasks.digits``; ``dim`` unused).  The default is
+    the reference sweep (``results/reference``); ``quick()`` the one of ``reproduce --quick``.
+
+    Attributes:
+      AXES: fields left out of each point's config (``common.point``): sweep axes and summary-only
+        settings, so changing them reuses the stored points (class constant, not a field).
+      depths: hidden-layer counts ``L`` swept, integers ``>= 1``.
+      n_points: points per seed, ``>= 2``.
+      dim: input dimension of the sphere points (unused with ``family="digits"``: 64 pixels).
+      seeds: point sets drawn per depth (seed ``s`` draws from ``numpy.random.default_rng([s, 7])``).
+      n_boot: bootstrap resamples (over seeds) of the power-law fits' intervals.
+      backend: kernel backend, one of ``kernels.BACKENDS`` (``"native"`` or ``"nt"``).
+      family: ``None`` (uniform on the sphere) or ``"digits"`` (real images).
+
+    Raises:
+      ValueError: a field out of range (non-integer or non-positive counts, ``n_points < 2``, a
+        ``family`` or ``backend`` not among the choices); the message names the field.
+
+    Example:
+      >>> from ntk_bridge.experiments import kernel_share
+      >>> kernel_share.Config.quick().depths
+      (1, 2, 4, 8, 16, 32, 64)
+      >>> kernel_share.Config(family="sinusoid")
+      Traceback (most recent call last):
+      ...
+      ValueError: family must be one of (None, 'digits'), got 'sinusoid'
+    """
 
     AXES: ClassVar[tuple] = ("depths", "seeds", "n_boot", "family")
     depths: tuple = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -59,7 +88,44 @@ class Config:
 
 
 def share(spec: MLPSpec, x: np.ndarray, backend: str = "native") -> dict:
-    """Head share ``Sigma/Theta`` on and off the diagonal, and the spread of ``Theta(x,x')/sqrt(Theta(x,x)Theta(x',x'))``."""
+    """Head share ``Sigma/Theta`` on and off the diagonal, and the spread of the NTK's correlations.
+
+    With ``Sigma``, ``Theta`` the infinite-width NNGP and NTK of ``spec`` on ``x`` (``kernels.kernels``)
+    and ``ratio = Sigma / Theta`` elementwise, over the ``n (n - 1)`` off-diagonal pairs ``x != x'``:
+
+        diag_share           = mean_i ratio[i, i]                  (= 1 / (L + 1) for ReLU, sqrt(2), b_std 0)
+        diag_share_max_dev   = max_i |ratio[i, i] - 1 / (L + 1)|
+        offdiag_share        = sum Sigma[off] / sum Theta[off]     (ratio of sums: robust where Theta ~ 0)
+        offdiag_share_median = median ratio[off]
+        ntk_corr_mean/std    = mean / population std of Theta[i, j] / sqrt(Theta[i, i] Theta[j, j]) over off
+
+    Args:
+      spec: the infinite-width MLP (``MLPSpec``; its ``depth`` is ``L``).
+      x: ``(n, d)`` inputs, ``n >= 2`` (``n = 1`` has no off-diagonal pair: those four entries are NaN).
+      backend: kernel backend, one of ``kernels.BACKENDS``.
+
+    Returns:
+      dict of Python floats with keys ``"diag_share"``, ``"diag_share_max_dev"``, ``"offdiag_share"``,
+      ``"offdiag_share_median"``, ``"ntk_corr_mean"``, ``"ntk_corr_std"`` (formulas above).
+
+    Raises:
+      ValueError: from ``kernels.kernels``: a bad ``backend`` or inputs it rejects.
+
+    Example:
+      Three orthonormal points: every off-diagonal pair has the same angle, so the off-diagonal
+      quantities are constant (zero spread, median = ratio of sums):
+
+      >>> import numpy as np
+      >>> from ntk_bridge.spec import MLPSpec
+      >>> from ntk_bridge.experiments import kernel_share
+      >>> out = kernel_share.share(MLPSpec(depth=3), np.eye(4)[:3])
+      >>> sorted(out)
+      ['diag_share', 'diag_share_max_dev', 'ntk_corr_mean', 'ntk_corr_std', 'offdiag_share', 'offdiag_share_median']
+      >>> round(out["diag_share"], 10), out["diag_share_max_dev"] < 1e-12     # 1 / (L + 1) with L = 3
+      (0.25, True)
+      >>> round(out["ntk_corr_std"], 10), bool(np.isclose(out["offdiag_share"], out["offdiag_share_median"]))
+      (0.0, True)
+    """
     k = kernels(spec, x, backend=backend)
     ratio = k.sigma / k.theta
     off = ~np.eye(len(x), dtype=bool)
@@ -88,7 +154,37 @@ def _compute(p: dict) -> dict:
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
-    """Run (or resume) the sweep depth x seed and store its summary; return the summary record."""
+    """Run (or resume) the sweep depth x seed and store its summary; return the summary record.
+
+    Each ``(depth, seed)`` point computes ``share`` on its point set and is stored under
+    ``root/kernel-share`` (points already stored are reused, not recomputed).  The summary holds a
+    ``DepthRow`` per depth (mean/std over seeds) and, with two depths or more, the fits
+    ``c * L^-r`` of ``offdiag_share`` and ``ntk_corr_std`` with ``config.n_boot`` bootstrap resamples.
+
+    Args:
+      config: the sweep (``Config``).
+      root: results folder the records are stored under (default ``results``).
+
+    Returns:
+      dict: the stored summary record (``kind == "summary"``); ``read`` gives its typed view.
+
+    Raises:
+      ValueError: from ``metrics.fit_power_law`` when a fitted quantity is not positive at some
+        depth (e.g. ``n_points=2``: one off-diagonal pair, so ``ntk_corr_std`` is 0).
+
+    Example:
+      >>> import tempfile
+      >>> from ntk_bridge.experiments import kernel_share
+      >>> config = kernel_share.Config(depths=(1, 2), n_points=4, dim=3, seeds=2, n_boot=20)
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     rec = kernel_share.run(config, root=root)
+      ...     again = kernel_share.run(config, root=root)    # resumed: nothing recomputed or rewritten
+      >>> rec["kind"], rec["experiment"], again["created"] == rec["created"]
+      ('summary', 'kernel-share', True)
+      >>> s = kernel_share.read(rec)
+      >>> s.depths, [round(r.diag_share.mean, 10) for r in s.rows], sorted(s.fits)
+      ((1, 2), [0.5, 0.3333333333], ['ntk_corr_std', 'offdiag_share'])
+    """
     start = time.perf_counter()
     # family is in a point only when set: points on the sphere keep their records (and hashes)
     extra = {} if config.family is None else {"family": config.family}
@@ -115,7 +211,25 @@ FITTED = ("offdiag_share", "ntk_corr_std")
 
 @dataclasses.dataclass(frozen=True)
 class DepthRow:
-    """Kernel quantities at one depth, mean/std over seeds."""
+    """Kernel quantities at one depth, mean/std over seeds (the keys of ``share``).
+
+    Attributes:
+      depth: number of hidden layers ``L``.
+      theory_diag_share: ``1 / (L + 1)``, the exact diagonal share.
+      diag_share: ``Sigma(x,x) / Theta(x,x)``, mean over points; ``Stat`` over seeds.
+      offdiag_share: ``sum Sigma(x,x') / sum Theta(x,x')`` over ``x != x'``; ``Stat`` over seeds.
+      offdiag_share_median: median of ``Sigma(x,x') / Theta(x,x')`` over ``x != x'``; ``Stat`` over seeds.
+      ntk_corr_mean: mean of ``Theta(x,x') / sqrt(Theta(x,x) Theta(x',x'))`` over ``x != x'``; ``Stat``.
+      ntk_corr_std: its spread (population std over pairs); ``Stat`` over seeds.
+      diag_share_max_dev: max over points and seeds of ``|diag share - 1/(L+1)|`` (float, unitless).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import kernel_share
+      >>> row = kernel_share.read(selection.summary("results/reference", "kernel-share")).rows[0]
+      >>> row.depth, row.theory_diag_share, round(row.diag_share.mean, 10), row.diag_share.n
+      (1, 0.5, 0.5, 5)
+    """
 
     depth: int
     theory_diag_share: float    # 1 / (L + 1)
@@ -129,7 +243,20 @@ class DepthRow:
 
 @dataclasses.dataclass(frozen=True)
 class KernelShareResult:
-    """What a kernel-share summary stores (``schema.to_json``)."""
+    """What a kernel-share summary stores (``schema.to_json``).
+
+    Attributes:
+      rows: one ``DepthRow`` per depth of the sweep, in ``Config.depths`` order.
+      fits: name in ``FITTED`` (``"offdiag_share"``, ``"ntk_corr_std"``) -> ``PowerFit`` of ``c * L^-r``
+        over the depths (bootstrap over seeds); empty with a single depth.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import kernel_share
+      >>> result = kernel_share.read(selection.summary("results/reference", "kernel-share")).result
+      >>> len(result.rows), sorted(result.fits), result.fits["offdiag_share"].ok
+      (8, ['ntk_corr_std', 'offdiag_share'], True)
+    """
 
     rows: tuple[DepthRow, ...]
     fits: dict[str, PowerFit]   # name in FITTED -> c L^-r
@@ -137,6 +264,21 @@ class KernelShareResult:
 
 @dataclasses.dataclass(frozen=True)
 class KernelShareSummary(Summary):
+    """A kernel-share summary record, typed: its ``KernelShareResult`` and accessors (``rows``, ``fits``,
+    ``depths``).
+
+    Attributes:
+      record: the stored summary record (dict; ``config`` reads its config).
+      result: the typed result (``KernelShareResult``).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import kernel_share
+      >>> s = kernel_share.read(selection.summary("results/reference", "kernel-share"))
+      >>> s.depths, s.config["n_points"], s.fits["offdiag_share"].x == s.depths
+      ((1, 2, 4, 8, 16, 32, 64, 128), 64, True)
+    """
+
     result: KernelShareResult | None = None
 
     @property
@@ -153,5 +295,23 @@ class KernelShareSummary(Summary):
 
 
 def read(summary: dict) -> KernelShareSummary:
-    """The typed view of a kernel-share summary record."""
+    """The typed view of a kernel-share summary record.
+
+    Args:
+      summary: a stored kernel-share summary record (from ``run``, or ``selection.summary(root, "kernel-share")``).
+
+    Returns:
+      KernelShareSummary: the record and its ``KernelShareResult``.
+
+    Raises:
+      ValueError: from ``schema.from_json``: ``summary["result"]`` does not have the schema's shape.
+      KeyError: ``summary`` has no ``"result"``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import kernel_share
+      >>> s = kernel_share.read(selection.summary("results/reference", "kernel-share", digits=True))
+      >>> type(s).__name__, s.config["family"], [round(r.diag_share.mean, 10) for r in s.rows[:2]]
+      ('KernelShareSummary', 'digits', [0.5, 0.3333333333])
+    """
     return KernelShareSummary(summary, schema.from_json(KernelShareResult, summary["result"]))
