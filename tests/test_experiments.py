@@ -134,6 +134,24 @@ def test_lr_steps_fit_recovers_a_plane():
     assert fit["r2"] == pytest.approx(1.0, abs=1e-12)
 
 
+def test_lr_steps_fit_of_equal_gaps_is_the_constant_with_r2_one():
+    rows = [{"depth": L, "lr_steps": x, "gap": 0.2} for L in (1, 2) for x in (0.1, 1.0)]
+    fit = closeness.lr_steps_fit(rows)
+    assert (fit["a"], fit["b"], fit["c"], fit["r2"], fit["rmse"]) == pytest.approx((0.0, 0.0, 0.2, 1.0, 0.0), abs=1e-12)
+
+
+def test_an_lr_steps_grid_without_split_same_is_refused_naming_both_fields():
+    with pytest.raises(ValueError, match="lr_steps.*split 'same'.*lr_steps=()"):
+        closeness.Config(splits=("disjoint",))
+    assert closeness.Config(splits=("disjoint",), lr_steps=()).lr_steps == ()
+
+
+def test_kernel_share_needs_three_points_for_a_spread_of_correlations():
+    from ntk_bridge.experiments import kernel_share
+    with pytest.raises(ValueError, match="n_points"):
+        kernel_share.Config(n_points=2)
+
+
 def test_closeness_rerun_reads_back_and_config_change_recomputes(tmp_path):
     first = closeness.run(_tiny_closeness(), tmp_path)
     n_files = len(list((tmp_path / "closeness").glob("*.json")))

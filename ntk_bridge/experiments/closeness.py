@@ -71,7 +71,8 @@ class Config:
       lr: inner learning rate of the headline sweep.
       steps: inner steps of the headline sweep.
       splits: GBML splits evaluated, a non-empty tuple of ``predict.SPLITS`` (``"same"``, ``"disjoint"``).
-      lr_steps: ``(lr, steps)`` pairs of the ``lr * steps`` grid (``()``: no grid; split ``"same"`` only).
+      lr_steps: ``(lr, steps)`` pairs of the ``lr * steps`` grid (``()``: no grid), measured on split
+        ``"same"``, which ``splits`` must then hold.
       lr_steps_depths: depths of that grid.
       widths: hidden widths of the finite-width overlay (``()``: none).
       finite_depths: depths of the overlay.
@@ -128,6 +129,9 @@ class Config:
             Adaptation(*pair)
         if self.lr_steps:
             check_ints("lr_steps_depths", self.lr_steps_depths)
+            if "same" not in self.splits:
+                raise ValueError(f"lr_steps: the lr x steps grid is measured on split 'same', which splits "
+                                 f"{self.splits!r} leaves out; add 'same' or pass lr_steps=()")
         if self.widths:
             check_ints("widths", self.widths)
             check_ints("finite_depths", self.finite_depths)
@@ -335,8 +339,8 @@ def _ok(res: dict, split: str, algo: str) -> bool:
 def lr_steps_fit(rows: list[dict], x_key: str = "lr_steps") -> dict:
     """Least squares ``gap = a * x + b / L + c`` over ``rows`` ``{"depth", x_key, "gap"}``, with its R^2.
 
-    ``x = row[x_key]``, ``L = row["depth"]``; ``r2 = 1 - sum(resid^2) / sum((gap - mean gap)^2)``,
-    ``rmse = sqrt(mean(resid^2))``.
+    ``x = row[x_key]``, ``L = row["depth"]``; ``r2 = 1 - sum(resid^2) / sum((gap - mean gap)^2)`` (1 when
+    every gap is equal: the constant ``c`` fits them exactly), ``rmse = sqrt(mean(resid^2))``.
 
     Args:
       rows: the grid points, dicts with ``"depth"``, ``x_key`` and ``"gap"``.
@@ -345,9 +349,6 @@ def lr_steps_fit(rows: list[dict], x_key: str = "lr_steps") -> dict:
     Returns:
       dict: ``{"a", "b", "c", "r2", "n", "rmse"}`` (floats; ``n`` the number of rows), or
       ``{"n", "error": "fewer than 4 points"}`` below 4 rows.
-
-    Raises:
-      ZeroDivisionError: every ``gap`` equal (R^2 undefined).
 
     Example:
       Points exactly on ``gap = 0.5 x + 0.2 / L + 0.1`` give back the coefficients and ``R^2 = 1``:
@@ -366,7 +367,8 @@ def lr_steps_fit(rows: list[dict], x_key: str = "lr_steps") -> dict:
     y = np.array([r["gap"] for r in rows])
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
     resid = y - x @ coef
-    r2 = 1.0 - float(resid @ resid) / float(((y - y.mean()) ** 2).sum())
+    spread = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float(resid @ resid) / spread if spread > 0 else 1.0  # equal gaps: the constant c fits exactly
     return {"a": float(coef[0]), "b": float(coef[1]), "c": float(coef[2]), "r2": r2, "n": len(rows),
             "rmse": float(np.sqrt(np.mean(resid ** 2)))}
 
@@ -454,9 +456,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
       dict: the stored summary record (``kind == "summary"``); ``read`` gives its typed view.
 
     Raises:
-      KeyError: ``'same'`` when ``config.splits`` lacks ``"same"`` but ``config.lr_steps`` is not empty
-        (the grid reads split ``"same"`` before checking it was run: pass ``lr_steps=()`` then).
-      ZeroDivisionError: from ``lr_steps_fit``: every grid gap equal.
+      ValueError: from ``metrics.fit_power_law``: a non-positive gap at a fitted depth.
 
     Example:
       >>> import tempfile

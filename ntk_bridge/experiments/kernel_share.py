@@ -43,7 +43,7 @@ class Config:
       AXES: fields left out of each point's config (``common.point``): sweep axes and summary-only
         settings, so changing them reuses the stored points (class constant, not a field).
       depths: hidden-layer counts ``L`` swept, integers ``>= 1``.
-      n_points: points per seed, ``>= 2``.
+      n_points: points per seed, ``>= 3`` (two points make one off-diagonal pair: no spread to fit).
       dim: input dimension of the sphere points (unused with ``family="digits"``: 64 pixels).
       seeds: point sets drawn per depth (seed ``s`` draws from ``numpy.random.default_rng([s, 7])``).
       n_boot: bootstrap resamples (over seeds) of the power-law fits' intervals.
@@ -51,7 +51,7 @@ class Config:
       family: ``None`` (uniform on the sphere) or ``"digits"`` (real images).
 
     Raises:
-      ValueError: a field out of range (non-integer or non-positive counts, ``n_points < 2``, a
+      ValueError: a field out of range (non-integer or non-positive counts, ``n_points < 3``, a
         ``family`` or ``backend`` not among the choices); the message names the field.
 
     Example:
@@ -75,7 +75,7 @@ class Config:
 
     def __post_init__(self):
         check_ints("depths", self.depths)
-        check_int("n_points", self.n_points, 2)
+        check_int("n_points", self.n_points, 3)
         check_choice("family", self.family, (None, "digits"))
         check_int("dim", self.dim)
         check_int("seeds", self.seeds)
@@ -170,7 +170,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
 
     Raises:
       ValueError: from ``metrics.fit_power_law`` when a fitted quantity is not positive at some
-        depth (e.g. ``n_points=2``: one off-diagonal pair, so ``ntk_corr_std`` is 0).
+        depth (e.g. every off-diagonal correlation equal, so ``ntk_corr_std`` is 0).
 
     Example:
       >>> import tempfile
