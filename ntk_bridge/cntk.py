@@ -40,11 +40,43 @@ NT_ENTRIES = 1 << 22      # pixel-pair entries per neural-tangents array (32 MiB
 def kernels(spec, x1, x2=None, *, backend: str = "native", block_size: int | None = None) -> Kernels:
     """``Theta`` and ``Sigma`` ``(n1, n2)`` float64 of ``spec`` between images ``x1``, ``x2``.
 
-    ``x1, x2``: images ``(n, H, W, C)`` or flat rows ``(n, H W C)`` read through ``spec.image_shape``;
-    ``x2=None``: ``x1``.  ``block_size``: images of ``x2`` per native tile, or of ``x1`` per neural-tangents
-    call; ``None``: tiles of about ``BLOCK_ENTRIES`` pixel pairs (memory: six such float64 arrays per
-    thread), calls with arrays of ``NT_ENTRIES`` (neural-tangents holds several).  Raises ``ValueError`` for
-    bad shapes, non-finite inputs or overflowing kernels.
+    The recursion of the module docstring over pairs of pixels, then the head: ``sigma = head^2
+    mean(Ktilde_L) + b^2`` and ``theta = head^2 mean(Theta_L Kdot_L) + sigma``, the mean over all pixel
+    pairs (``"gap"``) or over equal positions (``"flatten"``).  A symmetric kernel (``x2`` omitted or
+    equal to ``x1``) computes each unordered pair once and is exactly symmetric.
+
+    Args:
+      spec: the ``ConvSpec`` (``channels`` ignored: infinite width).
+      x1: images ``(n1, H, W, C)``, or flat rows ``(n1, H W C)`` read through ``spec.image_shape``.
+      x2: images or rows as ``x1``, ``n2`` of them; ``None``: ``x1``.
+      backend: ``"native"`` (the NumPy recursion) or ``"nt"`` (neural-tangents' ``kernel_fn``, float64).
+      block_size: images of ``x2`` per native tile, or of ``x1`` per neural-tangents call; ``None``:
+        tiles of about ``BLOCK_ENTRIES`` pixel pairs (memory: six such float64 arrays per thread), calls
+        with arrays of ``NT_ENTRIES`` (neural-tangents holds several).
+
+    Returns:
+      ``Kernels`` ``(theta, sigma)``, each ``(n1, n2)`` float64.
+
+    Raises:
+      ValueError: when ``backend`` or ``block_size`` is invalid, the inputs are not images (or flat rows
+        matching ``spec.image_shape``), are empty or non-finite, ``x1`` and ``x2`` hold images of
+        different shapes, or a kernel value overflows float64 (rescale the inputs).
+      ModuleNotFoundError: ``backend="nt"`` without an importable neural-tangents.
+
+    Example:
+      On ``1 x 1`` images with ``filter=1`` a conv layer is a Dense layer: the CNTK is the MLP's NTK.
+
+      >>> import numpy as np, ntk_bridge as nb
+      >>> from ntk_bridge import cntk
+      >>> rng = np.random.default_rng(0)
+      >>> x = rng.standard_normal((4, 3))
+      >>> k = cntk.kernels(nb.ConvSpec(depth=2, filter=1, image_shape=(1, 1, 3)), x)
+      >>> bool(np.allclose(k.theta, nb.kernels.kernels(nb.MLPSpec(depth=2), x).theta))
+      True
+      >>> imgs = rng.standard_normal((3, 4, 4, 1))
+      >>> k = cntk.kernels(nb.ConvSpec(depth=2, filter=3, pool="gap"), imgs)
+      >>> k.theta.shape, bool(np.array_equal(k.theta, k.theta.T)), bool(np.all(np.diag(k.theta_body) > 0))
+      ((3, 3), True, True)
     """
     validate.choice("backend", backend, BACKENDS)
     if block_size is not None:

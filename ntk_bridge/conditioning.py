@@ -106,8 +106,10 @@ def kernel(spec: MLPSpec, x1, t1, x2=None, t2=None, *, architecture: str = "conc
 
     Args:
       spec: the base MLP (``width`` ignored).
-      x1, x2: inputs ``(n1, d)``, ``(n2, d)``; ``x2=None`` means ``(x2, t2) = (x1, t1)``.
-      t1, t2: task indices ``(n1,)``, ``(n2,)``, integers in ``[0, n_tasks)``.
+      x1: inputs ``(n1, d)``.
+      t1: task indices of ``x1``, ``(n1,)``, integers in ``[0, n_tasks)``.
+      x2: inputs ``(n2, d)``; ``None`` means ``(x2, t2) = (x1, t1)``.
+      t2: task indices of ``x2``, ``(n2,)``; given exactly when ``x2`` is.
       architecture: one of ``ARCHITECTURES`` (module docstring: definitions and kernels).
       task_scale: ``c >= 0`` (concat, additive, multiplicative; ignored by the others).
       layer: hidden layer ``1..depth`` that additive/multiplicative conditioning acts on.
@@ -117,9 +119,28 @@ def kernel(spec: MLPSpec, x1, t1, x2=None, t2=None, *, architecture: str = "conc
     Returns:
       ``Kernels`` ``(theta, sigma)``, each ``(n1, n2)`` float64, finite.
     Raises:
-      ValueError: naming the bad argument.
+      ValueError: naming the bad argument: ``t2`` without ``x2``, task ids that are not a non-empty 1-d
+        integer array ``>= 0`` or not one per point, inputs of different dims, ``n_tasks`` not above
+        every task id, an unknown ``architecture``, ``layer`` outside ``1..depth``.
       NotComputable: entries past float64's range: they grow like ``task_scale^2``, and the
         message gives the largest usable ``task_scale`` for these inputs and ``spec``.
+
+    Example:
+      Multi-head nets share the body's kernel across tasks and the head's only within a task; with
+      ``c = 0`` a multiplicative gate pools the tasks into the single-task NTK:
+
+      >>> import numpy as np, ntk_bridge as nb
+      >>> spec = nb.MLPSpec(depth=2)
+      >>> x, t = np.random.default_rng(0).standard_normal((4, 3)), np.array([0, 0, 1, 1])
+      >>> plain = nb.kernels.kernels(spec, x)                         # one task
+      >>> k = nb.conditioning.kernel(spec, x, t, architecture="multi-head-shared")
+      >>> k.theta.shape, bool(np.isclose(k.theta[0, 2], plain.theta_body[0, 2]))
+      ((4, 4), True)
+      >>> float(nb.conditioning.kernel(spec, x, t, architecture="independent").theta[0, 2])
+      0.0
+      >>> gated = nb.conditioning.kernel(spec, x, t, architecture="multiplicative", task_scale=0.0)
+      >>> bool(np.allclose(gated.theta, plain.theta))
+      True
     """
     validate.instance("spec", spec, MLPSpec)
     architecture = validate.choice("architecture", architecture, ARCHITECTURES)
@@ -186,6 +207,30 @@ def concat_as_additive(spec: MLPSpec, x, task_scale: float, n_tasks: int):
     ``x' = x sqrt(d / (d+N))``, ``c' = w_std task_scale / sqrt(d+N)``; with ``E = W_e`` (the
     one-hot rows of concat's first weight matrix) the two nets are the same function of the
     same parameters, so their kernels agree at every width.
+
+    Args:
+      spec: the base MLP (its ``w_std`` enters ``c'``).
+      x: inputs ``(n, d)``.
+      task_scale: concat's ``c >= 0``.
+      n_tasks: ``N >= 1``, the length of concat's one-hot task code.
+
+    Returns:
+      ``(x', c')``: the rescaled inputs ``(n, d)`` float64 and the additive net's ``task_scale`` (a float).
+
+    Raises:
+      ValueError: inputs that ``check_points`` refuses, a negative ``task_scale`` or ``n_tasks < 1``.
+
+    Example:
+      >>> import numpy as np, ntk_bridge as nb
+      >>> spec = nb.MLPSpec(depth=2)
+      >>> x, t = np.random.default_rng(0).standard_normal((4, 3)), np.array([0, 1, 0, 1])
+      >>> x_add, c_add = nb.conditioning.concat_as_additive(spec, x, task_scale=1.5, n_tasks=2)
+      >>> round(c_add, 4)                                              # sqrt(2) * 1.5 / sqrt(3 + 2)
+      0.9487
+      >>> concat = nb.conditioning.kernel(spec, x, t, architecture="concat", task_scale=1.5, n_tasks=2)
+      >>> additive = nb.conditioning.kernel(spec, x_add, t, architecture="additive", task_scale=c_add, layer=1)
+      >>> bool(np.allclose(concat.theta, additive.theta)), bool(np.allclose(concat.sigma, additive.sigma))
+      (True, True)
     """
     x = check_points(x, "x")
     task_scale = validate.nonnegative("task_scale", task_scale)
@@ -234,11 +279,39 @@ def _pair_kernels(spec, x1, t1, x2, t2, architecture, c, layer, n_tasks) -> Kern
 def relu_dense(k, t, kd1, kd2, ident, s2: float, b2: float, *, gate_scale2: float | None = None, same_task=None):
     """One ReLU layer then Dense: pre-activation kernels of ``h_l`` to those of ``h_{l+1}``.
 
-    ``k, t``: NNGP and NTK of ``h_l`` on pairs ``(n1, n2)``; ``kd1, kd2``: NNGP diagonals;
-    ``ident``: pairs known to be the same process (``cos = 1`` set exactly: ``arccos`` at
-    ``1 - eps`` loses half the digits); ``s2, b2``: the Dense layer's ``W_std^2, b_std^2``.
-    ``gate_scale2 = c^2``: a multiplicative gate ``1 + c G e_i`` on this layer's activations
-    (module docstring).  The generic per-layer map of theory.md §1, kept reusable here.
+    With ``g = sqrt(kd1 kd2')``, ``cos a = k / g``: ``E = g (sin a + (pi - a) cos a) / (2 pi)``,
+    ``D = (pi - a) / (2 pi)``, then ``k' = s2 m E + b2``, ``t' = s2 m t D + k'`` (``+ s2 c^2 delta_ij E``
+    with a gate), diagonals ``s2 m_d kd / 2 + b2``; ``m = 1 + c^2 delta_ij``, ``m_d = 1 + c^2`` with a gate,
+    else 1.  The generic per-layer map of theory.md §1, kept reusable here.
+
+    Args:
+      k: NNGP of ``h_l`` on pairs, ``(n1, n2)`` float64.
+      t: NTK of ``h_l`` on pairs, ``(n1, n2)``.
+      kd1: NNGP diagonal of the first points, ``K_l(x1, x1)``, ``(n1,)``.
+      kd2: NNGP diagonal of the second points, ``(n2,)``.
+      ident: boolean ``(n1, n2)``, pairs known to be the same process (``cos = 1`` set exactly:
+        ``arccos`` at ``1 - eps`` loses half the digits).
+      s2: the Dense layer's ``W_std^2``.
+      b2: the Dense layer's ``b_std^2``.
+      gate_scale2: ``c^2`` of a multiplicative gate ``1 + c G e_i`` on this layer's activations (module
+        docstring); ``None``: no gate.
+      same_task: boolean ``(n1, n2)``, ``delta_ij``; needed with ``gate_scale2`` only.
+
+    Returns:
+      ``(k, t, kd1, kd2)`` of ``h_{l+1}``: ``(n1, n2)``, ``(n1, n2)``, ``(n1,)``, ``(n2,)`` float64.
+
+    Example:
+      From the first layer's kernels ``K_1 = T_1 = w_std^2 <x, x'> / d``, one ReLU + head is the depth-1 NTK:
+
+      >>> import numpy as np, ntk_bridge as nb
+      >>> from ntk_bridge.conditioning import relu_dense
+      >>> x = np.random.default_rng(0).standard_normal((4, 3))
+      >>> k1 = 2.0 * x @ x.T / 3
+      >>> kd = np.diag(k1).copy()
+      >>> k, t, kd1, kd2 = relu_dense(k1, k1.copy(), kd, kd, np.eye(4, dtype=bool), s2=1.0, b2=0.0)
+      >>> ref = nb.kernels.kernels(nb.MLPSpec(depth=1), x)
+      >>> bool(np.allclose(k, ref.sigma)), bool(np.allclose(t, ref.theta)), bool(np.allclose(kd1, np.diag(k)))
+      (True, True, True)
     """
     g = np.sqrt(np.multiply.outer(kd1, kd2))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -286,8 +359,11 @@ def mtl(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-head-shared
     (``kernel``), ``S`` the union of the supports, ``W`` the loss weights (module docstring).
 
     Args:
-      spec, architecture, task_scale, layer: the conditioned net (``kernel``).
+      spec: the base MLP of the conditioned net (``kernel``); its ``out_dim`` is the tasks'.
       tasks: ``N`` tasks; task ``i`` trains on its support and is scored on its query.
+      architecture: one of ``ARCHITECTURES`` (``kernel``).
+      task_scale: ``c >= 0`` (``kernel``).
+      layer: the hidden layer that additive/multiplicative conditioning acts on (``kernel``).
       ridge: ``>= 0``, kernel ridge (the flow's limit with an L2 pull toward the initial parameters).
       weights: ``"uniform"`` (each task the same total weight) or ``"data"`` (each point the
         same); changes the result only when ``ridge > 0`` and support sizes differ.
@@ -300,6 +376,17 @@ def mtl(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-head-shared
       NotComputable: a singular, indefinite or ill-conditioned ``K + ridge W^-1`` (the message
         suggests ``ridge``), as ``ntk_bridge.predict.mtl``; a kernel past float64's range
         (``kernel``).
+
+    Example:
+      Without ridge, joint training interpolates every support (query = support gives the targets back):
+
+      >>> import numpy as np, ntk_bridge as nb
+      >>> spec, tasks = nb.MLPSpec(depth=2), nb.tasks.shared_feature(3, 4, 4, dim=3, seed=0)
+      >>> nb.conditioning.mtl(spec, tasks, architecture="concat").shape
+      (3, 4, 1)
+      >>> same = nb.TaskSet(tasks.xs, tasks.ys, tasks.xs, tasks.ys)
+      >>> bool(np.allclose(nb.conditioning.mtl(spec, same), tasks.ys))
+      True
     """
     check_out_dim(spec, tasks, "tasks")
     ridge = validate.nonnegative("ridge", ridge)
@@ -333,7 +420,29 @@ class ConditionedNet:
     ``width x N``, additive) or ``"gate"`` (``G``, ``width x N``, multiplicative); multi-head nets
     carry heads of shape ``(N, width, k), (N, k)``; ``"independent"`` stacks ``N`` whole nets
     (every leaf gets a leading task axis).  ``apply(params, x, t) -> (n, out_dim)``: row ``p`` is
-    ``f(x_p, t_p)``.  The readout's parameters are the ``"head"`` leaves.
+    ``f(x_p, t_p)``.  The readout's parameters are the ``"head"`` leaves.  Fields are checked on
+    construction (``ValueError`` naming the field; ``NotComputable`` for a non-NTK ``spec``).
+
+    Attributes:
+      spec: the base ``MLPSpec`` (depth, width, ``w_std``, ...), NTK parameterization.
+      architecture: how the task enters, one of ``ARCHITECTURES`` (module docstring).
+      n_tasks: ``N``, the number of tasks (task ids ``0..N-1``).
+      in_dim: ``d``, the input dimension (without concat's one-hot code).
+      task_scale: ``c >= 0``, the scale of the task code, embedding or gate.
+      layer: the hidden layer ``1..depth`` that additive/multiplicative conditioning acts on.
+
+    Example:
+      >>> import jax, numpy as np, ntk_bridge as nb
+      >>> cnet = nb.conditioning.ConditionedNet(nb.MLPSpec(depth=1, width=64), "additive", n_tasks=3, in_dim=2)
+      >>> params = cnet.init(jax.random.PRNGKey(0))
+      >>> sorted(params), params["embed"].shape                       # E: width x N
+      (['body', 'embed', 'head'], (64, 3))
+      >>> x, t = np.ones((4, 2), np.float32), np.array([0, 1, 2, 0])
+      >>> out = cnet.apply(params, x, t)
+      >>> out.shape, bool(np.array_equal(out[0], out[3]))             # rows 0 and 3: the same (x, task)
+      ((4, 1), True)
+      >>> cnet.kernel(x, t).theta.shape                               # its infinite-width kernel
+      (4, 4)
     """
 
     spec: MLPSpec
@@ -404,7 +513,33 @@ class ConditionedNet:
 
 def net(spec: MLPSpec, architecture: str, *, n_tasks: int, in_dim: int, task_scale: float = 1.0,
         layer: int = 1) -> ConditionedNet:
-    """The finite conditioned net (``ConditionedNet``)."""
+    """The finite conditioned net (``ConditionedNet``).
+
+    Args:
+      spec: the base ``MLPSpec`` (NTK parameterization).
+      architecture: one of ``ARCHITECTURES``.
+      n_tasks: ``N >= 1``.
+      in_dim: the input dimension ``d``.
+      task_scale: ``c >= 0``.
+      layer: the hidden layer of additive/multiplicative conditioning, ``1..depth``.
+
+    Returns:
+      ``ConditionedNet(spec, architecture, n_tasks, in_dim, task_scale, layer)``.
+
+    Raises:
+      ValueError: naming the field (``ConditionedNet``'s checks).
+      NotComputable: a ``spec`` with a parameterization other than ``"ntk"``.
+
+    Example:
+      >>> import ntk_bridge as nb
+      >>> cnet = nb.conditioning.net(nb.MLPSpec(depth=2, width=32), "concat", n_tasks=2, in_dim=3)
+      >>> cnet == nb.conditioning.ConditionedNet(nb.MLPSpec(depth=2, width=32), "concat", 2, 3)
+      True
+      >>> nb.conditioning.net(nb.MLPSpec(depth=2), "concat", n_tasks=2, in_dim=3, layer=3)
+      Traceback (most recent call last):
+      ...
+      ValueError: layer must be an integer in [1, 2], got 3
+    """
     return ConditionedNet(spec, architecture, n_tasks, in_dim, task_scale, layer)
 
 
@@ -414,6 +549,36 @@ def empirical(cnet: ConditionedNet, params, x1, t1, x2=None, t2=None) -> Kernels
     ``theta = sum_p df(x1,t1)/dp df(x2,t2)/dp`` over every parameter, ``sigma`` over the
     ``"head"`` leaves only; traced over outputs and divided by ``out_dim``.  Computed in the
     dtype of ``params`` (use ``precision.x64()`` and float64 parameters for proof-grade checks).
+
+    Args:
+      cnet: the ``ConditionedNet``.
+      params: its parameters (``cnet.init``).
+      x1: inputs ``(n1, d)``.
+      t1: integer task ids of ``x1``, ``(n1,)``.
+      x2: inputs ``(n2, d)``; ``None``: ``(x1, t1)`` (then ``t2`` is ignored).
+      t2: integer task ids of ``x2``, ``(n2,)``.
+
+    Returns:
+      ``Kernels`` ``(theta, sigma)``, each ``(n1, n2)`` NumPy arrays in the dtype of ``params``.
+
+    Raises:
+      ValueError: ``cnet`` not a ``ConditionedNet``, or task ids that are not a non-empty 1-d integer
+        array ``>= 0``.
+
+    Example:
+      Independent nets share no parameter across tasks; a wide multi-head net is near its limit (``kernel``):
+
+      >>> import jax, numpy as np, ntk_bridge as nb
+      >>> x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+      >>> t = np.array([0, 0, 1, 1])
+      >>> cnet = nb.conditioning.net(nb.MLPSpec(depth=1, width=32), "independent", n_tasks=2, in_dim=3)
+      >>> k = nb.conditioning.empirical(cnet, cnet.init(jax.random.PRNGKey(0)), x, t)
+      >>> k.theta.shape, k.theta.dtype, float(k.theta[0, 2]), float(k.sigma[1, 3])
+      ((4, 4), dtype('float32'), 0.0, 0.0)
+      >>> wide = nb.conditioning.net(nb.MLPSpec(depth=1, width=4096), "multi-head-shared", n_tasks=2, in_dim=3)
+      >>> k, limit = nb.conditioning.empirical(wide, wide.init(jax.random.PRNGKey(0)), x, t), wide.kernel(x, t)
+      >>> bool(np.linalg.norm(k.theta - limit.theta) / np.linalg.norm(limit.theta) < 0.1)
+      True
     """
     import jax.numpy as jnp
 

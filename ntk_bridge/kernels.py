@@ -40,17 +40,20 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
     digits (angle ``~ sqrt(eps) ~ 1e-8``) in either backend.
 
     Args:
-      spec: the architecture (``width`` is ignored: infinite width).
-      x1, x2: inputs; ``x2=None`` means ``x2 = x1``.
+      spec: the architecture, ``MLPSpec`` or ``ConvSpec`` (``width``/``channels`` are ignored: infinite width).
+      x1: inputs ``(n1, d)`` (a ``ConvSpec``: images ``(n1, H, W, C)`` or flat rows).
+      x2: inputs ``(n2, d)``; ``None`` means ``x2 = x1`` (the symmetric kernel).
       backend: ``"native"`` (arc-cosine recursion) or ``"nt"`` (neural-tangents).
       block_size: rows per block.  The native backend writes in place (memory: the two
         outputs); neural-tangents adds about ``3 * block_size * n2`` floats per thread.
     Returns:
       ``Kernels`` ``(theta, sigma)``, each ``(n1, n2)`` float64.
     Raises:
-      ValueError: on an unknown backend, bad shapes, non-finite inputs, or kernel values that
-        overflow float64 (inputs too large: rescale them, e.g. to the unit sphere).
+      ValueError: on an unknown backend, bad shapes, non-finite inputs, ``x1`` and ``x2`` of different
+        input dims, or kernel values that overflow float64 (inputs too large: rescale them, e.g. to the
+        unit sphere).
       NotComputable: an ``MLPSpec`` of another parameterization than ``"ntk"`` (no kernel limit here).
+      ModuleNotFoundError: ``backend="nt"`` without an importable neural-tangents (``spec.neural_tangents``).
 
     Example:
       With ``w_std = sqrt(2)`` and no biases every layer adds the head's kernel once on the diagonal,
@@ -116,6 +119,17 @@ def diagonal(spec: MLPSpec, x) -> Kernels:
     ``s_l = w_std``, ``head_std`` for the head).  Hence ``Theta(x,x) = (L+1) Sigma(x,x)``
     for ``w_std = sqrt(2)``, ``b_std = 0``.
 
+    Args:
+      spec: an ``MLPSpec`` in the NTK parameterization (``width`` ignored).
+      x: inputs ``(n, d)``.
+
+    Returns:
+      ``Kernels`` ``(theta, sigma)`` of the diagonal, each ``(n,)`` float64.
+
+    Raises:
+      NotComputable: a parameterization other than ``"ntk"``.
+      ValueError: inputs that ``check_points`` refuses, or values that overflow float64.
+
     Example:
       >>> import numpy as np, ntk_bridge as nb
       >>> x = np.random.default_rng(0).standard_normal((4, 3))
@@ -144,6 +158,30 @@ def check_points(x, name: str) -> np.ndarray:
     """Kernel inputs ``x`` as a ``(points, dim)`` float64 array; ``ValueError`` naming ``name`` if they cannot be.
 
     Refused: a non-numeric, non-2-d or empty array, NaN or inf, and norms whose square overflows float64.
+
+    Args:
+      x: array-like of real numbers, ``(points, dim)``.
+      name: what the error message calls ``x`` (``"x1"``, ...).
+
+    Returns:
+      ``x`` as a float64 ndarray ``(points, dim)`` (no copy when it already is one).
+
+    Raises:
+      ValueError: when ``x`` is not numeric, not 2-d, has a zero dimension, contains NaN or inf, or has a
+        row whose squared norm overflows float64.
+
+    Example:
+      >>> from ntk_bridge.kernels import check_points
+      >>> check_points([[1, 2], [3, 4]], "x").dtype
+      dtype('float64')
+      >>> check_points([1.0, 2.0], "x1")
+      Traceback (most recent call last):
+      ...
+      ValueError: x1 must have shape (points, dim) with both >= 1, got (2,)
+      >>> check_points([[1e200, 0.0]], "x2")
+      Traceback (most recent call last):
+      ...
+      ValueError: x2: input norms overflow float64 (largest |entry| 1e+200); ...
     """
     try:
         x = np.asarray(x, dtype=np.float64)
@@ -288,14 +326,28 @@ def empirical(spec: MLPSpec, params, x1, x2=None, *, head2=None) -> Kernels:
 
     Uses the exact layer-wise form of an MLP's NTK,
     ``Theta(x, x') = sum_l [m_l^2 <a_{l-1}(x), a_{l-1}(x')> + b^2] <delta_l(x), delta_l(x')>``
-    with ``m_l = spec.multiplier(l, n_{l-1})`` (NTK: ``s_l / sqrt(n_{l-1})``), ``delta_l = df / dh_l`` (back-propagated by hand, cheap at any width).  With
+    over the hidden layers and the head, with ``m_l = spec.multiplier(l, n_{l-1})`` (NTK:
+    ``s_l / sqrt(n_{l-1})``), ``delta_l = df / dh_l`` (back-propagated by hand, cheap at any width;
+    ``1`` at the head, whose term is ``Sigma = m_head^2 <a_L(x), a_L(x')> + b^2``).  With
     ``head2`` the second argument is read out by another head: the cross-head kernel of
     two task heads on one body (multi-task learning with independent heads); then
     ``sigma`` is zero because the two heads share no parameter.
 
-    Returns: ``Kernels`` of shape ``(n1, n2)`` in the dtype of ``params`` (trace over
-    outputs divided by ``out_dim``, as neural-tangents' ``trace_axes=(-1,)``).  A
-    ``ConvSpec``'s net: from its parameter Jacobians (``.jacobian_kernels``).
+    A ``ConvSpec``'s net: from its parameter Jacobians (``.jacobian_kernels``).
+
+    Args:
+      spec: the architecture of the net (``MLPSpec`` of any parameterization, or ``ConvSpec``).
+      params: its parameters ``{"body": [(W, b)] * depth, "head": (W, b)}`` (``spec.init``).
+      x1: inputs ``(n1, d)`` (JAX or NumPy, best in the dtype of ``params``).
+      x2: inputs ``(n2, d)``; ``None`` means ``x2 = x1``.
+      head2: another head ``(W, b)`` that reads out ``x2`` (the cross-head kernel); ``None``: ``params["head"]``.
+
+    Returns:
+      ``Kernels`` ``(theta, sigma)``, each ``(n1, n2)`` in the dtype of ``params`` (trace over outputs
+      divided by ``out_dim``, as neural-tangents' ``trace_axes=(-1,)``); ``sigma`` is zero with ``head2``.
+
+    Raises:
+      ValueError: kernel values that overflow the dtype (non-finite entries: rescale the inputs).
 
     Example:
       The empirical kernel of a wide net at initialization is near the infinite-width one (theory.md §7):

@@ -132,8 +132,19 @@ def parse(method, *, split: str | None = None, test_head: str | None = None) -> 
     ``split``/``test_head``, when given, override what the name says (a plain GBML name
     defaults to ``"disjoint"``).
 
+    Args:
+      method: a ``Method`` (returned as it is unless overridden) or a name: one of ``NAMES``, a GBML name
+        with a ``-same``/``-disjoint`` suffix, any of them ending in ``+fresh`` (the fresh test head).
+      split: ``"disjoint"`` or ``"same"``, overriding the name's split; ignored (not even checked) for MTL
+        and no transfer (``ntk_bridge.finite.resolve`` checks it for every kind).
+      test_head: ``"trained"`` or ``"fresh"``, overriding the name's test head.
+
+    Returns:
+      The ``Method``.
+
     Raises:
-      ValueError: neither a Method nor one of ``NAMES`` (with an optional split and ``+fresh``).
+      ValueError: when ``method`` is neither a Method nor one of ``NAMES`` (with an optional split and
+        ``+fresh``), or ``test_head`` (or a GBML method's ``split``) is not one of its choices.
 
     Examples:
         >>> import ntk_bridge as nb

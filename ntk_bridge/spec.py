@@ -104,7 +104,9 @@ class MLPSpec:
         return self.width
 
     def multiplier(self, layer: int, fan_in: int) -> float:
-        """``m_l`` of layer ``layer`` (``0..depth-1`` hidden, ``depth`` the head) of fan-in ``fan_in`` (module docstring)."""
+        """``m_l`` of layer ``layer`` (``0..depth-1`` hidden, ``depth`` the head) of fan-in ``fan_in``.
+
+        See the module docstring for the table of multipliers per parameterization."""
         std = self.head_std if layer == self.depth else self.w_std
         if self.parameterization == "ntk" or (layer == 0 and self.parameterization == "standard"):
             return std / math.sqrt(fan_in)
@@ -382,6 +384,24 @@ def neural_tangents():
     neural-tangents is optional: only ``backend="nt"`` and ``MLPSpec.stax`` need it.
     Its 0.6.5 release imports JAX APIs removed after the 0.4.30 era, so on a newer JAX it
     fails to import even when installed; both cases get the same one-line fix.
+
+    Returns:
+      The imported ``neural_tangents`` module.
+
+    Raises:
+      ModuleNotFoundError: when neural-tangents is not installed, or is installed but fails to import
+        on this JAX (any ``ImportError``); its ``name`` is ``"neural_tangents"`` and its message gives the
+        install command of the ``nt`` extra (``NT_EXTRA_HINT``).
+
+    Example:
+      Either outcome is usable: the module on the pinned stack (JAX 0.4.30), the one-line fix elsewhere:
+
+      >>> from ntk_bridge.spec import neural_tangents
+      >>> try:
+      ...     print(hasattr(neural_tangents().stax, "Dense"))                  # installed and importable
+      ... except ModuleNotFoundError as exc:                                  # missing, or too new a JAX
+      ...     print(exc.name == "neural_tangents" and "ntk-bridge[nt]" in str(exc))
+      True
     """
     try:
         import neural_tangents as nt
@@ -394,5 +414,24 @@ def neural_tangents():
 
 
 def dense(x, w, b, w_std, b_std):
-    """NTK-parameterized Dense: ``(w_std / sqrt(fan_in)) x @ W + b_std * b``."""
+    """NTK-parameterized Dense: ``(w_std / sqrt(fan_in)) x @ W + b_std * b``, ``fan_in = W.shape[0]``.
+
+    Args:
+      x: inputs ``(..., fan_in)``.
+      w: weights ``(fan_in, fan_out)``, standard normal at initialization.
+      b: bias ``(fan_out,)``, standard normal at initialization.
+      w_std: weight standard deviation ``W_std`` (the layer's ``w_std`` or ``head_std``).
+      b_std: bias standard deviation ``b_std`` (``0``: the bias does not contribute).
+
+    Returns:
+      ``(..., fan_out)`` in the dtype the inputs promote to (NumPy or JAX arrays alike).
+
+    Example:
+      >>> import numpy as np
+      >>> from ntk_bridge.spec import dense
+      >>> x, w, b = np.ones((2, 4)), np.ones((4, 3)), np.arange(3.0)
+      >>> dense(x, w, b, w_std=2.0, b_std=0.5)            # (2 / sqrt(4)) * 4 + 0.5 * b
+      array([[4. , 4.5, 5. ],
+             [4. , 4.5, 5. ]])
+    """
     return (w_std / math.sqrt(w.shape[0])) * (x @ w) + b_std * b

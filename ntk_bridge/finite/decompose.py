@@ -69,8 +69,40 @@ def linearized_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="
     Exactly ``predict.closed_form(method, kernel_fn)`` with the empirical kernels of the engine's
     initial net (``initial_params``); centered, so it starts from the zero function.
 
+    Args:
+      spec: the architecture of the finite net.
+      train: the training tasks.
+      test: the test tasks.
+      method: a ``Method`` or a name (``resolve``) with the trained test head and shared-init heads.
+      adapt: the inner loop (``Adaptation``).
+      split: GBML's ``"disjoint"``/``"same"``, overriding the method's.
+      seed: the initialization (the very ``p0`` ``fit_predict`` trains for this seed).
+      ridge: added to the diagonal of the outer kernel (``predict.closed_form``).
+
+    Returns:
+      ``(test tasks, query, out_dim)`` float64.
+
     Raises:
       ValueError: a fresh test head or MTL's independent heads (no closed form in the net's own kernels).
+      NotComputable: as ``predict.closed_form`` (a diverging inner loop, an ill-conditioned outer kernel).
+
+    Example:
+      A wide net's linearization is near the infinite-width closed form (its kernel fluctuates ``O(n^-1/2)``):
+
+      >>> import ntk_bridge as nb
+      >>> train = nb.tasks.shared_feature(3, 3, 3, dim=3, seed=0)
+      >>> test = nb.tasks.shared_feature(2, 3, 3, dim=3, seed=1)
+      >>> adapt = nb.Adaptation(lr=0.1, steps=2)
+      >>> lin = nb.finite.linearized_predict(nb.MLPSpec(depth=1, width=1024), train, test, method="mtl-shared",
+      ...                                    adapt=adapt)
+      >>> closed = nb.predict.closed_form("mtl-shared", nb.predict.analytic(nb.MLPSpec(depth=1)), train, test,
+      ...                                 adapt=adapt)
+      >>> lin.shape, bool(nb.metrics.rel_gap(lin, closed) < 0.2)
+      ((2, 3, 1), True)
+      >>> nb.finite.linearized_predict(nb.MLPSpec(depth=1, width=16), train, test, method="anil+fresh")
+      Traceback (most recent call last):
+      ...
+      ValueError: linearized_predict: anil-disjoint+fresh reads the trained body through a fresh head ...
     """
     m = resolve(method, split)
     if m.test_head == "fresh" or m.heads == "independent":
@@ -87,10 +119,9 @@ def decompose(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", ad
               both_heads: bool = False, **fit_kw) -> dict:
     """Train the net of ``seed`` and split its error to the closed form into its parts.
 
-    ``closed``: the infinite-width prediction if already computed (else the analytic closed form);
-    ``fit_kw``: ``fit_predict`` options (not ``return_info``).  Returns ``{"trained", "linearized",
-    "closed"}`` predictions ``(tasks, query, k)`` (``linearized`` ``None`` where undefined, see the
-    module), ``err``, ``fluctuation``, ``drift`` (floats or ``None``) and ``info`` (``fit_predict``'s).
+    Under the trained test head (the project's protocol): ``err = rel(trained, closed)``, ``fluctuation =
+    rel(linearized, closed)`` and ``drift = rel(trained, linearized)`` (module docstring).
+    ``fit_kw``: further ``fit_predict`` options (``outer_steps``, ``tol``, ``dtype``, ...; not ``return_info``).
 
     Under a fresh test head (theory.md §6) the parts are ``fluctuation = rel(untrained, closed)``, the
     untrained net's test-time loop (the closed form on the net's empirical kernels with the fresh head:
@@ -102,6 +133,44 @@ def decompose(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", ad
     ``{"info", "trained": {...}, "fresh": {...}}``, each part as above without ``info`` (``None`` where the
     protocol's test-time loop was not computable; ``info["prediction_errors"]`` says why); ``closed`` is then
     ``{"trained": ..., "fresh": ...}`` or ``None``.
+
+    Args:
+      spec: the architecture of the finite net.
+      train: the training tasks.
+      test: the test tasks.
+      method: a ``Method`` or a name (``resolve``).
+      adapt: the inner loop (``Adaptation``).
+      split: GBML's ``"disjoint"``/``"same"``, overriding the method's.
+      test_head: ``"trained"``/``"fresh"``, overriding the method's.
+      seed: the initialization of the trained net (and of its linearization).
+      closed: the infinite-width prediction ``(tasks, query, k)`` if already computed (with ``both_heads``: a
+        dict per test head); ``None``: the analytic closed form.
+      both_heads: read the one trained net under both test-time protocols (above).
+
+    Returns:
+      A dict: ``"trained"``, ``"linearized"``, ``"untrained"`` and ``"closed"`` predictions ``(tasks, query,
+      k)`` float64 (``linearized`` under the trained head, ``untrained`` under a fresh one, else ``None``;
+      MTL's independent heads get neither), the floats ``"err"``, ``"fluctuation"``, ``"drift"`` (trained
+      head) and ``"seen"`` (fresh head), ``None`` where undefined, and ``"info"`` (``fit_predict``'s); with
+      ``both_heads``, ``{"info", "trained": {...}, "fresh": {...}}`` as above.
+
+    Raises:
+      NotComputable: a linearized prediction that is not finite; and whatever ``fit_predict`` or
+        ``predict.closed_form`` raise.
+      ValueError: a bad argument (``fit_predict``).
+
+    Example:
+      >>> import ntk_bridge as nb
+      >>> train = nb.tasks.shared_feature(3, 3, 3, dim=3, seed=0)
+      >>> test = nb.tasks.shared_feature(2, 3, 3, dim=3, seed=1)
+      >>> r = nb.finite.decompose(nb.MLPSpec(depth=1, width=1024), train, test, method="mtl-shared",
+      ...                         adapt=nb.Adaptation(lr=0.1, steps=2), outer_steps=300, tol=1e-5)
+      >>> sorted(r)
+      ['closed', 'drift', 'err', 'fluctuation', 'info', 'linearized', 'seen', 'trained', 'untrained']
+      >>> r["trained"].shape, r["seen"], r["err"] == nb.metrics.rel_gap(r["trained"], r["closed"])
+      ((2, 3, 1), None, True)
+      >>> bool(r["fluctuation"] < 0.2), bool(r["drift"] < 0.2)      # wide: both parts small
+      (True, True)
     """
     from .fit import fit_predict
 

@@ -19,7 +19,33 @@ def cross_head_kernel(spec: MLPSpec, x, *, seed: int = 0) -> dict:
     (``nb.kernels.empirical`` with ``head2``); MTL with independent heads couples tasks only
     through it, and it vanishes like ``width^-1/2`` (theory.md §4).  Float64.
 
-    Returns ``{"cross": (n, n), "body": (n, n) same-head Theta_body, "ratio": ||cross|| / ||body||}``.
+    The net is ``spec.init`` of the first of two keys ``PRNGKey(seed)`` splits into, the second head is
+    drawn from the other (``draw_heads``), both in float32 and cast to float64.
+
+    Args:
+      spec: an ``MLPSpec`` (the empirical kernel's layer-wise form).
+      x: inputs ``(n, d)``.
+      seed: the draw, an int ``>= 0``.
+
+    Returns:
+      A dict: ``"cross"`` ``(n, n)`` float64 the cross-head body kernel, ``"body"`` ``(n, n)`` float64 the
+      same-head ``Theta_body``, and ``"ratio"`` the float ``||cross||_F / ||body||_F``.
+
+    Raises:
+      ValueError: ``spec`` not an ``MLPSpec``, a negative ``seed``, or ``x`` not 2-d.
+
+    Example:
+      >>> import numpy as np, ntk_bridge as nb
+      >>> x = np.random.default_rng(0).standard_normal((4, 3))
+      >>> r = nb.finite.cross_head_kernel(nb.MLPSpec(depth=2, width=4096), x, seed=0)
+      >>> sorted(r), r["cross"].shape, r["cross"].dtype
+      (['body', 'cross', 'ratio'], (4, 4), dtype('float64'))
+      >>> bool(r["ratio"] < 0.1)                                # O(width^-1/2): the heads barely couple
+      True
+      >>> nb.finite.cross_head_kernel(nb.MLPSpec(depth=2, width=16), x[0])
+      Traceback (most recent call last):
+      ...
+      ValueError: x must have shape (points, dim), got (3,)
     """
     validate.instance("spec", spec, MLPSpec)
     seed = validate.integer("seed", seed, 0)

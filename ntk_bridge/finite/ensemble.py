@@ -21,7 +21,25 @@ from ..errors import NotComputable
 
 @dataclasses.dataclass(frozen=True)
 class Ensemble:
-    """``preds``: ``(n, Nt, q, k)`` of the kept nets; ``seeds``: theirs; ``excluded``: ``(seed, reason)``."""
+    """The kept nets' predictions of an ensemble (``ensemble``), with their sample mean and covariance.
+
+    Attributes:
+      preds: ``(n, Nt, q, k)`` float64, the test-query predictions of the ``n`` kept nets.
+      seeds: the kept nets' seeds, ``n`` ints in the order of ``preds``.
+      excluded: ``(seed, reason)`` for every seed left out (not computable, left the kernel regime, not
+        converged).
+
+    Example:
+      >>> import numpy as np
+      >>> from ntk_bridge.finite import Ensemble
+      >>> preds = np.array([[[[1.0], [2.0]]], [[[3.0], [2.0]]]])        # 2 nets, 1 test task, 2 queries
+      >>> e = Ensemble(preds, seeds=(0, 1), excluded=((2, "not converged"),))
+      >>> e.mean[0, :, 0]
+      array([2., 2.])
+      >>> e.cov[0]                                                      # unbiased, over the 2 nets
+      array([[2., 0.],
+             [0., 0.]])
+    """
 
     preds: np.ndarray
     seeds: tuple[int, ...]
@@ -48,7 +66,38 @@ def ensemble(spec, train, test, *, method="anil", seeds=64, centered: bool = Fal
 
     ``fit_kw``: ``fit_predict`` options (``adapt``, ``outer_steps``, ``tol``, ...;
     not ``seed``, ``n_ensemble`` or ``return_info``).  A seed whose training is not computable is
-    excluded with its reason (never included).  Raises ``ValueError`` when no net is kept.
+    excluded with its reason (never included).
+
+    Args:
+      spec: the architecture.
+      train: the training tasks (``TaskSet``).
+      test: the test tasks.
+      method: a ``Method`` or a name (``fit_predict``).
+      seeds: an int ``n >= 1`` (seeds ``0..n-1``) or a sequence of ints ``>= 0``.
+      centered: train centered nets (``False``, the default: each starts from its own random function).
+      include_flagged: keep the nets that left the kernel regime (a loss step above ``RISE_TOL``) or did
+        not converge (a not computable one is never kept).
+      progress: show a progress bar over the seeds.
+
+    Returns:
+      ``Ensemble`` of the kept nets (``preds`` ``(n kept, test tasks, query, out_dim)`` float64).
+
+    Raises:
+      ValueError: ``fit_kw`` holding ``seed``, ``n_ensemble`` or ``return_info``; bad ``seeds``; no net kept;
+        and ``fit_predict``'s for bad arguments.
+
+    Example:
+      >>> import ntk_bridge as nb
+      >>> train = nb.tasks.shared_feature(2, 3, 3, dim=3, seed=0)
+      >>> test = nb.tasks.shared_feature(1, 3, 3, dim=3, seed=1)
+      >>> e = nb.finite.ensemble(nb.MLPSpec(depth=1, width=64), train, test, method="mtl-shared", seeds=2,
+      ...                        include_flagged=True, adapt=nb.Adaptation(lr=0.1, steps=2), outer_steps=200)
+      >>> e.preds.shape, e.seeds, e.mean.shape, e.cov.shape
+      ((2, 1, 3, 1), (0, 1), (1, 3, 1), (1, 3, 3))
+      >>> nb.finite.ensemble(nb.MLPSpec(depth=1, width=64), train, test, seed=1)
+      Traceback (most recent call last):
+      ...
+      ValueError: ensemble sets seed itself; pass seeds=... instead
     """
     from tqdm.auto import tqdm
 

@@ -112,6 +112,10 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
     ``seed, seed+1, ...``) are averaged.
 
     Args:
+      spec: the architecture (``MLPSpec`` of any parameterization, or ``ConvSpec`` on image tasks); its
+        ``out_dim`` is the tasks'.
+      train: the training tasks (``TaskSet``).
+      test: the test tasks: adapted on their supports, predicted on their queries.
       method: a ``Method`` or a name, ``"mtl-shared" | "mtl-independent" |
         "anil" | "maml" | "fomaml" | "no-transfer"`` (GBML names may end in ``-same``/``-disjoint``,
         any name in ``+fresh``; ``methods.parse``).
@@ -121,15 +125,24 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
         head ``w0``) or ``"fresh"`` (the paper's protocol: a fresh random head of the seed, the same
         for every method, on the trained body; a centered net subtracts its initial output with it),
         overriding the method's; then the method's test-time inner loop (head only for MTL/ANIL).
+      adapt: the inner loop (``Adaptation``), in meta-training and at test time.
+      seed: the first net's initialization, an int ``>= 0`` (``prepare``).
       centered: train ``f(x; p) - f(x; p0)`` (exactly zero at init).
-      outer_steps, tol: stop at ``loss <= tol * initial loss`` or after ``outer_steps``.
-      lr_scale, momentum: outer step ``lr_scale / lambda_max`` of heavy-ball GD.  Default (``SCHEDULE``,
-        theory.md §8): ``1 / lambda_max`` of the net's own (meta-)NTK, momentum 0, so that in the kernel
-        regime the loss falls at every step (heavy-ball momentum can overshoot even on a quadratic).
+      n_ensemble: the number of nets (seeds ``seed, seed+1, ...``) whose predictions are averaged.
+      outer_steps: stop after this many outer steps (``0``: no outer training; the initial net is still
+        adapted on each test support).
+      tol: stop once ``loss <= tol * initial loss``.
+      lr_scale: the outer step is ``lr_scale / lambda_max``.  Default (``SCHEDULE``, theory.md §8):
+        ``1 / lambda_max`` of the net's own (meta-)NTK, momentum 0, so that in the kernel regime the loss
+        falls at every step.
+      momentum: heavy-ball momentum in ``[0, 1)`` (it can overshoot even on a quadratic).
+      flow_substeps: inner steps per step of ``adapt`` when ``adapt.flow`` (``problem``).
       lr_from: ``lambda_max`` of the finite net's own (meta-)NTK ``J_F J_F^T`` at initialization, by
         ``power_iters`` power iterations (``"power"``, default), or of the infinite-width one
         (``"analytic"``: the same step for every seed, width and dtype; it underestimates a deep
         narrow net's, measured: catapult rises up to 3.35x the initial loss at L = 16, n = 512).
+      power_iters: power iterations for the initial ``lambda_max`` (``lr_from="power"``).
+      chunk: outer steps per jitted chunk; the schedule re-checks the step between chunks.
       dtype: ``"float32"`` (default) or ``"float64"`` (switches JAX's 64-bit mode inside).
       device: ``"cpu" | "gpu" | None`` (JAX's default).
       target_scale: train on ``s * Y`` (train and test targets) and return predictions ``/ s``.
@@ -137,10 +150,12 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
         net's distance from its linearization shrinks like ``s`` (the lazy-training scale of
         Chizat, Oyallon & Bach 2019): ``s < 1`` isolates the kernel's width fluctuations.
         Losses in ``info`` are in scaled units.
+      progress: show a progress bar of the outer steps.
       both_heads: also read each trained net under the other test-time protocol (one training, both
         protocols): ``info["predictions"] = {"trained": ..., "fresh": ...}`` (the returned prediction is
         the method's own); a protocol other than the method's whose test-time loop is past its stability
         edge or predicts non-finite values gets ``None`` there and its reason in ``info["prediction_errors"]``.
+      return_info: also return the dict ``info`` (below).
     Returns:
       ``(test tasks, query, out_dim)`` NumPy float64; with ``return_info``, also a dict with
       ``method`` (its label), ``final_loss, initial_loss, steps, converged, outer_lr`` (initial step),
@@ -153,7 +168,8 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
       ``kernel_movement``) of the first member, the loss
       monitor (worst over members): ``rises`` (steps whose loss exceeded the previous one),
       ``max_step_ratio`` (max ``loss[t+1] / loss[t]``), ``max_loss_ratio`` (max ``loss / initial``),
-      ``left_kernel_regime`` (``max_step_ratio > RISE_TOL`` = 1.05 in some member), ``undone_rises``
+      ``left_kernel_regime`` (a step ratio above ``RISE_TOL`` = 1.05, by more than ``RISE_FLOOR`` x the initial
+      loss, in some member), ``undone_rises``
       (chunks undone and retried at half the step because their loss rose by more than ``RISE_TOL``), ``schedule`` and
       ``members`` (one dict per net).
     Raises:
@@ -230,8 +246,41 @@ def analytic_lambda_max(spec: MLPSpec, train: TaskSet, *, method="anil", adapt: 
                         split: str | None = None) -> float:
     """Largest ``|eigenvalue|`` of the infinite-width kernel the outer loop descends (native kernels, float64).
 
-    MTL: ``Theta_MTL(D, D)`` (theory.md §4); GBML: the meta-NTK ``Phi`` (FOMAML: the
-    non-symmetric ``Psi``), ``nb.predict.meta_ntk``.  ``method``: a ``Method`` or a name.
+    MTL: ``Theta_MTL(D, D)`` on every task's support ∪ query (theory.md §4: ``Theta_body + delta_ij Sigma``
+    with shared heads, ``delta_ij Theta`` with independent ones); GBML: the meta-NTK ``Phi`` (FOMAML: the
+    non-symmetric ``Psi``), ``nb.predict.meta_ntk``.  The outer step of ``fit_predict(lr_from="analytic")``
+    is ``lr_scale`` over it.
+
+    Args:
+      spec: the architecture (NTK parameterization: it has infinite-width kernels).
+      train: the training tasks.
+      method: a ``Method`` or a name (``resolve``).
+      adapt: the inner loop (GBML's meta-NTK depends on it; MTL ignores it).
+      split: GBML's ``"disjoint"``/``"same"``, overriding the method's.
+
+    Returns:
+      ``lambda_max``, a float ``>= 0``.
+
+    Raises:
+      ValueError: for the no-transfer baseline (nothing is trained), or a bad argument.
+      NotComputable: a spec without infinite-width kernels (not ``"ntk"``), or a meta-NTK that cannot be
+        formed (``nb.predict.meta_ntk``: an inner loop past its stability edge, non-finite kernels).
+
+    Example:
+      Independent heads make ``Theta_MTL`` block diagonal, one block ``Theta(D_i, D_i)`` per task:
+
+      >>> import numpy as np, ntk_bridge as nb
+      >>> spec, train = nb.MLPSpec(depth=1), nb.tasks.shared_feature(3, 3, 3, dim=3, seed=0)
+      >>> lam = nb.finite.analytic_lambda_max(spec, train, method="mtl-independent")
+      >>> blocks = [np.linalg.eigvalsh(nb.kernels.kernels(spec, x).theta).max() for x in train.merged()[0]]
+      >>> bool(np.isclose(lam, max(blocks)))
+      True
+      >>> nb.finite.analytic_lambda_max(spec, train, method="anil", adapt=nb.Adaptation(lr=0.1, steps=2)) > 0
+      True
+      >>> nb.finite.analytic_lambda_max(spec, train, method="no-transfer")
+      Traceback (most recent call last):
+      ...
+      ValueError: analytic_lambda_max: the no-transfer baseline trains nothing
     """
     from .. import predict
 

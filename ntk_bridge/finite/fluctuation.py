@@ -27,12 +27,40 @@ MAX_BATCH_FLOATS = 2 ** 25   # parameters held at once by a batch of nets (x3 fo
 
 
 def head_moment_ratio(depth: int, width: int) -> float:
-    """``E[Theta_head^2] / E[Theta_head]^2 = (1 + 5/width)^depth`` of a bias-free ReLU net (exact)."""
+    """``E[Theta_head^2] / E[Theta_head]^2 = (1 + 5/width)^depth`` of a bias-free ReLU net (exact).
+
+    Args:
+      depth: the number of hidden layers ``L``.
+      width: the hidden width ``n``.
+
+    Returns:
+      ``(1 + 5 / width) ** depth``, a float.
+
+    Example:
+      >>> from ntk_bridge.finite.fluctuation import hanin_nica, head_moment_ratio
+      >>> head_moment_ratio(2, 5)                                        # (1 + 5/5)^2
+      4.0
+      >>> round(head_moment_ratio(4, 1000), 4), round(hanin_nica(4, 1000), 4)    # wide: exp(5 L / n)
+      (1.0202, 1.0202)
+    """
     return (1.0 + 5.0 / width) ** depth
 
 
 def hanin_nica(depth: int, width: int) -> float:
-    """Hanin & Nica's ``exp(5 L / n)``, the second-moment ratio of ``Theta(x, x)`` up to their constants."""
+    """Hanin & Nica's ``exp(5 L / n)``, the second-moment ratio of ``Theta(x, x)`` up to their constants.
+
+    Args:
+      depth: the number of hidden layers ``L``.
+      width: the hidden width ``n``.
+
+    Returns:
+      ``exp(5 * depth / width)``, a float.
+
+    Example:
+      >>> from ntk_bridge.finite.fluctuation import hanin_nica
+      >>> round(hanin_nica(1, 5), 4)                                     # e
+      2.7183
+    """
     return math.exp(5.0 * depth / width)
 
 
@@ -53,8 +81,36 @@ def diagonal(spec: MLPSpec, x, *, n_nets: int, seed: int = 0, progress=None) -> 
 
     Column ``l < depth`` is body layer ``l``'s weights and bias, the last column the head; the row sums are
     ``Theta(x, x)``.  Net ``i`` is ``spec.init(fold_in(PRNGKey(seed), i))`` (float32, the finite engine's
-    convention), so a result does not depend on how the nets are batched.  ``x``: one input, ``(dim,)``.
-    ``progress``: called with the number of nets done after each batch.
+    convention), so a result does not depend on how the nets are batched (at most ``MAX_BATCH_FLOATS``
+    parameters at once).
+
+    Args:
+      spec: an ``MLPSpec`` with ``out_dim = 1``.
+      x: one input, ``(dim,)``, finite and nonzero.
+      n_nets: the number of initializations, ``>= 2``.
+      seed: the base key ``PRNGKey(seed)``, an int ``>= 0``.
+      progress: ``None``, or a callable called with the number of nets done after each batch.
+
+    Returns:
+      ``(n_nets, depth + 1)`` float64: per net, the squared gradient norm of ``f(x)`` per body layer, then the head.
+
+    Raises:
+      ValueError: ``spec`` not an ``MLPSpec``, ``n_nets < 2``, a negative ``seed``, ``x`` not one finite
+        nonzero input, or ``spec.out_dim != 1``.
+
+    Example:
+      Without biases the head's part is ``head_std^2 |phi(x)|^2 / width``, ``phi`` the net's last features:
+
+      >>> import jax, numpy as np, ntk_bridge as nb
+      >>> from ntk_bridge.finite.fluctuation import diagonal
+      >>> spec, x = nb.MLPSpec(depth=2, width=16), np.array([0.6, -0.8, 0.0], np.float32)
+      >>> d = diagonal(spec, x, n_nets=3, seed=0)
+      >>> d.shape, d.dtype
+      ((3, 3), dtype('float64'))
+      >>> p = spec.init(jax.random.fold_in(jax.random.PRNGKey(0), 1), 3)          # net 1
+      >>> phi = spec.features(p["body"], x)
+      >>> bool(np.isclose(d[1, -1], float(phi @ phi) / spec.width, rtol=1e-5))
+      True
     """
     validate.instance("spec", spec, MLPSpec)
     n_nets = validate.integer("n_nets", n_nets, 2)
@@ -78,6 +134,18 @@ def diagonal(spec: MLPSpec, x, *, n_nets: int, seed: int = 0, progress=None) -> 
 
 
 def moment_ratio(theta) -> float:
-    """``E[Theta^2] / E[Theta]^2 = 1 + Var / mean^2`` estimated from samples ``(n,)`` (population moments)."""
+    """``E[Theta^2] / E[Theta]^2 = 1 + Var / mean^2`` estimated from samples ``(n,)`` (population moments).
+
+    Args:
+      theta: samples of ``Theta(x, x)``, array-like (e.g. the row sums of ``diagonal``; any shape, all used).
+
+    Returns:
+      ``mean(theta^2) / mean(theta)^2``, a float (``>= 1``).
+
+    Example:
+      >>> from ntk_bridge.finite.fluctuation import moment_ratio
+      >>> moment_ratio([1.0, 3.0])                                       # mean(1, 9) / 2^2
+      1.25
+    """
     t = np.asarray(theta, dtype=np.float64)
     return float(np.mean(t ** 2) / np.mean(t) ** 2)

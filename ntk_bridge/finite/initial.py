@@ -31,12 +31,27 @@ class Prepared(NamedTuple):
     trained from zero: in float32 a small update ``delta`` keeps its full relative precision
     instead of being rounded against ``|p0| ~ 1`` at every step.
 
-    ``base``: ``{"body", "head"}`` (GBML) or ``{"body", "heads"}`` with ``heads = (W (N, width, k),
-    b (N, k))`` (MTL); ``test_base``: the net the test tasks start from before training (the
-    initial body with the test head: GBML's own head, MTL's common initial head ``w0``, or the
-    fresh head); ``train`` / ``test``: dicts of ``x_in, y_in, off_in, x_out, y_out, off_out``,
-    each ``(tasks, points, d|k)``; ``off_*`` are the initial net's outputs ``f(x; p0)`` with the
-    head the points are read out by (centered) or zeros.
+    Attributes:
+      base: the initial net ``p0``: ``{"body", "head"}`` (GBML, no transfer) or ``{"body", "heads"}``
+        with ``heads = (W (N, width, k), b (N, k))`` (MTL, one head per training task).
+      test_base: the net the test tasks start from before training, ``{"body", "head"}``: the initial
+        body with the test head (GBML's own head, MTL's common initial head ``w0``, or the fresh head).
+      train: the training tasks, a dict of ``x_in, y_in, off_in, x_out, y_out, off_out``, each
+        ``(tasks, points, d|k)``: the inner set (GBML's support, or support ∪ query for ``"same"``;
+        MTL: support ∪ query) and the outer set the loss compares (query, or support ∪ query);
+        ``off_*`` are the initial net's outputs ``f(x; p0)`` with the head the points are read out
+        by (centered) or zeros.
+      test: the test tasks, the same dict: inner set = test support, outer set = test query.
+
+    Example:
+      >>> import ntk_bridge as nb
+      >>> train = nb.tasks.shared_feature(3, 2, 4, dim=3, seed=0)
+      >>> test = nb.tasks.shared_feature(2, 2, 4, dim=3, seed=1)
+      >>> prep = nb.finite.prepare(nb.MLPSpec(depth=1, width=16), train, test, method="anil")
+      >>> prep._fields, sorted(prep.train)
+      (('base', 'test_base', 'train', 'test'), ['off_in', 'off_out', 'x_in', 'x_out', 'y_in', 'y_out'])
+      >>> prep.train["x_in"].shape, prep.train["x_out"].shape, prep.test["y_out"].shape
+      ((3, 2, 3), (3, 4, 3), (2, 4, 1))
     """
 
     base: dict
@@ -54,7 +69,31 @@ def draw_heads(spec: MLPSpec, key, n: int):
 
 
 def fresh_head(spec: MLPSpec, seed: int):
-    """The fresh test head of ``seed`` ``(W (feature_dim, k), b (k,))``, float32: the same for every method."""
+    """The fresh test head of ``seed`` ``(W (feature_dim, k), b (k,))``, float32: the same for every method.
+
+    Drawn from the third of the three keys ``PRNGKey(seed)`` splits into (``draw_heads``: weights
+    ``N(0, s^2)``, ``s = spec.init_std(depth)``, biases standard normal), in float32 whatever JAX's mode.
+
+    Args:
+      spec: the architecture (its ``feature_dim`` and ``out_dim`` give the shapes).
+      seed: the seed of the run, an int ``>= 0``.
+
+    Returns:
+      ``(W, b)``: JAX float32 arrays ``(feature_dim, out_dim)`` and ``(out_dim,)``.
+
+    Example:
+      The test head ``prepare`` gives every method under ``test_head="fresh"``:
+
+      >>> import numpy as np, ntk_bridge as nb
+      >>> spec = nb.MLPSpec(depth=1, width=16)
+      >>> w, b = nb.finite.fresh_head(spec, seed=3)
+      >>> w.shape, b.shape, w.dtype
+      ((16, 1), (1,), dtype('float32'))
+      >>> train, test = nb.tasks.shared_feature(2, 2, 2, dim=3), nb.tasks.shared_feature(1, 2, 2, dim=3, seed=1)
+      >>> prep = nb.finite.prepare(spec, train, test, method="maml+fresh", seed=3)
+      >>> bool(np.array_equal(prep.test_base["head"][0], w))
+      True
+    """
     with x64(False):
         _, _, key_test = jax.random.split(jax.random.PRNGKey(seed), 3)
         return jax.tree_util.tree_map(lambda a: a[0], draw_heads(spec, key_test, 1))
@@ -67,8 +106,42 @@ def prepare(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", spli
     GBML: inner set = support (``split="disjoint"``) or support ∪ query (``"same"``), outer
     set = query or support ∪ query.  MTL: outputs on ``D_i`` = support ∪ query (``split``
     has no effect).  Test tasks: inner set = test support, outputs on the test query.
-    ``method``: a ``Method`` or a name (``split``/``test_head`` override
-    it, ``methods.parse``).  Call under ``ntk_bridge.precision.x64()`` for ``dtype="float64"``.
+    Call under ``ntk_bridge.precision.x64()`` for ``dtype="float64"``.
+
+    Args:
+      spec: the architecture (a ``ConvSpec`` is bound to the tasks' ``image_shape``).
+      train: the training tasks (``TaskSet``).
+      test: the test tasks, of the same input and output dims.
+      method: a ``Method`` or a name (``methods.parse``).
+      split: ``"disjoint"``/``"same"``, overriding the method's (``None``: its own).
+      test_head: ``"trained"``/``"fresh"``, overriding the method's (``None``: its own).
+      seed: the initialization, an int ``>= 0``: ``PRNGKey(seed)`` split into the initial net, the
+        independent training heads and the fresh test head; drawn in float32, then cast.
+      centered: ``True``: ``off_*`` are the initial outputs (the centered net is zero at init);
+        ``False``: zeros.
+      dtype: ``"float32"`` or ``"float64"``, the arrays' dtype.
+
+    Returns:
+      ``Prepared`` ``(base, test_base, train, test)``, every array a JAX array in ``dtype``.
+
+    Raises:
+      ValueError: naming the bad argument (not ``TaskSet``s, incompatible dims, an unknown method,
+        ``split``, ``test_head`` or ``dtype``, a negative seed).
+
+    Example:
+      The offsets are the initial net's outputs (a centered net is zero at initialization); MTL lays out
+      every task's support ∪ query:
+
+      >>> import numpy as np, ntk_bridge as nb
+      >>> spec = nb.MLPSpec(depth=1, width=16)
+      >>> train = nb.tasks.shared_feature(3, 2, 4, dim=3, seed=0)
+      >>> test = nb.tasks.shared_feature(2, 2, 4, dim=3, seed=1)
+      >>> prep = nb.finite.prepare(spec, train, test, method="anil")
+      >>> bool(np.allclose(spec.apply(prep.base, prep.train["x_out"]), prep.train["off_out"], atol=1e-6))
+      True
+      >>> mtl = nb.finite.prepare(spec, train, test, method="mtl-shared")
+      >>> sorted(mtl.base), mtl.base["heads"][0].shape, mtl.train["x_in"].shape
+      (['body', 'heads'], (3, 16, 1), (3, 6, 3))
     """
     validate.instance("train", train, TaskSet)
     validate.instance("test", test, TaskSet)

@@ -23,6 +23,15 @@ def feature_movement(spec, body0, body, x) -> float:
     Points whose initial features are all zero (a dead ReLU layer) are left out; ``nan`` if every one is.
     Computed in the dtype of ``body0`` (the training's), reduced in float64.
 
+    Args:
+      spec: the architecture (``MLPSpec`` or ``ConvSpec``; its ``features``).
+      body0: the initial body, ``[(W, b)] * depth``.
+      body: the trained body, same structure.
+      x: inputs ``(points, dim)``.
+
+    Returns:
+      The mean relative movement, a Python float (``nan`` when every point's initial features are zero).
+
     Example:
       ReLU is positively homogeneous: the first layer's weights times 3 (no biases) move every point's features
       by exactly twice their size.
@@ -53,6 +62,32 @@ def kernel_movement(spec, params0, params, x) -> float:
     ``params`` (trained), ``{"body", "head"}``, on the rows of ``x`` ``(points, dim)``.
 
     Computed in the dtype of ``params0``, compared in float64.
+
+    Args:
+      spec: the architecture (``nb.kernels.empirical``).
+      params0: the initial net ``{"body", "head"}``.
+      params: the trained net, same structure.
+      x: the probe points ``(points, dim)``.
+
+    Returns:
+      The relative movement, a Python float.
+
+    Raises:
+      ValueError: an empirical kernel that overflows the dtype (``nb.kernels.empirical``).
+
+    Example:
+      Doubling every weight of a bias-free one-hidden-layer ReLU net multiplies each part of its NTK by 4
+      (positive homogeneity), so the kernel moves by 3 times its size:
+
+      >>> import jax, numpy as np, ntk_bridge as nb
+      >>> from ntk_bridge.finite.movement import kernel_movement
+      >>> spec = nb.MLPSpec(depth=1, width=32)
+      >>> p0 = spec.init(jax.random.PRNGKey(0), in_dim=3)
+      >>> x = np.random.default_rng(0).standard_normal((5, 3))
+      >>> round(kernel_movement(spec, p0, jax.tree_util.tree_map(lambda a: 2 * a, p0), x), 4)
+      3.0
+      >>> kernel_movement(spec, p0, p0, x)
+      0.0
     """
     dtype = jax.tree_util.tree_leaves(params0)[0].dtype
     x = jnp.asarray(np.asarray(x), dtype)

@@ -96,7 +96,36 @@ def _outputs(cfg: Problem, base, delta, data, first_order: bool):
 
 
 def loss(cfg: Problem, delta, base, data):
-    """Outer loss ``0.5 * sum_i ||F_i - Y_out,i||^2`` (FOMAML: first-order ``F``)."""
+    """Outer loss ``0.5 * sum_i ||F_i - Y_out,i||^2`` (FOMAML: first-order ``F``).
+
+    ``F`` are the training outputs of the net ``base + delta``, centered by ``data["off_out"]``: MTL's
+    task ``i``'s head on ``D_i``, or GBML's meta-outputs (each task adapted on its inner set, read on its
+    outer set).  Not jitted (``loss_jit`` is, with ``cfg`` static); ``train_steps`` differentiates it.
+
+    Args:
+      cfg: the static ``Problem``.
+      delta: the trained change of the parameters, a pytree like ``base`` (zeros at initialization).
+      base: the initial parameters ``p0`` (``Prepared.base``).
+      data: the training data, ``Prepared.train`` (``x_in, y_in, off_in, x_out, y_out, off_out``).
+
+    Returns:
+      A scalar JAX array in the data's dtype.
+
+    Example:
+      A centered MTL net outputs zero at ``delta = 0``: the loss is ``0.5 * sum Y^2``.
+
+      >>> import jax, jax.numpy as jnp, numpy as np, ntk_bridge as nb
+      >>> from ntk_bridge.finite import net
+      >>> spec, adapt = nb.MLPSpec(depth=1, width=16), nb.Adaptation(lr=0.1, steps=2)
+      >>> train = nb.tasks.shared_feature(3, 2, 4, dim=3, seed=0)
+      >>> test = nb.tasks.shared_feature(1, 2, 4, dim=3, seed=1)
+      >>> prep = nb.finite.prepare(spec, train, test, method="mtl-shared")
+      >>> cfg = nb.finite.problem(spec, "mtl-shared", adapt)
+      >>> delta = jax.tree_util.tree_map(jnp.zeros_like, prep.base)
+      >>> value = net.loss(cfg, delta, prep.base, prep.train)
+      >>> value.shape, bool(np.isclose(value, 0.5 * np.sum(np.asarray(prep.train["y_out"]) ** 2)))
+      ((), True)
+    """
     return _sq(_outputs(cfg, base, delta, data, cfg.first_order) - data["y_out"])
 
 

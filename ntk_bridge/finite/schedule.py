@@ -43,10 +43,27 @@ def loss_monitor(history, final: float | None = None, initial: float | None = No
                  rise_tol: float = RISE_TOL, rise_floor: float = RISE_FLOOR) -> dict:
     """Rises of a loss curve ``history`` (losses before each outer step; ``final`` after the last).
 
-    Returns ``rises`` (``loss[t+1] > loss[t]``), ``max_step_ratio`` (max ``loss[t+1] / loss[t]``,
-    0 for fewer than two losses), ``max_loss_ratio`` (max ``loss / loss[0]``) and
-    ``left_kernel_regime`` (some ``loss[t+1] / loss[t] > rise_tol`` with ``loss[t+1] - loss[t] >
-    rise_floor * initial``, ``initial`` defaulting to ``loss[0]``: above the float32 noise floor).
+    Args:
+      history: the losses before each outer step, any array-like (flattened, float64).
+      final: the loss after the last step, appended to ``history``; ``None``: none.
+      initial: the loss that scales ``rise_floor``; ``None``: the curve's first loss.
+      rise_tol: a step ratio ``loss[t+1] / loss[t]`` above it is a rise out of the kernel regime (``RISE_TOL``).
+      rise_floor: such a rise counts only when it also exceeds ``rise_floor * initial`` (above the float32
+        noise floor; ``RISE_FLOOR``).
+
+    Returns:
+      A dict: ``rises`` (int, steps with ``loss[t+1] > loss[t]``), ``max_step_ratio`` (float, max
+      ``loss[t+1] / loss[t]``, 0 for fewer than two losses; ``inf`` for a rise from 0), ``max_loss_ratio``
+      (float, max ``loss / loss[0]``; 1 when ``loss[0]`` is 0, 0 for an empty curve) and
+      ``left_kernel_regime`` (bool: some ``loss[t+1] / loss[t] > rise_tol`` with ``loss[t+1] - loss[t] >
+      rise_floor * initial``).
+
+    Example:
+      >>> from ntk_bridge.finite import loss_monitor
+      >>> loss_monitor([1.0, 0.5, 0.6], final=0.3)                  # 0.5 -> 0.6: a rise by 1.2x
+      {'rises': 1, 'max_step_ratio': 1.2, 'max_loss_ratio': 1.0, 'left_kernel_regime': True}
+      >>> loss_monitor([1.0, 0.5, 0.6], rise_tol=1.5)["left_kernel_regime"]
+      False
     """
     h = np.asarray(history, dtype=np.float64).ravel()
     if final is not None:
@@ -78,9 +95,38 @@ class State:
 class Schedule:
     """The kernel-regime schedule's parameters (module docstring); checked on construction.
 
-    ``tracked``: re-estimate ``lambda_max`` before every chunk and undo rises (the net's own
-    kernel, ``lr_from="power"``); ``False``: a fixed step (``lr_from="analytic"``), only
-    divergence and stalls halve it.
+    ``name`` spells the parameters (stored in every trained point's config); ``init``, ``track`` and
+    ``update`` make the decisions of a trainer's outer loop (module docstring).
+
+    Attributes:
+      lr_scale: the step is ``lr_scale / lambda_max`` (``> 0``; ``1``: the kernel regime's largest safe step).
+      momentum: heavy-ball momentum in ``[0, 1)`` (0: plain GD).
+      tracked: re-estimate ``lambda_max`` before every chunk and undo rises (the net's own
+        kernel, ``lr_from="power"``); ``False``: a fixed step (``lr_from="analytic"``), only
+        divergence and stalls halve it.
+      recheck_iters: warm-started power iterations before each chunk (``>= 1``).
+      rise_tol: a loss step ratio above it is a rise (``>= 1``, ``RISE_TOL``).
+      rise_floor: a rise counts only above ``rise_floor`` x the initial loss (``>= 0``, ``RISE_FLOOR``).
+      max_halvings: step halvings before training stops (stall, rise) or raises (divergence), ``>= 0``.
+      stall: a chunk whose best loss is not below ``stall`` x the best so far has stalled (``[0, 1]``).
+
+    Raises:
+      ValueError: naming the field, for a value outside its range.
+
+    Example:
+      >>> from ntk_bridge.finite import Schedule
+      >>> s = Schedule()
+      >>> s.name, Schedule(lr_scale=0.5).name
+      ('empirical-power-tracked/lr1.0/momentum0/v2', 'empirical-power-tracked/lr1.0/momentum0/v2/lr_scale=0.5')
+      >>> state = s.init(lam=4.0, loss0=1.0)                           # step lr_scale / lambda_max
+      >>> state.lr
+      0.25
+      >>> state, verdict = s.update(state, [1.0, 0.5], after=0.25)
+      >>> verdict, state.best
+      ('accept', 0.5)
+      >>> retry, verdict = s.update(state, [0.2, 0.3], after=0.4)      # rose 1.5x in a step
+      >>> verdict, retry.lr, retry.undone
+      ('retry', 0.125, 1)
     """
 
     lr_scale: float = 1.0
