@@ -135,8 +135,8 @@ def parse(method, *, split: str | None = None, test_head: str | None = None) -> 
     Args:
       method: a ``Method`` (returned as it is unless overridden) or a name: one of ``NAMES``, a GBML name
         with a ``-same``/``-disjoint`` suffix, any of them ending in ``+fresh`` (the fresh test head).
-      split: ``"disjoint"`` or ``"same"``, overriding the name's split; ignored (not even checked) for MTL
-        and no transfer (``ntk_bridge.finite.resolve`` checks it for every kind).
+      split: ``"disjoint"`` or ``"same"``, overriding the name's split (checked for every kind; MTL and no
+        transfer have no split and keep theirs).
       test_head: ``"trained"`` or ``"fresh"``, overriding the name's test head.
 
     Returns:
@@ -144,7 +144,7 @@ def parse(method, *, split: str | None = None, test_head: str | None = None) -> 
 
     Raises:
       ValueError: when ``method`` is neither a Method nor one of ``NAMES`` (with an optional split and
-        ``+fresh``), or ``test_head`` (or a GBML method's ``split``) is not one of its choices.
+        ``+fresh``), or ``test_head`` or ``split`` is not one of its choices.
 
     Examples:
         >>> import ntk_bridge as nb
@@ -171,11 +171,13 @@ def parse(method, *, split: str | None = None, test_head: str | None = None) -> 
         if name.startswith("mtl-"):
             m = Method.mtl(name[len("mtl-"):], test_head=th)
         elif name == "no-transfer":
-            m = Method.none()
+            m = Method.none().replace(test_head=th)
         else:
             m = Method.gbml(name, name_split or "disjoint", th)
-    if split is not None and m.kind == "gbml":
-        m = m.replace(split=validate.choice("split", split, SPLITS))
+    if split is not None:
+        split = validate.choice("split", split, SPLITS)
+        if m.kind == "gbml":
+            m = m.replace(split=split)
     if test_head is not None:
         m = m.replace(test_head=validate.choice("test_head", test_head, TEST_HEADS))
     return m

@@ -95,3 +95,13 @@ def test_prepare_checks_its_arguments(tasks):
                           ({"method": "reptile"}, "method")):
         with pytest.raises(ValueError, match=field):
             finite.prepare(SPEC, train, test, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["mtl-shared", "mtl-independent", "no-transfer", "anil", "maml-same"])
+def test_parse_keeps_fresh_from_the_name_as_from_the_keyword_and_checks_split_for_every_kind(name):
+    """``"<name>+fresh"`` and ``parse(name, test_head="fresh")`` are one method for every kind (no transfer
+    dropped the suffix); a bad ``split`` is refused whatever the kind (MTL and no transfer ignored it)."""
+    assert nb.methods.parse(f"{name}+fresh") == nb.methods.parse(name, test_head="fresh")
+    assert nb.methods.parse(f"{name}+fresh").test_head == "fresh"
+    with pytest.raises(ValueError, match="split must be one of"):
+        nb.methods.parse(name, split="bogus")
