@@ -54,13 +54,32 @@ ARCHS = {"conv-gap": {"arch": "conv", "pool": "gap"}, "conv-flatten": {"arch": "
 
 
 def arch_of(point: dict) -> str:
-    """The ``ARCHS`` label of a point's config."""
+    """The ``ARCHS`` label of a point's config.
+
+    Args:
+      point: a point's configuration (a ``dict`` with ``"arch"``, and ``"pool"`` for ``"conv"``).
+
+    Returns:
+      ``"mlp"``, or ``"conv-<pool>"`` (``"conv-gap"``, ``"conv-flatten"``).
+
+    Raises:
+      KeyError: propagated when ``point`` has no ``"arch"`` (or a conv point no ``"pool"``).
+
+    Example:
+      >>> from ntk_bridge.experiments import conv
+      >>> conv.arch_of({"arch": "conv", "pool": "gap", "depth": 2}), conv.arch_of({"arch": "mlp"})
+      ('conv-gap', 'mlp')
+      >>> all(conv.arch_of(fields) == label for label, fields in conv.ARCHS.items())
+      True
+    """
     return "mlp" if point["arch"] == "mlp" else f"conv-{point['pool']}"
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Closeness on ``tasks`` at ``depths`` x ``seeds``; accuracy on ``settings`` (``n_acc`` training and test
+    """The conv sweep: CNTK closeness and accuracy per architecture, and trained conv nets vs channels.
+
+    Closeness on ``tasks`` at ``depths`` x ``seeds``; accuracy on ``settings`` (``n_acc`` training and test
     tasks each) at ``acc_depths`` x ``acc_seeds``; both for each of ``archs`` (``ARCHS``), inner loop
     ``steps`` steps of reach ``tau``.  Trained conv nets (``finite_depth`` layers, ``finite_pool``) of
     ``channels`` x ``finite_seeds`` for ``finite_methods`` on ``finite_tasks`` (task seed 0; the seed varies
@@ -72,7 +91,54 @@ class Config:
     The trained nets flatten (``finite_pool``, as MAML's 4-layer CNNs do): with global pooling the CNTK of a
     few digit images is ill conditioned (condition number about 1,600 on the 18 training images, against 24
     flattened), so gradient descent at step ``1/lambda_max`` stops far from its limit within a CPU budget,
-    and the distance to the closed form would measure the optimization, not the width."""
+    and the distance to the closed form would measure the optimization, not the width.
+
+    Attributes:
+      AXES: the fields that are sweep axes or summary-only options (class constant, not a field; this
+        module builds its points itself and does not read it).
+      tasks: the closeness episodes: digits drawn as images (``TaskConfig``; default 10 + 10 2-way tasks,
+        5 support and 5 query images per class).
+      archs: architecture labels (``ARCHS``) of the closeness and accuracy parts.
+      depths: closeness depths, at least two (the fit ``gap ~ c L^-r``).
+      seeds: closeness task draws per (architecture, depth): seeds ``0 .. seeds - 1``.
+      splits: the GBML splits of the closeness part (``predict.SPLITS``).
+      tau: the inner loop's total reach in units of ``1 / lambda_max`` (``common.scaled_adaptation``), in
+        ``(0, 2 steps]``.
+      steps: inner-loop steps.
+      settings: the accuracy part's digits settings (``accuracy.SETTINGS``; empty: no accuracy part).
+      n_acc: training and test tasks (each) of an accuracy setting.
+      acc_depths: depths of the accuracy part.
+      acc_seeds: task draws per accuracy (architecture, setting, depth).
+      probe_C: inverse regularization of the authors' logistic probe (``probe.C_AUTHORS``), ``> 0``.
+      finite_tasks: the trained nets' episodes, digits as images (task seed 0).
+      finite_pool: the trained nets' pooling, ``"gap"`` or ``"flatten"``.
+      finite_depth: the trained nets' convolutional layers.
+      channels: the trained nets' channel counts (empty: no trained nets).
+      finite_methods: the trained nets' methods, ``Method`` labels (``"anil-same"``).
+      max_channels: ``((method name, C_max), ...)``: that method is trained only at ``channels <= C_max``.
+      finite_seeds: initialization seeds per (method, channels).
+      outer_steps: most outer (training) steps per net.
+      tol: a net converged when its loss fell below ``tol`` x its initial loss, in ``(0, 1)``.
+      n_boot: bootstrap resamplings of the fits' intervals.
+      include_flagged: let unconverged and regime-leaving nets into the channel fits (never ``NotComputable``
+        ones).
+      backend: infinite-width kernel backend (``kernels.BACKENDS``).
+
+    Raises:
+      ValueError: when a field is invalid: tasks that are not digits images, an unknown architecture, split,
+        setting, method or pool, fewer than two depths, ``tau`` outside ``(0, 2 steps]``, a non-positive count,
+        a cap of ``max_channels`` naming a method not trained (the message names the field).
+
+    Example:
+      >>> from ntk_bridge.experiments import conv
+      >>> from ntk_bridge.experiments.common import TaskConfig
+      >>> cfg = conv.Config.quick()
+      >>> cfg.depths, cfg.settings, cfg.channels, cfg.finite_methods
+      ((1, 2, 4), ('digits-2way',), (8, 16), ('anil-same',))
+      >>> conv.Config(tasks=TaskConfig("digits", 4, 4, 2, 3))
+      Traceback (most recent call last):
+      ValueError: tasks must be digits tasks drawn as images (TaskConfig('digits', ..., options=(..., ...
+    """
 
     AXES: ClassVar[tuple] = ("archs", "depths", "seeds", "settings", "acc_depths", "acc_seeds", "channels",
                              "finite_methods", "max_channels", "finite_seeds", "n_boot", "include_flagged")
@@ -170,7 +236,40 @@ def _train(p: dict) -> dict:
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
-    """Run (or resume) the three parts and store the summary."""
+    """Run (or resume) the three parts and store the summary.
+
+    Closeness points (``closeness.evaluate``) and accuracy points (``accuracy.evaluate``) are closed forms on
+    the CNTK or the MLP's NTK; channel points train one conv net each and store ``||trained - closed|| /
+    ||closed||`` with the run's flags.  Points already stored under ``root`` are read back.  The summary
+    holds per architecture a ``ClosenessResult`` (``closeness.depth_result``) and an ``AccuracyResult``, every
+    trained net (``ChannelPoint``) and per method the fit ``err ~ c C^-r`` over the channel counts.
+
+    Args:
+      config: the sweep (``Config``).
+      root: the results folder the point and summary records are stored under.
+
+    Returns:
+      The summary record (a ``dict``, ``kind == "summary"``): ``"result"`` is ``schema.to_json`` of a
+      ``ConvResult`` plus ``"points"``; ``read`` types it.
+
+    Example:
+      The closeness part alone (CNTK with global pooling, depths 1 and 2, one tiny task draw; no accuracy
+      part, no trained nets) in a temporary folder:
+
+      >>> import tempfile
+      >>> from ntk_bridge.experiments import conv
+      >>> from ntk_bridge.experiments.common import TaskConfig
+      >>> cfg = conv.Config(tasks=TaskConfig("digits", 2, 2, 1, 1, options=(("n_way", 2),) + conv.IMAGES),
+      ...                   archs=("conv-gap",), depths=(1, 2), seeds=1, splits=("same",), settings=(), channels=(),
+      ...                   finite_methods=(), max_channels=(), n_boot=10)
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     rec = conv.run(cfg, root)
+      >>> s = conv.read(rec)
+      >>> len(rec["result"]["points"]), s.archs, s.closeness("conv-gap").depths, s.result.channels
+      (2, ('conv-gap',), (1, 2), ())
+      >>> [g.n for g in s.closeness("conv-gap").gap("same", "anil")]
+      [1, 1]
+    """
     from ..finite import SCHEDULE
 
     start = time.perf_counter()
@@ -228,7 +327,27 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
 # --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class ChannelPoint:
-    """One trained conv net: its error to the closed form, flags, and why it was kept out (``None``: kept)."""
+    """One trained conv net: its error to the closed form, flags, and why it was kept out (``None``: kept).
+
+    Attributes:
+      method: the ``Method`` label trained (as in ``Config.finite_methods``).
+      channels: its channel count ``C``.
+      seed: its initialization seed.
+      err: ``||trained - closed|| / ||closed||`` on the test queries (``None``: not computable).
+      converged: whether its loss fell below ``tol`` x the initial loss.
+      left_kernel_regime: whether its loss rose by more than ``finite.RISE_TOL`` in one step.
+      excluded: why it was kept out of the fit (``finite_sweep.exclusion``), ``None`` when kept.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import conv
+      >>> s = conv.read(selection.summary("results/reference", "conv", digits=True))
+      >>> p = s.trained("anil-same")[0]
+      >>> p.method, p.channels, p.seed, p.converged, p.excluded
+      ('anil-same', 16, 0, True, None)
+      >>> p.err
+      0.87...
+    """
 
     method: str
     channels: int
@@ -241,6 +360,26 @@ class ChannelPoint:
 
 @dataclasses.dataclass(frozen=True)
 class ConvResult:
+    """What a conv summary stores (``schema.to_json``).
+
+    Attributes:
+      closeness: architecture label (``ARCHS``) -> gaps and fits per depth (C3-conv, ``ClosenessResult``).
+      accuracy: architecture label -> closed-form and probe accuracy rows (C5-conv, ``AccuracyResult``).
+      channels: every trained conv net (``ChannelPoint``), method then channels then seed.
+      channel_fits: method label -> ``err ~ c C^-r`` over the channel counts (``PowerFit``; ``error`` set below
+        two channel counts with a kept net).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import conv
+      >>> s = conv.read(selection.summary("results/reference", "conv", digits=True))
+      >>> r = s.result
+      >>> sorted(r.closeness), sorted(r.accuracy), len(r.channels)
+      (['conv-flatten', 'conv-gap', 'mlp'], ['conv-flatten', 'conv-gap', 'mlp'], 33)
+      >>> r.channel_fits["anil-same"].x
+      (16, 32, 64)
+    """
+
     closeness: dict[str, ClosenessResult]     # arch label (ARCHS) -> gaps and fits per depth (C3-conv)
     accuracy: dict[str, AccuracyResult]       # arch label -> closed-form and probe accuracy rows (C5-conv)
     channels: tuple[ChannelPoint, ...]        # trained conv nets
@@ -249,7 +388,26 @@ class ConvResult:
 
 @dataclasses.dataclass(frozen=True)
 class ConvSummary(Summary):
-    """A conv summary record, typed; its closeness and accuracy parts as those experiments' typed views."""
+    """A conv summary record, typed; its closeness and accuracy parts as those experiments' typed views.
+
+    Attributes:
+      record: the stored summary record (a ``dict``; ``config`` is its ``"config"``).
+      result: the typed ``ConvResult``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import conv
+      >>> s = conv.read(selection.summary("results/reference", "conv", digits=True))
+      >>> s.archs
+      ('conv-gap', 'conv-flatten', 'mlp')
+      >>> type(s.closeness("conv-flatten")).__name__, type(s.accuracy("mlp")).__name__
+      ('ClosenessSummary', 'AccuracySummary')
+      >>> s.closeness("conv-gap").fit("same", "anil").r, len(s.trained("maml-same"))
+      (0.88..., 9)
+      >>> s.closeness("conv")
+      Traceback (most recent call last):
+      ValueError: arch must be one of ('conv-gap', 'conv-flatten', 'mlp'), got 'conv'
+    """
 
     result: ConvResult | None = None
 
@@ -279,5 +437,23 @@ class ConvSummary(Summary):
 
 
 def read(summary: dict) -> ConvSummary:
-    """The typed view of a conv summary record."""
+    """The typed view of a conv summary record.
+
+    Args:
+      summary: a conv summary record, as ``run`` returns it or ``selection.summary`` reads it.
+
+    Returns:
+      A ``ConvSummary`` of the record and its ``ConvResult``.
+
+    Raises:
+      ValueError: propagated from ``schema.from_json`` when the record's result does not have this code's
+        layout (written by another version).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import conv
+      >>> s = conv.read(selection.summary("results/reference", "conv", digits=True))
+      >>> type(s).__name__, type(s.result).__name__, s.config["finite_pool"]
+      ('ConvSummary', 'ConvResult', 'flatten')
+    """
     return ConvSummary(summary, schema.from_json(ConvResult, summary["result"]))

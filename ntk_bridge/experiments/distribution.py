@@ -51,11 +51,53 @@ BAND_AMP, BAND_PHASE = (0.8, 1.2), (0.0, 0.5)
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Ensembles of ``n_nets`` uncentered nets of each of ``methods`` (``Method`` labels) at ``depth`` x ``widths``;
+    """The distribution sweep: ensembles of uncentered nets, infinite-width gaps, sinusoid bands.
+
+    Ensembles of ``n_nets`` uncentered nets of each of ``methods`` (``Method`` labels) at ``depth`` x ``widths``;
     infinite-width gaps of ``pairs`` at ``depths``; bands of ``band_methods`` at ``band_depths`` on a sinusoid
     task (``band_train`` training tasks of ``2 band_support`` points, ``band_support`` test support points; seed
     ``task_seed``; sinusoids of amplitude ``BAND_AMP`` and phase ``BAND_PHASE``); ``n_boot`` resamplings for the
-    intervals of the ensemble errors' width fits."""
+    intervals of the ensemble errors' width fits.
+
+    Attributes:
+      AXES: the fields that are sweep axes or summary-only options (class constant, not a field): kept out
+        of each point's configuration (``common.point``).
+      tasks: the ensembles' and gaps' training and test tasks (``TaskConfig``; default 8 + 4 shared-feature
+        tasks in 8 dimensions, 5 support and 5 query points each).
+      task_seed: the task draw (``TaskConfig.draw``) and the band tasks' seeds ``2 task_seed``, ``2 task_seed + 1``.
+      lr: inner-loop step size (``Adaptation.lr``), for the nets, the gaps and the bands.
+      steps: inner-loop steps (``Adaptation.steps``).
+      depth: hidden-layer count of the ensembles' nets.
+      methods: the ensembles' methods, ``Method`` labels (``"anil-same"``).
+      widths: the ensembles' hidden widths.
+      n_nets: uncentered nets per (method, width), seeds ``0 .. n_nets - 1``, ``>= 2``.
+      n_boot: resamplings of each width's nets for the width fits' intervals.
+      outer_steps: most outer (training) steps per net.
+      tol: a net converged when its loss fell below ``tol`` x its initial loss, in ``(0, 1)``.
+      include_flagged: let unconverged and regime-leaving nets into the ensembles (never ``NotComputable`` ones).
+      pairs: ``((method a, method b), ...)`` whose ``E||Delta||^2`` is reported.
+      depths: depths of the infinite-width gaps (``depth`` is added).
+      band_methods: the methods whose bands are drawn.
+      band_depths: the depths of the bands.
+      band_train: training sinusoid tasks of the bands.
+      band_support: support (and training-query) points per band task.
+
+    Raises:
+      ValueError: when a field is invalid: an unknown method label, a pair that is not two labels, a
+        non-positive count, ``n_nets < 2``, ``tol`` outside ``(0, 1)`` (the message names the field).
+
+    Example:
+      >>> from ntk_bridge.experiments import distribution
+      >>> cfg = distribution.Config.quick()
+      >>> cfg.methods, cfg.widths, cfg.n_nets
+      (('mtl-shared', 'anil-same'), (64, 256), 8)
+      >>> train, test = cfg.band_tasks()
+      >>> train.xs.shape, test.xq.shape, test.xq[0, 0].tolist()
+      ((4, 5, 2), (1, 101, 2), [-1.0, 1.0])
+      >>> distribution.Config(n_nets=1)
+      Traceback (most recent call last):
+      ValueError: n_nets must be an integer >= 2, got 1
+    """
 
     AXES: ClassVar[tuple] = ("methods", "widths", "depths", "pairs", "band_methods", "band_depths", "include_flagged",
                              "n_boot")
@@ -135,7 +177,44 @@ def _compute(p: dict) -> dict:
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
-    """Run (or resume) the ensembles, compute the infinite-width parts, store the summary."""
+    """Run (or resume) the ensembles, compute the infinite-width parts, store the summary.
+
+    Each point trains one uncentered net (``finite.fit_predict(..., centered=False)``) and stores its test
+    predictions and flags; points already stored under ``root`` are read back.  The summary sets each
+    (method, width) ensemble of kept nets against ``nb.predict.distribution`` (``EnsembleRow``), fits
+    their errors over the widths (``WidthFits``), computes ``nb.predict.gap_distribution`` of each pair
+    per depth (``GapRow``), the squared gap ``||pred_a - pred_b||^2`` of same-seed nets per width (pairs
+    whose both methods were trained) and the sinusoid bands (``Band``).
+
+    Args:
+      config: the sweep (``Config``).
+      root: the results folder the point and summary records are stored under.
+
+    Returns:
+      The summary record (a ``dict``, ``kind == "summary"``): ``"result"`` is ``schema.to_json`` of a
+      ``DistributionResult`` plus ``"points"``; ``read`` types it.
+
+    Raises:
+      NotComputable: propagated from ``nb.predict.distribution`` or ``gap_distribution`` when a closed form
+        is not computable (e.g. an inner loop past its stability edge).
+
+    Example:
+      Two tiny nets (depth 1, width 8) in a temporary folder; the gaps and bands are closed forms:
+
+      >>> import tempfile
+      >>> from ntk_bridge.experiments import distribution
+      >>> from ntk_bridge.experiments.common import TaskConfig
+      >>> cfg = distribution.Config(
+      ...     tasks=TaskConfig(n_train=2, n_test=1, n_support=2, n_query=2, options=(("dim", 4),)), depth=1,
+      ...     methods=("mtl-shared",), widths=(8,), n_nets=2, outer_steps=20, tol=1e-2, n_boot=10,
+      ...     pairs=(("mtl-shared", "anil-same"),), depths=(1,), band_methods=("mtl-shared",), band_depths=(1,),
+      ...     band_train=2, band_support=2)
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     s = distribution.read(distribution.run(cfg, root))
+      >>> row = s.ensemble("mtl-shared", 8)
+      >>> row.n + row.excluded, sorted(s.result.gaps), len(s.band("mtl-shared", 1).mean)
+      (2, [('mtl-shared', 'anil-same', 1)], 101)
+    """
     from .. import finite
 
     start = time.perf_counter()
@@ -237,8 +316,31 @@ def _ens_row(ens: Ensemble | None, d, n_nets: int) -> "EnsembleRow":
 # --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class EnsembleRow:
-    """``n`` kept nets (``excluded`` left out) against the closed-form distribution: relative errors of the
-    sample mean and covariance, and the values sampling alone would give (root mean square over draws)."""
+    """One ensemble of trained nets against the closed-form predictive distribution.
+
+    ``n`` kept nets (``excluded`` left out) against the closed-form distribution: relative errors of the
+    sample mean and covariance, and the values sampling alone would give (root mean square over draws).
+
+    The errors are ``||mean_ens - mean|| / ||mean||`` and ``||cov_ens - cov|| / ||cov||`` (Frobenius; ``cov``
+    the per-task ``(Nt, q, q)`` covariance pooled over output columns); every error is ``None`` when fewer
+    than two nets were kept (then ``n = 0``).
+
+    Attributes:
+      n: kept nets (``0``: fewer than two kept, no ensemble).
+      excluded: nets left out (``n + excluded = n_nets``).
+      mean_err: relative error of the ensemble's sample mean.
+      cov_err: relative error of its sample covariance.
+      mean_sampling: the mean error ``n`` draws from the closed form's Gaussian alone would give.
+      cov_sampling: the covariance error those draws alone would give.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import distribution
+      >>> s = distribution.read(selection.summary("results/reference", "distribution"))
+      >>> row = s.ensemble("anil-same", 1024)
+      >>> row.n, row.excluded, row.mean_err > row.mean_sampling
+      (64, 0, True)
+    """
 
     n: int
     excluded: int
@@ -250,7 +352,21 @@ class EnsembleRow:
 
 @dataclasses.dataclass(frozen=True)
 class WidthFits:
-    """Per method: the ensembles' mean and covariance errors fitted as ``c n^-r`` over the widths."""
+    """Per method: the ensembles' mean and covariance errors fitted as ``c n^-r`` over the widths.
+
+    Attributes:
+      mean: ``EnsembleRow.mean_err ~ c n^-r`` (``PowerFit``; interval from resampling each width's nets;
+        ``error`` set below two widths with an ensemble).
+      cov: the same fit of ``EnsembleRow.cov_err``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import distribution
+      >>> s = distribution.read(selection.summary("results/reference", "distribution"))
+      >>> f = s.width_fit("anil-same")
+      >>> f.mean.x, f.mean.r, f.cov.note
+      ((64, 256, 1024), 0.40..., 'bootstrap over nets, per width')
+    """
 
     mean: PowerFit
     cov: PowerFit
@@ -258,7 +374,20 @@ class WidthFits:
 
 @dataclasses.dataclass(frozen=True)
 class GapRow:
-    """``E||Delta||^2`` summed over the test tasks: its mean and variance parts (infinite width)."""
+    """``E||Delta||^2`` summed over the test tasks: its mean and variance parts (infinite width).
+
+    Attributes:
+      mean_part: ``||mu_a - mu_b||^2`` of the two closed-form means, summed over the test tasks.
+      var_part: the variance part ``k tr((M_a - M_b) K_P (M_a - M_b)^T)``, summed over the test tasks.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import distribution
+      >>> s = distribution.read(selection.summary("results/reference", "distribution"))
+      >>> g = s.gap("mtl-shared", "anil-same", 1)
+      >>> g.total == g.mean_part + g.var_part, g.mean_part > 0, g.var_part > 0
+      (True, True, True)
+    """
 
     mean_part: float
     var_part: float
@@ -270,7 +399,20 @@ class GapRow:
 
 @dataclasses.dataclass(frozen=True)
 class Band:
-    """Mean and standard deviation of one method's prediction on the band grid."""
+    """Mean and standard deviation of one method's prediction on the band grid.
+
+    Attributes:
+      mean: the closed form's mean prediction at each of the ``GRID`` grid inputs.
+      sd: its standard deviation over initializations there (the figure's band is ``mean -+ 2 sd``).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import distribution
+      >>> s = distribution.read(selection.summary("results/reference", "distribution"))
+      >>> b = s.band("anil-same", 16)
+      >>> len(b.mean), len(b.sd), min(b.sd) >= 0
+      (101, 101, True)
+    """
 
     mean: tuple[float, ...]
     sd: tuple[float, ...]
@@ -278,7 +420,21 @@ class Band:
 
 @dataclasses.dataclass(frozen=True)
 class BandTask:
-    """The band figure's test task: the grid's inputs, and the support's inputs and labels (x in [-5, 5])."""
+    """The band figure's test task: the grid's inputs, and the support's inputs and labels (x in [-5, 5]).
+
+    Attributes:
+      x: the ``GRID`` grid inputs, evenly from -5 to 5.
+      support_x: the test task's support inputs.
+      support_y: their labels.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import distribution
+      >>> s = distribution.read(selection.summary("results/reference", "distribution"))
+      >>> t = s.result.band_task
+      >>> len(t.x), t.x[0], t.x[-1], len(t.support_x) == len(t.support_y) == s.config["band_support"]
+      (101, -5.0, 5.0, True)
+    """
 
     x: tuple[float, ...]
     support_x: tuple[float, ...]
@@ -287,6 +443,29 @@ class BandTask:
 
 @dataclasses.dataclass(frozen=True)
 class DistributionResult:
+    """What a distribution summary stores (``schema.to_json``); methods are ``Method`` labels.
+
+    Attributes:
+      ensembles: ``(method, width) -> EnsembleRow``.
+      gaps: ``(a, b, depth) -> GapRow`` at infinite width.
+      finite_gaps: ``(a, b, width) ->`` ``Stat`` over same-seed kept nets of ``||pred_a - pred_b||^2`` (summed
+        over every test prediction; ``None``: no seed with both kept).
+      bands: ``(method, depth) -> Band``.
+      band_task: the bands' test task (``BandTask``).
+      width_fits: ``method -> WidthFits``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import distribution
+      >>> s = distribution.read(selection.summary("results/reference", "distribution"))
+      >>> r = s.result
+      >>> len(r.ensembles), sorted(r.bands), sorted(r.width_fits)
+      (9, [('anil-same', 1), ('anil-same', 16), ('mtl-shared', 1), ('mtl-shared', 16)],
+       ['anil-same', 'maml-same', 'mtl-shared'])
+      >>> sorted(r.finite_gaps)[0]
+      ('mtl-shared', 'anil-same', 64)
+    """
+
     ensembles: dict[tuple[str, int], EnsembleRow]        # (method, width)
     gaps: dict[tuple[str, str, int], GapRow]             # (a, b, depth), infinite width
     finite_gaps: dict[tuple[str, str, int], Stat | None]  # (a, b, width): ||pred_a - pred_b||^2 over seeds
@@ -297,6 +476,22 @@ class DistributionResult:
 
 @dataclasses.dataclass(frozen=True)
 class DistributionSummary(Summary):
+    """A distribution summary record, typed: its ``DistributionResult`` and accessors.
+
+    Attributes:
+      record: the stored summary record (a ``dict``; ``config`` is its ``"config"``).
+      result: the typed ``DistributionResult``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import distribution
+      >>> s = distribution.read(selection.summary("results/reference", "distribution"))
+      >>> s.ensemble("mtl-shared", 64).n, s.ensemble("anil-same", 64).n, s.finite_gap("mtl-shared", "anil-same", 64).n
+      (64, 59, 59)
+      >>> s.gap("mtl-shared", "maml-same", 32) is None, s.band("maml-same", 1) is None
+      (False, True)
+    """
+
     result: DistributionResult | None = None
 
     def ensemble(self, method: str, width: int) -> EnsembleRow | None:
@@ -318,5 +513,23 @@ class DistributionSummary(Summary):
 
 
 def read(summary: dict) -> DistributionSummary:
-    """The typed view of a distribution summary record."""
+    """The typed view of a distribution summary record.
+
+    Args:
+      summary: a distribution summary record, as ``run`` returns it or ``selection.summary`` reads it.
+
+    Returns:
+      A ``DistributionSummary`` of the record and its ``DistributionResult``.
+
+    Raises:
+      ValueError: propagated from ``schema.from_json`` when the record's result does not have this code's
+        layout (written by another version).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import distribution
+      >>> s = distribution.read(selection.summary("results/reference", "distribution"))
+      >>> type(s).__name__, type(s.gap("mtl-shared", "anil-same", 1)).__name__, s.config["n_nets"]
+      ('DistributionSummary', 'GapRow', 64)
+    """
     return DistributionSummary(summary, schema.from_json(DistributionResult, summary["result"]))

@@ -54,13 +54,30 @@ CLASSIFICATION = tuple(SETTINGS)   # the digits settings: accuracy and the probe
 
 
 def key(setting: str, parameterization: str, scale: float, method: str) -> str:
-    """The key of one curve over widths in the summary's dicts: ``"setting|parameterization|scale|method"``."""
+    """The key of one curve over widths in the summary's dicts: ``"setting|parameterization|scale|method"``.
+
+    Args:
+      setting: the task setting (``"shared-feature"`` or a digits setting of ``accuracy.SETTINGS``).
+      parameterization: ``"ntk"`` or ``"mup"`` (``MLPSpec.parameterization``).
+      scale: the target scale, written with ``:g`` (``1.0 -> "1"``).
+      method: the method label (``"mtl-shared"``, ``"anil"``, ...).
+
+    Returns:
+      The ``str`` key of ``FeatureLearningResult.movement_fits``.
+
+    Example:
+      >>> from ntk_bridge.experiments import feature_learning
+      >>> feature_learning.key("digits", "mup", 0.1, "anil"), feature_learning.key("shared-feature", "ntk", 1.0, "maml")
+      ('digits|mup|0.1|anil', 'shared-feature|ntk|1|maml')
+    """
     return f"{setting}|{parameterization}|{scale:g}|{method}"
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Nets of ``depth`` layers and ``widths`` x ``seeds`` for every ``settings`` x ``parameterizations`` x
+    """The feature-learning sweep: trained nets per setting, parameterization, target scale, method, width.
+
+    Nets of ``depth`` layers and ``widths`` x ``seeds`` for every ``settings`` x ``parameterizations`` x
     ``scales`` x (``methods`` + no transfer), ``n_tasks`` training and test tasks per setting (task seed 0; the
     seed varies the initialization); ``max_widths``: ``(method name, n_max)`` pairs, a method trained only at
     ``width <= n_max``: second-order MAML on 5-way digits takes 90 s a net at width 1024 (8 tasks, 2 cores).
@@ -69,7 +86,47 @@ class Config:
     (outer loss), the test tasks adapt on their support (the heads: MTL's initial head, GBML's trained one).
     ``float64_methods`` (method names) train in float64, the others in float32: second-order MAML's
     meta-gradient in float32 stalls muP nets on digits at 1e-4 to 3e-3 of the initial loss (measured: width 128,
-    8 step halvings, loss oscillating by 6% a step; in float64 the same net converges in 175 steps)."""
+    8 step halvings, loss oscillating by 6% a step; in float64 the same net converges in 175 steps).
+
+    Attributes:
+      AXES: the fields that are sweep axes or summary-only options (class constant, not a field; this
+        module builds its points itself and does not read it).
+      settings: task settings, ``"shared-feature"`` and/or digits settings of ``CLASSIFICATION``.
+      n_tasks: training and test tasks (each) per setting.
+      parameterizations: of the nets, ``"ntk"`` and/or ``"mup"`` (``spec.PARAMETERIZATIONS``).
+      scales: target scales ``s`` (train on ``s Y``, predict ``/ s``), each ``> 0``.
+      methods: trained method labels; must hold ``"mtl-shared"`` (the gaps are to it), never the no-transfer
+        baseline (always trained).
+      widths: hidden widths, at least two (the fit ``movement ~ c n^-r``).
+      seeds: initialization seeds per configuration: ``0 .. seeds - 1``.
+      max_widths: ``((method name, n_max), ...)``: that method is trained only at widths ``<= n_max``.
+      float64_methods: method names trained in float64 (the others in float32).
+      depth: hidden-layer count of every net.
+      tau: the inner loop's total reach in units of ``1 / lambda_max`` (``common.scaled_adaptation``), in
+        ``(0, 2 steps]``.
+      steps: inner-loop steps.
+      outer_steps: most outer (training) steps per net.
+      tol: a net converged when its loss fell below ``tol`` x its initial loss, in ``(0, 1)``.
+      probe_C: inverse regularization of the authors' probe on the trained body (digits settings), ``> 0``.
+      n_boot: bootstrap resamplings (over seeds) of the movement fits' intervals.
+      include_flagged: let unconverged (and, under "ntk", regime-leaving) runs into the fits, gaps, limits
+        and scores.
+      backend: infinite-width kernel backend of the step-size kernel (``kernels.BACKENDS``).
+
+    Raises:
+      ValueError: when a field is invalid: an unknown setting or parameterization, a non-positive scale,
+        ``methods`` without ``"mtl-shared"`` or with the no-transfer baseline, fewer than two widths, a
+        ``float64_methods`` or ``max_widths`` name not trained, a non-positive count (the message names the field).
+
+    Example:
+      >>> from ntk_bridge.experiments import feature_learning
+      >>> cfg = feature_learning.Config.quick()
+      >>> cfg.settings, cfg.widths, cfg.all_methods()
+      (('shared-feature',), (32, 128), ('mtl-shared', 'anil', 'no-transfer'))
+      >>> feature_learning.Config(methods=("anil",))
+      Traceback (most recent call last):
+      ValueError: methods must be a tuple of method labels holding 'mtl-shared' (the gaps are to it), got ('anil',)
+    """
 
     AXES: ClassVar[tuple] = ("settings", "parameterizations", "scales", "methods", "widths", "seeds", "max_widths",
                              "float64_methods", "n_boot", "include_flagged")
@@ -139,7 +196,29 @@ class Config:
 
 
 def tasks(setting: str, n_tasks: int):
-    """The training and test tasks of ``setting`` (task seed 0)."""
+    """The training and test tasks of ``setting`` (task seed 0).
+
+    Args:
+      setting: ``"shared-feature"`` or a digits setting of ``accuracy.SETTINGS`` (any family of
+        ``accuracy.task_config``).
+      n_tasks: training and test tasks (each).
+
+    Returns:
+      ``(train, test)``, two ``TaskSet``: inputs ``xs (n_tasks, support, dim)``, ``xq (n_tasks, query, dim)``
+      and labels ``ys``/``yq`` with ``out_dim`` columns (float64), support and query sizes of the setting.
+
+    Raises:
+      KeyError: propagated from ``accuracy.task_config`` for a setting it does not know.
+
+    Example:
+      >>> from ntk_bridge.experiments import feature_learning
+      >>> train, test = feature_learning.tasks("shared-feature", 2)
+      >>> train.xs.shape, train.xq.shape, test.xs.shape, train.ys.shape
+      ((2, 5, 16), (2, 10, 16), (2, 5, 16), (2, 5, 1))
+      >>> train, test = feature_learning.tasks("digits", 2)   # 5-way 1-shot, 3 queries per class
+      >>> train.xs.shape, train.xq.shape, train.ys.shape
+      ((2, 5, 64), (2, 15, 64), (2, 5, 5))
+    """
     return task_config(setting, n_tasks, n_tasks).draw(0)
 
 
@@ -180,15 +259,66 @@ def _dead_points(spec, body, test) -> int:
 
 
 def exclusion(result: dict, parameterization: str, include_flagged: bool) -> str | None:
-    """Why a run stays out (``finite_sweep.exclusion``); under a parameterization other than "ntk" leaving the
-    kernel regime is not a flag (only convergence and computability are)."""
+    """Why a trained net stays out of the summary, or ``None`` when it counts.
+
+    Why a run stays out (``finite_sweep.exclusion``); under a parameterization other than "ntk" leaving the
+    kernel regime is not a flag (only convergence and computability are).
+
+    Args:
+      result: a trained net's point result (``"converged"``, ``"left_kernel_regime"``, ``"rises"``,
+        ``"max_step_ratio"``, ...; ``"not_computable"`` when training failed).
+      parameterization: the net's parameterization, ``"ntk"`` or ``"mup"``.
+      include_flagged: let unconverged and regime-leaving runs in (never ``NotComputable`` ones).
+
+    Returns:
+      The reason (``str``) the run stays out, or ``None`` when it counts.
+
+    Example:
+      >>> from ntk_bridge.experiments import feature_learning
+      >>> r = {"converged": True, "left_kernel_regime": True, "rises": 2, "max_step_ratio": 1.5}
+      >>> feature_learning.exclusion(r, "mup", False) is None, feature_learning.exclusion(r, "ntk", True) is None
+      (True, True)
+      >>> feature_learning.exclusion(r, "ntk", False)
+      'left the kernel regime: the loss rose 2 times, by up to 1.5x in one step (rule: > ...x)'
+    """
     if parameterization != "ntk" and result.get("left_kernel_regime"):
         result = dict(result, left_kernel_regime=False)
     return finite_sweep.exclusion(result, include_flagged)
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
-    """Run (or resume) every net and store the summary."""
+    """Run (or resume) every net and store the summary.
+
+    Each point trains one centered net (``finite.fit_predict``, inner loop of reach ``tau / lambda_max``) and
+    stores its test predictions, feature and kernel movement, flags and test error (accuracy and probe on
+    digits, MSE otherwise); points already stored under ``root`` are read back.  The summary holds every
+    net (``Net``), per configuration and method the fit ``feature_movement ~ c n^-r``, the GBML-MTL gaps
+    (``GapRow``), the distances between consecutive widths (``LimitRow``) and the scores (``ScoreRow``).
+
+    Args:
+      config: the sweep (``Config``).
+      root: the results folder the point and summary records are stored under.
+
+    Returns:
+      The summary record (a ``dict``, ``kind == "summary"``): ``"result"`` is ``schema.to_json`` of a
+      ``FeatureLearningResult`` plus ``"points"``; ``read`` types it.
+
+    Example:
+      MTL and no transfer at widths 8 and 16 (depth 1, two tasks), in a temporary folder:
+
+      >>> import tempfile
+      >>> from ntk_bridge.experiments import feature_learning
+      >>> cfg = feature_learning.Config(settings=("shared-feature",), n_tasks=2, parameterizations=("ntk",),
+      ...                               scales=(1.0,), methods=("mtl-shared",), widths=(8, 16), seeds=1,
+      ...                               max_widths=(), float64_methods=(), depth=1, outer_steps=20, tol=1e-2,
+      ...                               n_boot=10)
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     s = feature_learning.read(feature_learning.run(cfg, root))
+      >>> [(n.method, n.width) for n in s.result.nets]
+      [('mtl-shared', 8), ('mtl-shared', 16), ('no-transfer', 8), ('no-transfer', 16)]
+      >>> sorted(s.result.movement_fits), len(s.result.limits), len(s.result.scores), s.result.gaps
+      (['shared-feature|ntk|1|mtl-shared'], 2, 4, ())
+    """
     from ..finite import SCHEDULE
 
     start = time.perf_counter()
@@ -281,7 +411,32 @@ def _score_row(f, par, s, m, n, seeds: int, kept: dict) -> "ScoreRow":
 # --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class Net:
-    """One trained net: its movements, flags, and why it was kept out (``None``: kept)."""
+    """One trained net: its movements, flags, and why it was kept out (``None``: kept).
+
+    Attributes:
+      setting: the task setting.
+      parameterization: ``"ntk"`` or ``"mup"``.
+      scale: the target scale ``s``.
+      method: the method label (or ``BASELINE``, no transfer).
+      width: hidden width ``n``.
+      seed: initialization seed.
+      feature_movement: relative movement of the last hidden features (``None``: not computable).
+      kernel_movement: relative movement of the empirical NTK (``None``: not computable).
+      converged: whether the loss fell below ``tol`` x the initial loss.
+      left_kernel_regime: whether the loss rose by more than ``finite.RISE_TOL`` in one step.
+      excluded: why the net was kept out (``exclusion``), ``None`` when kept.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import feature_learning
+      >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
+      >>> nets = s.rows("nets", setting="shared-feature", parameterization="ntk", scale=0.1, width=64)
+      >>> [(n.method, n.seed) for n in nets]
+      [('mtl-shared', 0), ('mtl-shared', 1), ('anil', 0), ('anil', 1), ('maml', 0), ('maml', 1), ('no-transfer', 0),
+       ('no-transfer', 1)]
+      >>> nets[0].feature_movement, nets[0].converged, nets[0].excluded
+      (0.05..., True, None)
+    """
 
     setting: str
     parameterization: str
@@ -298,7 +453,25 @@ class Net:
 
 @dataclasses.dataclass(frozen=True)
 class GapRow:
-    """A GBML net against the MTL net of the same initialization, over the seeds."""
+    """A GBML net against the MTL net of the same initialization, over the seeds.
+
+    Attributes:
+      setting: the task setting.
+      parameterization: ``"ntk"`` or ``"mup"``.
+      scale: the target scale ``s``.
+      method: the GBML method label.
+      width: hidden width ``n``.
+      gap: ``||f_GBML - f_MTL|| / ||f_MTL||`` of the nets of one seed, a ``Stat`` over the seeds where both were
+        kept (``None``: no such seed).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import feature_learning
+      >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
+      >>> rows = s.rows("gaps", setting="digits", parameterization="mup", scale=1.0, method="maml")
+      >>> [(r.width, None if r.gap is None else r.gap.n) for r in rows]
+      [(64, None), (128, 1), (256, None), (512, 2)]
+    """
 
     setting: str
     parameterization: str
@@ -310,7 +483,26 @@ class GapRow:
 
 @dataclasses.dataclass(frozen=True)
 class LimitRow:
-    """The functions of widths ``a`` and ``b`` of one configuration, ``||f_a - f_b|| / ||f_b||`` over the seeds."""
+    """The functions of widths ``a`` and ``b`` of one configuration, ``||f_a - f_b|| / ||f_b||`` over the seeds.
+
+    Attributes:
+      setting: the task setting.
+      parameterization: ``"ntk"`` or ``"mup"``.
+      scale: the target scale ``s``.
+      method: the method label (or ``BASELINE``).
+      a: the smaller width.
+      b: the next width of the sweep.
+      distance: ``||f_a - f_b|| / ||f_b||`` of the nets of one seed, a ``Stat`` over the seeds where both were
+        kept (``None``: no such seed).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import feature_learning
+      >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
+      >>> rows = s.rows("limits", setting="digits", parameterization="mup", scale=1.0, method="no-transfer")
+      >>> [(r.a, r.b) for r in rows], rows[-1].distance.n
+      ([(64, 128), (128, 256), (256, 512), (512, 1024)], 2)
+    """
 
     setting: str
     parameterization: str
@@ -323,7 +515,33 @@ class LimitRow:
 
 @dataclasses.dataclass(frozen=True)
 class ScoreRow:
-    """Test error (accuracy and probe, or MSE) and movements of one method at one width, over kept seeds."""
+    """Test error (accuracy and probe, or MSE) and movements of one method at one width, over kept seeds.
+
+    Attributes:
+      setting: the task setting.
+      parameterization: ``"ntk"`` or ``"mup"``.
+      scale: the target scale ``s``.
+      method: the method label (or ``BASELINE``).
+      width: hidden width ``n``.
+      accuracy: test accuracy after the inner loop (digits settings; ``None`` otherwise or none kept).
+      probe: the authors' probe's test accuracy on the trained body (digits settings).
+      mse: test MSE (regression settings).
+      feature_movement: relative movement of the last hidden features.
+      kernel_movement: relative movement of the empirical NTK.
+      excluded: seeds left out.
+
+    Every score is a ``Stat`` over the kept seeds.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import feature_learning
+      >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
+      >>> (row,) = s.rows("scores", setting="digits", parameterization="ntk", scale=1.0, method="anil", width=256)
+      >>> row.mse is None, row.accuracy.n, row.excluded
+      (True, 2, 0)
+      >>> row.probe.mean
+      0.63...
+    """
 
     setting: str
     parameterization: str
@@ -340,6 +558,24 @@ class ScoreRow:
 
 @dataclasses.dataclass(frozen=True)
 class FeatureLearningResult:
+    """What a feature-learning summary stores (``schema.to_json``).
+
+    Attributes:
+      nets: every trained net (``Net``).
+      movement_fits: ``key(setting, parameterization, scale, method) -> PowerFit`` of ``movement ~ c n^-r``.
+      gaps: GBML vs MTL of one initialization (``GapRow``), per configuration, method and width.
+      limits: distances between consecutive widths (``LimitRow``).
+      scores: test errors and movements (``ScoreRow``), per configuration, method and width.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import feature_learning
+      >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
+      >>> r = s.result
+      >>> len(r.nets), len(r.movement_fits), len(r.gaps), len(r.limits), len(r.scores)
+      (456, 36, 108, 180, 228)
+    """
+
     nets: tuple[Net, ...]
     movement_fits: dict[str, PowerFit]      # key(setting, parameterization, scale, method) -> movement ~ c n^-r
     gaps: tuple[GapRow, ...]
@@ -349,7 +585,22 @@ class FeatureLearningResult:
 
 @dataclasses.dataclass(frozen=True)
 class FeatureLearningSummary(Summary):
-    """A feature-learning summary record, typed."""
+    """A feature-learning summary record, typed.
+
+    Attributes:
+      record: the stored summary record (a ``dict``; ``config`` is its ``"config"``).
+      result: the typed ``FeatureLearningResult``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import feature_learning
+      >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
+      >>> ntk, mup = (s.fit("shared-feature", p, 1.0, "mtl-shared") for p in ("ntk", "mup"))
+      >>> ntk.r, mup.r
+      (0.45..., 0.02...)
+      >>> len(s.rows("nets", method="no-transfer")), s.fit("digits", "ntk", 1.0, "bogus") is None
+      (120, True)
+    """
 
     result: FeatureLearningResult | None = None
 
@@ -365,5 +616,23 @@ class FeatureLearningSummary(Summary):
 
 
 def read(summary: dict) -> FeatureLearningSummary:
-    """The typed view of a feature-learning summary record."""
+    """The typed view of a feature-learning summary record.
+
+    Args:
+      summary: a feature-learning summary record, as ``run`` returns it or ``selection.summary`` reads it.
+
+    Returns:
+      A ``FeatureLearningSummary`` of the record and its ``FeatureLearningResult``.
+
+    Raises:
+      ValueError: propagated from ``schema.from_json`` when the record's result does not have this code's
+        layout (written by another version).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import feature_learning
+      >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
+      >>> type(s).__name__, type(s.result.nets[0]).__name__, s.config["parameterizations"]
+      ('FeatureLearningSummary', 'Net', ['ntk', 'mup'])
+    """
     return FeatureLearningSummary(summary, schema.from_json(FeatureLearningResult, summary["result"]))

@@ -12,11 +12,11 @@ linearization at init (the closed form fed its empirical kernels):
 Under the fresh head (whose closed form is no transfer) the linearization is the *untrained*
 net's test-time loop, and ``seen = ||trained - untrained|| / ||closed||`` (what of the body's
 training the fresh head sees; zero at infinite width) replaces ``drift``.  The summary reports,
-per (method, split, protocol, L, n), the mean/std over seeds of these; ensembles of ``M`` centered nets (disjoint groups of the
-seeds' nets, predictions averaged) against the closed form; the gap between trained GBML
-and MTL nets of one initialization beside the infinite-width gap, and under the fresh head (whose closed forms' gap is 0) its fit ``gap ~ c_L n^-b``
-(one width exponent, one constant per depth: the width exponent of the theorem's ``eps``); the fit
-``err ~ c (L/n)^a``
+per (method, split, protocol, L, n), the mean/std over seeds of these; ensembles of ``M`` centered
+nets (disjoint groups of the seeds' nets, predictions averaged) against the closed form; the gap
+between trained GBML and MTL nets of one initialization beside the infinite-width gap, and under
+the fresh head (whose closed forms' gap is 0) its fit ``gap ~ c_L n^-b`` (one width exponent, one
+constant per depth: the width exponent of the theorem's ``eps``); the fit ``err ~ c (L/n)^a``
 (``metrics.fit_power_law`` on ``x = L/n`` fits ``c x^-r``: ``a = -r``) with a bootstrap
 interval for ``a``, and from it the width needed for ``err <= eps`` at each depth,
 ``n = L (c / eps)^(1/a)``; and for each width the depth at which the trained ANIL-MTL gap is
@@ -56,7 +56,21 @@ ALL_METHODS = ("mtl-shared", "anil", "maml", "fomaml")   # and GBML ones with th
 
 @dataclasses.dataclass(frozen=True)
 class Grid:
-    """Where one method label is trained: depths x widths x ``seeds`` initializations."""
+    """Where one method label is trained: depths x widths x ``seeds`` initializations.
+
+    Attributes:
+      depths: the depths ``L`` trained.
+      widths: the widths ``n`` trained.
+      seeds: initialization seeds per ``(L, n)``: ``0 .. seeds - 1``.
+
+    Example:
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> cfg = finite_closeness.Config()
+      >>> cfg.grid("maml-same")            # its own entry of grids
+      Grid(depths=(1, 2, 4, 8), widths=(64, 256, 512), seeds=2)
+      >>> cfg.grid("anil-same+fresh") == finite_closeness.Grid(cfg.depths, cfg.widths, cfg.seeds)
+      True
+    """
 
     depths: tuple[int, ...]
     widths: tuple[int, ...]
@@ -65,9 +79,11 @@ class Grid:
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """The (L, n) surface.  The default is the reference sweep of ``results/reference`` (several hours
-    on 2 CPU cores): MTL and ANIL (split "same") on depths x widths x ``seeds``, with ensembles of 4 at
-    depths 8 and 16; MAML and FOMAML (split "same") on L 1-8 x n 64-512 x 2 seeds; ANIL with the
+    """The finite-closeness sweep: the (L, n) surface of trained nets per method label.
+
+    The default is the reference sweep of ``results/reference`` (several hours on 2 CPU cores): MTL
+    and ANIL (split "same") on depths x widths x ``seeds``, with ensembles of 4 at depths 8 and 16;
+    MAML and FOMAML (split "same") on L 1-8 x n 64-512 x 2 seeds; ANIL with the
     split "disjoint" on L 1, 4, 16 x n 256, 1024 x 2 seeds; every net read under both protocols.
     The full surface of theory.md §8, for a GPU::
 
@@ -83,7 +99,51 @@ class Config:
     ``Method.label``, e.g. ``"maml-same"``) on its own grid (no ensembles beyond its seeds; second-order
     MAML costs several times ANIL's); its cells elsewhere are ``None`` (not run).  ``targets``: the errors
     ``eps`` whose required width is reported; ``tol``: a run converged when its loss fell below ``tol`` x
-    its initial loss.  A grid of a label not trained here is ignored."""
+    its initial loss.  A grid of a label not trained here is ignored.
+
+    Attributes:
+      AXES: the fields that are sweep axes or summary-only options (class constant, not a field): kept out
+        of each point's configuration (``common.point``).
+      tasks: the training and test tasks (``TaskConfig``; default 8 + 4 shared-feature tasks in 8
+        dimensions, 5 support and 5 query points each).
+      task_seed: the one task draw every net trains on, ``>= 0``.
+      depths: the surface's depths ``L``.
+      widths: the surface's widths ``n``.
+      methods: names of ``ALL_METHODS`` or GBML labels with their split (``"anil-disjoint"``).
+      splits: the splits a GBML name is trained under (``predict.SPLITS``).
+      protocols: the test-time heads summarized, ``"trained"`` and/or ``"fresh"`` (``methods.TEST_HEADS``).
+      seeds: initialization seeds per statistic.
+      ensembles: ensemble sizes ``M`` (``1``: single nets).
+      ensemble_depths: the depths at which nets beyond ``seeds`` are trained for the ensembles (empty: every
+        depth).
+      lr: inner-loop step size (``Adaptation.lr``).
+      steps: inner-loop steps (``Adaptation.steps``).
+      outer_steps: most outer (training) steps per net.
+      tol: a net converged when its loss fell below ``tol`` x its initial loss, in ``(0, 1)``.
+      n_boot: bootstrap resamplings of the fits' intervals.
+      targets: the errors ``eps`` in ``(0, 1)`` whose required width is reported.
+      include_flagged: let unconverged and regime-leaving runs into the statistics and fits.
+      grids: ``((label, depths, widths, seeds), ...)``: a label trained on its own grid.
+
+    Raises:
+      ValueError: when a field is invalid: an unknown method, split or protocol, a grid whose label is not a
+        trained-head ``Method.label``, a target outside ``(0, 1)``, a non-positive count (the message names the
+        field).
+
+    Example:
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> cfg = finite_closeness.Config.quick()
+      >>> cfg.depths, cfg.widths, cfg.methods
+      ((1, 8), (64, 256), ('mtl-shared', 'anil'))
+      >>> cfg.labels()
+      [('mtl-shared', 'trained'), ('mtl-shared+fresh', 'fresh'), ('anil-same', 'trained'), ('anil-same+fresh', 'fresh')]
+      >>> full = finite_closeness.Config()
+      >>> full.nets("anil-same", 8), full.nets("anil-same", 1), full.nets("maml-same", 8)   # seeds 3, ensembles of 4
+      (4, 3, 2)
+      >>> finite_closeness.Config(methods=("reptile",))
+      Traceback (most recent call last):
+      ValueError: methods must be a non-empty tuple of ('mtl-shared', 'anil', 'maml', 'fomaml') or GBML labels ...
+    """
 
     AXES: ClassVar[tuple] = ("depths", "widths", "methods", "splits", "protocols", "seeds", "ensembles", "n_boot",
                              "include_flagged", "targets", "grids", "ensemble_depths")
@@ -208,13 +268,51 @@ _PART = {"err": None, "fluctuation": None, "drift": None, "seen": None, "pred": 
 
 
 def compute_point(p: dict) -> dict:
-    """One net of the sweep (a point's configuration): train it once, read it under both test-time protocols
+    """Train one net of the sweep and compare it, under both test-time protocols, with its closed forms.
+
+    One net of the sweep (a point's configuration): train it once, read it under both test-time protocols
     and compare each with its closed form and the net's linearization; ``NotComputable`` is recorded.
 
     Returns the run's flags (converged, kernel regime, ...) and ``protocols``: ``{"trained" | "fresh":
     {err, fluctuation, drift, seen, pred, pred_linearized, pred_infinite}}`` (``pred_linearized``: the
     untrained net's under the fresh head; a protocol whose test-time loop was not computable has
-    ``not_computable``)."""
+    ``not_computable``).
+
+    Under each protocol ``err = rel(trained, closed)``, ``fluctuation = rel(linearized, closed)`` and, under
+    the trained head, ``drift = rel(trained, linearized)`` (``seen = ||trained - untrained|| / ||closed||``
+    under the fresh head instead), ``rel(a, b) = ||a - b|| / ||b||``.  A ``NotComputable`` closed form or
+    training is recorded: the flags of a run that did not train, every protocol's entries ``None``, and
+    ``not_computable`` (the reason) beside the flags.
+
+    Args:
+      p: the point's configuration (``common.point`` of a ``Config``): ``tasks`` (a ``TaskConfig`` dict),
+        ``task_seed``, ``depth``, ``width``, ``method`` (a trained-head ``Method.label``), ``seed``, ``lr``,
+        ``steps``, ``outer_steps``, ``tol``.
+
+    Returns:
+      A ``dict``: the flags ``converged``, ``left_kernel_regime``, ``rises``, ``max_step_ratio``,
+      ``max_loss_ratio``, ``steps``, ``final_loss``, ``initial_loss``, ``train_s``, and ``protocols``; the
+      predictions are arrays ``(n_test, query, out_dim)``.
+
+    Raises:
+      ValueError: propagated from ``methods.parse`` for an unknown method label.
+
+    Example:
+      One MTL net of width 8 (depth 1, two training tasks, 20 outer steps):
+
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> from ntk_bridge.experiments.common import TaskConfig, point
+      >>> cfg = finite_closeness.Config(tasks=TaskConfig(n_train=2, n_test=1, n_support=3, n_query=3,
+      ...                               options=(("dim", 8),)), depths=(1,), widths=(8,), methods=("mtl-shared",),
+      ...                               seeds=1, ensembles=(1,), ensemble_depths=(), outer_steps=20, tol=1e-2,
+      ...                               n_boot=10, grids=())
+      >>> out = finite_closeness.compute_point(point(cfg, method="mtl-shared", depth=1, width=8, seed=0))
+      >>> sorted(out["protocols"]), sorted(out["protocols"]["trained"])
+      (['fresh', 'trained'], ['drift', 'err', 'fluctuation', 'pred', 'pred_infinite', 'pred_linearized', 'seen'])
+      >>> trained, fresh = out["protocols"]["trained"], out["protocols"]["fresh"]
+      >>> trained["pred"].shape, trained["pred_infinite"].shape, fresh["drift"], trained["seen"]
+      ((1, 3, 1), (1, 3, 1), None, None)
+    """
     from .. import finite
 
     train, test = TaskConfig(**p["tasks"]).draw(p["task_seed"])
@@ -255,15 +353,77 @@ def _read_as(result: dict, protocol: str) -> dict:
 
 
 def required_width(fit: "DepthWidthLaw | None", depth: int, eps: float) -> float | None:
-    """Width ``n`` with ``c (L/n)^a = eps``; ``None`` if no fit or the bootstrap interval of ``a`` reaches 0
-    or below (no established fall with ``n / L``: extrapolating such a law gives meaningless widths)."""
+    """The width at which the law ``c (L/n)^a`` reaches ``eps`` at depth ``L``, or ``None``.
+
+    Width ``n`` with ``c (L/n)^a = eps``; ``None`` if no fit or the bootstrap interval of ``a`` reaches 0
+    or below (no established fall with ``n / L``: extrapolating such a law gives meaningless widths).
+
+    ``n = L (c / eps)^(1/a)``.
+
+    Args:
+      fit: the fitted law ``err ~ c (L/n)^a`` (``DepthWidthLaw``), or ``None``.
+      depth: the depth ``L``.
+      eps: the target error, ``> 0``.
+
+    Returns:
+      The width (``float``, not rounded), or ``None`` (no fit, a failed fit, ``a <= 0`` or ``a_lo <= 0``).
+
+    Example:
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> law = finite_closeness.DepthWidthLaw(r=-0.5, c=0.1, r_lo=-0.6, r_hi=-0.4)    # a = 0.5, in [0.4, 0.6]
+      >>> finite_closeness.required_width(law, 2, 0.05)       # 2 (0.1 / 0.05)^2
+      8.0
+      >>> unsure = finite_closeness.DepthWidthLaw(r=-0.5, c=0.1, r_lo=-0.6, r_hi=0.1)   # a in [-0.1, 0.6]
+      >>> finite_closeness.required_width(unsure, 2, 0.05) is None
+      True
+      >>> from ntk_bridge import selection
+      >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
+      >>> finite_closeness.required_width(s.fit("anil-same"), 1, 0.1) == s.required_width("anil-same", 0.1)[0]
+      True
+    """
     if fit is None or not fit.ok or not (fit.a > 0 and fit.a_lo > 0):
         return None
     return float(depth * (fit.c / eps) ** (1.0 / fit.a))
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
-    """Run (or resume) the (L, n) surface; store the summary."""
+    """Run (or resume) the (L, n) surface; store the summary.
+
+    Each point trains one net (``compute_point``); points already stored under ``root`` are read back.  Each
+    ``(label, protocol)`` of ``Config.labels`` reads its trained-head runs under its protocol; the summary
+    holds per (label, L, n) a ``Cell``, per label the law ``err ~ c (L/n)^a`` and the widths it requires for
+    each target, the trained GBML-MTL gaps per depth (``GapRow``) and per width the depth of the smallest
+    gap, the fresh-head gap laws (``WidthLaw``), the non-vacuity rows (``UsefulRow``) and every run left out.
+
+    Args:
+      config: the sweep (``Config``).
+      root: the results folder the point and summary records are stored under.
+
+    Returns:
+      The summary record (a ``dict``, ``kind == "summary"``): ``"result"`` is ``schema.to_json`` of a
+      ``FiniteClosenessResult`` plus ``"points"``; ``read`` types it.
+
+    Raises:
+      NotComputable: propagated from ``closed_form`` when no transfer's closed form of a non-vacuity row
+        (``UsefulRow``) is not computable (e.g. its inner loop past the stability edge at a depth).
+
+    Example:
+      The surface of one MTL net of width 8 at depth 1, in a temporary folder:
+
+      >>> import tempfile
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> from ntk_bridge.experiments.common import TaskConfig
+      >>> cfg = finite_closeness.Config(tasks=TaskConfig(n_train=2, n_test=1, n_support=3, n_query=3,
+      ...                               options=(("dim", 8),)), depths=(1,), widths=(8,), methods=("mtl-shared",),
+      ...                               seeds=1, ensembles=(1,), ensemble_depths=(), outer_steps=20, tol=1e-2,
+      ...                               n_boot=10, grids=())
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     s = finite_closeness.read(finite_closeness.run(cfg, root))
+      >>> s.labels, s.grid("mtl-shared")
+      ((('mtl-shared', 'trained'), ('mtl-shared+fresh', 'fresh')), Grid(depths=(1,), widths=(8,), seeds=1))
+      >>> s.fit("mtl-shared") is None, sorted(s.useful(1).closed)       # one L/n: no law
+      (True, ['mtl-shared', 'mtl-shared+fresh'])
+    """
     from .. import finite
 
     start = time.perf_counter()
@@ -414,8 +574,31 @@ def _gap(config: Config, res: dict, keep: dict, lab: str, mtl: str, L: int) -> "
 # --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """One (method, protocol, L, n): Stats over kept seeds (``None``: none kept / undefined), the runs
-    left out, and the error of ensembles of ``M`` nets (``M -> Stat | None``)."""
+    """Statistics of one (method label, L, n) over the kept seeds, and its ensembles' errors.
+
+    One (method, protocol, L, n): Stats over kept seeds (``None``: none kept / undefined), the runs
+    left out, and the error of ensembles of ``M`` nets (``M -> Stat | None``).
+
+    Attributes:
+      err: ``rel(trained, closed)`` over the kept seeds.
+      fluctuation: ``rel(linearized, closed)`` over the kept seeds.
+      drift: ``rel(trained, linearized)`` (``None`` under the fresh head).
+      excluded: runs of the label's seeds left out.
+      ensemble: ``M -> rel(mean of M nets, closed)``, a ``Stat`` over disjoint groups of ``M`` kept nets
+        (``None``: no group with every net kept).
+      mse: test MSE of the trained nets (kept seeds) on the test tasks' queries.
+      seen: fresh head: ``||trained - untrained|| / ||closed||`` (``None`` under the trained head).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
+      >>> c = s.cell("anil-same", 8, 1024)
+      >>> c.err.n, c.excluded, sorted(c.ensemble), c.ensemble[4].n, c.seen
+      (3, 0, [1, 4], 1, None)
+      >>> c.err.mean
+      0.138...
+    """
 
     err: Stat | None
     fluctuation: Stat | None
@@ -428,9 +611,28 @@ class Cell:
 
 @dataclasses.dataclass(frozen=True)
 class UsefulRow:
-    """Non-vacuity at one depth: are the predictors that are close still useful?  Test MSE on the test
-    tasks' queries of each method's closed form (label -> MSE; the fresh-head protocol's is no transfer's),
-    of no transfer and of the zero predictor; the effective rank of the normalized NTK on the test points."""
+    """Non-vacuity at one depth: are the predictors that are close still useful?
+
+    Test MSE on the test tasks' queries of each method's closed form (label -> MSE; the fresh-head
+    protocol's is no transfer's), of no transfer and of the zero predictor; the effective rank of the
+    normalized NTK on the test points.
+
+    Attributes:
+      closed: label -> test MSE of its closed form (``None``: not computable).
+      no_transfer: test MSE of no transfer's closed form.
+      zero: test MSE of the zero predictor.
+      effective_rank: effective rank of the normalized NTK on the test tasks' points.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
+      >>> u = s.useful(1)
+      >>> u.closed["anil-same+fresh"] == u.no_transfer, u.closed["mtl-shared"] < u.no_transfer < u.zero
+      (True, True)
+      >>> u.effective_rank
+      16.8...
+    """
 
     closed: dict[str, float | None]
     no_transfer: float
@@ -439,8 +641,30 @@ class UsefulRow:
 
 
 class DepthWidthLaw(PowerFit):
-    """``err ~ c (L/n)^a``: the ``PowerFit`` ``err ~ c x^-r`` on ``x = L/n`` read as
-    ``a = -r`` with the bootstrap interval ``[a_lo, a_hi] = [-r_hi, -r_lo]``."""
+    """The depth-width law ``err ~ c (L/n)^a`` of one method label (a ``PowerFit`` read as ``a = -r``).
+
+    ``err ~ c (L/n)^a``: the ``PowerFit`` ``err ~ c x^-r`` on ``x = L/n`` read as
+    ``a = -r`` with the bootstrap interval ``[a_lo, a_hi] = [-r_hi, -r_lo]``.
+
+    Attributes:
+      r: the ``PowerFit`` exponent on ``x = L/n`` (``a = -r``).
+      c: the constant ``c``.
+      r_lo: lower end of the bootstrap interval of ``r`` (``a_hi = -r_lo``).
+      r_hi: upper end of that interval (``a_lo = -r_hi``).
+      level: the interval's coverage.
+      x: the fitted abscissae, when stored (empty here).
+      monotone: whether the means fall at every step (``None``: not stored).
+      error: why no fit was made (then the numbers are NaN), ``None`` when fitted.
+      note: how the interval was obtained, when not the default bootstrap over seeds.
+
+    Example:
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> law = finite_closeness.DepthWidthLaw(r=-0.5, c=0.1, r_lo=-0.6, r_hi=-0.4)
+      >>> law.a, law.a_lo, law.a_hi, law.ok
+      (0.5, 0.4, 0.6, True)
+      >>> float(law.err(2, 8))        # 0.1 (2 / 8)^0.5
+      0.05
+    """
 
     @property
     def a(self) -> float:
@@ -461,8 +685,29 @@ class DepthWidthLaw(PowerFit):
 
 @dataclasses.dataclass(frozen=True)
 class WidthLaw:
-    """``gap ~ c_L n^-b``: one width exponent ``b`` with its bootstrap interval ``[b_lo, b_hi]`` at ``level``, one
-    constant per depth (``constants``); ``error`` says why no fit was made."""
+    """The width law ``gap ~ c_L n^-b`` of a trained GBML-MTL gap: one exponent, one constant per depth.
+
+    ``gap ~ c_L n^-b``: one width exponent ``b`` with its bootstrap interval ``[b_lo, b_hi]`` at ``level``, one
+    constant per depth (``constants``); ``error`` says why no fit was made.
+
+    Attributes:
+      b: the width exponent (theory: ``b = 1/2``).
+      b_lo: lower end of its bootstrap interval.
+      b_hi: upper end of that interval.
+      level: the interval's coverage.
+      constants: depth -> ``c_L``.
+      error: why no fit was made (then the numbers are NaN), ``None`` when fitted.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
+      >>> law = s.gap_fit("anil-same+fresh")
+      >>> law.ok, law.level, sorted(law.constants), law.b_lo < law.b < law.b_hi
+      (True, 0.9, [1, 2, 4, 8, 16], True)
+      >>> law.b
+      0.14...
+    """
 
     b: float = float("nan")
     b_lo: float = float("nan")
@@ -483,8 +728,26 @@ class WidthLaw:
 
 @dataclasses.dataclass(frozen=True)
 class GapRow:
-    """Trained GBML vs trained MTL nets at one depth: a Stat per width of the sweep (``None``: not run, or
-    no seed with both kept), and the closed forms' gap (``None``: not computable)."""
+    """Trained GBML vs trained MTL nets at one depth, per width, beside the closed forms' gap.
+
+    Trained GBML vs trained MTL nets at one depth: a Stat per width of the sweep (``None``: not run, or
+    no seed with both kept), and the closed forms' gap (``None``: not computable).
+
+    Attributes:
+      finite: per width of the summary, ``||f_GBML - f_MTL|| / ||f_MTL||`` of the trained nets of one seed, a
+        ``Stat`` over the seeds with both kept (``None``: not run, or no such seed).
+      infinite: the same relative gap of the two closed forms (``None``: not computable).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
+      >>> row = s.result.gaps["anil-same", 1]
+      >>> len(row.finite) == len(s.widths), row.finite[0], row.infinite == s.gap("anil-same", 1)
+      (True, None, True)
+      >>> row.infinite
+      0.715...
+    """
 
     finite: tuple[Stat | None, ...]
     infinite: float | None
@@ -492,7 +755,38 @@ class GapRow:
 
 @dataclasses.dataclass(frozen=True)
 class FiniteClosenessResult:
-    """What a finite-closeness summary stores (``schema.to_json``).  Labels are ``Method.label``s."""
+    """What a finite-closeness summary stores (``schema.to_json``).  Labels are ``Method.label``s.
+
+    Attributes:
+      depths: the surface's depths.
+      widths: the surface's widths.
+      labels: ``(label, protocol)`` pairs summarized.
+      ensembles: the ensemble sizes ``M``.
+      targets: the errors ``eps`` of ``required_width``.
+      include_flagged: whether unconverged and regime-leaving runs were let in.
+      schedule: the outer schedule the nets trained with (``finite.SCHEDULE``).
+      excluded: every run left out (``finite_sweep.Excluded``), per (label, protocol) reading it.
+      flagged_runs: trained runs that left the kernel regime.
+      unconverged_runs: trained runs that did not converge.
+      cells: ``(label, L, n) -> Cell``, ``None`` where not run (grids).
+      fits: label -> ``DepthWidthLaw`` (``None``: not fitted).
+      required_width: label -> eps -> the width per depth (``None``: no established law).
+      gaps: ``(GBML label, L) -> GapRow`` against MTL of the same protocol.
+      best_depth: GBML label -> width -> depth of the smallest mean gap (``None``: no gap at that width).
+      useful: depth -> ``UsefulRow``.
+      grids: label -> ``Grid`` where it was trained.
+      gap_fits: fresh-head GBML label -> ``WidthLaw``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
+      >>> r = s.result
+      >>> r.depths, r.widths, r.ensembles, r.targets
+      ((1, 2, 4, 8, 16), (64, 256, 512, 1024), (1, 4), (0.1, 0.05))
+      >>> len(r.labels), len(r.cells), len(r.excluded), r.flagged_runs, r.unconverged_runs
+      (10, 200, 42, 0, 21)
+    """
 
     depths: tuple[int, ...]
     widths: tuple[int, ...]
@@ -516,7 +810,23 @@ class FiniteClosenessResult:
 
 @dataclasses.dataclass(frozen=True)
 class FiniteClosenessSummary(Summary):
-    """A finite-closeness summary record, typed: its ``FiniteClosenessResult`` and accessors."""
+    """A finite-closeness summary record, typed: its ``FiniteClosenessResult`` and accessors.
+
+    Attributes:
+      record: the stored summary record (a ``dict``; ``config`` is its ``"config"``).
+      result: the typed ``FiniteClosenessResult``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
+      >>> s.best_depth("anil-same")
+      {64: 4, 256: 8, 512: 16, 1024: 16}
+      >>> s.ran("maml-same", 1024), s.ran("maml-same", 512, depth=8), s.cell("maml-same", 16, 64) is None
+      (False, True, True)
+      >>> s.gap("anil-same", 8, 1024).n, (8, 1024) in s.within("anil-same", 0.3)
+      (3, True)
+    """
 
     result: FiniteClosenessResult | None = None
 
@@ -597,5 +907,23 @@ class FiniteClosenessSummary(Summary):
 
 
 def read(summary: dict) -> FiniteClosenessSummary:
-    """The typed view of a finite-closeness summary record (``selection.summary(root, NAME)``)."""
+    """The typed view of a finite-closeness summary record (``selection.summary(root, NAME)``).
+
+    Args:
+      summary: a finite-closeness summary record, as ``run`` returns it or ``selection.summary`` reads it.
+
+    Returns:
+      A ``FiniteClosenessSummary`` of the record and its ``FiniteClosenessResult``.
+
+    Raises:
+      ValueError: propagated from ``schema.from_json`` when the record's result does not have this code's
+        layout (written by another version).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import finite_closeness
+      >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
+      >>> type(s).__name__, type(s.fit("anil-same")).__name__, s.schedule
+      ('FiniteClosenessSummary', 'DepthWidthLaw', 'empirical-power-tracked/lr1.0/momentum0/v2')
+    """
     return FiniteClosenessSummary(summary, schema.from_json(FiniteClosenessResult, summary["result"]))

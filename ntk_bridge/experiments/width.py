@@ -47,10 +47,51 @@ DTYPES = ("float32", "float64")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """The width sweep.  ``max_widths``: ``((method, width), ...)`` caps the widths of some methods
-    (second-order MAML is the costly one); ``include_flagged``: let unconverged and regime-leaving
-    runs into the summary's errors and fits (``.finite_sweep``); ``dtype``, ``device``,
-    ``target_scale``: ``fit_predict`` options."""
+    """The width sweep: depth x width x method x initialization seed, one trained net each.
+
+    ``max_widths``: ``((method, width), ...)`` caps the widths of some methods (second-order MAML is the
+    costly one); ``include_flagged``: let unconverged and regime-leaving runs into the summary's errors
+    and fits (``.finite_sweep``); ``dtype``, ``device``, ``target_scale``: ``fit_predict`` options.
+
+    Attributes:
+      AXES: the fields that are sweep axes or summary-only options (class constant, not a field): kept out
+        of each point's configuration (``common.point``), so points are shared between sweeps.
+      tasks: the training and test tasks (``TaskConfig``; default 10 + 10 shared-feature tasks, 5 support
+        and 10 query points each).
+      task_seed: the one task draw every net trains on (``TaskConfig.draw(task_seed)``), ``>= 0``.
+      depths: hidden-layer counts ``L`` swept, a non-empty tuple of ints ``>= 1``.
+      widths: hidden widths ``n`` swept, a tuple of at least two ints ``>= 1`` (two are needed to fit a rate).
+      methods: the trained methods, ``Method`` names of ``ALL_METHODS`` (default ``METHODS``).
+      seeds: initialization seeds per (depth, width, method): seeds ``0 .. seeds - 1``.
+      lr: inner-loop step size of the GBML methods (``Adaptation.lr``).
+      steps: inner-loop steps (``Adaptation.steps``).
+      split: how a GBML training task's points are split between inner and outer loop (``predict.SPLITS``).
+      outer_steps: most outer (training) steps per net.
+      tol: a net converged when its loss fell below ``tol`` x its initial loss, in ``(0, 1)``.
+      n_boot: bootstrap resamplings (over seeds) of the fitted rate's interval.
+      backend: infinite-width kernel backend (``kernels.BACKENDS``).
+      dtype: the nets' float type, ``"float32"`` or ``"float64"``.
+      device: ``None`` (JAX's default), ``"cpu"`` or ``"gpu"``.
+      target_scale: the nets train on ``target_scale * Y`` and predict divided by it (``fit_predict``), ``> 0``.
+      max_widths: ``((method name, n_max), ...)``: that method is trained only at widths ``<= n_max``.
+      include_flagged: let unconverged and regime-leaving runs into the errors and fits.
+
+    Raises:
+      ValueError: when a field is invalid: fewer than two widths, a method not of ``ALL_METHODS``, a
+        non-positive count, ``tol`` outside ``(0, 1)``, an unknown split, backend, dtype or device, a cap of
+        ``max_widths`` naming a method not in ``ALL_METHODS`` (the message names the field).
+
+    Example:
+      >>> from ntk_bridge.experiments import width
+      >>> cfg = width.Config.quick()
+      >>> cfg.depths, cfg.widths, cfg.methods
+      ((2,), (64, 256, 512), ('mtl-shared', 'anil'))
+      >>> width.Config(max_widths=(("maml", 1024),)).widths_for("maml-same")
+      (64, 256, 1024)
+      >>> width.Config(widths=(64,))
+      Traceback (most recent call last):
+      ValueError: widths must hold >= 2 widths to fit a rate, got (64,)
+    """
 
     AXES: ClassVar[tuple] = ("depths", "widths", "methods", "seeds", "n_boot", "max_widths", "include_flagged")
     tasks: TaskConfig = TaskConfig(n_train=10, n_test=10, n_support=5, n_query=10)
@@ -137,7 +178,40 @@ def _compute(p: dict) -> dict:
 
 
 def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
-    """Run (or resume) depth x width x method x seed; store the summary with fitted rates."""
+    """Run (or resume) depth x width x method x seed; store the summary with fitted rates.
+
+    Each point trains one centered net (``finite.fit_predict``) and stores ``err = ||f_n - f_inf|| /
+    ||f_inf||`` against the closed form, its flags and both predictions; points already stored under
+    ``root`` are read back, not trained again.  The summary fits ``err ~ c n^-r`` per (depth, method) over
+    the kept seeds (``metrics.fit_power_law_kept``) and sets each GBML method's trained gap to MTL beside
+    the closed forms' gap (``WidthResult``).
+
+    Args:
+      config: the sweep (``Config``).
+      root: the results folder the point and summary records are stored under.
+
+    Returns:
+      The summary record (a ``dict``, ``kind == "summary"``): its ``"result"`` is ``schema.to_json`` of a
+      ``WidthResult`` plus ``"points"``, the hashes of its point records; ``read`` types it.
+
+    Example:
+      Two tiny nets (depth 1, widths 8 and 16) in a temporary folder; a rerun trains nothing and returns
+      the same summary:
+
+      >>> import tempfile
+      >>> from ntk_bridge.experiments import width
+      >>> from ntk_bridge.experiments.common import TaskConfig
+      >>> cfg = width.Config(tasks=TaskConfig(n_train=2, n_test=2, n_support=3, n_query=3), depths=(1,),
+      ...                    widths=(8, 16), methods=("mtl-shared",), seeds=1, outer_steps=20, tol=1e-2, n_boot=10)
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     rec = width.run(cfg, root)
+      ...     again = width.run(cfg, root)
+      >>> rec["kind"], len(rec["result"]["points"]), again["digest"] == rec["digest"]
+      ('summary', 2, True)
+      >>> s = width.read(rec)
+      >>> s.widths, s.methods, len(s.err(1, "mtl-shared"))
+      ((8, 16), ('mtl-shared',), 2)
+    """
     start = time.perf_counter()
     seeds = range(config.seeds)
     keys = [(L, w, m, s) for L in config.depths for m in config.methods for w in config.widths_for(m) for s in seeds]
@@ -194,8 +268,27 @@ def _gap_to_mtl(config: Config, res: dict, keep: dict, L: int, m: str) -> "GapTo
 # --------------------------------------------------------------------------- the summary's schema
 @dataclasses.dataclass(frozen=True)
 class GapToMtl:
-    """Rel. gap of a GBML method to MTL: trained nets per width (Stat over kept seeds, ``None`` where no
-    seed counts or the width was not run), and the closed forms' gap (``None`` if not computable)."""
+    """Relative gap of a GBML method to MTL: trained nets per width beside the closed forms'.
+
+    Trained nets per width (Stat over kept seeds, ``None`` where no seed counts or the width was not
+    run), and the closed forms' gap (``None`` if not computable).
+
+    Attributes:
+      finite: per width of the sweep (``WidthResult.widths``), ``||f_m - f_MTL|| / ||f_MTL||`` of the
+        trained nets of one seed, a ``Stat`` over the seeds where both nets were kept (``None``: none, or
+        not run at that width).
+      infinite: the same relative gap of the two infinite-width closed forms (``None``: not computable).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import width
+      >>> s = width.read(selection.summary("results/reference", "width"))
+      >>> g = s.gap_to_mtl(2, "anil")
+      >>> len(g.finite) == len(s.widths), g.finite[0].n
+      (True, 2)
+      >>> g.infinite
+      0.265...
+    """
 
     finite: tuple[Stat | None, ...]
     infinite: float | None
@@ -203,9 +296,34 @@ class GapToMtl:
 
 @dataclasses.dataclass(frozen=True)
 class Curve:
-    """One (depth, method): the error per width of the sweep (Stat over kept seeds; ``None``: not run at
+    """The error of one (depth, method) against width, its fitted rate and its gap to MTL.
+
+    One (depth, method): the error per width of the sweep (Stat over kept seeds; ``None``: not run at
     that width, or every seed excluded), the fit ``err ~ c n^-r`` (``None``: fewer than two widths kept),
-    whether every run converged, how many were left out, the gap to MTL (``None`` for MTL)."""
+    whether every run converged, how many were left out, the gap to MTL (``None`` for MTL).
+
+    Attributes:
+      err: per width of the sweep, ``||f_n - f_inf|| / ||f_inf||`` as a ``Stat`` over the kept seeds
+        (``None``: not run at that width, or every seed excluded).
+      fit: ``err ~ c n^-r`` over the method's widths (``PowerFit``, bootstrap over seeds; ``None``: fewer
+        than two widths with a kept run).
+      converged: whether every run of this (depth, method) converged, kept or not.
+      excluded: how many runs were left out of ``err`` and ``fit``.
+      gap_to_mtl: the trained and closed-form gaps to MTL (``GapToMtl``; ``None`` for MTL itself, or when
+        MTL was not swept).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import width
+      >>> s = width.read(selection.summary("results/reference", "width"))
+      >>> c = s.curve(2, "anil")
+      >>> len(c.err), c.converged, c.excluded
+      (3, True, 0)
+      >>> c.fit.r, c.fit.x
+      (0.44..., (256, 1024, 4096))
+      >>> s.curve(2, "mtl-shared").gap_to_mtl is None
+      True
+    """
 
     err: tuple[Stat | None, ...]
     fit: PowerFit | None
@@ -216,7 +334,26 @@ class Curve:
 
 @dataclasses.dataclass(frozen=True)
 class WidthResult:
-    """What a width summary stores (``schema.to_json``); methods are ``Method`` names."""
+    """What a width summary stores (``schema.to_json``); methods are ``Method`` names.
+
+    Attributes:
+      widths: the widths of the sweep, in order (every ``Curve.err`` has one entry per width).
+      depths: the depths of the sweep.
+      methods: the ``Method`` names trained.
+      include_flagged: whether unconverged and regime-leaving runs were let in.
+      excluded: every run left out (``finite_sweep.Excluded``: method, depth, width, seed, point hash,
+        reason).
+      curves: ``(depth, method name) -> Curve``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import width
+      >>> r = width.read(selection.summary("results/reference", "width")).result
+      >>> r.widths, r.depths, r.methods
+      ((256, 1024, 4096), (2,), ('mtl-shared', 'anil', 'maml'))
+      >>> sorted(r.curves), r.include_flagged, r.excluded
+      ([(2, 'anil'), (2, 'maml'), (2, 'mtl-shared')], False, ())
+    """
 
     widths: tuple[int, ...]
     depths: tuple[int, ...]
@@ -228,8 +365,25 @@ class WidthResult:
 
 @dataclasses.dataclass(frozen=True)
 class WidthSummary(Summary):
-    """A width summary record, typed: its ``WidthResult`` and accessors by depth and method
-    (a ``Method`` or any name of it)."""
+    """A width summary record, typed: its ``WidthResult`` and accessors.
+
+    The accessors take a depth and a method (a ``Method`` or any name of it).
+
+    Attributes:
+      record: the stored summary record (a ``dict``; ``config`` is its ``"config"``).
+      result: the typed ``WidthResult``.
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import width
+      >>> s = width.read(selection.summary("results/reference", "width"))
+      >>> s.depths, s.widths_for("maml"), s.config["seeds"]
+      ((2,), (256, 1024, 4096), 2)
+      >>> s.err(2, "anil-same")[0].mean
+      0.158...
+      >>> s.all_converged(2, "maml"), s.excluded_runs(2, "maml"), s.fit(2, "maml").ok
+      (True, 0, True)
+    """
 
     result: WidthResult | None = None
 
@@ -281,5 +435,23 @@ class WidthSummary(Summary):
 
 
 def read(summary: dict) -> WidthSummary:
-    """The typed view of a width summary record (``selection.summary(root, "width")``)."""
+    """The typed view of a width summary record (``selection.summary(root, "width")``).
+
+    Args:
+      summary: a width summary record, as ``run`` returns it or ``selection.summary`` reads it.
+
+    Returns:
+      A ``WidthSummary`` of the record and its ``WidthResult``.
+
+    Raises:
+      ValueError: propagated from ``schema.from_json`` when the record's result does not have this code's
+        layout (written by another version).
+
+    Example:
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import width
+      >>> s = width.read(selection.summary("results/reference", "width"))
+      >>> type(s).__name__, type(s.result).__name__, s.methods
+      ('WidthSummary', 'WidthResult', ('mtl-shared', 'anil', 'maml'))
+    """
     return WidthSummary(summary, schema.from_json(WidthResult, summary["result"]))
