@@ -63,7 +63,7 @@ def kernels(spec, x1, x2=None, *, backend: str = "native", block_size: int | Non
         different shapes, or a kernel value overflows float64 (rescale the inputs).
       ModuleNotFoundError: ``backend="nt"`` without an importable neural-tangents.
 
-    Example:
+    Examples:
       On ``1 x 1`` images with ``filter=1`` a conv layer is a Dense layer: the CNTK is the MLP's NTK.
 
       >>> import numpy as np, ntk_bridge as nb

@@ -36,7 +36,7 @@ def mapping_count() -> int | None:
       ``int`` (the newline count of ``MAPS``, read in 1 MiB chunks), or ``None`` where ``MAPS`` cannot be
       read (no ``/proc``: not Linux).
 
-    Example:
+    Examples:
         >>> from ntk_bridge import code_maps
         >>> n = code_maps.mapping_count()
         >>> n is None or (isinstance(n, int) and n > 0)
@@ -56,7 +56,7 @@ def mapping_limit() -> int | None:
       ``int`` read from ``LIMIT`` (``/proc/sys/vm/max_map_count``, 65,530 by default), or ``None`` where it
       cannot be read or is not an integer.
 
-    Example:
+    Examples:
         >>> from ntk_bridge import code_maps
         >>> limit = code_maps.mapping_limit()
         >>> limit is None or (isinstance(limit, int) and limit > 0)
@@ -84,7 +84,7 @@ def ensure_headroom(fraction: float = FRACTION) -> bool:
     Returns:
       ``True`` when it cleared the caches (and counted it in ``times_cleared``), else ``False``.
 
-    Example:
+    Examples:
         A process never holds more mappings than its limit, so ``fraction=1.0`` leaves the caches alone:
 
         >>> from ntk_bridge import code_maps
@@ -110,7 +110,7 @@ def times_cleared() -> int:
     Returns:
       ``int >= 0`` (diagnostics: 0 in a process that never neared its mapping limit).
 
-    Example:
+    Examples:
         >>> from ntk_bridge import code_maps
         >>> n = code_maps.times_cleared()
         >>> isinstance(n, int) and n >= 0

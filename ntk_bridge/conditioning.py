@@ -125,7 +125,7 @@ def kernel(spec: MLPSpec, x1, t1, x2=None, t2=None, *, architecture: str = "conc
       NotComputable: entries past float64's range: they grow like ``task_scale^2``, and the
         message gives the largest usable ``task_scale`` for these inputs and ``spec``.
 
-    Example:
+    Examples:
       Multi-head nets share the body's kernel across tasks and the head's only within a task; with
       ``c = 0`` a multiplicative gate pools the tasks into the single-task NTK:
 
@@ -220,7 +220,7 @@ def concat_as_additive(spec: MLPSpec, x, task_scale: float, n_tasks: int):
     Raises:
       ValueError: inputs that ``check_points`` refuses, a negative ``task_scale`` or ``n_tasks < 1``.
 
-    Example:
+    Examples:
       >>> import numpy as np, ntk_bridge as nb
       >>> spec = nb.MLPSpec(depth=2)
       >>> x, t = np.random.default_rng(0).standard_normal((4, 3)), np.array([0, 1, 0, 1])
@@ -300,7 +300,7 @@ def relu_dense(k, t, kd1, kd2, ident, s2: float, b2: float, *, gate_scale2: floa
     Returns:
       ``(k, t, kd1, kd2)`` of ``h_{l+1}``: ``(n1, n2)``, ``(n1, n2)``, ``(n1,)``, ``(n2,)`` float64.
 
-    Example:
+    Examples:
       From the first layer's kernels ``K_1 = T_1 = w_std^2 <x, x'> / d``, one ReLU + head is the depth-1 NTK:
 
       >>> import numpy as np, ntk_bridge as nb
@@ -377,7 +377,7 @@ def mtl(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-head-shared
         suggests ``ridge``), as ``ntk_bridge.predict.mtl``; a kernel past float64's range
         (``kernel``).
 
-    Example:
+    Examples:
       Without ridge, joint training interpolates every support (query = support gives the targets back):
 
       >>> import numpy as np, ntk_bridge as nb
@@ -431,7 +431,7 @@ class ConditionedNet:
       task_scale: ``c >= 0``, the scale of the task code, embedding or gate.
       layer: the hidden layer ``1..depth`` that additive/multiplicative conditioning acts on.
 
-    Example:
+    Examples:
       >>> import jax, numpy as np, ntk_bridge as nb
       >>> cnet = nb.conditioning.ConditionedNet(nb.MLPSpec(depth=1, width=64), "additive", n_tasks=3, in_dim=2)
       >>> params = cnet.init(jax.random.PRNGKey(0))
@@ -530,7 +530,7 @@ def net(spec: MLPSpec, architecture: str, *, n_tasks: int, in_dim: int, task_sca
       ValueError: naming the field (``ConditionedNet``'s checks).
       NotComputable: a ``spec`` with a parameterization other than ``"ntk"``.
 
-    Example:
+    Examples:
       >>> import ntk_bridge as nb
       >>> cnet = nb.conditioning.net(nb.MLPSpec(depth=2, width=32), "concat", n_tasks=2, in_dim=3)
       >>> cnet == nb.conditioning.ConditionedNet(nb.MLPSpec(depth=2, width=32), "concat", 2, 3)
@@ -565,7 +565,7 @@ def empirical(cnet: ConditionedNet, params, x1, t1, x2=None, t2=None) -> Kernels
       ValueError: ``cnet`` not a ``ConditionedNet``, or task ids that are not a non-empty 1-d integer
         array ``>= 0``.
 
-    Example:
+    Examples:
       Independent nets share no parameter across tasks; a wide multi-head net is near its limit (``kernel``):
 
       >>> import jax, numpy as np, ntk_bridge as nb

@@ -19,7 +19,7 @@ class NotComputable(ValueError):
     Experiments may store it as a result; every other exception propagates.  A subclass of ``ValueError``:
     ``except ValueError`` catches it too.
 
-    Example:
+    Examples:
         A discrete inner loop with ``lr * lambda_max = 1.5 * 2.207... > 2`` diverges:
 
         >>> import numpy as np, ntk_bridge as nb

@@ -42,7 +42,7 @@ def empirical(spec, params, x1, x2=None, *, head2=None, chunk: int = CHUNK) -> K
     Returns:
       ``Kernels`` ``(theta, sigma)``, each ``(n1, n2)`` NumPy arrays in the dtype of ``params``.
 
-    Example:
+    Examples:
       For an MLP it agrees with the hand-written layer-wise form of ``ntk_bridge.kernels.empirical``:
 
       >>> import jax, numpy as np, ntk_bridge as nb

@@ -23,7 +23,7 @@ class Kernels(NamedTuple):
       theta: the NTK ``Theta(x1, x2)`` of every parameter, ``(n1, n2)`` (``(n,)`` for a diagonal).
       sigma: the head's part of it, the output NNGP ``Sigma(x1, x2)``, same shape (zero for a cross-head kernel).
 
-    Example:
+    Examples:
       >>> import numpy as np
       >>> from ntk_bridge.kernel_values import Kernels
       >>> k = Kernels(theta=np.array([[3.0, 1.0], [1.0, 3.0]]), sigma=np.array([[1.0, 0.5], [0.5, 1.0]]))

@@ -55,7 +55,7 @@ def kernels(spec: MLPSpec, x1, x2=None, *, backend: str = "native", block_size: 
       NotComputable: an ``MLPSpec`` of another parameterization than ``"ntk"`` (no kernel limit here).
       ModuleNotFoundError: ``backend="nt"`` without an importable neural-tangents (``spec.neural_tangents``).
 
-    Example:
+    Examples:
       With ``w_std = sqrt(2)`` and no biases every layer adds the head's kernel once on the diagonal,
       ``Theta(x, x) = (L + 1) Sigma(x, x)`` (``diagonal``), and both backends agree:
 
@@ -130,7 +130,7 @@ def diagonal(spec: MLPSpec, x) -> Kernels:
       NotComputable: a parameterization other than ``"ntk"``.
       ValueError: inputs that ``check_points`` refuses, or values that overflow float64.
 
-    Example:
+    Examples:
       >>> import numpy as np, ntk_bridge as nb
       >>> x = np.random.default_rng(0).standard_normal((4, 3))
       >>> spec = nb.MLPSpec(depth=2, b_std=0.1)
@@ -170,7 +170,7 @@ def check_points(x, name: str) -> np.ndarray:
       ValueError: when ``x`` is not numeric, not 2-d, has a zero dimension, contains NaN or inf, or has a
         row whose squared norm overflows float64.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.kernels import check_points
       >>> check_points([[1, 2], [3, 4]], "x").dtype
       dtype('float64')
@@ -349,7 +349,7 @@ def empirical(spec: MLPSpec, params, x1, x2=None, *, head2=None) -> Kernels:
     Raises:
       ValueError: kernel values that overflow the dtype (non-finite entries: rescale the inputs).
 
-    Example:
+    Examples:
       The empirical kernel of a wide net at initialization is near the infinite-width one (theory.md §7):
 
       >>> import jax, numpy as np, ntk_bridge as nb

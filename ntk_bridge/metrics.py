@@ -239,7 +239,7 @@ def fit_width_exponent(groups, widths, y, keep, *, n_boot: int = 2000, seed: int
       ValueError: when a kept ``y`` is not ``> 0``, no group holds two widths with a kept value, or
         ``n_boot`` or ``level`` is out of range.
 
-    Example:
+    Examples:
         Two depths on one exact law ``c_g n^-0.5``: one exponent, one constant each.
 
         >>> import numpy as np
@@ -304,7 +304,7 @@ def fit_power_law_kept(x, y, keep, *, n_boot: int = 2000) -> dict | None:
     Raises:
       ValueError: propagated from ``fit_power_law`` (a kept non-positive value, bad ``n_boot``, ...).
 
-    Example:
+    Examples:
         One of eight values left out of an exact law ``3 x^-0.5``; with a single kept point, no fit:
 
         >>> import numpy as np

@@ -46,7 +46,7 @@ def labels(ys: np.ndarray, name: str = "test.ys") -> np.ndarray:
     Raises:
       ValueError: when ``ys`` is not 3-d or has fewer than 2 outputs (a regression family).
 
-    Example:
+    Examples:
         >>> import ntk_bridge as nb
         >>> from ntk_bridge import probe
         >>> tasks = nb.tasks.gaussian_clusters(2, n_way=3, k_shot=2, n_query=1, dim=8, seed=0)
@@ -85,7 +85,7 @@ def task_accuracy(phi_s: np.ndarray, y_s: np.ndarray, phi_q: np.ndarray, y_q: np
     Raises:
       ValueError: when a row of ``phi_s`` or ``phi_q`` is all zeros (its normalization is undefined).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from ntk_bridge import probe
         >>> phi_s, y_s = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0, 1])
@@ -122,7 +122,7 @@ def gram_features(gram: np.ndarray) -> np.ndarray:
       ValueError: when ``gram`` is not a finite square matrix, not symmetric, or not positive semi-definite
         (beyond the tolerances above).
 
-    Example:
+    Examples:
       >>> import numpy as np
       >>> from ntk_bridge.probe import gram_features
       >>> a = np.random.default_rng(0).standard_normal((4, 2))
@@ -165,7 +165,7 @@ def finite(spec: MLPSpec, body, test: TaskSet, C: float = C_AUTHORS) -> float:
       ValueError: naming ``body``, ``spec``, ``test`` or ``C``; also for a dead body (a point with all-zero
         features).
 
-    Example:
+    Examples:
         The probe equals ``task_accuracy`` applied task by task to the body's features:
 
         >>> import numpy as np
@@ -213,7 +213,7 @@ def infinite(spec, test: TaskSet, C: float = C_AUTHORS, backend: str = "native")
     Raises:
       ValueError: naming ``spec``, ``test`` or ``C`` (e.g. single-output targets).
 
-    Example:
+    Examples:
         The probe on the factored kernel, by hand:
 
         >>> import numpy as np

@@ -37,7 +37,7 @@ class Ambiguous(ValueError):
     Raised by ``summary``; the message lists the candidates (``describe``), oldest first, and the
     ``ntk-bridge select`` command that names one.  A ``ValueError``.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import selection, store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -69,7 +69,7 @@ def on_digits(record: dict) -> bool:
     Returns:
       ``True`` when every family named is a ``digits*`` one, else ``False``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> selection.on_digits({"config": {"tasks": {"family": "digits"}}})
       True
@@ -99,7 +99,7 @@ def key(experiment: str, digits: bool = False) -> str:
     Returns:
       ``experiment``, or ``f"{experiment}@digits"``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> selection.key("closeness"), selection.key("closeness", digits=True)
       ('closeness', 'closeness@digits')
@@ -121,7 +121,7 @@ def read(root) -> dict[str, str]:
       ValueError: when the file cannot be read or is not JSON, or is not a JSON object of strings (the
         message names the file and how to rewrite it).
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from pathlib import Path
       >>> from ntk_bridge import selection
@@ -171,7 +171,7 @@ def select(root, summary: dict) -> str:
       ValueError: when ``summary`` is not a summary record (a dict of ``kind`` ``"summary"``); (from
         ``read``) when the existing ``selection.json`` is unreadable.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import selection, store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -211,7 +211,7 @@ def candidates(root, experiment: str, digits: bool = False) -> list[dict]:
     Raises:
       ValueError: (from ``store.load``) when ``experiment`` is not a plain folder name.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import selection, store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -236,7 +236,7 @@ def describe(record: dict) -> str:
     Returns:
       The line (``str``).
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import selection, store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -270,7 +270,7 @@ def summary(root, experiment: str, digits: bool = False) -> dict | None:
       store.MissingRecords: when ``selection.json`` names a summary that is not stored (or damaged).
       ValueError: (from ``read``) when ``selection.json`` is unreadable.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> rec = selection.summary("results/reference", "closeness")
       >>> rec["experiment"], rec["kind"], selection.on_digits(rec)
@@ -315,7 +315,7 @@ def unresolved(root, experiments) -> list[str]:
     Raises:
       ValueError: (from ``read``) when ``selection.json`` is unreadable.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import selection, store
       >>> selection.unresolved("results/reference", ["closeness", "kernel-share"])

@@ -59,7 +59,7 @@ class MLPSpec:
       out_dim: number of outputs ``k`` of the head.
       parameterization: of the finite net, ``"ntk"`` (default), ``"mup"`` or ``"standard"`` (module docstring).
 
-    Example:
+    Examples:
       One spec, a finite net and its infinite-width kernel; muP starts from the same features, its head
       ``n^-1/2`` smaller:
 
@@ -232,7 +232,7 @@ class ConvSpec:
       image_shape: ``(H, W, C)``, how flat inputs ``(points, H W C)`` (a ``TaskSet``'s,
         whose ``image_shape`` it is) are read as images; ``None``: inputs must be images ``(points, H, W, C)``.
 
-    Example:
+    Examples:
       >>> import jax, numpy as np, ntk_bridge as nb
       >>> spec = nb.ConvSpec(depth=2, channels=8, pool="flatten", image_shape=(8, 8, 1))
       >>> spec.feature_dim                       # H W channels
@@ -393,7 +393,7 @@ def neural_tangents():
         on this JAX (any ``ImportError``); its ``name`` is ``"neural_tangents"`` and its message gives the
         install command of the ``nt`` extra (``NT_EXTRA_HINT``).
 
-    Example:
+    Examples:
       Either outcome is usable: the module on the pinned stack (JAX 0.4.30), the one-line fix elsewhere:
 
       >>> from ntk_bridge.spec import neural_tangents
@@ -426,7 +426,7 @@ def dense(x, w, b, w_std, b_std):
     Returns:
       ``(..., fan_out)`` in the dtype the inputs promote to (NumPy or JAX arrays alike).
 
-    Example:
+    Examples:
       >>> import numpy as np
       >>> from ntk_bridge.spec import dense
       >>> x, w, b = np.ones((2, 4)), np.ones((4, 3)), np.arange(3.0)

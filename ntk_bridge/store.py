@@ -98,7 +98,7 @@ class DamagedRecord(ValueError):
       path: the record file (any path-like; kept as a ``Path`` in ``.path``).
       reason: what is wrong with it (kept in ``.reason``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import store
       >>> err = store.DamagedRecord("results/closeness/0123456789abcdef.json", "not valid JSON")
       >>> str(err)
@@ -119,7 +119,7 @@ class MissingRecords(FileNotFoundError):
     ``ntk_bridge.selection.summary`` (``selection.json`` names a summary that is not stored).  A
     ``FileNotFoundError``.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -153,7 +153,7 @@ def to_jsonable(value: Any) -> Any:
       ValueError: when a float (also inside an array) is NaN or infinite, or a value has a type JSON
         cannot hold (a set, an arbitrary object).
 
-    Example:
+    Examples:
       >>> import dataclasses, numpy as np
       >>> from ntk_bridge import store
       >>> @dataclasses.dataclass
@@ -197,7 +197,7 @@ def canonical(value: Any) -> str:
     Raises:
       ValueError: (from ``to_jsonable``) when ``value`` holds a non-finite float or a type JSON cannot hold.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import store
       >>> store.canonical({"b": (1, 2), "a": 0.5})
       '{"a":0.5,"b":[1,2]}'
@@ -219,7 +219,7 @@ def digest(record: dict) -> str:
     Raises:
       ValueError: (from ``canonical``) when the record holds a non-finite float or a type JSON cannot hold.
 
-    Example:
+    Examples:
       >>> import hashlib
       >>> from ntk_bridge import store
       >>> rec = {"experiment": "demo", "result": {"x": 1.0}}
@@ -248,7 +248,7 @@ def non_finite(value: Any, where: str = "result") -> str | None:
       The path (``where`` followed by ``.key`` and ``[index]`` steps) of the first non-finite float,
       or ``None`` when every number is finite.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import store
       >>> store.non_finite({"a": [1.0, 2.0, float("inf")], "b": 1})
       'result.a[2]'
@@ -285,7 +285,7 @@ def register(experiment: str, algorithm: int) -> None:
       ValueError: when ``algorithm`` is not an ``int`` >= 1 (a ``bool`` is refused), or (from the name
         check) ``experiment`` is not a plain folder name (empty, with a ``/`` or a leading ``.``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import store
       >>> store.register("demo-register", 3)
       >>> store.ALGORITHMS["demo-register"], store.code_identity("demo-register")["algorithm"]
@@ -314,7 +314,7 @@ def code_identity(experiment: str) -> dict | None:
       ``{"ntk_bridge": package version (str), "algorithm": ALGORITHMS[experiment] (int)}``, or ``None``
       when ``experiment`` was never ``register``-ed.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import store
       >>> store.code_identity("demo-unregistered") is None
       True
@@ -348,7 +348,7 @@ def config_hash(experiment: str, config: Any, kind: str = "point", algorithm: An
     Raises:
       ValueError: (from ``canonical``) when ``config`` holds a non-finite float or a type JSON cannot hold.
 
-    Example:
+    Examples:
       >>> import hashlib
       >>> from ntk_bridge import store
       >>> h = store.config_hash("demo", {"depth": 2})
@@ -385,7 +385,7 @@ def record_path(root, experiment: str, config: Any, kind: str = "point") -> Path
       ValueError: when ``experiment`` is not a plain folder name (empty, with a ``/`` or a leading ``.``);
         (from ``canonical``) when ``config`` cannot be stored as JSON.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import store
       >>> path = store.record_path("results", "demo", {"depth": 2})
       >>> path.parent.as_posix(), path.name == store.config_hash("demo", {"depth": 2}) + ".json"
@@ -407,7 +407,7 @@ def versions() -> dict:
       (``None`` for a package that is not installed; ``ntk_bridge.__version__`` for a checkout that was
       never pip-installed).
 
-    Example:
+    Examples:
       >>> import platform
       >>> from ntk_bridge import store
       >>> v = store.versions()
@@ -437,7 +437,7 @@ def device() -> dict:
       ``{"jax_backend": str ("cpu", "gpu", ...), "device_kind": str (of ``jax.devices()[0]``),
       "host_cpu": str, "cpu_count": int | None}``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import store
       >>> sorted(store.device())
       ['cpu_count', 'device_kind', 'host_cpu', 'jax_backend']
@@ -458,7 +458,7 @@ def machine() -> dict:
       ``{"cpus": os.cpu_count(), "host_cpu": CPU model (str), "platform": platform.platform(),
       "python": platform.python_version()}``.
 
-    Example:
+    Examples:
       >>> import os
       >>> from ntk_bridge import store
       >>> m = store.machine()
@@ -527,7 +527,7 @@ def save(root, experiment: str, config: Any, result: dict, *, seed: int | None =
         hold (nothing is written then).
       OSError: (from ``atomic.write_text``) when the file cannot be written.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -606,7 +606,7 @@ def get(root, experiment: str, config: Any, kind: str = "point") -> dict | None:
       ValueError: (from ``record_path``) when ``experiment`` is not a plain folder name or ``config``
         cannot be stored as JSON.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -639,7 +639,7 @@ def load(root, experiment: str, kind: str | None = None) -> list[dict]:
     Raises:
       ValueError: when ``experiment`` is not a plain folder name.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -676,7 +676,7 @@ def points_of(root, summary: dict) -> list[dict]:
         ``read_only``), or (sealed summaries) when some changed after the summary was built; the
         message names the first and says to rerun the experiment, which recomputes or rebuilds them.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -733,7 +733,7 @@ def read(path) -> dict:
         named, ``"; "``-separated).
       OSError: (e.g. ``FileNotFoundError``) when the file cannot be read.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -777,7 +777,7 @@ def problems(record: Any, path=None) -> list[str]:
     Returns:
       One line per fault (``list`` of ``str``); ``[]`` for a valid record.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -855,7 +855,7 @@ def set_aside(path) -> Path:
     Raises:
       OSError: (from ``os.replace``; ``FileNotFoundError`` when ``path`` does not exist) when it cannot be moved.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from pathlib import Path
       >>> from ntk_bridge import store
@@ -893,7 +893,7 @@ def read_only():
     Yields:
       ``None``.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from pathlib import Path
       >>> from ntk_bridge import store
@@ -948,7 +948,7 @@ def created_ns(record: dict) -> int:
     Returns:
       Nanoseconds since the epoch (``int``); 0 when neither field is usable.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import store
       >>> store.created_ns({"created_ns": 1626609600123456789, "created": "2021-07-18T12:00:00.123456+00:00"})
       1626609600123456789
@@ -987,7 +987,7 @@ def verify(root) -> tuple[dict, list[str], list[str]]:
       after it was built; also ``root`` not being a folder or holding no record at all); ``notes``:
       harmless findings (records set aside as ``*.corrupt``, leftover temporary files).
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -1067,7 +1067,7 @@ def stale(root, current: dict[str, int] | None = None) -> list[tuple[Path, str]]
       ``[(path, why), ...]``: the ``Path`` of each stale record and one line saying why, by
       experiment name then file name.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name
@@ -1115,7 +1115,7 @@ def manifest(root, current: dict[str, int] | None = None) -> dict:
       "points" (how many), "code", "current" (made by the algorithm version in ``current``),
       "device", "versions", "created"}, ...]}``, experiments by name, summaries oldest first within each.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import store
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name

@@ -118,3 +118,11 @@ def test_verdict_rules():
 def test_config_errors_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         dataclasses.replace(FL_CFG, **{field: value})
+
+
+def test_an_unknown_setting_is_a_value_error_naming_the_choices():
+    from ntk_bridge.experiments import accuracy
+    with pytest.raises(ValueError, match="family must be a task family .* got 'nope'"):
+        fl.tasks("nope", 3)
+    with pytest.raises(ValueError, match="got 'omniglot'"):
+        accuracy.task_config("omniglot", 2, 2)

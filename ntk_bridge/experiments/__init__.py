@@ -52,7 +52,7 @@ def register(name: str, module_path: str) -> None:
     Raises:
       ValueError: when ``name`` is not a plain command name, or is already registered with another module.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import experiments
       >>> experiments.register("my-sweep", "mypackage.my_sweep")
       >>> experiments.names()[-1], experiments.MODULES["my-sweep"]
@@ -76,7 +76,7 @@ def names() -> tuple:
     Returns:
       The keys of ``MODULES`` (a tuple of command names such as ``"kernel-share"``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import experiments
       >>> experiments.names()[:3]
       ('kernel-share', 'closeness', 'width')
@@ -101,7 +101,7 @@ def module(name: str):
       ValueError: when ``name`` is not a registered experiment.
       ImportError: when its registered module cannot be imported.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import experiments
       >>> mod = experiments.module("finite-closeness")
       >>> mod.__name__, mod.NAME
@@ -131,7 +131,7 @@ def figures() -> dict:
     Returns:
       ``{figure name: dotted module path}`` (``dict`` of ``str``), in report order.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import experiments
       >>> paths = experiments.figures()
       >>> paths["lr_steps"], list(paths)[-1]
@@ -151,7 +151,7 @@ def sections() -> dict:
     Returns:
       ``{section name: dotted module path}`` (``dict`` of ``str``), in document order.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import experiments
       >>> sections = experiments.sections()
       >>> list(sections)[0], list(sections)[-2:], sections["kernels"]
@@ -168,7 +168,7 @@ class UnreadableSummary(ValueError):
     Raised by ``read``; the message names the summary and says how to rebuild it from its stored
     points.  A ``ValueError``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import experiments, selection
       >>> rec = selection.summary("results/reference", "kernel-share")
       >>> experiments.read(dict(rec, result={"points": rec["result"]["points"]}))   # rows and fits missing
@@ -200,7 +200,7 @@ def read(record: dict):
         rebuild it from its stored points.
       ValueError: when ``record`` has no ``"experiment"``, or names an experiment that is not registered.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import experiments, selection
       >>> summary = experiments.read(selection.summary("results/reference", "closeness"))
       >>> type(summary).__name__, summary.record["experiment"]
@@ -225,7 +225,7 @@ def algorithms() -> dict[str, int]:
     Returns:
       ``{experiment name: ALGORITHM of its module (int >= 1)}``, in report order.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import experiments, store
       >>> versions = experiments.algorithms()
       >>> list(versions) == list(experiments.names()), versions["closeness"] == store.ALGORITHMS["closeness"]
@@ -253,7 +253,7 @@ def configure(name: str, quick: bool = False, **overrides):
       ValueError: when an override names an option the experiment does not have; (propagated) when
         ``name`` is not an experiment (``module``) or a value is invalid (the ``Config``'s checks).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import experiments
       >>> experiments.configure("closeness", quick=True, depths=(1, 2)).depths
       (1, 2)
@@ -301,7 +301,7 @@ def reproduce_plan(quick: bool = False) -> list[tuple[str, object]]:
     Returns:
       A list of ``(experiment name, Config)`` pairs.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import experiments
       >>> plan = experiments.reproduce_plan(quick=True)
       >>> len(plan) == len(experiments.names()) + len(experiments.EXTRA_RUNS), plan[0][0]
@@ -331,7 +331,7 @@ def run(name: str, config=None, root=store.DEFAULT_ROOT) -> dict:
     Raises:
       ValueError: (from ``module``) when ``name`` is not an experiment; whatever the experiment raises.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import experiments
       >>> tmp = tempfile.TemporaryDirectory(); root = tmp.name

@@ -68,7 +68,7 @@ class Config:
       ValueError: a field out of range (non-positive counts, a bad ``(lr, steps)``, an unknown split,
         similarity, ablation or backend); the message names the field.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import ablate
       >>> ablate.Config().values("heads"), ablate.Config.digits().n_train_grid
       (('shared', 'independent'), (5, 10, 20))
@@ -177,7 +177,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
       ValueError: from ``TaskConfig.draw`` (``tasks.make``): tasks it cannot draw, e.g. ``digits``
         options their image pools cannot serve (``n_way`` above the pool's classes, too many tasks or images per class).
 
-    Example:
+    Examples:
       Two ablations on tiny tasks; ``steps=5`` and ``heads="shared"`` are the same setting (the base
       one), so 3 distinct settings x 2 seeds are stored:
 
@@ -237,7 +237,7 @@ class Row:
       failed: ``(split, algo)`` -> number of seeds whose GBML predictor could not be computed.
       mse: ``Method.label`` -> test MSE ``Stat`` over seeds (MTL, no transfer, each computable GBML).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import ablate
       >>> row = ablate.read(selection.summary("results/reference", "ablate")).of("heads")[-1]
@@ -273,7 +273,7 @@ class AblateResult:
     Attributes:
       rows: one ``Row`` per (ablation, value, depth), in sweep order (ablation, then value, then depth).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import ablate
       >>> result = ablate.read(selection.summary("results/reference", "ablate")).result
@@ -293,7 +293,7 @@ class AblateSummary(Summary):
       record: the stored summary record (dict; ``config`` reads its config).
       result: the typed result (``AblateResult``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import ablate
       >>> s = ablate.read(selection.summary("results/reference", "ablate"))
@@ -331,7 +331,7 @@ def read(summary: dict) -> AblateSummary:
       ValueError: from ``schema.from_json``: ``summary["result"]`` does not have the schema's shape.
       KeyError: ``summary`` has no ``"result"``.
 
-    Example:
+    Examples:
       The digits variant has no ``similarity`` ablation (no similarity knob on real images):
 
       >>> from ntk_bridge import selection

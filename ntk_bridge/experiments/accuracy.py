@@ -70,7 +70,7 @@ def key(method: Method) -> str:
     Returns:
       str: ``method.label``, or ``"mtl"`` for any MTL method (the records store only shared heads).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.methods import parse
       >>> from ntk_bridge.experiments import accuracy
       >>> accuracy.key(parse("anil-same")), accuracy.key(parse("mtl-shared")), accuracy.key(parse("no-transfer"))
@@ -107,10 +107,10 @@ def task_config(family: str, n_train: int, n_test: int) -> TaskConfig:
       TaskConfig: the tasks to draw.
 
     Raises:
-      KeyError: ``family`` is neither in ``SETTINGS`` nor in ``SIZES``.
-      ValueError: from ``TaskConfig``: ``n_train`` or ``n_test`` not a positive integer.
+      ValueError: when ``family`` is neither in ``SETTINGS`` nor in ``SIZES``; from ``TaskConfig``: ``n_train``
+        or ``n_test`` not a positive integer.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import accuracy
       >>> accuracy.task_config("digits-2way", 20, 20)
       TaskConfig(family='digits', n_train=20, n_test=20, n_support=5, n_query=5, options=(('n_way', 2),))
@@ -120,6 +120,8 @@ def task_config(family: str, n_train: int, n_test: int) -> TaskConfig:
     if family in SETTINGS:
         base, s, q, options = SETTINGS[family]
         return TaskConfig(base, n_train, n_test, s, q, options)
+    if family not in SIZES:
+        raise ValueError(f"family must be a task family {tuple(SIZES)} or a setting {tuple(SETTINGS)}, got {family!r}")
     s, q = SIZES[family]
     return TaskConfig(family, n_train, n_test, s, q)
 
@@ -136,7 +138,7 @@ def metric(family: str) -> str:
     Raises:
       KeyError: ``family`` unknown (``task_config``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import accuracy
       >>> accuracy.metric("clusters"), accuracy.metric("digits-fixed"), accuracy.metric("sinusoid")
       ('accuracy', 'accuracy', 'mse')
@@ -180,7 +182,7 @@ class Config:
         ``(0, 1)``, ``probe_C <= 0``, an inner time outside ``(0, 2 * steps]``, a bad backend); the
         message names the field.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import accuracy
       >>> accuracy.Config.quick().widths, accuracy.Config.digits().families
       ((128,), ('digits', 'digits-5shot', 'digits-2way', 'digits-fixed'))
@@ -286,7 +288,7 @@ def evaluate(p: dict) -> dict:
       ValueError: tasks that cannot be drawn (``TaskConfig.draw``) or an unknown ``backend``.
       KeyError: a field missing from ``p``, or an unknown ``family``.
 
-    Example:
+    Examples:
       >>> import numpy as np
       >>> from ntk_bridge.experiments import accuracy
       >>> p = {"family": "shared-feature", "n_train": 3, "n_test": 2, "seed": 0, "depth": 1, "tau": 0.5,
@@ -353,7 +355,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
       ValueError: from ``TaskConfig.draw``: tasks the families cannot serve (``digits`` pools too small
         for ``n_train``/``n_test``).
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge.experiments import accuracy
       >>> config = accuracy.Config(families=("shared-feature",), n_train=3, n_test=2, depths=(1,), seeds=2,
@@ -409,7 +411,7 @@ def infinite_rows(family: str, depths, inner_times, records: list[dict]) -> list
     Returns:
       list[Row]: ``len(depths) * len(inner_times)`` rows with ``width`` ``None``, depth-major.
 
-    Example:
+    Examples:
       The reference summary's sinusoid rows, rebuilt from its closed-form point records:
 
       >>> from ntk_bridge import selection, store
@@ -483,7 +485,7 @@ class Row:
       errors: ``Method.label`` -> why no seed gave a score (the first seed's error, or the flag).
       probes: ``Method.label`` -> ``Stat`` of the logistic probe's query accuracy (classification only).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import accuracy
       >>> s = accuracy.read(selection.summary("results/reference", "accuracy"))
@@ -529,7 +531,7 @@ class AccuracyResult:
     Attributes:
       rows: per family, its closed-form ``Row`` s (depth x tau) then its trained-net rows (one per width).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import accuracy
       >>> result = accuracy.read(selection.summary("results/reference", "accuracy")).result
@@ -549,7 +551,7 @@ class AccuracySummary(Summary):
       record: the stored summary record (dict; ``config`` reads its config).
       result: the typed result (``AccuracyResult``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import accuracy
       >>> s = accuracy.read(selection.summary("results/reference", "accuracy"))
@@ -586,7 +588,7 @@ def read(summary: dict) -> AccuracySummary:
       ValueError: from ``schema.from_json``: ``summary["result"]`` does not have the schema's shape.
       KeyError: ``summary`` has no ``"result"``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import accuracy
       >>> s = accuracy.read(selection.summary("results/reference", "accuracy", digits=True))

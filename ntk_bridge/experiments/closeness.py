@@ -88,7 +88,7 @@ class Config:
         split or backend, ``finite_tol`` outside ``(0, 1)``, fewer than two depths ``>= fit_min_depth``);
         the message names the field.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import closeness
       >>> closeness.Config.digits(quick=True).depths, closeness.Config.quick().widths
       ((1, 4, 16), (64, 256))
@@ -187,7 +187,7 @@ def predictions(kernel_fn, train, test, adapt: Adaptation, splits, heads: str = 
     Raises:
       ValueError: from ``predict.closed_form``: arguments it rejects (e.g. an unknown split).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import closeness
       >>> from ntk_bridge.experiments.common import TaskConfig, kernel_table
       >>> from ntk_bridge.predict import Adaptation
@@ -227,7 +227,7 @@ def gaps(pred, mtl, no_transfer) -> dict:
     Raises:
       ValueError: from ``metrics.rel_gap``: different shapes, or ``mtl`` identically zero.
 
-    Example:
+    Examples:
       >>> import numpy as np
       >>> from ntk_bridge.experiments import closeness
       >>> mtl = np.array([3.0, 4.0])
@@ -263,7 +263,7 @@ def evaluate(p: dict) -> dict:
       KeyError: a field missing from ``p``.
       ValueError: tasks that cannot be drawn (``TaskConfig.draw``), a bad ``(lr, steps)`` or backend.
 
-    Example:
+    Examples:
       >>> import numpy as np
       >>> from ntk_bridge import store
       >>> from ntk_bridge.experiments import closeness
@@ -350,7 +350,7 @@ def lr_steps_fit(rows: list[dict], x_key: str = "lr_steps") -> dict:
       dict: ``{"a", "b", "c", "r2", "n", "rmse"}`` (floats; ``n`` the number of rows), or
       ``{"n", "error": "fewer than 4 points"}`` below 4 rows.
 
-    Example:
+    Examples:
       Points exactly on ``gap = 0.5 x + 0.2 / L + 0.1`` give back the coefficients and ``R^2 = 1``:
 
       >>> from ntk_bridge.experiments import closeness
@@ -395,7 +395,7 @@ def depth_result(config, headline: dict) -> "ClosenessResult":
         missing from its results.
       ValueError: from ``metrics.fit_power_law``: a non-positive gap at a fitted depth.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import store
       >>> from ntk_bridge.experiments import closeness
       >>> from ntk_bridge.experiments.common import TaskConfig
@@ -458,7 +458,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
     Raises:
       ValueError: from ``metrics.fit_power_law``: a non-positive gap at a fitted depth.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge.experiments import closeness
       >>> from ntk_bridge.experiments.common import TaskConfig
@@ -528,7 +528,7 @@ class LrStepsPoint:
       gap: ``rel_gap`` GBML vs MTL, mean over seeds.
       normalized_gap: ``normalized_gap`` GBML vs MTL, mean over seeds.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import closeness
       >>> s = closeness.read(selection.summary("results/reference", "closeness"))
@@ -557,7 +557,7 @@ class LrSteps:
       fit: ``LinearFit`` with ``x = lr * steps`` (``error`` below 4 points).
       fit_scaled: ``LinearFit`` with ``x = lr_steps_scaled``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import closeness
       >>> grid = closeness.read(selection.summary("results/reference", "closeness")).lr_steps["anil"]
@@ -588,7 +588,7 @@ class FinitePoint:
       err_to_infinite: method name (``"mtl-shared"``, ``"anil"``) -> ``||f_n - f_inf|| / ||f_inf||``.
       converged: whether every net's training converged (to ``finite_tol``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import closeness
       >>> pt = closeness.read(selection.summary("results/reference", "closeness")).finite[0]
@@ -625,7 +625,7 @@ class ClosenessResult:
       effective_rank: per depth, ``Stat`` of the effective rank of the normalized NTK on the test tasks'
         points (``metrics.effective_rank``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import closeness
       >>> result = closeness.read(selection.summary("results/reference", "closeness")).result
@@ -661,7 +661,7 @@ class ClosenessSummary(Summary):
       record: the stored summary record (dict; ``config`` reads its config).
       result: the typed result (``ClosenessResult``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import closeness
       >>> s = closeness.read(selection.summary("results/reference", "closeness"))
@@ -754,7 +754,7 @@ def read(summary: dict) -> ClosenessSummary:
       ValueError: from ``schema.from_json``: ``summary["result"]`` does not have the schema's shape.
       KeyError: ``summary`` has no ``"result"``.
 
-    Example:
+    Examples:
       The digits variant: closed forms only (no ``lr_steps`` grid points, no trained nets):
 
       >>> from ntk_bridge import selection

@@ -99,7 +99,7 @@ class Config:
         increasing in ``[0, 1]``, fewer than 2 tasks, ``layer`` outside ``[1, depth]``, a negative ridge,
         ...); the message names the field.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import conditioning
       >>> conditioning.Config.quick().similarities
       (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -190,7 +190,7 @@ def curves(config: Config) -> list[dict]:
     Returns:
       list[dict]: ``len(architectures) * (1 + len(weightings)) + len(task_scales)`` curves.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import conditioning
       >>> cs = conditioning.curves(conditioning.Config.quick())
       >>> len(cs), [c["group"] for c in cs].count("weighting")
@@ -264,7 +264,7 @@ def crossing(similarities, ratios) -> dict:
       dict: ``"status"`` (``"crossing"``, ``"hurts"`` or ``"helps"``), ``"similarity"`` (float, or ``None``
       without a crossing) and ``"n_crossings"`` (the number of sign changes).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import conditioning
       >>> out = conditioning.crossing([0.0, 0.5, 1.0], [1.2, 1.1, 0.9])
       >>> out["status"], round(out["similarity"], 10), out["n_crossings"]
@@ -321,7 +321,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
       errors.NotComputable: from ``conditioning.mtl``: a singular, indefinite or ill-conditioned kernel
         system (its message suggests a ``ridge``).
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge.experiments import conditioning
       >>> config = conditioning.Config(architectures=("concat",), similarities=(0.0, 1.0), seeds=2, task_scales=(1.0,),
@@ -417,7 +417,7 @@ class Crossing:
       n_crossings: sign changes of the mean ``ratio - 1`` over the grid.
       boot_none_frac: share of bootstrap resamples without a crossing, in ``[0, 1]``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import conditioning
       >>> s = conditioning.read(selection.summary("results/reference", "conditioning"))
@@ -456,7 +456,7 @@ class SimRow:
       mse_independent: the same for one independent net per task.
       task_ratio: support size -> ``Stat`` over seeds of that task's MSE ratio (architecture / independent).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import conditioning
       >>> row = conditioning.read(selection.summary("results/reference", "conditioning")).curves[0].rows[0]
@@ -486,7 +486,7 @@ class Curve:
       rows: one ``SimRow`` per similarity, in ``Config.similarities`` order.
       crossing: where the mean ratio crosses 1 (``Crossing``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import conditioning
       >>> s = conditioning.read(selection.summary("results/reference", "conditioning"))
@@ -532,7 +532,7 @@ class FiniteRow:
         kernel regime.
       not_converged: runs (architecture and independent) that did not converge.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import conditioning
       >>> row = conditioning.read(selection.summary("results/reference", "conditioning")).finite[0].rows[0]
@@ -558,7 +558,7 @@ class FiniteCurve:
       width: their hidden width.
       rows: one ``FiniteRow`` per similarity of ``Config.finite_similarities`` (``similarities`` lists them).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import conditioning
       >>> f = conditioning.read(selection.summary("results/reference", "conditioning")).finite[0]
@@ -583,7 +583,7 @@ class ConditioningResult:
       curves: one ``Curve`` per entry of ``curves(config)``, in that order.
       finite: one ``FiniteCurve`` per (architecture, width) of the finite-width arm; ``()`` without one.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import conditioning
       >>> result = conditioning.read(selection.summary("results/reference", "conditioning")).result
@@ -604,7 +604,7 @@ class ConditioningSummary(Summary):
       record: the stored summary record (dict; ``config`` reads its config).
       result: the typed result (``ConditioningResult``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import conditioning
       >>> s = conditioning.read(selection.summary("results/reference", "conditioning"))
@@ -640,7 +640,7 @@ def read(summary: dict) -> ConditioningSummary:
       ValueError: from ``schema.from_json``: ``summary["result"]`` does not have the schema's shape.
       KeyError: ``summary`` has no ``"result"``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import conditioning
       >>> s = conditioning.read(selection.summary("results/reference", "conditioning"))

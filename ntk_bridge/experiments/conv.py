@@ -65,7 +65,7 @@ def arch_of(point: dict) -> str:
     Raises:
       KeyError: propagated when ``point`` has no ``"arch"`` (or a conv point no ``"pool"``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import conv
       >>> conv.arch_of({"arch": "conv", "pool": "gap", "depth": 2}), conv.arch_of({"arch": "mlp"})
       ('conv-gap', 'mlp')
@@ -129,7 +129,7 @@ class Config:
         setting, method or pool, fewer than two depths, ``tau`` outside ``(0, 2 steps]``, a non-positive count,
         a cap of ``max_channels`` naming a method not trained (the message names the field).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import conv
       >>> from ntk_bridge.experiments.common import TaskConfig
       >>> cfg = conv.Config.quick()
@@ -252,7 +252,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
       The summary record (a ``dict``, ``kind == "summary"``): ``"result"`` is ``schema.to_json`` of a
       ``ConvResult`` plus ``"points"``; ``read`` types it.
 
-    Example:
+    Examples:
       The closeness part alone (CNTK with global pooling, depths 1 and 2, one tiny task draw; no accuracy
       part, no trained nets) in a temporary folder:
 
@@ -338,7 +338,7 @@ class ChannelPoint:
       left_kernel_regime: whether its loss rose by more than ``finite.RISE_TOL`` in one step.
       excluded: why it was kept out of the fit (``finite_sweep.exclusion``), ``None`` when kept.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import conv
       >>> s = conv.read(selection.summary("results/reference", "conv", digits=True))
@@ -369,7 +369,7 @@ class ConvResult:
       channel_fits: method label -> ``err ~ c C^-r`` over the channel counts (``PowerFit``; ``error`` set below
         two channel counts with a kept net).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import conv
       >>> s = conv.read(selection.summary("results/reference", "conv", digits=True))
@@ -394,7 +394,7 @@ class ConvSummary(Summary):
       record: the stored summary record (a ``dict``; ``config`` is its ``"config"``).
       result: the typed ``ConvResult``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import conv
       >>> s = conv.read(selection.summary("results/reference", "conv", digits=True))
@@ -449,7 +449,7 @@ def read(summary: dict) -> ConvSummary:
       ValueError: propagated from ``schema.from_json`` when the record's result does not have this code's
         layout (written by another version).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import conv
       >>> s = conv.read(selection.summary("results/reference", "conv", digits=True))

@@ -61,7 +61,7 @@ class Config:
       ValueError: a count that is not a positive integer, ``widths`` not a non-empty tuple of them,
         or another ``device`` (the message names the field).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import cost
       >>> cost.Config.quick().widths, cost.Config().widths
       ((64, 256), (256, 1024, 4096))
@@ -122,7 +122,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
       RuntimeError: from ``jax.devices``: ``device="gpu"`` where JAX has no GPU backend (the
         widths to time; stored ones are not timed).
 
-    Example:
+    Examples:
       Resuming the reference sweep from a copy of its records reuses every width (nothing is timed)
       and gives back the same summary:
 
@@ -163,7 +163,7 @@ class CostRow:
       ratio: method name -> time per step / MTL's in the same repeat index, ``Stat`` over repeats
         (MTL's own ratio is exactly 1).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import cost
       >>> row = cost.read(selection.summary("results/reference", "cost")).rows[0]
@@ -194,7 +194,7 @@ class CostResult:
       methods: the method names timed, MTL first (``METHODS``).
       largest_width: the last width of ``Config.widths``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import cost
       >>> result = cost.read(selection.summary("results/reference", "cost")).result
@@ -216,7 +216,7 @@ class CostSummary(Summary):
       record: the stored summary record (dict; ``config`` reads its config).
       result: the typed result (``CostResult``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import cost
       >>> s = cost.read(selection.summary("results/reference", "cost"))
@@ -257,7 +257,7 @@ def read(summary: dict) -> CostSummary:
       ValueError: from ``schema.from_json``: ``summary["result"]`` does not have the schema's shape.
       KeyError: ``summary`` has no ``"result"``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import cost
       >>> s = cost.read(selection.summary("results/reference", "cost"))

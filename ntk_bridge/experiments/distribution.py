@@ -86,7 +86,7 @@ class Config:
       ValueError: when a field is invalid: an unknown method label, a pair that is not two labels, a
         non-positive count, ``n_nets < 2``, ``tol`` outside ``(0, 1)`` (the message names the field).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import distribution
       >>> cfg = distribution.Config.quick()
       >>> cfg.methods, cfg.widths, cfg.n_nets
@@ -198,7 +198,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
       NotComputable: propagated from ``nb.predict.distribution`` or ``gap_distribution`` when a closed form
         is not computable (e.g. an inner loop past its stability edge).
 
-    Example:
+    Examples:
       Two tiny nets (depth 1, width 8) in a temporary folder; the gaps and bands are closed forms:
 
       >>> import tempfile
@@ -333,7 +333,7 @@ class EnsembleRow:
       mean_sampling: the mean error ``n`` draws from the closed form's Gaussian alone would give.
       cov_sampling: the covariance error those draws alone would give.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import distribution
       >>> s = distribution.read(selection.summary("results/reference", "distribution"))
@@ -359,7 +359,7 @@ class WidthFits:
         ``error`` set below two widths with an ensemble).
       cov: the same fit of ``EnsembleRow.cov_err``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import distribution
       >>> s = distribution.read(selection.summary("results/reference", "distribution"))
@@ -380,7 +380,7 @@ class GapRow:
       mean_part: ``||mu_a - mu_b||^2`` of the two closed-form means, summed over the test tasks.
       var_part: the variance part ``k tr((M_a - M_b) K_P (M_a - M_b)^T)``, summed over the test tasks.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import distribution
       >>> s = distribution.read(selection.summary("results/reference", "distribution"))
@@ -405,7 +405,7 @@ class Band:
       mean: the closed form's mean prediction at each of the ``GRID`` grid inputs.
       sd: its standard deviation over initializations there (the figure's band is ``mean -+ 2 sd``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import distribution
       >>> s = distribution.read(selection.summary("results/reference", "distribution"))
@@ -427,7 +427,7 @@ class BandTask:
       support_x: the test task's support inputs.
       support_y: their labels.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import distribution
       >>> s = distribution.read(selection.summary("results/reference", "distribution"))
@@ -454,7 +454,7 @@ class DistributionResult:
       band_task: the bands' test task (``BandTask``).
       width_fits: ``method -> WidthFits``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import distribution
       >>> s = distribution.read(selection.summary("results/reference", "distribution"))
@@ -482,7 +482,7 @@ class DistributionSummary(Summary):
       record: the stored summary record (a ``dict``; ``config`` is its ``"config"``).
       result: the typed ``DistributionResult``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import distribution
       >>> s = distribution.read(selection.summary("results/reference", "distribution"))
@@ -525,7 +525,7 @@ def read(summary: dict) -> DistributionSummary:
       ValueError: propagated from ``schema.from_json`` when the record's result does not have this code's
         layout (written by another version).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import distribution
       >>> s = distribution.read(selection.summary("results/reference", "distribution"))

@@ -65,7 +65,7 @@ def key(setting: str, parameterization: str, scale: float, method: str) -> str:
     Returns:
       The ``str`` key of ``FeatureLearningResult.movement_fits``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import feature_learning
       >>> feature_learning.key("digits", "mup", 0.1, "anil"), feature_learning.key("shared-feature", "ntk", 1.0, "maml")
       ('digits|mup|0.1|anil', 'shared-feature|ntk|1|maml')
@@ -118,7 +118,7 @@ class Config:
         ``methods`` without ``"mtl-shared"`` or with the no-transfer baseline, fewer than two widths, a
         ``float64_methods`` or ``max_widths`` name not trained, a non-positive count (the message names the field).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import feature_learning
       >>> cfg = feature_learning.Config.quick()
       >>> cfg.settings, cfg.widths, cfg.all_methods()
@@ -208,9 +208,9 @@ def tasks(setting: str, n_tasks: int):
       and labels ``ys``/``yq`` with ``out_dim`` columns (float64), support and query sizes of the setting.
 
     Raises:
-      KeyError: propagated from ``accuracy.task_config`` for a setting it does not know.
+      ValueError: propagated from ``accuracy.task_config`` for a setting it does not know.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import feature_learning
       >>> train, test = feature_learning.tasks("shared-feature", 2)
       >>> train.xs.shape, train.xq.shape, test.xs.shape, train.ys.shape
@@ -273,7 +273,7 @@ def exclusion(result: dict, parameterization: str, include_flagged: bool) -> str
     Returns:
       The reason (``str``) the run stays out, or ``None`` when it counts.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import feature_learning
       >>> r = {"converged": True, "left_kernel_regime": True, "rises": 2, "max_step_ratio": 1.5}
       >>> feature_learning.exclusion(r, "mup", False) is None, feature_learning.exclusion(r, "ntk", True) is None
@@ -303,7 +303,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
       The summary record (a ``dict``, ``kind == "summary"``): ``"result"`` is ``schema.to_json`` of a
       ``FeatureLearningResult`` plus ``"points"``; ``read`` types it.
 
-    Example:
+    Examples:
       MTL and no transfer at widths 8 and 16 (depth 1, two tasks), in a temporary folder:
 
       >>> import tempfile
@@ -426,7 +426,7 @@ class Net:
       left_kernel_regime: whether the loss rose by more than ``finite.RISE_TOL`` in one step.
       excluded: why the net was kept out (``exclusion``), ``None`` when kept.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import feature_learning
       >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
@@ -464,7 +464,7 @@ class GapRow:
       gap: ``||f_GBML - f_MTL|| / ||f_MTL||`` of the nets of one seed, a ``Stat`` over the seeds where both were
         kept (``None``: no such seed).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import feature_learning
       >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
@@ -495,7 +495,7 @@ class LimitRow:
       distance: ``||f_a - f_b|| / ||f_b||`` of the nets of one seed, a ``Stat`` over the seeds where both were
         kept (``None``: no such seed).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import feature_learning
       >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
@@ -532,7 +532,7 @@ class ScoreRow:
 
     Every score is a ``Stat`` over the kept seeds.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import feature_learning
       >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
@@ -567,7 +567,7 @@ class FeatureLearningResult:
       limits: distances between consecutive widths (``LimitRow``).
       scores: test errors and movements (``ScoreRow``), per configuration, method and width.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import feature_learning
       >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
@@ -591,7 +591,7 @@ class FeatureLearningSummary(Summary):
       record: the stored summary record (a ``dict``; ``config`` is its ``"config"``).
       result: the typed ``FeatureLearningResult``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import feature_learning
       >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))
@@ -628,7 +628,7 @@ def read(summary: dict) -> FeatureLearningSummary:
       ValueError: propagated from ``schema.from_json`` when the record's result does not have this code's
         layout (written by another version).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import feature_learning
       >>> s = feature_learning.read(selection.summary("results/reference", "feature-learning"))

@@ -63,7 +63,7 @@ class Grid:
       widths: the widths ``n`` trained.
       seeds: initialization seeds per ``(L, n)``: ``0 .. seeds - 1``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import finite_closeness
       >>> cfg = finite_closeness.Config()
       >>> cfg.grid("maml-same")            # its own entry of grids
@@ -130,7 +130,7 @@ class Config:
         trained-head ``Method.label``, a target outside ``(0, 1)``, a non-positive count (the message names the
         field).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import finite_closeness
       >>> cfg = finite_closeness.Config.quick()
       >>> cfg.depths, cfg.widths, cfg.methods
@@ -297,7 +297,7 @@ def compute_point(p: dict) -> dict:
     Raises:
       ValueError: propagated from ``methods.parse`` for an unknown method label.
 
-    Example:
+    Examples:
       One MTL net of width 8 (depth 1, two training tasks, 20 outer steps):
 
       >>> from ntk_bridge.experiments import finite_closeness
@@ -368,7 +368,7 @@ def required_width(fit: "DepthWidthLaw | None", depth: int, eps: float) -> float
     Returns:
       The width (``float``, not rounded), or ``None`` (no fit, a failed fit, ``a <= 0`` or ``a_lo <= 0``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import finite_closeness
       >>> law = finite_closeness.DepthWidthLaw(r=-0.5, c=0.1, r_lo=-0.6, r_hi=-0.4)    # a = 0.5, in [0.4, 0.6]
       >>> finite_closeness.required_width(law, 2, 0.05)       # 2 (0.1 / 0.05)^2
@@ -407,7 +407,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
       NotComputable: propagated from ``closed_form`` when no transfer's closed form of a non-vacuity row
         (``UsefulRow``) is not computable (e.g. its inner loop past the stability edge at a depth).
 
-    Example:
+    Examples:
       The surface of one MTL net of width 8 at depth 1, in a temporary folder:
 
       >>> import tempfile
@@ -589,7 +589,7 @@ class Cell:
       mse: test MSE of the trained nets (kept seeds) on the test tasks' queries.
       seen: fresh head: ``||trained - untrained|| / ||closed||`` (``None`` under the trained head).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import finite_closeness
       >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
@@ -623,7 +623,7 @@ class UsefulRow:
       zero: test MSE of the zero predictor.
       effective_rank: effective rank of the normalized NTK on the test tasks' points.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import finite_closeness
       >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
@@ -657,7 +657,7 @@ class DepthWidthLaw(PowerFit):
       error: why no fit was made (then the numbers are NaN), ``None`` when fitted.
       note: how the interval was obtained, when not the default bootstrap over seeds.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import finite_closeness
       >>> law = finite_closeness.DepthWidthLaw(r=-0.5, c=0.1, r_lo=-0.6, r_hi=-0.4)
       >>> law.a, law.a_lo, law.a_hi, law.ok
@@ -698,7 +698,7 @@ class WidthLaw:
       constants: depth -> ``c_L``.
       error: why no fit was made (then the numbers are NaN), ``None`` when fitted.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import finite_closeness
       >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
@@ -738,7 +738,7 @@ class GapRow:
         ``Stat`` over the seeds with both kept (``None``: not run, or no such seed).
       infinite: the same relative gap of the two closed forms (``None``: not computable).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import finite_closeness
       >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
@@ -777,7 +777,7 @@ class FiniteClosenessResult:
       grids: label -> ``Grid`` where it was trained.
       gap_fits: fresh-head GBML label -> ``WidthLaw``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import finite_closeness
       >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
@@ -816,7 +816,7 @@ class FiniteClosenessSummary(Summary):
       record: the stored summary record (a ``dict``; ``config`` is its ``"config"``).
       result: the typed ``FiniteClosenessResult``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import finite_closeness
       >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))
@@ -919,7 +919,7 @@ def read(summary: dict) -> FiniteClosenessSummary:
       ValueError: propagated from ``schema.from_json`` when the record's result does not have this code's
         layout (written by another version).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import finite_closeness
       >>> s = finite_closeness.read(selection.summary("results/reference", "finite-closeness"))

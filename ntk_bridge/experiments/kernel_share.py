@@ -54,7 +54,7 @@ class Config:
       ValueError: a field out of range (non-integer or non-positive counts, ``n_points < 3``, a
         ``family`` or ``backend`` not among the choices); the message names the field.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import kernel_share
       >>> kernel_share.Config.quick().depths
       (1, 2, 4, 8, 16, 32, 64)
@@ -111,7 +111,7 @@ def share(spec: MLPSpec, x: np.ndarray, backend: str = "native") -> dict:
     Raises:
       ValueError: from ``kernels.kernels``: a bad ``backend`` or inputs it rejects.
 
-    Example:
+    Examples:
       Three orthonormal points: every off-diagonal pair has the same angle, so the off-diagonal
       quantities are constant (zero spread, median = ratio of sums):
 
@@ -172,7 +172,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
       ValueError: from ``metrics.fit_power_law`` when a fitted quantity is not positive at some
         depth (e.g. every off-diagonal correlation equal, so ``ntk_corr_std`` is 0).
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge.experiments import kernel_share
       >>> config = kernel_share.Config(depths=(1, 2), n_points=4, dim=3, seeds=2, n_boot=20)
@@ -223,7 +223,7 @@ class DepthRow:
       ntk_corr_std: its spread (population std over pairs); ``Stat`` over seeds.
       diag_share_max_dev: max over points and seeds of ``|diag share - 1/(L+1)|`` (float, unitless).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import kernel_share
       >>> row = kernel_share.read(selection.summary("results/reference", "kernel-share")).rows[0]
@@ -250,7 +250,7 @@ class KernelShareResult:
       fits: name in ``FITTED`` (``"offdiag_share"``, ``"ntk_corr_std"``) -> ``PowerFit`` of ``c * L^-r``
         over the depths (bootstrap over seeds); empty with a single depth.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import kernel_share
       >>> result = kernel_share.read(selection.summary("results/reference", "kernel-share")).result
@@ -271,7 +271,7 @@ class KernelShareSummary(Summary):
       record: the stored summary record (dict; ``config`` reads its config).
       result: the typed result (``KernelShareResult``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import kernel_share
       >>> s = kernel_share.read(selection.summary("results/reference", "kernel-share"))
@@ -307,7 +307,7 @@ def read(summary: dict) -> KernelShareSummary:
       ValueError: from ``schema.from_json``: ``summary["result"]`` does not have the schema's shape.
       KeyError: ``summary`` has no ``"result"``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import kernel_share
       >>> s = kernel_share.read(selection.summary("results/reference", "kernel-share", digits=True))

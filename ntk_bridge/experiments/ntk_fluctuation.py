@@ -67,7 +67,7 @@ class Config:
     Raises:
       ValueError: when a field is invalid, or fewer than two distinct ``beta = L / n <= beta_max`` (no slope).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import ntk_fluctuation
       >>> cfg = ntk_fluctuation.Config.quick()
       >>> cfg.depths, cfg.widths, cfg.n_nets
@@ -131,7 +131,7 @@ def measures(theta, head) -> dict:
     Returns:
       ``{"ratio": float, "log_var": float, "head": float}``.
 
-    Example:
+    Examples:
       >>> import math
       >>> from ntk_bridge.experiments import ntk_fluctuation
       >>> m = ntk_fluctuation.measures([1.0, 2.0, 3.0], [2.0, 2.0, 2.0])
@@ -170,7 +170,7 @@ def fit_slope(beta, y, boot, level: float = LEVEL) -> "Slope":
     Returns:
       A ``Slope`` (``k``, ``lo``, ``hi``, ``level``, ``n = points``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import ntk_fluctuation
       >>> s = ntk_fluctuation.fit_slope([0.1, 0.2], [0.5, 1.0], [[0.4, 0.9], [0.6, 1.1]])
       >>> round(s.k, 4), round(s.lo, 4), round(s.hi, 4), s.level, s.n
@@ -203,7 +203,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
       The summary record (a ``dict``, ``kind == "summary"``): ``"result"`` is ``schema.to_json`` of a
       ``FluctuationResult`` plus ``"points"``; ``read`` types it.
 
-    Example:
+    Examples:
       Ten nets at depths 1 and 2, width 16 (``beta`` 1/16 and 1/8), in a temporary folder:
 
       >>> import math, tempfile
@@ -259,7 +259,7 @@ class Estimate:
       lo: lower end of its bootstrap interval (level ``LEVEL``).
       hi: upper end of that interval.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import ntk_fluctuation
       >>> s = ntk_fluctuation.read(selection.summary("results/reference", "ntk-fluctuation"))
@@ -284,7 +284,7 @@ class Slope:
       level: the interval's coverage (``LEVEL = 0.9``).
       n: how many points were fitted.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import ntk_fluctuation
       >>> s = ntk_fluctuation.read(selection.summary("results/reference", "ntk-fluctuation"))
@@ -320,7 +320,7 @@ class Row:
       measures: ``MEASURES -> Estimate`` at this point.
       head_exact: the exact value of the head's measure, ``L log(1 + 5/n)``.
 
-    Example:
+    Examples:
       >>> import math
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import ntk_fluctuation
@@ -355,7 +355,7 @@ class FluctuationResult:
       beta_max: the largest ``beta`` fitted.
       by_depth: ``depth -> MEASURES -> Slope`` over that depth's widths (depths with two fitted betas).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import ntk_fluctuation
       >>> r = ntk_fluctuation.read(selection.summary("results/reference", "ntk-fluctuation")).result
@@ -380,7 +380,7 @@ class FluctuationSummary(Summary):
       record: the stored summary record (a ``dict``; ``config`` is its ``"config"``).
       result: the typed ``FluctuationResult``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import ntk_fluctuation
       >>> s = ntk_fluctuation.read(selection.summary("results/reference", "ntk-fluctuation"))
@@ -418,7 +418,7 @@ def read(summary: dict) -> FluctuationSummary:
       ValueError: propagated from ``schema.from_json`` when the record's result does not have this code's
         layout (written by another version).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import ntk_fluctuation
       >>> s = ntk_fluctuation.read(selection.summary("results/reference", "ntk-fluctuation"))

@@ -81,7 +81,7 @@ class Config:
         non-positive count, ``tol`` outside ``(0, 1)``, an unknown split, backend, dtype or device, a cap of
         ``max_widths`` naming a method not in ``ALL_METHODS`` (the message names the field).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.experiments import width
       >>> cfg = width.Config.quick()
       >>> cfg.depths, cfg.widths, cfg.methods
@@ -194,7 +194,7 @@ def run(config: Config, root=store.DEFAULT_ROOT) -> dict:
       The summary record (a ``dict``, ``kind == "summary"``): its ``"result"`` is ``schema.to_json`` of a
       ``WidthResult`` plus ``"points"``, the hashes of its point records; ``read`` types it.
 
-    Example:
+    Examples:
       Two tiny nets (depth 1, widths 8 and 16) in a temporary folder; a rerun trains nothing and returns
       the same summary:
 
@@ -279,7 +279,7 @@ class GapToMtl:
         not run at that width).
       infinite: the same relative gap of the two infinite-width closed forms (``None``: not computable).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import width
       >>> s = width.read(selection.summary("results/reference", "width"))
@@ -312,7 +312,7 @@ class Curve:
       gap_to_mtl: the trained and closed-form gaps to MTL (``GapToMtl``; ``None`` for MTL itself, or when
         MTL was not swept).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import width
       >>> s = width.read(selection.summary("results/reference", "width"))
@@ -345,7 +345,7 @@ class WidthResult:
         reason).
       curves: ``(depth, method name) -> Curve``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import width
       >>> r = width.read(selection.summary("results/reference", "width")).result
@@ -373,7 +373,7 @@ class WidthSummary(Summary):
       record: the stored summary record (a ``dict``; ``config`` is its ``"config"``).
       result: the typed ``WidthResult``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import width
       >>> s = width.read(selection.summary("results/reference", "width"))
@@ -447,7 +447,7 @@ def read(summary: dict) -> WidthSummary:
       ValueError: propagated from ``schema.from_json`` when the record's result does not have this code's
         layout (written by another version).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import selection
       >>> from ntk_bridge.experiments import width
       >>> s = width.read(selection.summary("results/reference", "width"))

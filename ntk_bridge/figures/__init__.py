@@ -25,7 +25,7 @@ def names() -> tuple:
     Returns:
       A tuple of figure names (``str``, module names under ``ntk_bridge.figures``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge import figures
       >>> names = figures.names()
       >>> names[:3], names[-1]
@@ -51,7 +51,7 @@ def module(name: str):
     Raises:
       ValueError: when ``name`` is not a figure of ``names()``.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import figures
       >>> mod = figures.module("lr_steps")
       >>> mod.__name__, mod.EXPERIMENT
@@ -81,7 +81,7 @@ def caption(name: str) -> str:
     Raises:
       ValueError: (from ``module``) when ``name`` is not a figure.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import figures
       >>> figures.caption("closeness") == figures.module("closeness").CAPTION, figures.caption("closeness")[:9]
       (True, 'Claim C3.')
@@ -101,7 +101,7 @@ def section(name: str) -> str:
     Raises:
       ValueError: (from ``module``) when ``name`` is not a figure.
 
-    Example:
+    Examples:
       >>> from ntk_bridge import experiments, figures
       >>> figures.section("closeness"), figures.section("lr_steps"), figures.section("kernel_share")
       ('closeness', 'closeness', 'kernels')
@@ -126,7 +126,7 @@ def check_results(results) -> str | None:
       One line saying what is wrong (several ``selection.unresolved`` messages are ``"; "``-joined), or
       ``None`` when figures can be drawn.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import experiments, figures
       >>> figures.check_results("no/such/folder")
@@ -172,7 +172,7 @@ def draw(results, out_dir, which=None, log=print) -> tuple[dict, dict, dict]:
       ``(drawn, skipped, failed)``: ``{name: [png Path, pdf Path]}``, ``{name: why (str)}``,
       ``{name: "ExceptionType: message"}``.
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from ntk_bridge import figures
       >>> tmp = tempfile.TemporaryDirectory(); out = tmp.name
@@ -221,7 +221,7 @@ def main(results, out_dir) -> int:
       The exit status (``int``): 0 (every figure whose experiment was run was drawn), 1 (some failed),
       2 (nothing could be drawn; the reason is one line on stderr).
 
-    Example:
+    Examples:
       >>> import tempfile
       >>> from pathlib import Path
       >>> from ntk_bridge import experiments, figures

@@ -38,6 +38,8 @@ from ..spec import MLPSpec
 from ..tasks import TaskSet
 from .net import dominant_eig
 from .problem import DTYPES
+
+__all__ = ["fit_predict", "loss"]  # the jitted trainer and power iteration are fit_predict's inner steps
 from .schedule import Schedule
 
 
@@ -63,7 +65,7 @@ def loss(cnet, delta, base, data):
     Returns:
       A scalar JAX array in the dtype of the data.
 
-    Example:
+    Examples:
       At ``delta = 0`` the centered net outputs zero, so the loss is ``0.5 sum_p w_p y_p^2``:
 
       >>> import jax, jax.numpy as jnp, ntk_bridge as nb
@@ -156,7 +158,7 @@ def fit_predict(spec: MLPSpec, tasks: TaskSet, *, architecture: str = "multi-hea
       NotComputable: a degenerate net (zero NTK), divergence even at a 256x smaller step, or
         non-finite losses or predictions.
 
-    Example:
+    Examples:
       A wide net trained jointly lands near the infinite-width ``conditioning.mtl``:
 
       >>> import ntk_bridge as nb

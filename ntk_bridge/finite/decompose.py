@@ -86,7 +86,7 @@ def linearized_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="
       ValueError: a fresh test head or MTL's independent heads (no closed form in the net's own kernels).
       NotComputable: as ``predict.closed_form`` (a diverging inner loop, an ill-conditioned outer kernel).
 
-    Example:
+    Examples:
       A wide net's linearization is near the infinite-width closed form (its kernel fluctuates ``O(n^-1/2)``):
 
       >>> import ntk_bridge as nb
@@ -159,7 +159,7 @@ def decompose(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", ad
         ``predict.closed_form`` raise.
       ValueError: a bad argument (``fit_predict``).
 
-    Example:
+    Examples:
       >>> import ntk_bridge as nb
       >>> train = nb.tasks.shared_feature(3, 3, 3, dim=3, seed=0)
       >>> test = nb.tasks.shared_feature(2, 3, 3, dim=3, seed=1)

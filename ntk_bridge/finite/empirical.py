@@ -34,7 +34,7 @@ def cross_head_kernel(spec: MLPSpec, x, *, seed: int = 0) -> dict:
     Raises:
       ValueError: ``spec`` not an ``MLPSpec``, a negative ``seed``, or ``x`` not 2-d.
 
-    Example:
+    Examples:
       >>> import numpy as np, ntk_bridge as nb
       >>> x = np.random.default_rng(0).standard_normal((4, 3))
       >>> r = nb.finite.cross_head_kernel(nb.MLPSpec(depth=2, width=4096), x, seed=0)

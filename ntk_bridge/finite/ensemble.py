@@ -29,7 +29,7 @@ class Ensemble:
       excluded: ``(seed, reason)`` for every seed left out (not computable, left the kernel regime, not
         converged).
 
-    Example:
+    Examples:
       >>> import numpy as np
       >>> from ntk_bridge.finite import Ensemble
       >>> preds = np.array([[[[1.0], [2.0]]], [[[3.0], [2.0]]]])        # 2 nets, 1 test task, 2 queries
@@ -86,7 +86,7 @@ def ensemble(spec, train, test, *, method="anil", seeds=64, centered: bool = Fal
       ValueError: ``fit_kw`` holding ``seed``, ``n_ensemble`` or ``return_info``; bad ``seeds``; no net kept;
         and ``fit_predict``'s for bad arguments.
 
-    Example:
+    Examples:
       >>> import ntk_bridge as nb
       >>> train = nb.tasks.shared_feature(2, 3, 3, dim=3, seed=0)
       >>> test = nb.tasks.shared_feature(1, 3, 3, dim=3, seed=1)

@@ -180,7 +180,7 @@ def fit_predict(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", 
         lower ``lr_scale``; within it: the targets against the net's output scale, or the width), or
         non-finite predictions within the test-time loop's edge (the test targets).
 
-    Example:
+    Examples:
       A wide trained MTL net lands near its closed form (theory.md §7):
 
       >>> import ntk_bridge as nb
@@ -266,7 +266,7 @@ def analytic_lambda_max(spec: MLPSpec, train: TaskSet, *, method="anil", adapt: 
       NotComputable: a spec without infinite-width kernels (not ``"ntk"``), or a meta-NTK that cannot be
         formed (``nb.predict.meta_ntk``: an inner loop past its stability edge, non-finite kernels).
 
-    Example:
+    Examples:
       Independent heads make ``Theta_MTL`` block diagonal, one block ``Theta(D_i, D_i)`` per task:
 
       >>> import numpy as np, ntk_bridge as nb

@@ -36,7 +36,7 @@ def head_moment_ratio(depth: int, width: int) -> float:
     Returns:
       ``(1 + 5 / width) ** depth``, a float.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.finite.fluctuation import hanin_nica, head_moment_ratio
       >>> head_moment_ratio(2, 5)                                        # (1 + 5/5)^2
       4.0
@@ -56,7 +56,7 @@ def hanin_nica(depth: int, width: int) -> float:
     Returns:
       ``exp(5 * depth / width)``, a float.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.finite.fluctuation import hanin_nica
       >>> round(hanin_nica(1, 5), 4)                                     # e
       2.7183
@@ -98,7 +98,7 @@ def diagonal(spec: MLPSpec, x, *, n_nets: int, seed: int = 0, progress=None) -> 
       ValueError: ``spec`` not an ``MLPSpec``, ``n_nets < 2``, a negative ``seed``, ``x`` not one finite
         nonzero input, or ``spec.out_dim != 1``.
 
-    Example:
+    Examples:
       Without biases the head's part is ``head_std^2 |phi(x)|^2 / width``, ``phi`` the net's last features:
 
       >>> import jax, numpy as np, ntk_bridge as nb
@@ -142,7 +142,7 @@ def moment_ratio(theta) -> float:
     Returns:
       ``mean(theta^2) / mean(theta)^2``, a float (``>= 1``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.finite.fluctuation import moment_ratio
       >>> moment_ratio([1.0, 3.0])                                       # mean(1, 9) / 2^2
       1.25

@@ -43,7 +43,7 @@ class Prepared(NamedTuple):
         by (centered) or zeros.
       test: the test tasks, the same dict: inner set = test support, outer set = test query.
 
-    Example:
+    Examples:
       >>> import ntk_bridge as nb
       >>> train = nb.tasks.shared_feature(3, 2, 4, dim=3, seed=0)
       >>> test = nb.tasks.shared_feature(2, 2, 4, dim=3, seed=1)
@@ -81,7 +81,7 @@ def fresh_head(spec: MLPSpec, seed: int):
     Returns:
       ``(W, b)``: JAX float32 arrays ``(feature_dim, out_dim)`` and ``(out_dim,)``.
 
-    Example:
+    Examples:
       The test head ``prepare`` gives every method under ``test_head="fresh"``:
 
       >>> import numpy as np, ntk_bridge as nb
@@ -128,7 +128,7 @@ def prepare(spec: MLPSpec, train: TaskSet, test: TaskSet, *, method="anil", spli
       ValueError: naming the bad argument (not ``TaskSet``s, incompatible dims, an unknown method,
         ``split``, ``test_head`` or ``dtype``, a negative seed).
 
-    Example:
+    Examples:
       The offsets are the initial net's outputs (a centered net is zero at initialization); MTL lays out
       every task's support ∪ query:
 

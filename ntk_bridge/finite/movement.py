@@ -32,7 +32,7 @@ def feature_movement(spec, body0, body, x) -> float:
     Returns:
       The mean relative movement, a Python float (``nan`` when every point's initial features are zero).
 
-    Example:
+    Examples:
       ReLU is positively homogeneous: the first layer's weights times 3 (no biases) move every point's features
       by exactly twice their size.
 
@@ -75,7 +75,7 @@ def kernel_movement(spec, params0, params, x) -> float:
     Raises:
       ValueError: an empirical kernel that overflows the dtype (``nb.kernels.empirical``).
 
-    Example:
+    Examples:
       Doubling every weight of a bias-free one-hidden-layer ReLU net multiplies each part of its NTK by 4
       (positive homogeneity), so the kernel moves by 3 times its size:
 

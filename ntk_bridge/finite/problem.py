@@ -37,7 +37,7 @@ def resolve(method, split: str | None = None, test_head: str | None = None) -> m
     Raises:
       ValueError: naming ``method``, ``split`` or ``test_head`` when it is not one of its choices.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.finite import resolve
       >>> resolve("anil", split="same").label, resolve("mtl-shared+fresh").test_head
       ('anil-same', 'fresh')
@@ -67,7 +67,7 @@ class Problem:
       inner_lr: the step of one inner GD step (flow: ``adapt.lr / flow_substeps``).
       inner_steps: the number of inner steps (flow: ``adapt.steps * flow_substeps``).
 
-    Example:
+    Examples:
       >>> import ntk_bridge as nb
       >>> cfg = nb.finite.problem(nb.MLPSpec(depth=1, width=8), "fomaml", nb.Adaptation(lr=0.1, steps=3))
       >>> cfg.outputs, cfg.inner, cfg.first_order, cfg.inner_lr, cfg.inner_steps
@@ -116,7 +116,7 @@ def problem(spec: MLPSpec, method, adapt: Adaptation, flow_substeps: int = 20) -
     Raises:
       ValueError: an unknown method name (``resolve``).
 
-    Example:
+    Examples:
       Gradient flow for time ``0.1 * 3`` becomes 60 steps of ``0.1 / 20``:
 
       >>> import ntk_bridge as nb

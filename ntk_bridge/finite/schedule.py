@@ -58,7 +58,7 @@ def loss_monitor(history, final: float | None = None, initial: float | None = No
       ``left_kernel_regime`` (bool: some ``loss[t+1] / loss[t] > rise_tol`` with ``loss[t+1] - loss[t] >
       rise_floor * initial``).
 
-    Example:
+    Examples:
       >>> from ntk_bridge.finite import loss_monitor
       >>> loss_monitor([1.0, 0.5, 0.6], final=0.3)                  # 0.5 -> 0.6: a rise by 1.2x
       {'rises': 1, 'max_step_ratio': 1.2, 'max_loss_ratio': 1.0, 'left_kernel_regime': True}
@@ -113,7 +113,7 @@ class Schedule:
     Raises:
       ValueError: naming the field, for a value outside its range.
 
-    Example:
+    Examples:
       >>> from ntk_bridge.finite import Schedule
       >>> s = Schedule()
       >>> s.name, Schedule(lr_scale=0.5).name

@@ -49,7 +49,7 @@ class MetaNTK(NamedTuple):
       phi_sigma: ``C Sigma(P, P) C^T`` ``(N q, N q)`` when asked for (``meta_ntk(..., sigma=True)``: the
         covariance part, theory.md §9), else ``None``.
 
-    Example:
+    Examples:
         >>> import numpy as np, ntk_bridge as nb
         >>> train = nb.tasks.shared_feature(3, 4, 5, dim=4, seed=0)
         >>> m = nb.predict.meta_ntk(nb.predict.analytic(nb.MLPSpec(depth=2)), train, adapt=nb.Adaptation(lr=0.1))
@@ -82,7 +82,10 @@ def gbml_sets(train: TaskSet, split: str):
       ``(N, s + q, d), (N, s + q, k)`` twice for ``"same"`` (views of ``train``'s read-only arrays, or new
       concatenations).
 
-    Example:
+    Raises:
+      ValueError: when ``split`` is not one of ``SPLITS``.
+
+    Examples:
         >>> import ntk_bridge as nb
         >>> train = nb.tasks.shared_feature(3, 4, 5, dim=4, seed=0)
         >>> [a.shape for a in nb.predict.gbml_sets(train, "disjoint")]
@@ -128,7 +131,7 @@ def meta_ntk(kernel_fn: KernelFn, train: TaskSet, *, algo: str = "anil", adapt: 
       NotComputable: a diverging inner loop (``lr * lambda_max > 2``) or non-finite kernels (``inner_operator``).
       ValueError: naming a bad argument (``train``, ``algo``, ``split``, ``adapt``, ``device``, a flag).
 
-    Example:
+    Examples:
       ANIL's and MAML's ``Phi`` is the Gram matrix of the meta-outputs' Jacobian: symmetric, positive
       semi-definite, one row per query point of every training task.
 
@@ -220,7 +223,7 @@ def gbml_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, algo: 
         outer sets with different labels (``ridge=0`` only).  The solve's errors are raised by ``fn(t)``.
       ValueError: bad arguments.
 
-    Example:
+    Examples:
         At ``t = 0`` nothing is meta-trained (MAML's test loop from the zero function: no transfer with
         ``inner="all"``); one factorization serves every ``t``:
 

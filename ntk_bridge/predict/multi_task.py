@@ -78,7 +78,7 @@ def mtl_predictor(kernel_fn: KernelFn, train: TaskSet, test: TaskSet, *, heads: 
         errors are raised by ``fn(t)``).
       ValueError: bad arguments.
 
-    Example:
+    Examples:
         At ``t = 0`` the body has not moved, and independent heads never pass on what it learned: both are
         the no-transfer baseline (the head's loop from the zero function):
 
@@ -202,7 +202,7 @@ def no_transfer_from_kernels(kernel_fn: KernelFn, test: TaskSet, *, adapt: Adapt
       NotComputable: the inner loop diverges (``lr * lambda_max(K_in) > 2``) or the kernels are not finite.
       ValueError: bad arguments.
 
-    Example:
+    Examples:
         >>> import numpy as np, ntk_bridge as nb
         >>> kernel_fn, adapt = nb.predict.analytic(nb.MLPSpec(depth=2)), nb.Adaptation(lr=0.1, steps=2)
         >>> test = nb.tasks.shared_feature(2, 4, 5, dim=4, seed=1)

@@ -52,7 +52,7 @@ class OuterSolve:
         ``coef`` and ``apply`` raise the solve's errors (singular, indefinite, ill-conditioned ``k``, ...).
       RuntimeError: from ``coef``, a second kind of ``t`` after ``consume=True`` overwrote ``k``.
 
-    Example:
+    Examples:
         ``coef(t) = K^-1 (I - exp(-t K)) r``, checked against SciPy's matrix exponential; ``t=None`` solves:
 
         >>> import numpy as np, scipy.linalg

@@ -99,7 +99,7 @@ def uncentered(method, kernel_fn: KernelFn, train: TaskSet, test: TaskSet, f0_tr
       ValueError: when ``f0_train`` or ``f0_test`` does not have the shape above; bad arguments.
       NotComputable: as ``closed_form``.
 
-    Example:
+    Examples:
         Zero initial outputs give the centered closed form; without transfer the test loop simply starts
         from ``f0``: ``f0(X') + Sigma(X', X) T (Y - f0(X))``:
 
@@ -214,7 +214,7 @@ class Distribution:
         solve).
       full: ``(Nt q, Nt q)`` float64 covariance over every test query, or ``None``.
 
-    Example:
+    Examples:
         >>> import numpy as np, ntk_bridge as nb
         >>> spec, adapt = nb.MLPSpec(depth=1), nb.Adaptation(lr=0.1, steps=2)
         >>> train = nb.tasks.shared_feature(3, 3, 4, dim=4, seed=0)
@@ -283,7 +283,7 @@ def distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method, *, ad
       ValueError: ``spec_or_kernel_fn`` neither a spec nor callable, a ``t`` sequence, bad arguments.
       NotComputable: as the closed form (diverging inner loop, singular or ill-conditioned outer kernel, ...).
 
-    Example:
+    Examples:
         The mean is the closed form; the covariance of each test task is symmetric positive semi-definite:
 
         >>> import numpy as np, ntk_bridge as nb
@@ -322,7 +322,7 @@ class GapDistribution:
       mean_part: ``(Nt,)`` float64, ``||mu_a - mu_b||^2`` over each test task's queries and outputs.
       var_part: ``(Nt,)`` float64, the expected squared difference of the two methods' random parts.
 
-    Example:
+    Examples:
         A method against itself from one initialization: no gap at all.
 
         >>> import ntk_bridge as nb
@@ -374,7 +374,7 @@ def gap_distribution(spec_or_kernel_fn, train: TaskSet, test: TaskSet, method_a,
       ValueError: ``spec_or_kernel_fn`` neither a spec nor callable, bad arguments.
       NotComputable: as the closed forms.
 
-    Example:
+    Examples:
         Independent MTL heads predict no transfer's mean, but from a fresh test process, independent of the
         one no transfer reads: the gap is twice the variance, ``2 k tr(Cov)`` per task:
 

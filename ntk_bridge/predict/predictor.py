@@ -118,7 +118,7 @@ class Predictor:
       info: ``{"n_outer", "train_tasks"}`` (plus ``"cond"`` when ``solver`` is ``None``).
       spread: the covariance parts (``cov``), or ``None``.
 
-    Example:
+    Examples:
         >>> import numpy as np, ntk_bridge as nb
         >>> kernel_fn, adapt = nb.predict.analytic(nb.MLPSpec(depth=2)), nb.Adaptation(lr=0.1, steps=2)
         >>> train = nb.tasks.shared_feature(3, 4, 5, dim=4, seed=0)
