@@ -102,6 +102,51 @@ def build(root, out, *, checks: dict | None = None, checks_source: str | None = 
 
     Returns ``{"tex", "md", "pdf" (path or None), "pdf_message", "paper_repro" (path or None), "problems",
     "figures", "sections"}``; ``problems`` lists what could not be built (its text in the appendix says why).
+
+    Writes ``<out>/sec_<key>.tex`` per section, ``appendix.tex`` (which ``\\input``s them) and
+    ``appendix.md``, atomically; ``<out>/figures`` is replaced by a fresh copy (or drawing), and
+    ``sec_*.tex`` files of sections no longer built are deleted.  A section whose builder raises is
+    replaced by one that names the error (and listed in ``problems``); a section whose records are
+    missing says so and names the command that produces them.  Records are read through
+    ``ntk_bridge.store``: a damaged one is moved aside as by any read, unless the call is inside
+    ``ntk_bridge.store.read_only()`` (as in ``main``).
+
+    Args:
+      root: the results root the numbers are read from (path-like).
+      out: the output folder (created if missing).
+      checks: the proofs_checks JSON document (a dict, as ``python -m proofs_checks --out FILE``
+        writes it), or ``None``: the checks section says they are missing.
+      checks_source: where ``checks`` came from, quoted in the appendix (e.g. its path).
+      figures_from: a folder whose PDF/PNG figures are copied into ``<out>/figures``; ``None``: draw
+        them there from ``root`` (slow: about 20 s for the reference results).
+      pdf: compile ``appendix.pdf`` with ``compile_pdf`` (skipped, with a message, without LaTeX).
+      paper_repro_path: where to write ``paper_repro.md`` (claims C1-C5 and their verdicts), or
+        ``None``: not written.
+      command: the command line quoted in the documents as the one that generated them.
+
+    Returns:
+      ``{"tex": Path, "md": Path, "pdf": Path | None, "pdf_message": str, "paper_repro": Path | None,
+      "problems": list[str], "figures": list[str] (figure stems found in <out>/figures), "sections":
+      list[str] (section keys, in order)}``.
+
+    Raises:
+      OSError: (propagated) when ``out`` or a file under it cannot be written (e.g. ``out`` is a file).
+
+    Examples:
+      >>> import tempfile
+      >>> from pathlib import Path
+      >>> from ntk_bridge import appendix
+      >>> tmp = tempfile.TemporaryDirectory()
+      >>> results = Path(tmp.name, "results"); results.mkdir()    # no records: every section says so
+      >>> res = appendix.build(results, Path(tmp.name, "out"), pdf=False,
+      ...                      paper_repro_path=Path(tmp.name, "paper_repro.md"))
+      >>> res["pdf"], res["pdf_message"], res["problems"], res["figures"]
+      (None, 'PDF not requested (--no-pdf)', [], [])
+      >>> len(res["sections"]), res["sections"][:3], res["md"].name, res["paper_repro"].exists()
+      (15, ['setup', 'kernels', 'closeness'], 'appendix.md', True)
+      >>> "run `ntk-bridge kernel-share --results" in res["md"].read_text()
+      True
+      >>> tmp.cleanup()
     """
     root, out = Path(root), Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -168,7 +213,46 @@ def _error(message: str) -> int:
 def main(argv=None) -> int:
     """Command line; 0 on success, 1 if a section or figure could not be built or the PDF failed, 2 (one line
     on stderr, nothing written) on bad arguments or a missing results folder.  The results are read,
-    never changed (``ntk_bridge.store.read_only``: damaged records are reported and left in place)."""
+    never changed (``ntk_bridge.store.read_only``: damaged records are reported and left in place).
+
+    ``ntk-bridge appendix [--results DIR] [--out DIR] [--figures DIR] [--checks FILE | --run-checks]
+    [--paper-repro PATH] [--no-pdf]`` (the module docstring says what each writes): resolves the
+    results root (``results/``, else ``results/quick/``), checks the arguments, reads the checks
+    JSON, calls ``build`` and prints the files written on stdout and each problem on stderr.
+    Exit status 2 also when a results summary to read is ambiguous (``ntk_bridge.selection``) or
+    ``--checks`` is not a JSON file.
+
+    Args:
+      argv: the arguments after the command name (``None``: ``sys.argv[1:]``).
+
+    Returns:
+      The exit status: ``0``, ``1`` or ``2`` as above.
+
+    Raises:
+      SystemExit: (from ``argparse``) on an unknown option or a missing option value (status 2), and
+        for ``--help`` (status 0).
+
+    Examples:
+      >>> import contextlib, io, tempfile
+      >>> from pathlib import Path
+      >>> from ntk_bridge import appendix
+      >>> tmp = tempfile.TemporaryDirectory()
+      >>> stderr = io.StringIO()
+      >>> with contextlib.redirect_stderr(stderr):
+      ...     appendix.main(["--results", f"{tmp.name}/missing", "--out", f"{tmp.name}/out", "--no-pdf"])
+      2
+      >>> print(stderr.getvalue().strip()); Path(tmp.name, "out").exists()
+      ntk-bridge appendix: error: results folder .../missing does not exist
+      False
+      >>> Path(tmp.name, "results").mkdir()    # an empty results folder: every section says what is missing
+      >>> with contextlib.redirect_stderr(io.StringIO()):
+      ...     appendix.main(["--results", f"{tmp.name}/results", "--out", f"{tmp.name}/out", "--no-pdf"])
+      appendix: .../out/appendix.tex, .../out/appendix.md (15 sections, 0 figures)
+      appendix: PDF not requested (--no-pdf)
+      appendix: paper_repro.md not written (give --paper-repro PATH)
+      0
+      >>> tmp.cleanup()
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     with store.read_only():
         return _main(argv)

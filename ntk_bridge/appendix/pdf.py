@@ -22,6 +22,33 @@ def compile_pdf(tex_path: Path, timeout: float = 300, keep_leftovers: bool = Fal
     """Compile ``tex_path`` in its folder; ``(pdf path or None, message)``.
 
     After a successful build the LaTeX leftovers (``LEFTOVERS``) are removed unless ``keep_leftovers``.
+
+    Runs ``latex_tool()``: ``latexmk -pdf`` once, or ``pdflatex`` twice (table of contents and
+    table widths), in ``tex_path``'s folder, with ``-interaction=nonstopmode -halt-on-error``.
+    Never raises for a failed build: the message says what happened (no toolchain; a run over
+    ``timeout``; a nonzero exit, with the last 25 lines of the ``.log``; no PDF written).
+
+    Args:
+      tex_path: the ``.tex`` file (a ``Path``; the PDF is written beside it as ``<stem>.pdf``).
+      timeout: seconds each LaTeX run may take before the build is given up.
+      keep_leftovers: keep the ``.aux``, ``.log``, ... files of a successful build.
+
+    Returns:
+      ``(pdf, message)``: the PDF's ``Path`` and ``"PDF written: <path>"``, or ``None`` and a message
+      starting ``"PDF skipped"`` (no LaTeX toolchain on ``PATH``) or ``"PDF failed"``.
+
+    Examples:
+      >>> import tempfile
+      >>> from pathlib import Path
+      >>> from ntk_bridge.appendix import pdf
+      >>> tmp = tempfile.TemporaryDirectory()
+      >>> tex = Path(tmp.name, "note.tex")
+      >>> _ = tex.write_text(r"\\documentclass{article}\\begin{document}Hello.\\end{document}")
+      >>> path, message = pdf.compile_pdf(tex, timeout=60)
+      >>> no_latex = pdf.latex_tool() is None     # this depends on the machine; the outcome follows from it
+      >>> (path is None) == no_latex, message.startswith("PDF skipped" if no_latex else "PDF written")
+      (True, True)
+      >>> tmp.cleanup()
     """
     tool = latex_tool()
     if tool is None:
