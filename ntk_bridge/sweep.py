@@ -14,7 +14,8 @@ from .executor import current
 
 
 def run(root, experiment: str, configs: Iterable[Any], compute: Callable[[Any], dict], *,
-        seed_of: Callable[[Any], int | None] = lambda c: getattr(c, "seed", None),
+        seed_of: Callable[[Any], int | None] = lambda c: (c.get("seed") if isinstance(c, dict)
+                                                          else getattr(c, "seed", None)),
         desc: str | None = None, executor=None) -> list[dict]:
     """Run ``compute(config) -> result`` for each config not yet stored; return all records, in ``configs`` order.
 
@@ -37,8 +38,8 @@ def run(root, experiment: str, configs: Iterable[Any], compute: Callable[[Any], 
         once, so a generator is fine.
       compute: the function of one config returning its result (finite numbers only, as
         ``ntk_bridge.store.save`` requires); with the Ray executor it must be picklable.
-      seed_of: the seed stored with a new record, from its config (default: its ``seed`` attribute,
-        so ``None`` for a ``dict`` config).
+      seed_of: the seed stored with a new record, from its config (default: its ``seed`` key or
+        attribute, ``None`` without one).
       desc: the progress bar's and stderr message's label (default ``experiment``).
       executor: where the points are computed (``Local()``, ``Ray(...)``); default
         ``ntk_bridge.executor.current()``.  It is not closed here.

@@ -805,3 +805,20 @@ def test_ntk_fluctuation_rows_and_non_vacuity_recomputed_from_points(built):
         close(row[header.index("no transfer")], [r["mse"]["no_transfer"] for r in at])
         close(row[header.index("eff. rank")], [r["effective_rank"] for r in at])
     assert "HN" in built["repro_md"] and "Hanin & Nica" in built["repro_md"]
+
+
+def test_checks_file_and_run_checks_together_are_refused(tmp_path, capsys):
+    """--run-checks runs the checks only without a checks file: both together is a usage error, not a silent pick."""
+    with pytest.raises(SystemExit) as info:
+        main(["--results", str(tmp_path), "--checks", str(tmp_path / "c.json"), "--run-checks"])
+    assert info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_figures_inside_the_folder_the_appendix_refreshes_are_refused_before_anything_is_deleted(tmp_path):
+    from ntk_bridge.appendix import figure_files
+    inner = tmp_path / "out" / "figures" / "mine"
+    inner.mkdir(parents=True)
+    (inner / "a.png").write_bytes(b"png")
+    with pytest.raises(ValueError, match="lies inside"):
+        figure_files.collect(tmp_path, tmp_path / "out", figures_from=inner)
+    assert (inner / "a.png").read_bytes() == b"png"

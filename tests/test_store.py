@@ -371,3 +371,8 @@ def test_a_resumed_sweep_says_how_many_points_it_reused(tmp_path, capsys):
     _sweep(tmp_path, range(5))
     err = capsys.readouterr().err
     assert f"sq: 3 of 5 points already stored under {tmp_path}, reused; 2 to compute" in err
+
+
+def test_a_sweep_of_dict_points_stores_each_points_seed_by_default(tmp_path):
+    recs = sweep.run(tmp_path, "sq", [{"x": 2, "seed": 3}, {"x": 1}], _square)
+    assert [r["seed"] for r in recs] == [3, None]

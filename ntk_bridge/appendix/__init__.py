@@ -194,8 +194,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, metavar="DIR",
                    help="results root (default results/, or results/quick/ when results/ holds no summary)")
     p.add_argument("--out", type=Path, default=Path("appendix"), metavar="DIR", help="output folder (default appendix/)")
-    p.add_argument("--checks", type=Path, metavar="FILE", help="proofs_checks JSON (default <results>/checks.json)")
-    p.add_argument("--run-checks", action="store_true",
+    checks = p.add_mutually_exclusive_group()
+    checks.add_argument("--checks", type=Path, metavar="FILE",
+                        help="proofs_checks JSON (default <results>/checks.json)")
+    checks.add_argument("--run-checks", action="store_true",
                    help="without a checks JSON, run the fast proof checks (writes <out>/checks.json)")
     p.add_argument("--figures", type=Path, metavar="DIR",
                    help="copy the figures of DIR into <out>/figures (default: draw them there from the results)")

@@ -46,6 +46,9 @@ def collect(root: Path, out: Path, figures_from: Path | None = None) -> tuple[di
     """
     dest = Path(out) / "figures"
     problems: list[str] = []
+    if figures_from is not None and dest.resolve() in Path(figures_from).resolve().parents:
+        raise ValueError(f"--figures {figures_from} lies inside {dest}, which the appendix refreshes (deletes) "
+                         f"before copying: copy the figures elsewhere first")
     if figures_from is not None and Path(figures_from).resolve() == dest.resolve():
         pass  # the figures are already where the appendix keeps them
     else:

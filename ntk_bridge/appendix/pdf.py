@@ -29,7 +29,7 @@ def compile_pdf(tex_path: Path, timeout: float = 300, keep_leftovers: bool = Fal
     ``timeout``; a nonzero exit, with the last 25 lines of the ``.log``; no PDF written).
 
     Args:
-      tex_path: the ``.tex`` file (a ``Path``; the PDF is written beside it as ``<stem>.pdf``).
+      tex_path: the ``.tex`` file (path-like; the PDF is written beside it as ``<stem>.pdf``).
       timeout: seconds each LaTeX run may take before the build is given up.
       keep_leftovers: keep the ``.aux``, ``.log``, ... files of a successful build.
 
@@ -50,6 +50,7 @@ def compile_pdf(tex_path: Path, timeout: float = 300, keep_leftovers: bool = Fal
       (True, True)
       >>> tmp.cleanup()
     """
+    tex_path = Path(tex_path)
     tool = latex_tool()
     if tool is None:
         return None, ("PDF skipped: no LaTeX toolchain (pdflatex/latexmk) on PATH; on Debian/Ubuntu: apt-get install "
