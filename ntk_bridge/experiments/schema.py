@@ -25,7 +25,40 @@ import typing
 
 
 def to_json(value):
-    """Plain JSON data of ``value`` (module docstring)."""
+    """Plain JSON data of ``value`` (module docstring).
+
+    Recursive: a dataclass instance becomes ``{field: value}`` (its ``init`` fields), a dict with ``str``
+    keys an object, a dict with other keys (tuples) a list of ``[key, value]`` pairs, a tuple or list a list,
+    a NaN float ``None``, a NumPy scalar its Python number; ``bool``, ``int``, ``str`` and ``None`` stay.
+    Infinite floats are kept (``store`` refuses them when the record is saved).
+
+    Args:
+      value: a schema value: a dataclass of schema types, ``dict``, ``tuple``, ``list``, ``int``, ``float``,
+        ``bool``, ``str``, ``None`` or a NumPy scalar, nested in any way.
+
+    Returns:
+      The same data as plain JSON values (``dict`` with ``str`` keys, ``list``, ``int``, ``float``, ``bool``,
+      ``str``, ``None``).
+
+    Raises:
+      TypeError: when a value is of no schema type (a ``set``, an arbitrary object).
+      ValueError: (from NumPy's ``item``) when a value is a NumPy array of more than one element.
+
+    Examples:
+      >>> import numpy as np
+      >>> from ntk_bridge.experiments import schema
+      >>> from ntk_bridge.experiments.stats import PowerFit, Stat
+      >>> schema.to_json(Stat(mean=0.5, std=float("nan"), n=np.int64(1)))
+      {'mean': 0.5, 'std': None, 'n': 1, 'failed': 0, 'excluded': 0}
+      >>> schema.to_json({("same", "anil"): (0.25, 0.5)})
+      [[['same', 'anil'], [0.25, 0.5]]]
+      >>> schema.to_json(PowerFit(error="fewer than 2 depths"))["error"]
+      'fewer than 2 depths'
+      >>> schema.to_json({1, 2})
+      Traceback (most recent call last):
+      ...
+      TypeError: to_json: set is not a schema type
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
     if isinstance(value, dict):
@@ -54,8 +87,46 @@ def _hints(cls) -> dict:
 def from_json(tp, data):
     """``data`` (from ``to_json``) as a value of type ``tp`` (module docstring).
 
+    The inverse of ``to_json``, led by the type: a dataclass is built from the object's keys that are its
+    ``init`` fields (other keys, such as the store's ``"points"``, are ignored; a missing field takes its
+    default), a ``float`` read as ``None`` is NaN, ``X | None`` reads ``None`` as ``None`` and otherwise tries
+    its options in order (``int | float``: ``64`` stays an ``int``), a ``dict`` with non-string keys is read
+    from ``[key, value]`` pairs.  ``int``, ``str`` and ``bool`` must match exactly (``True`` is not an ``int``).
+
+    Args:
+      tp: the type to read: ``int``, ``float``, ``str``, ``bool``, ``X | None``, ``tuple[X, ...]``,
+        ``tuple[X, Y]``, ``dict[K, V]``, ``typing.Any`` or a dataclass of them (its hints resolved in its module).
+      data: plain JSON data, e.g. a stored record's ``"result"``.
+
+    Returns:
+      The value of type ``tp`` (a dataclass instance, tuple, dict, number, ...).
+
     Raises:
-      ValueError: ``data`` does not have the shape ``tp`` says (names the field path).
+      ValueError: ``data`` does not have the shape ``tp`` says (names the field path, e.g. ``result.n``).
+      TypeError: when ``tp`` (or a hint inside it) is no schema type, when ``data`` lacks a dataclass field
+        that has no default (from the dataclass's constructor), or a ``dict`` is read from data that is
+        neither an object nor a list of pairs.
+
+    Examples:
+      A stored summary's result reads back as its dataclass and writes out as the same JSON:
+
+      >>> from ntk_bridge import selection
+      >>> from ntk_bridge.experiments import schema, width
+      >>> from ntk_bridge.experiments.stats import Stat
+      >>> rec = selection.summary("results/reference", "width")
+      >>> res = schema.from_json(width.WidthResult, rec["result"])
+      >>> type(res).__name__, res.widths, res == width.read(rec).result
+      ('WidthResult', (256, 1024, 4096), True)
+      >>> schema.to_json(res) == {k: v for k, v in rec["result"].items() if k != "points"}
+      True
+      >>> schema.from_json(Stat, {"mean": 0.5, "std": None, "n": 1, "points": []})
+      Stat(mean=0.5, std=nan, n=1, failed=0, excluded=0)
+      >>> schema.from_json(dict[tuple[str, str], int | float], [[["same", "anil"], 64], [["same", "maml"], 0.5]])
+      {('same', 'anil'): 64, ('same', 'maml'): 0.5}
+      >>> schema.from_json(Stat, {"mean": 0.5, "std": 0.1, "n": "3"})
+      Traceback (most recent call last):
+      ...
+      ValueError: result.n: expected int, got '3'
     """
     return _read(tp, data, "result")
 
