@@ -238,3 +238,12 @@ def test_cost_ratios_are_ratios_of_stored_times(tmp_path):
     ratios = np.array(last["maml"]["per_step_all_s"]) / np.array(last["mtl-shared"]["per_step_all_s"])
     assert cost.read(summary).ratio_maml.mean == pytest.approx(ratios.mean(), rel=1e-12)
     assert all(r > 0 for r in ratios)
+
+
+@pytest.mark.parametrize("tau,steps,field", [(0.5, 0, "steps"), (0.0, 5, "tau"), (float("nan"), 5, "tau")])
+def test_scaled_adaptation_names_a_bad_field_before_dividing(tau, steps, field):
+    import ntk_bridge as nb
+    from ntk_bridge.experiments.common import scaled_adaptation
+    train = nb.tasks.sinusoid(2, 3, 4, seed=0)
+    with pytest.raises(ValueError, match=field):
+        scaled_adaptation(nb.predict.analytic(nb.MLPSpec(depth=1)), train, tau, steps)

@@ -406,8 +406,7 @@ def scaled_adaptation(kernel_fn, train: TaskSet, tau: float, steps: int) -> Adap
       ``Adaptation(lr=tau / (steps * lambda_max), steps=steps)``.
 
     Raises:
-      ValueError: (from ``Adaptation``) when ``tau`` is not positive or ``steps`` not an integer ``>= 1``.
-      ZeroDivisionError: when ``steps`` is 0 (the step size is divided by it before ``Adaptation`` checks it).
+      ValueError: when ``tau`` is not positive or ``steps`` not an integer ``>= 1`` (naming it).
 
     Examples:
       >>> import numpy as np
@@ -419,6 +418,8 @@ def scaled_adaptation(kernel_fn, train: TaskSet, tau: float, steps: int) -> Adap
       >>> adapt.steps, bool(np.isclose(adapt.lr * adapt.steps * lam, 0.5))
       (5, True)
     """
+    steps = check_int("steps", steps)
+    tau = validate.positive("tau", tau)
     x0 = np.concatenate([train.xs[0], train.xq[0]])
     lam = float(np.linalg.eigvalsh(kernel_fn(x0).theta)[-1])
     return Adaptation(lr=tau / (steps * lam), steps=steps)
