@@ -3,9 +3,10 @@
 For a net ``f(x) = head(features(body, x))`` with ``k`` outputs and a linear head,::
 
     Theta(x, x') = (1/k) sum_c J_c(x) J_c(x')^T          J_c = d f_c / d(body, head)
-    Sigma(x, x') = head_std^2 phi(x) . phi(x') / F + b_std^2      (the head's part, exact; F = feature_dim)
+    Sigma(x, x') = m_head^2 phi(x) . phi(x') + b_std^2      (the head's part, exact; F = feature_dim)
 
-and ``Theta = Theta_body + Sigma`` with ``Theta_body`` the body Jacobians' part, computed by ``jax.jacrev``
+with ``m_head`` the head's multiplier (``head_std / sqrt(F)`` in the NTK parameterization and for conv
+nets; ``MLPSpec.multiplier`` of the head under the others), and ``Theta = Theta_body + Sigma`` with ``Theta_body`` the body Jacobians' part, computed by ``jax.jacrev``
 over chunks of ``CHUNK`` points (memory ``CHUNK k |body|`` per chunk, each pair of chunks contracted
 once).  ``ntk_bridge.kernels.empirical`` dispatches here for a ``ConvSpec``; an
 MLP has a faster hand-written form there, and the two agree (tests).
@@ -27,12 +28,11 @@ def empirical(spec, params, x1, x2=None, *, head2=None, chunk: int = CHUNK) -> K
     read out by another head (the cross-head kernel of two task heads on one body): ``sigma`` is zero.
 
     ``Theta = (1/k) sum_c J_c(x1) J_c(x2)^T`` over the body's parameters (``jax.jacrev``, ``chunk`` points at
-    a time), plus ``Sigma = head_std^2 phi(x1) . phi(x2) / feature_dim + b_std^2`` for the head's (the
-    module docstring), which assumes a head in the NTK parameterization (``spec.head_apply`` of a
-    ``ConvSpec``, or of an ``MLPSpec`` with ``parameterization="ntk"``).
+    a time), plus ``Sigma = m_head^2 phi(x1) . phi(x2) + b_std^2`` for the head's (the module docstring),
+    ``m_head`` the multiplier of the head ``spec.head_apply`` applies.
 
     Args:
-      spec: the architecture: a ``ConvSpec`` (with ``image_shape``), or an NTK-parameterized ``MLPSpec``.
+      spec: the architecture: a ``ConvSpec`` (with ``image_shape``), or an ``MLPSpec`` of any parameterization.
       params: the net's parameters ``{"body": [...], "head": (W, b)}`` (``spec.init``).
       x1: inputs ``(n1, d)``, flat rows (a ``ConvSpec`` reads them through its ``image_shape``).
       x2: inputs ``(n2, d)``; ``None`` means ``x2 = x1``.
@@ -80,7 +80,9 @@ def empirical(spec, params, x1, x2=None, *, head2=None, chunk: int = CHUNK) -> K
         rows.append(jnp.concatenate([_contract(a, b) for b in blocks2], axis=1))
     theta_body = jnp.concatenate(rows, axis=0) / spec.out_dim
     phi1, phi2 = spec.features(params["body"], x1), spec.features(params["body"], x2)
-    sigma = (spec.head_std ** 2) * phi1 @ phi2.T / phi1.shape[-1] + spec.b_std ** 2
+    fan_in = phi1.shape[-1]  # the head's weight gradient is m_head * phi: NTK and ConvSpec m = head_std / sqrt(fan_in)
+    m_head = spec.multiplier(spec.depth, fan_in) if hasattr(spec, "multiplier") else spec.head_std / np.sqrt(fan_in)
+    sigma = m_head ** 2 * phi1 @ phi2.T + spec.b_std ** 2
     if head2 is not None:
         sigma = jnp.zeros_like(sigma)
     return Kernels(np.asarray(theta_body + sigma), np.asarray(sigma))

@@ -191,6 +191,19 @@ def test_empirical_equals_jacobian_products(x64, out_dim, b_std, cross_head):
     assert rel_err(empirical(spec, params, x1).theta, empirical(spec, params, x1, x1).theta) == 0.0
 
 
+@pytest.mark.parametrize("parameterization", ["ntk", "mup", "standard"])
+def test_the_jacobian_route_equals_brute_force_under_every_parameterization(x64, parameterization):
+    """``jacobian_kernels.empirical`` (the conv nets' route, callable on an MLP) reads the head's multiplier from
+    the spec: its Sigma and Theta are the brute-force Jacobian products whatever the parameterization."""
+    from ntk_bridge import jacobian_kernels
+    spec = nb.MLPSpec(depth=2, width=16, out_dim=2, parameterization=parameterization)
+    params = spec.init(jax.random.PRNGKey(0), 4)
+    x1, x2 = _points(7, 5, 4), _points(8, 3, 4)
+    emp = jacobian_kernels.empirical(spec, params, x1, x2)
+    theta, sigma = _brute_force(spec, params, x1, x2, None)
+    assert rel_err(emp.sigma, sigma) < F64 and rel_err(emp.theta, theta) < F64
+
+
 def _normal_params(spec, in_dim, seed):
     """Standard-normal parameters drawn by NumPy (eager ``jax.random`` compiles per shape: slow)."""
     rng = np.random.default_rng(seed)
