@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, ClassVar
+from typing import Any
 
 from .. import store, sweep
 from ..kernels import BACKENDS
@@ -46,9 +46,6 @@ class Config:
     real-image variant.
 
     Attributes:
-      AXES: ``()``, unused here: ``run`` builds each point from the fields its closeness point needs
-        (tasks, depth, seed, lr, steps, flow, heads, splits, backend), so equal settings of two
-        ablations share one record (class constant, not a field).
       tasks: the base tasks (``TaskConfig``: family, training/test task counts, points per task).
       depths: depths ``L`` of every ablation but ``lr_scaling``.
       seeds: task samplings per setting (seed ``s``: training tasks ``2s``, test tasks ``2s + 1``).
@@ -78,7 +75,6 @@ class Config:
       ValueError: ablations must be a tuple of ('steps', 'lr', ...), got ('width',)
     """
 
-    AXES: ClassVar[tuple] = ()
     tasks: TaskConfig = TaskConfig(n_support=5, n_query=10)
     depths: tuple = (2, 8, 32)
     seeds: int = 5

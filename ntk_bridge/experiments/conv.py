@@ -24,7 +24,6 @@ import dataclasses
 import math
 import time
 import types
-from typing import ClassVar
 
 import numpy as np
 
@@ -94,8 +93,6 @@ class Config:
     and the distance to the closed form would measure the optimization, not the width.
 
     Attributes:
-      AXES: the fields that are sweep axes or summary-only options (class constant, not a field; this
-        module builds its points itself and does not read it).
       tasks: the closeness episodes: digits drawn as images (``TaskConfig``; default 10 + 10 2-way tasks,
         5 support and 5 query images per class).
       archs: architecture labels (``ARCHS``) of the closeness and accuracy parts.
@@ -140,8 +137,6 @@ class Config:
       ValueError: tasks must be digits tasks drawn as images (TaskConfig('digits', ..., options=(..., ...
     """
 
-    AXES: ClassVar[tuple] = ("archs", "depths", "seeds", "settings", "acc_depths", "acc_seeds", "channels",
-                             "finite_methods", "max_channels", "finite_seeds", "n_boot", "include_flagged")
     tasks: TaskConfig = TaskConfig("digits", 10, 10, 5, 5, options=(("n_way", 2),) + IMAGES)
     archs: tuple = ("conv-gap", "conv-flatten", "mlp")
     depths: tuple = (1, 2, 4, 8, 16)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import ClassVar
 
 import numpy as np
 
@@ -89,8 +88,6 @@ class Config:
     8 step halvings, loss oscillating by 6% a step; in float64 the same net converges in 175 steps).
 
     Attributes:
-      AXES: the fields that are sweep axes or summary-only options (class constant, not a field; this
-        module builds its points itself and does not read it).
       settings: task settings, ``"shared-feature"`` and/or digits settings of ``CLASSIFICATION``.
       n_tasks: training and test tasks (each) per setting.
       parameterizations: of the nets, ``"ntk"`` and/or ``"mup"`` (``spec.PARAMETERIZATIONS``).
@@ -128,8 +125,6 @@ class Config:
       ValueError: methods must be a tuple of method labels holding 'mtl-shared' (the gaps are to it), got ('anil',)
     """
 
-    AXES: ClassVar[tuple] = ("settings", "parameterizations", "scales", "methods", "widths", "seeds", "max_widths",
-                             "float64_methods", "n_boot", "include_flagged")
     settings: tuple = ("shared-feature", "digits", "digits-fixed")
     n_tasks: int = 6
     parameterizations: tuple = ("ntk", "mup")
