@@ -168,8 +168,8 @@ def select(root, summary: dict) -> str:
       The key written (``"closeness"`` or ``"closeness@digits"``).
 
     Raises:
-      ValueError: when ``summary`` is not a summary record (a dict of ``kind`` ``"summary"``); (from
-        ``read``) when the existing ``selection.json`` is unreadable.
+      ValueError: when ``summary`` is not a summary record (a dict of ``kind`` ``"summary"``) or is not
+        stored under ``root``; (from ``read``) when the existing ``selection.json`` is unreadable.
 
     Examples:
       >>> import tempfile
@@ -188,6 +188,10 @@ def select(root, summary: dict) -> str:
     """
     if not isinstance(summary, dict) or summary.get("kind") != "summary":
         raise ValueError("summary must be a summary record (store.load(..., kind='summary'))")
+    path = Path(root) / summary["experiment"] / f"{summary['config_hash']}.json"
+    if not path.is_file():
+        raise ValueError(f"summary {summary['experiment']} {summary['config_hash']} is not stored under {root} "
+                         f"(no {path}): select a summary of this results folder")
     k = key(summary["experiment"], on_digits(summary))
     table = dict(read(root), **{k: summary["config_hash"]})
     atomic.write_text(Path(root) / FILE, json.dumps(dict(sorted(table.items())), indent=1) + "\n")

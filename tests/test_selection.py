@@ -99,6 +99,17 @@ def test_synthetic_and_digits_are_selected_apart(two):
         selection.select(root, {"kind": "point"})
 
 
+def test_a_summary_of_another_folder_is_not_selected(two, tmp_path):
+    """Selecting a summary not stored under the folder would name a record that is not there (found only later,
+    as missing records): refused, and selection.json is left as it was."""
+    root, old, _ = two
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(ValueError, match="not stored under"):
+        selection.select(other, old)
+    assert not (other / selection.FILE).exists()
+
+
 def test_verify_notes_an_unselected_choice_and_fails_on_a_selection_pointing_nowhere(two, capsys):
     root, old, _ = two
     assert cli.main(["verify", "--results", str(root)]) == 0
