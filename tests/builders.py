@@ -5,7 +5,12 @@ the appendix tests read numbers back with, and a kernel function that counts its
 """
 from __future__ import annotations
 
+import atexit
+import json
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,8 +119,33 @@ CONV_CFG = conv.Config(tasks=TaskConfig("digits", 2, 2, 1, 2, options=CONV_IMAGE
                        finite_methods=("mtl-shared",), max_channels=(), finite_seeds=2, outer_steps=30, n_boot=20)
 
 
+_TRAINED: dict[str, Path] = {}   # experiment -> a folder holding its tiny sweep's point records
+
+
+def seed_trained_points(module, config, root) -> None:
+    """Copy into ``root`` the point records of ``module.run(config)``, trained once per test session.
+
+    The tiny conv and feature-learning sweeps train real nets (a minute on 2 cores under the newest JAX); three
+    fixtures each need their records.  A sweep resumes from stored points, so ``module.run(config, root)`` after
+    this reads the same trained nets back and only summarizes.  Configs that differ in summary-only fields
+    (``include_flagged``) share the points.
+    """
+    name = module.NAME
+    if name not in _TRAINED:
+        cache = Path(tempfile.mkdtemp(prefix=f"tiny-{name}-"))
+        atexit.register(shutil.rmtree, cache, True)
+        module.run(config, cache)
+        _TRAINED[name] = cache
+    dest = Path(root) / name
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in (_TRAINED[name] / name).glob("*.json"):
+        if json.loads(f.read_text())["kind"] == "point":
+            shutil.copy2(f, dest / f.name)
+
+
 def run_tiny_conv(root) -> dict:
-    """The tiny conv experiment (real training of 4 small conv nets: a few seconds)."""
+    """The tiny conv experiment (real training of 4 small conv nets, once per session)."""
+    seed_trained_points(conv, CONV_CFG, root)
     return conv.run(CONV_CFG, root)
 
 
@@ -125,7 +155,8 @@ FL_CFG = feature_learning.Config(settings=("shared-feature", "digits"), n_tasks=
 
 
 def run_tiny_feature_learning(root) -> dict:
-    """The tiny feature-learning experiment (real training of 24 small nets: seconds)."""
+    """The tiny feature-learning experiment (real training of 24 small nets, once per session)."""
+    seed_trained_points(feature_learning, FL_CFG, root)
     return feature_learning.run(FL_CFG, root)
 
 

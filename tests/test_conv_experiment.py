@@ -10,7 +10,7 @@ from ntk_bridge.appendix import verdicts
 from ntk_bridge.experiments import accuracy, conv
 from ntk_bridge.experiments.common import TaskConfig
 
-from builders import CONV_CFG, CONV_IMAGES
+from builders import CONV_CFG, CONV_IMAGES, seed_trained_points
 
 CFG = dataclasses.replace(CONV_CFG, include_flagged=True)
 
@@ -18,6 +18,7 @@ CFG = dataclasses.replace(CONV_CFG, include_flagged=True)
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory):
     root = tmp_path_factory.mktemp("conv")
+    seed_trained_points(conv, CFG, root)
     return root, conv.read(conv.run(CFG, root))
 
 

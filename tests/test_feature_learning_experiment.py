@@ -11,7 +11,7 @@ from ntk_bridge.appendix.sections import feature_learning as section
 from ntk_bridge.experiments import feature_learning as fl
 from ntk_bridge.experiments.common import kernel_table, scaled_adaptation
 
-from builders import FL_CFG
+from builders import FL_CFG, seed_trained_points
 
 CFG = dataclasses.replace(FL_CFG, include_flagged=True)   # the tiny nets stop at 40 steps: keep them all
 
@@ -19,6 +19,7 @@ CFG = dataclasses.replace(FL_CFG, include_flagged=True)   # the tiny nets stop a
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory):
     root = tmp_path_factory.mktemp("fl")
+    seed_trained_points(fl, CFG, root)
     return root, fl.read(fl.run(CFG, root))
 
 
