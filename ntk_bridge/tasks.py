@@ -242,15 +242,6 @@ def shared_feature(n_tasks: int, n_support: int = 5, n_query: int = 15, *, dim: 
     return TaskSet(x[:, :n_support], y[:, :n_support], x[:, n_support:], y[:, n_support:])
 
 
-def _range(name: str, value) -> tuple[float, float]:
-    """``value`` as ``(low, high)``: two finite numbers with ``low <= high``."""
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        raise ValueError(f"{name} must be a pair (low, high), got {value!r}")
-    low = validate.real(f"{name}[0]", value[0])
-    high = validate.real(f"{name}[1]", value[1], low)
-    return low, high
-
-
 def sinusoid(n_tasks: int, n_support: int = 5, n_query: int = 15, *, amp_range=(0.1, 5.0),
              phase_range=(0.0, np.pi), x_range=(-5.0, 5.0), noise: float = 0.0,
              world_seed: int = 0, seed: int = 0) -> TaskSet:
@@ -290,7 +281,7 @@ def sinusoid(n_tasks: int, n_support: int = 5, n_query: int = 15, *, amp_range=(
     """
     validate.integer("world_seed", world_seed, 0)
     n_tasks, n_support, n_query = _sizes(n_tasks=n_tasks, n_support=n_support, n_query=n_query)
-    amp_range, phase_range, x_range = (_range(n, r) for n, r in
+    amp_range, phase_range, x_range = (validate.interval(n, r) for n, r in
                                        (("amp_range", amp_range), ("phase_range", phase_range), ("x_range", x_range)))
     noise = validate.nonnegative("noise", noise)
     seed = validate.integer("seed", seed, 0)

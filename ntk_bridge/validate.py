@@ -96,6 +96,14 @@ def instance(name: str, value: Any, cls: type) -> Any:
     return value
 
 
+def interval(name: str, value: Any) -> tuple[float, float]:
+    """``value`` as ``(low, high)``: two finite numbers with ``low <= high``."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"{name} must be a pair (low, high), got {value!r}")
+    low = real(f"{name}[0]", value[0])
+    return low, real(f"{name}[1]", value[1], low)
+
+
 def _range(low, high) -> str:
     if low is not None and high is not None:
         return f" in [{low}, {high}]"
