@@ -188,7 +188,7 @@ def select(root, summary: dict) -> str:
     """
     if not isinstance(summary, dict) or summary.get("kind") != "summary":
         raise ValueError("summary must be a summary record (store.load(..., kind='summary'))")
-    path = Path(root) / summary["experiment"] / f"{summary['config_hash']}.json"
+    path = store.path_of(root, summary["experiment"], summary["config_hash"])
     if not path.is_file():
         raise ValueError(f"summary {summary['experiment']} {summary['config_hash']} is not stored under {root} "
                          f"(no {path}): select a summary of this results folder")

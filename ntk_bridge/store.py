@@ -367,6 +367,30 @@ def config_hash(experiment: str, config: Any, kind: str = "point", algorithm: An
     return hashlib.sha256(canonical(payload).encode()).hexdigest()[:16]
 
 
+def path_of(root, experiment: str, config_hash: str) -> Path:
+    """``<root>/<experiment>/<config_hash>.json``: the file of the record with this hash (the store's layout).
+
+    Nothing is read or written; ``record_path`` is this path for a configuration.
+
+    Args:
+      root: the results root (path-like).
+      experiment: the experiment's name (its folder).
+      config_hash: the record's ``config_hash`` (16 hex digits).
+
+    Returns:
+      The ``Path`` of the record file.
+
+    Examples:
+      >>> from ntk_bridge import store
+      >>> store.path_of("results", "demo", "0123456789abcdef").as_posix()
+      'results/demo/0123456789abcdef.json'
+      >>> store.path_of("results", "demo", store.config_hash("demo", {"depth": 2})) == store.record_path(
+      ...     "results", "demo", {"depth": 2})
+      True
+    """
+    return Path(root) / experiment / f"{config_hash}.json"
+
+
 def record_path(root, experiment: str, config: Any, kind: str = "point") -> Path:
     """``<root>/<experiment>/<config_hash>.json``: where the record of this configuration is stored.
 
@@ -396,7 +420,7 @@ def record_path(root, experiment: str, config: Any, kind: str = "point") -> Path
       ValueError: experiment must be a plain folder name, got '../demo'
     """
     _check_name(experiment)
-    return Path(root) / experiment / f"{config_hash(experiment, config, kind)}.json"
+    return path_of(root, experiment, config_hash(experiment, config, kind))
 
 
 def versions() -> dict:
@@ -580,7 +604,7 @@ def _point_digests(root, experiment: str, hashes) -> dict:
     """``{hash: digest}`` of the stored point records ``hashes`` (those present and sealed)."""
     out = {}
     for h in hashes if isinstance(hashes, list) else []:
-        path = Path(root) / experiment / f"{h}.json"
+        path = path_of(root, experiment, h)
         record = _read_or_set_aside(path) if path.exists() else None
         if record is not None and "digest" in record:
             out[h] = record["digest"]
@@ -694,11 +718,10 @@ def points_of(root, summary: dict) -> list[dict]:
       (first: .../demo/....json); rerun `ntk-bridge demo` with the same options to rebuild it
       >>> tmp.cleanup()
     """
-    folder = Path(root) / summary["experiment"]
     sealed = summary.get("point_digests")
     records, missing, changed = [], [], []
     for h in summary["result"]["points"]:
-        path = folder / f"{h}.json"
+        path = path_of(root, summary["experiment"], h)
         record = _read_or_set_aside(path) if path.exists() else None
         if record is None:
             missing.append(path)
@@ -1027,7 +1050,7 @@ def verify(root) -> tuple[dict, list[str], list[str]]:
             c[record["kind"]] += 1
             if record["kind"] != "summary":
                 continue
-            path = folder / (record['config_hash'] + '.json')
+            path = path_of(root, folder.name, record["config_hash"])
             lost = [h for h in record["result"]["points"] if valid.get(h, {}).get("kind") != "point"]
             if lost:
                 faults.append(f"{path}: summary lists {len(lost)} point records that are missing or invalid "
