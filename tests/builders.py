@@ -6,7 +6,6 @@ the appendix tests read numbers back with, and a kernel function that counts its
 from __future__ import annotations
 
 import atexit
-import json
 import re
 import shutil
 import tempfile
@@ -138,9 +137,8 @@ def seed_trained_points(module, config, root) -> None:
         _TRAINED[name] = cache
     dest = Path(root) / name
     dest.mkdir(parents=True, exist_ok=True)
-    for f in (_TRAINED[name] / name).glob("*.json"):
-        if json.loads(f.read_text())["kind"] == "point":
-            shutil.copy2(f, dest / f.name)
+    for record in store.load(_TRAINED[name], name, kind="point"):
+        shutil.copy2(store.path_of(_TRAINED[name], name, record["config_hash"]), dest)
 
 
 def run_tiny_conv(root) -> dict:

@@ -70,16 +70,18 @@ def _section(doc, title):
     return []
 
 
-def _returns_value(fn):
+def _body(fn):
+    """The source of ``fn`` after its docstring."""
     source = textwrap.dedent(inspect.getsource(fn))
-    body = source.split('"""', 2)[-1] if source.count('"""') >= 2 else source
-    return bool(re.search(r"^\s*(return\s+\S|yield\b)", body, re.M))
+    return source.split('"""', 2)[-1] if source.count('"""') >= 2 else source
+
+
+def _returns_value(fn):
+    return bool(re.search(r"^\s*(return\s+\S|yield\b)", _body(fn), re.M))
 
 
 def _raises(fn):
-    source = textwrap.dedent(inspect.getsource(fn))
-    body = source.split('"""', 2)[-1] if source.count('"""') >= 2 else source
-    return bool(re.search(r"^\s*raise\s+\w", body, re.M))
+    return bool(re.search(r"^\s*raise\s+\w", _body(fn), re.M))
 
 
 def _parameters(fn):
